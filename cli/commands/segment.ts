@@ -1,0 +1,37 @@
+import { Command, Option } from "commander";
+import { PROFILES, type Profile } from "../../core/schemas/manifest";
+import { EXECUTION_PROVIDERS, type ExecutionProviderChoice } from "../../model-container/src/onnx-member";
+import { segmentFiles } from "../segment-files";
+
+export function segmentCommand(): Command {
+  return new Command("segment")
+    .description("segment images (PNG, TIFF, JPEG) or folders of them; writes submission.csv and per-image results")
+    .argument("<inputs...>", "image files or folders (searched recursively)")
+    .requiredOption("--out <dir>", "output folder")
+    .addOption(new Option("--profile <profile>", "fast: one member, no TTA; accurate: every member with flips").choices(PROFILES).default("fast"))
+    .addOption(new Option("--pages <pages>", "multi-page TIFF: segment the first page or every page").choices(["first", "all"]).default("first"))
+    .addOption(new Option("--overlay <style>", "overlay style").choices(["outline", "tint"]).default("outline"))
+    .option("--model-dir <dir>", "model directory with manifest.json (default: /opt/ml/model if present, else the bundled models)")
+    .addOption(new Option("--device <provider>", "execution provider").choices(EXECUTION_PROVIDERS).default("cpu"))
+    .option("--threads <n>", "inference threads (default: all cores)", (v) => parsePositiveInt(v, "--threads"))
+    .action(async (inputs: string[], options) => {
+      const summary = await segmentFiles({
+        inputs,
+        outDir: options.out,
+        profile: options.profile as Profile,
+        allPages: options.pages === "all",
+        overlayStyle: options.overlay,
+        modelDir: options.modelDir,
+        executionProvider: options.device as ExecutionProviderChoice,
+        threads: options.threads,
+      });
+      // Failed files were reported and skipped; a non-zero exit still tells a script that some did.
+      if (summary.failed > 0 || summary.succeeded === 0) process.exitCode = 2;
+    });
+}
+
+function parsePositiveInt(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} must be a positive integer, got "${value}"`);
+  return n;
+}

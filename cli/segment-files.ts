@@ -1,0 +1,161 @@
+import { createWriteStream, type WriteStream } from "node:fs";
+import { mkdir, readFile, readdir, stat, writeFile } from "node:fs/promises";
+import path from "node:path";
+import cliProgress from "cli-progress";
+import { decodeImage, decodeImagePages } from "../core/image/decode";
+import { SUBMISSION_CSV_HEADER } from "../core/kaggle/csv";
+import { renderImageResults } from "../core/outputs/image-results";
+import type { OverlayStyle } from "../core/outputs/overlay-png";
+import type { Profile } from "../core/schemas/manifest";
+import type { StageTimings } from "../core/segmentation/segmenter";
+import type { CellType, GrayImage } from "../core/types";
+import { loadModels } from "../model-container/src/model-store";
+import type { ExecutionProviderChoice } from "../model-container/src/onnx-member";
+
+export const IMAGE_EXTENSIONS = [".png", ".tif", ".tiff", ".jpg", ".jpeg"] as const;
+
+export interface SegmentFilesOptions {
+  readonly inputs: readonly string[];
+  readonly outDir: string;
+  readonly profile: Profile;
+  /** Every page of a multi-page TIFF (as `<name>-p<k>`), instead of the first page only. */
+  readonly allPages: boolean;
+  readonly overlayStyle: OverlayStyle;
+  readonly modelDir?: string;
+  readonly executionProvider: ExecutionProviderChoice;
+  readonly threads?: number;
+  /** Where progress and skipped files are reported; a bar is drawn only on a terminal. */
+  readonly log?: NodeJS.WriteStream;
+}
+
+export interface ImageRecord {
+  readonly id: string;
+  readonly file: string;
+  readonly width: number;
+  readonly height: number;
+  readonly cellType: CellType | null;
+  readonly cells: number;
+  readonly timings: StageTimings & { decodeMs: number; encodeMs: number };
+}
+
+export interface SegmentFilesSummary {
+  readonly succeeded: number;
+  readonly failed: number;
+  readonly images: ImageRecord[];
+  readonly failures: { file: string; error: string }[];
+}
+
+/**
+ * Segments files and folders one image at a time (a batch of any size runs in bounded memory) and writes
+ * `<out>/submission.csv`, `<out>/<id>.coco.json`, `<out>/<id>.labels.png`, `<out>/<id>.overlay.png` and
+ * `<out>/report.json`. A file that cannot be read or decoded is reported and skipped.
+ */
+export async function segmentFiles(options: SegmentFilesOptions): Promise<SegmentFilesSummary> {
+  const log = options.log ?? process.stderr;
+  const failures: { file: string; error: string }[] = [];
+  const files = await collectImageFiles(options.inputs, failures);
+  const { segmenter, manifest } = await loadModels({
+    modelDir: options.modelDir,
+    profile: options.profile,
+    executionProvider: options.executionProvider,
+    threads: options.threads,
+  });
+  await mkdir(options.outDir, { recursive: true });
+  const submission = createWriteStream(path.join(options.outDir, "submission.csv"));
+  submission.write(SUBMISSION_CSV_HEADER);
+
+  const progress = log.isTTY ? new cliProgress.MultiBar({ stream: log, format: "{bar} {value}/{total} images | {file}", hideCursor: true }, cliProgress.Presets.shades_classic) : undefined;
+  const bar = progress?.create(files.length, 0, { file: "" });
+  const report = (line: string) => (progress ? progress.log(`${line}\n`) : log.write(`${line}\n`));
+  const images: ImageRecord[] = [];
+  const usedIds = new Set<string>();
+
+  for (const file of files) {
+    bar?.update({ file: path.basename(file) });
+    try {
+      const decodeStarted = performance.now();
+      const bytes = await readFile(file);
+      const pages = options.allPages ? await decodeImagePages(bytes) : [await decodeImage(bytes)];
+      const decodeMs = (performance.now() - decodeStarted) / pages.length;
+      const baseId = path.parse(file).name;
+      for (const [index, image] of pages.entries()) {
+        const id = uniqueId(pages.length > 1 ? `${baseId}-p${index + 1}` : baseId, usedIds);
+        const record = await segmentOne(id, file, image, decodeMs);
+        images.push(record);
+        if (!progress) report(`${file}: ${record.cells} ${record.cellType ?? ""} cells (${Math.round(record.timings.inferenceMs)} ms inference)`);
+      }
+    } catch (error) {
+      failures.push({ file, error: (error as Error).message });
+      report(`skipped ${file}: ${(error as Error).message}`);
+    }
+    bar?.increment();
+  }
+  progress?.stop();
+  await closeStream(submission);
+
+  const summary = { succeeded: images.length, failed: failures.length, images, failures };
+  await writeFile(
+    path.join(options.outDir, "report.json"),
+    JSON.stringify({ modelVersion: manifest.version, profile: options.profile, ...summary }, null, 2),
+  );
+  log.write(`${images.length} image(s) segmented, ${failures.length} skipped; results in ${options.outDir}\n`);
+  return summary;
+
+  async function segmentOne(id: string, file: string, image: GrayImage, decodeMs: number): Promise<ImageRecord> {
+    const { instances, timings } = await segmenter.segment(image);
+    const encodeStarted = performance.now();
+    const results = await renderImageResults(id, path.basename(file), image, instances, options.overlayStyle);
+    const base = path.join(options.outDir, id);
+    await Promise.all([
+      writeFile(`${base}.coco.json`, JSON.stringify(results.coco)),
+      writeFile(`${base}.labels.png`, results.labelPng),
+      writeFile(`${base}.overlay.png`, results.overlayPng),
+    ]);
+    submission.write(results.submissionRows);
+    return {
+      id,
+      file,
+      width: image.width,
+      height: image.height,
+      cellType: instances[0]?.cellType ?? null,
+      cells: instances.length,
+      timings: { ...timings, decodeMs, encodeMs: performance.now() - encodeStarted },
+    };
+  }
+}
+
+/** Files as given, and image files found (recursively, sorted) in folders; unreadable inputs become failures. */
+export async function collectImageFiles(inputs: readonly string[], failures: { file: string; error: string }[]): Promise<string[]> {
+  const files: string[] = [];
+  for (const input of inputs) {
+    try {
+      const info = await stat(input);
+      if (!info.isDirectory()) {
+        files.push(input);
+        continue;
+      }
+      const entries = await readdir(input, { recursive: true, withFileTypes: true });
+      files.push(
+        ...entries
+          .filter((e) => e.isFile() && (IMAGE_EXTENSIONS as readonly string[]).includes(path.extname(e.name).toLowerCase()))
+          .map((e) => path.join(e.parentPath, e.name))
+          .sort(),
+      );
+    } catch (error) {
+      failures.push({ file: input, error: (error as Error).message });
+    }
+  }
+  return files;
+}
+
+/** Two inputs named alike (a.png in two folders) must not overwrite each other's results. */
+function uniqueId(id: string, used: Set<string>): string {
+  let candidate = id;
+  for (let n = 2; used.has(candidate); n++) candidate = `${id}-${n}`;
+  used.add(candidate);
+  return candidate;
+}
+
+function closeStream(stream: WriteStream): Promise<void> {
+  return new Promise((resolve, reject) => stream.end((error?: Error | null) => (error ? reject(error) : resolve())));
+}

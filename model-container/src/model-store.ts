@@ -1,0 +1,97 @@
+import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { ModelUnavailableError } from "../../core/errors";
+import { manifestSchema, type Manifest, type Profile } from "../../core/schemas/manifest";
+import { Segmenter } from "../../core/segmentation/segmenter";
+import { OnnxMember, type ExecutionProviderChoice } from "./onnx-member";
+
+/** The models baked into the repository (and the container image). */
+export const BUNDLED_MODEL_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "models");
+/** Where SageMaker unpacks the endpoint's model data. */
+export const SAGEMAKER_MODEL_DIR = "/opt/ml/model";
+
+/** SageMaker's model data when present, else the bundled models. */
+export function defaultModelDir(): string {
+  return existsSync(path.join(SAGEMAKER_MODEL_DIR, "manifest.json")) ? SAGEMAKER_MODEL_DIR : BUNDLED_MODEL_DIR;
+}
+
+/** Reads and validates `manifest.json`; every failure names the directory and what is wrong. */
+export async function readManifest(modelDir: string): Promise<Manifest> {
+  const file = path.join(modelDir, "manifest.json");
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await readFile(file, "utf8"));
+  } catch (error) {
+    throw new ModelUnavailableError(`cannot read ${file}: ${(error as Error).message}`, { cause: error });
+  }
+  const parsed = manifestSchema.safeParse(raw);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ");
+    throw new ModelUnavailableError(`invalid ${file}: ${problems}`);
+  }
+  return parsed.data;
+}
+
+export interface LoadOptions {
+  readonly modelDir?: string;
+  readonly profile: Profile;
+  readonly executionProvider?: ExecutionProviderChoice;
+  readonly threads?: number;
+}
+
+export interface LoadedModels {
+  readonly manifest: Manifest;
+  readonly manifestSha256: string;
+  readonly segmenter: Segmenter;
+  readonly members: readonly OnnxMember[];
+}
+
+/**
+ * Loads the members a profile needs, refusing any file whose sha256 differs from the manifest's (a
+ * half-copied or swapped model must fail at start, not produce quietly wrong cells).
+ * @example
+ * const { segmenter } = await loadModels({ profile: "fast" });
+ */
+export async function loadModels(options: LoadOptions): Promise<LoadedModels> {
+  const modelDir = options.modelDir ?? defaultModelDir();
+  const manifest = await readManifest(modelDir);
+  const manifestBytes = await readFile(path.join(modelDir, "manifest.json"));
+  const wanted = new Set(manifest.profiles[options.profile].members);
+  const members = await Promise.all(
+    manifest.members
+      .filter((m) => wanted.has(m.name))
+      .map(async (member) => {
+        const file = path.join(modelDir, member.file);
+        let bytes: Buffer;
+        try {
+          bytes = await readFile(file);
+        } catch (error) {
+          throw new ModelUnavailableError(`cannot read model file ${file}: ${(error as Error).message}`, { cause: error });
+        }
+        const digest = sha256(bytes);
+        if (digest !== member.sha256) {
+          throw new ModelUnavailableError(`${file} has sha256 ${digest}, but the manifest expects ${member.sha256}`);
+        }
+        return OnnxMember.load(bytes, {
+          name: member.name,
+          weight: member.weight,
+          maskSize: manifest.maskSize,
+          executionProvider: options.executionProvider ?? "cpu",
+          threads: options.threads,
+        });
+      }),
+  );
+  return {
+    manifest,
+    manifestSha256: sha256(manifestBytes),
+    segmenter: new Segmenter(manifest, members, options.profile),
+    members,
+  };
+}
+
+function sha256(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}

@@ -1,0 +1,210 @@
+"""The Sartorius training data: Kaggle CSV parsing, the stratified split, and augmented training crops."""
+from __future__ import annotations
+
+import csv
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Sequence, Tuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+
+@dataclass
+class InstanceMask:
+    """One annotated cell, kept as its bounding-box crop so 25k instances fit in a few MB."""
+
+    y0: int
+    x0: int
+    mask: np.ndarray  # bool [h, w]
+
+
+@dataclass
+class AnnotatedImage:
+    image_id: str
+    cell_type: str
+    pixels: np.ndarray  # uint8 [H, W]
+    instances: List[InstanceMask] = field(default_factory=list)
+
+
+def decode_kaggle_rle(annotation: str, height: int, width: int) -> InstanceMask:
+    """Kaggle RLE: `start length` pairs, start 1-indexed, row-major over height x width."""
+    numbers = np.asarray(annotation.split(), dtype=np.int64)
+    starts, lengths = numbers[0::2] - 1, numbers[1::2]
+    flat = np.concatenate([np.arange(s, s + n) for s, n in zip(starts, lengths)])
+    ys, xs = flat // width, flat % width
+    y0, x0 = int(ys.min()), int(xs.min())
+    mask = np.zeros((int(ys.max()) - y0 + 1, int(xs.max()) - x0 + 1), dtype=bool)
+    mask[ys - y0, xs - x0] = True
+    return InstanceMask(y0, x0, mask)
+
+
+def read_image(path: Path) -> np.ndarray:
+    return np.asarray(Image.open(path).convert("L"), dtype=np.uint8)
+
+
+def load_annotated(root: str | Path, ids: Sequence[str] | None = None) -> List[AnnotatedImage]:
+    """Images with complete masks from `train.csv`, optionally limited to `ids`."""
+    root = Path(root)
+    wanted = set(ids) if ids is not None else None
+    by_id: Dict[str, AnnotatedImage] = {}
+    with open(root / "train" / "train.csv", newline="") as handle:
+        for row in csv.DictReader(handle):
+            image_id = row["id"]
+            if wanted is not None and image_id not in wanted:
+                continue
+            if image_id not in by_id:
+                pixels = read_image(root / "train" / "images" / f"{image_id}.png")
+                by_id[image_id] = AnnotatedImage(image_id, row["cell_type"], pixels)
+            by_id[image_id].instances.append(
+                decode_kaggle_rle(row["annotation"], int(row["height"]), int(row["width"]))
+            )
+    return [by_id[i] for i in sorted(by_id)]
+
+
+def annotated_ids_by_type(root: str | Path) -> Dict[str, List[str]]:
+    by_type: Dict[str, List[str]] = {}
+    with open(Path(root) / "train" / "images.csv", newline="") as handle:
+        for row in csv.DictReader(handle):
+            if row["annotated"] == "1":
+                by_type.setdefault(row["cell_type"], []).append(row["id"])
+    return {k: sorted(v) for k, v in sorted(by_type.items())}
+
+
+def stratified_split(root: str | Path, val_fraction: float, seed: int) -> Tuple[List[str], List[str]]:
+    """(train ids, validation ids): the same fraction of every cell type is held out."""
+    rng = random.Random(seed)
+    train, val = [], []
+    for ids in annotated_ids_by_type(root).values():
+        shuffled = ids[:]
+        rng.shuffle(shuffled)
+        n_val = max(1, round(len(shuffled) * val_fraction))
+        val += shuffled[:n_val]
+        train += shuffled[n_val:]
+    return sorted(train), sorted(val)
+
+
+def load_or_create_split(config: dict) -> Tuple[List[str], List[str]]:
+    """The committed validation split when present (so every tool scores the same images), else a new one."""
+    data = config["data"]
+    split_file = Path(data["val_split_file"])
+    all_ids = sorted(i for ids in annotated_ids_by_type(data["root"]).values() for i in ids)
+    if split_file.exists():
+        val = sorted(line.strip() for line in split_file.read_text().splitlines() if line.strip())
+    else:
+        _, val = stratified_split(data["root"], data["val_fraction"], data["split_seed"])
+        split_file.parent.mkdir(parents=True, exist_ok=True)
+        split_file.write_text("\n".join(val) + "\n")
+    held_out = set(val)
+    return [i for i in all_ids if i not in held_out], val
+
+
+def percentile_normalize(pixels: np.ndarray, input_cfg: dict) -> np.ndarray:
+    """Robust stretch to [0, 1] by the image's own percentiles: exposure differs between plates.
+
+    Must match `core/image/normalize.ts` (the runtime's twin of this function).
+    """
+    values = pixels.astype(np.float32)
+    low, high = np.percentile(values, [input_cfg["percentile_low"], input_cfg["percentile_high"]])
+    span = max(float(high - low), 1.0)
+    return np.clip((values - low) / span, 0.0, 1.0)
+
+
+def standardize(unit: torch.Tensor, input_cfg: dict) -> torch.Tensor:
+    """[H, W] in [0, 1] -> the model's [3, H, W] input."""
+    return ((unit - input_cfg["mean"]) / input_cfg["std"]).unsqueeze(0).expand(3, -1, -1).contiguous()
+
+
+class TrainingCrops:
+    """Endless random crops with the augmentation microscopy allows (no preferred orientation)."""
+
+    def __init__(self, images: List[AnnotatedImage], config: dict, seed: int):
+        self.images = images
+        self.config = config
+        self.rng = random.Random(seed)
+        self.unit = {im.image_id: percentile_normalize(im.pixels, config["input"]) for im in images}
+        by_type: Dict[str, List[AnnotatedImage]] = {}
+        for im in images:
+            by_type.setdefault(im.cell_type, []).append(im)
+        self.by_type = by_type
+        weights = config["data"]["class_sampling"]
+        self.types = [t for t in by_type if weights.get(t, 0) > 0]
+        self.type_weights = [weights[t] for t in self.types]
+        self.class_ids = {name: i + 1 for i, name in enumerate(config["classes"])}
+
+    def sample(self) -> Tuple[torch.Tensor, dict]:
+        cell_type = self.rng.choices(self.types, self.type_weights)[0]
+        image = self.rng.choice(self.by_type[cell_type])
+        for _ in range(5):
+            crop = self._crop(image)
+            if len(crop[1]["boxes"]):
+                break
+        return crop
+
+    def _crop(self, image: AnnotatedImage) -> Tuple[torch.Tensor, dict]:
+        train, inp = self.config["train"], self.config["input"]
+        size = train["crop"]
+        scale = inp["scale"] * self.rng.uniform(*train["scale_jitter"])
+        height, width = image.pixels.shape
+        window = min(int(round(size / scale)), height, width)
+        y0 = self.rng.randint(0, height - window)
+        x0 = self.rng.randint(0, width - window)
+
+        unit = torch.from_numpy(self.unit[image.image_id][y0 : y0 + window, x0 : x0 + window].copy())
+        pixels = F.interpolate(unit[None, None], size=(size, size), mode="bilinear", align_corners=False)[0, 0]
+
+        masks = []
+        for inst in image.instances:
+            h, w = inst.mask.shape
+            top, left = max(inst.y0, y0), max(inst.x0, x0)
+            bottom, right = min(inst.y0 + h, y0 + window), min(inst.x0 + w, x0 + window)
+            if bottom <= top or right <= left:
+                continue
+            canvas = np.zeros((window, window), dtype=np.float32)
+            canvas[top - y0 : bottom - y0, left - x0 : right - x0] = inst.mask[
+                top - inst.y0 : bottom - inst.y0, left - inst.x0 : right - inst.x0
+            ]
+            if canvas.any():
+                masks.append(canvas)
+        if masks:
+            stacked = torch.from_numpy(np.stack(masks))[:, None]
+            mask_tensor = F.interpolate(stacked, size=(size, size), mode="bilinear", align_corners=False)[:, 0] >= 0.5
+        else:
+            mask_tensor = torch.zeros((0, size, size), dtype=torch.bool)
+
+        # Flips and 90-degree turns: cells have no preferred orientation.
+        turns = self.rng.randint(0, 3)
+        pixels, mask_tensor = torch.rot90(pixels, turns, (0, 1)), torch.rot90(mask_tensor, turns, (1, 2))
+        if self.rng.random() < 0.5:
+            pixels, mask_tensor = pixels.flip(1), mask_tensor.flip(2)
+
+        contrast = self.rng.uniform(*train["contrast"])
+        brightness = self.rng.uniform(-train["brightness"], train["brightness"])
+        pixels = ((pixels - 0.5) * contrast + 0.5 + brightness).clamp(0.0, 1.0)
+
+        keep = mask_tensor.flatten(1).sum(1) >= 4 if len(mask_tensor) else torch.zeros(0, dtype=torch.bool)
+        mask_tensor = mask_tensor[keep]
+        target = {
+            "boxes": boxes_from_masks(mask_tensor),
+            "labels": torch.full((len(mask_tensor),), self.class_ids[image.cell_type], dtype=torch.int64),
+            "masks": mask_tensor.to(torch.uint8),
+        }
+        return standardize(pixels, inp), target
+
+
+def boxes_from_masks(masks: torch.Tensor) -> torch.Tensor:
+    """[N, H, W] bool -> [N, 4] (x1, y1, x2, y2), x2/y2 exclusive."""
+    if len(masks) == 0:
+        return torch.zeros((0, 4), dtype=torch.float32)
+    rows, cols = masks.any(2), masks.any(1)
+    height, width = masks.shape[1:]
+    y_idx = torch.arange(height)[None].expand(len(masks), -1)
+    x_idx = torch.arange(width)[None].expand(len(masks), -1)
+    y1 = torch.where(rows, y_idx, height).min(1).values
+    y2 = torch.where(rows, y_idx, -1).max(1).values + 1
+    x1 = torch.where(cols, x_idx, width).min(1).values
+    x2 = torch.where(cols, x_idx, -1).max(1).values + 1
+    return torch.stack([x1, y1, x2, y2], 1).float()

@@ -1,0 +1,189 @@
+"""Export trained members to ONNX (the contract in docs/ARCHITECTURE.md) and write the manifest.
+
+    /usr/bin/python3 -m cellseg_train.export --run runs/starter --name starter-r18 \
+        --models ../models --parity-image ../../../shared/data/sartorius/test/7ae19de7bc2a.png
+
+Each member is exported with box-frame masks, its weights stored as float16 (halving the repository
+footprint; onnxruntime folds the casts back to float32 when it loads the graph), and a parity record of
+PyTorch's own outputs on one image, which the Node test suite compares against onnxruntime-node.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import inspect
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+import torch
+from onnx import helper, numpy_helper
+
+from .config import load_config
+from .data import read_image
+from .evaluate import model_input
+from .model import BoxFrameMaskRCNN, build_model
+
+# Opset 11: torchvision <= 0.14 registers RoIAlign only for opset 11 and emits no
+# coordinate_transformation_mode, which opset 16 would read as 'half_pixel' (aligned=True semantics),
+# shifting every pooled feature by half a pixel. Opset 11's RoiAlign means what our aligned=False model does.
+OPSET = 11
+PARITY_DETECTIONS = 50
+# Small tensors (norm scales, biases) stay float32: they are a negligible share of the file.
+FLOAT16_MIN_ELEMENTS = 1024
+
+
+def export_onnx(member: torch.nn.Module, example: torch.Tensor, path: Path) -> None:
+    kwargs = {}
+    if "dynamo" in inspect.signature(torch.onnx.export).parameters:
+        kwargs["dynamo"] = False  # torchvision detection models export with the TorchScript exporter only
+    torch.onnx.export(
+        member,
+        (example,),
+        str(path),
+        input_names=["image"],
+        output_names=["boxes", "scores", "labels", "masks"],
+        dynamic_axes={
+            "image": {1: "height", 2: "width"},
+            "boxes": {0: "detections"},
+            "scores": {0: "detections"},
+            "labels": {0: "detections"},
+            "masks": {0: "detections"},
+        },
+        opset_version=OPSET,
+        do_constant_folding=True,
+        **kwargs,
+    )
+
+
+def store_weights_as_float16(path: Path, min_elements: int = FLOAT16_MIN_ELEMENTS) -> None:
+    """Replace large float32 initializers by float16 ones followed by a Cast back to float32."""
+    model = onnx.load(str(path))
+    graph = model.graph
+    casts = []
+    for init in graph.initializer:
+        if init.data_type != onnx.TensorProto.FLOAT or int(np.prod(init.dims)) < min_elements:
+            continue
+        values = numpy_helper.to_array(init)
+        half_name = f"{init.name}__fp16"
+        half = numpy_helper.from_array(values.astype(np.float16), half_name)
+        init.CopyFrom(half)
+        casts.append(helper.make_node("Cast", [half_name], [half_name[: -len("__fp16")]], to=onnx.TensorProto.FLOAT))
+    for node in reversed(casts):
+        graph.node.insert(0, node)
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@torch.no_grad()
+def parity_record(member: torch.nn.Module, image_path: Path, input_cfg: dict) -> dict:
+    """PyTorch's outputs on one image, for the onnxruntime-node parity test."""
+    tensor = model_input(read_image(image_path), input_cfg)
+    boxes, scores, labels, masks = member(tensor)
+    top = slice(0, PARITY_DETECTIONS)
+    return {
+        "image": image_path.name,
+        "inputShape": list(tensor.shape),
+        "inputSum": float(tensor.double().sum()),
+        "inputSquareSum": float((tensor.double() ** 2).sum()),
+        "detections": int(len(scores)),
+        "boxes": np.round(boxes[top].numpy(), 3).tolist(),
+        "scores": np.round(scores[top].numpy(), 5).tolist(),
+        "labels": labels[top].tolist(),
+        "maskMeans": np.round(masks[top].mean((1, 2, 3)).numpy(), 5).tolist(),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--run", required=True, help="training run folder (config.json, model.pt, metrics.json)")
+    parser.add_argument("--name", required=True, help="member name in the manifest")
+    parser.add_argument("--models", required=True, help="model directory (model-container/models)")
+    parser.add_argument("--parity-image", required=True)
+    parser.add_argument("--version", default=None, help="manifest version (default: the member name)")
+    args = parser.parse_args()
+
+    run, models = Path(args.run), Path(args.models)
+    models.mkdir(parents=True, exist_ok=True)
+    config = json.loads((run / "config.json").read_text())
+    torch.set_num_threads(config["train"]["threads"])
+    model = build_model(config)
+    model.load_state_dict(torch.load(run / "model.pt", map_location="cpu"))
+    member = BoxFrameMaskRCNN(model).eval()
+
+    onnx_path = models / f"{args.name}.onnx"
+    example = model_input(read_image(Path(args.parity_image)), config["input"])
+    export_onnx(member, example, onnx_path)
+    store_weights_as_float16(onnx_path)
+    # Parity is recorded with the weights the ONNX file holds: the large ones rounded to float16.
+    model.load_state_dict(
+        {k: v.half().float() if v.is_floating_point() and v.numel() >= FLOAT16_MIN_ELEMENTS else v for k, v in model.state_dict().items()}
+    )
+    parity_dir = models / "parity"
+    parity_dir.mkdir(exist_ok=True)
+    (parity_dir / f"{args.name}.json").write_text(json.dumps(parity_record(member, Path(args.parity_image), config["input"])))
+
+    metrics = json.loads((run / "metrics.json").read_text())
+    write_manifest(models, args.name, onnx_path, config, metrics, args.version or args.name)
+
+
+def write_manifest(models: Path, name: str, onnx_path: Path, config: dict, metrics: dict, version: str) -> None:
+    inp, post, train_cfg = config["input"], metrics["postprocess"], config["train"]
+    tuned = metrics["map_tuned"]
+    validation = {"map": tuned["map"], "mapPerType": tuned["map_per_type"], "images": tuned["images"]}
+    manifest = {
+        "version": version,
+        "classes": config["classes"],
+        "input": {
+            "percentileLow": inp["percentile_low"],
+            "percentileHigh": inp["percentile_high"],
+            "mean": inp["mean"],
+            "std": inp["std"],
+            "scale": inp["scale"],
+            "sizeDivisor": inp["size_divisor"],
+        },
+        "maskSize": 28,
+        "members": [
+            {
+                "name": name,
+                "file": onnx_path.name,
+                "sha256": sha256(onnx_path),
+                "architecture": (
+                    f"Mask R-CNN, {config['model']['backbone']}-FPN ({config['model']['fpn_channels']} channels, GroupNorm), "
+                    f"anchors {config['model']['anchor_sizes']} px, trained from scratch"
+                ),
+                "trainingData": "Sartorius train/ (Kaggle 2021), annotated images minus the validation split",
+                "training": {
+                    "steps": metrics.get("steps"),
+                    "minutes": metrics.get("minutes"),
+                    "device": metrics["device"],
+                    "crop": train_cfg["crop"],
+                    "batchSize": train_cfg["batch_size"],
+                    "lr": train_cfg["lr"],
+                },
+                "validation": validation,
+                "weight": 1,
+            }
+        ],
+        "postprocess": {
+            "scoreThresholds": post["score_thresholds"],
+            "minAreas": post["min_areas"],
+            "maskThreshold": post["mask_threshold"],
+            "nmsIou": post["nms_iou"],
+        },
+        "profiles": {
+            "fast": {"members": [name], "tta": ["none"]},
+            "accurate": {"members": [name], "tta": ["none", "horizontal", "vertical"]},
+        },
+        "validationSplit": "model-container/training/splits/val.txt",
+    }
+    (models / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,102 @@
+"""The Mask R-CNN members: a GroupNorm ResNet-FPN built from scratch (no pretrained weights exist here)."""
+from __future__ import annotations
+
+from typing import Dict, List, Tuple
+
+import torch
+from torch import nn
+from torchvision.models import resnet
+from torchvision.models.detection import MaskRCNN
+from torchvision.models.detection.anchor_utils import AnchorGenerator
+from torchvision.models.detection.backbone_utils import BackboneWithFPN
+from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
+from torchvision.models.detection.image_list import ImageList
+from torchvision.models.detection.mask_rcnn import MaskRCNNHeads, MaskRCNNPredictor
+from torchvision.models.detection.transform import GeneralizedRCNNTransform
+from torchvision.ops.feature_pyramid_network import LastLevelMaxPool
+
+BACKBONES = {"resnet18": (resnet.resnet18, 64), "resnet34": (resnet.resnet34, 64), "resnet50": (resnet.resnet50, 256)}
+
+
+class PadOnlyTransform(GeneralizedRCNNTransform):
+    """Batches images by padding only: the data pipeline already scaled and normalised them.
+
+    torchvision's transform would resize every image to 800 px and renormalise it; the exported model must
+    see exactly what the TypeScript runtime feeds it, so training does the same.
+    """
+
+    def normalize(self, image: torch.Tensor) -> torch.Tensor:
+        return image
+
+    def resize(self, image, target=None):
+        return image, target
+
+
+def build_model(config: dict) -> MaskRCNN:
+    cfg = config["model"]
+    groups = cfg["group_norm_groups"]
+
+    def group_norm(channels: int) -> nn.Module:
+        return nn.GroupNorm(min(groups, channels), channels)
+
+    make_resnet, width = BACKBONES[cfg["backbone"]]
+    trunk = make_resnet(weights=None, norm_layer=group_norm)
+    expansion = 4 if cfg["backbone"] == "resnet50" else 1
+    in_channels = [width * expansion * 2**i for i in range(4)]
+    backbone = BackboneWithFPN(
+        trunk,
+        return_layers={"layer1": "0", "layer2": "1", "layer3": "2", "layer4": "3"},
+        in_channels_list=in_channels,
+        out_channels=cfg["fpn_channels"],
+        extra_blocks=LastLevelMaxPool(),
+        norm_layer=group_norm,
+    )
+    anchors = AnchorGenerator(
+        sizes=tuple((s,) for s in cfg["anchor_sizes"]),
+        aspect_ratios=(tuple(cfg["aspect_ratios"]),) * len(cfg["anchor_sizes"]),
+    )
+    channels = cfg["fpn_channels"]
+    num_classes = len(config["classes"]) + 1  # + background
+    mask_width = cfg["mask_head_layers"][-1]
+    model = MaskRCNN(
+        backbone,
+        rpn_anchor_generator=anchors,
+        rpn_pre_nms_top_n_train=cfg["rpn_pre_nms_top_n_train"],
+        rpn_post_nms_top_n_train=cfg["rpn_post_nms_top_n_train"],
+        rpn_pre_nms_top_n_test=cfg["rpn_pre_nms_top_n_test"],
+        rpn_post_nms_top_n_test=cfg["rpn_post_nms_top_n_test"],
+        rpn_batch_size_per_image=cfg["rpn_batch_size_per_image"],
+        box_head=TwoMLPHead(channels * 7 * 7, cfg["box_head_dim"]),
+        box_predictor=FastRCNNPredictor(cfg["box_head_dim"], num_classes),
+        box_detections_per_img=cfg["detections_per_img"],
+        box_score_thresh=cfg["box_score_thresh"],
+        box_nms_thresh=cfg["box_nms_thresh"],
+        box_batch_size_per_image=cfg["box_batch_size_per_image"],
+        mask_head=MaskRCNNHeads(channels, cfg["mask_head_layers"], 1, norm_layer=group_norm),
+        mask_predictor=MaskRCNNPredictor(mask_width, mask_width, num_classes),
+    )
+    inp = config["input"]
+    model.transform = PadOnlyTransform(1, 1, [0.0] * 3, [1.0] * 3, size_divisible=inp["size_divisor"])
+    return model
+
+
+class BoxFrameMaskRCNN(nn.Module):
+    """The ONNX contract: one [3, H, W] image -> boxes, scores, labels and [N, 1, M, M] box-frame masks.
+
+    It skips torchvision's postprocess, which pastes every mask into a full-size map (~150 MB per image).
+    H and W must already be multiples of the size divisor (the runtime pads).
+    """
+
+    def __init__(self, model: MaskRCNN):
+        super().__init__()
+        self.model = model
+
+    def forward(self, image: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        batch = image.unsqueeze(0)
+        image_sizes: List[Tuple[int, int]] = [(image.shape[-2], image.shape[-1])]
+        features: Dict[str, torch.Tensor] = self.model.backbone(batch)
+        images = ImageList(batch, image_sizes)
+        proposals, _ = self.model.rpn(images, features)
+        detections, _ = self.model.roi_heads(features, proposals, image_sizes)
+        found = detections[0]
+        return found["boxes"], found["scores"], found["labels"], found["masks"]

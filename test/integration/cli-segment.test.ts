@@ -1,0 +1,120 @@
+import { mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import sharp from "sharp";
+import { beforeAll, describe, expect, it } from "vitest";
+import { decodeImage } from "../../core/image/decode";
+import { parseSubmissionCsv } from "../../core/kaggle/csv";
+import { maskPixelIndices } from "../../core/masks/binary-mask";
+import { decodeCocoRle } from "../../core/masks/coco-rle";
+import { decodeKaggleRle } from "../../core/masks/kaggle-rle";
+import { REPO_ROOT, TRAIN_IMAGES, runCli, type CliResult } from "./helpers";
+
+// A held-out shsy5y image: the densest cell type, so overlaps between candidates are certain.
+const IMAGE_ID = "2025512a5956";
+
+describe("cellseg segment (committed model, real image)", () => {
+  let out: string;
+  let result: CliResult;
+
+  beforeAll(async () => {
+    // Prepare
+    const dir = await mkdtemp(path.join(tmpdir(), "cellseg-cli-"));
+    out = path.join(dir, "out");
+    const corrupt = path.join(dir, "corrupt.png");
+    const truncated = path.join(dir, "truncated.png");
+    const png = await readFile(path.join(TRAIN_IMAGES, `${IMAGE_ID}.png`));
+    await writeFile(corrupt, Buffer.from("this is not an image"));
+    await writeFile(truncated, png.subarray(0, png.length / 3));
+
+    // Act
+    result = await runCli(["segment", path.join(TRAIN_IMAGES, `${IMAGE_ID}.png`), corrupt, truncated, "--out", out]);
+  });
+
+  it("reports and skips bad files without aborting the batch, exiting 2", async () => {
+    const report = JSON.parse(await readFile(path.join(out, "report.json"), "utf8"));
+    expect(result.code).toBe(2);
+    expect(report.succeeded).toBe(1);
+    expect(report.failures.map((f: { file: string }) => path.basename(f.file)).sort()).toEqual(["corrupt.png", "truncated.png"]);
+    expect(result.stderr).toMatch(/skipped .*corrupt\.png/);
+  });
+
+  it("writes a Kaggle submission whose instances are real cells and never overlap", async () => {
+    const submission = parseSubmissionCsv(await readFile(path.join(out, "submission.csv")));
+    const rles = submission.get(IMAGE_ID)!.annotations;
+    expect(rles.length).toBeGreaterThan(20);
+    const owner = new Uint8Array(704 * 520);
+    for (const rle of rles) {
+      for (const pixel of maskPixelIndices(decodeKaggleRle(rle, 704, 520))) {
+        expect(owner[pixel]).toBe(0);
+        owner[pixel] = 1;
+      }
+    }
+  });
+
+  it("writes COCO RLEs, a 16-bit label image and an overlay that agree with the submission", async () => {
+    // Prepare
+    const rles = parseSubmissionCsv(await readFile(path.join(out, "submission.csv"))).get(IMAGE_ID)!.annotations;
+    const coco = JSON.parse(await readFile(path.join(out, `${IMAGE_ID}.coco.json`), "utf8"));
+    const labels = await decodeImage(await readFile(path.join(out, `${IMAGE_ID}.labels.png`)));
+    const overlay = await sharp(path.join(out, `${IMAGE_ID}.overlay.png`)).metadata();
+
+    // Assess
+    expect(coco.annotations).toHaveLength(rles.length);
+    coco.annotations.forEach((annotation: { segmentation: { size: [number, number]; counts: string }; area: number }, i: number) => {
+      const fromCoco = maskPixelIndices(decodeCocoRle(annotation.segmentation));
+      const fromKaggle = maskPixelIndices(decodeKaggleRle(rles[i], 704, 520));
+      expect(fromCoco).toEqual(fromKaggle);
+      expect(annotation.area).toBe(fromKaggle.length);
+    });
+    expect(labels.bitDepth).toBe(16);
+    expect(labels.pixels.reduce((a, b) => Math.max(a, b), 0)).toBe(rles.length);
+    expect(overlay).toMatchObject({ width: 704, height: 520, channels: 3, format: "png" });
+  });
+});
+
+describe("cellseg eval", () => {
+  it("scores a submission against train.csv, with `mAP <value>` as the last line", async () => {
+    // Prepare
+    const dir = await mkdtemp(path.join(tmpdir(), "cellseg-eval-"));
+    const ids = path.join(dir, "ids.txt");
+    await writeFile(ids, `${IMAGE_ID}\n`);
+    const truth = path.join(REPO_ROOT, "..", "shared", "data", "sartorius", "train", "train.csv");
+    const out = path.join(dir, "out");
+    await runCli(["segment", path.join(TRAIN_IMAGES, `${IMAGE_ID}.png`), "--out", out]);
+
+    // Act
+    const result = await runCli(["eval", "--truth", truth, "--pred", path.join(out, "submission.csv"), "--ids", ids]);
+
+    // Assess
+    expect(result.code).toBe(0);
+    const lines = result.stdout.trim().split("\n");
+    expect(lines.at(-1)).toMatch(/^mAP 0\.\d{4}$/);
+    expect(Number(lines.at(-1)!.split(" ")[1])).toBeGreaterThan(0.05);
+    expect(result.stdout).toMatch(/shsy5y/);
+  });
+
+  it("gives a perfect score to the truth itself", async () => {
+    // Prepare
+    const dir = await mkdtemp(path.join(tmpdir(), "cellseg-eval-"));
+    const truthText = await readFile(path.join(REPO_ROOT, "..", "shared", "data", "sartorius", "train", "train.csv"), "utf8");
+    const rows = truthText.split(/\r?\n/).filter((line) => line.startsWith(IMAGE_ID) || line.startsWith("0140b3c8f445"));
+    await writeFile(path.join(dir, "truth.csv"), `id,annotation,width,height,cell_type\n${rows.join("\n")}\n`);
+    await writeFile(path.join(dir, "pred.csv"), `id,predicted\n${rows.map((r) => r.split(",").slice(0, 2).join(",")).join("\n")}\n`);
+
+    // Act
+    const result = await runCli(["eval", "--truth", path.join(dir, "truth.csv"), "--pred", path.join(dir, "pred.csv")]);
+
+    // Assess
+    expect(result.stdout.trim().split("\n").at(-1)).toBe("mAP 1.0000");
+  });
+
+  it("fails with a clear message on a malformed submission", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), "cellseg-eval-"));
+    await writeFile(path.join(dir, "pred.csv"), `id,predicted\n${IMAGE_ID},1 2 3\n`);
+    const truth = path.join(REPO_ROOT, "..", "shared", "data", "sartorius", "train", "train.csv");
+    const result = await runCli(["eval", "--truth", truth, "--pred", path.join(dir, "pred.csv")]);
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toMatch(/odd|pairs|RLE/i);
+  });
+});

@@ -5,21 +5,11 @@
  * model only ever saw inputs made that way.
  */
 import { InvalidImageError } from "../errors";
+import type { InputNormalization } from "../schemas/manifest";
 import type { GrayImage } from "../types";
 
-/** How the model's input is made from an image; the model manifest carries these values. */
-export interface InputNormalization {
-  /** Percentile (0-100) mapped to 0 before standardisation. */
-  readonly percentileLow: number;
-  /** Percentile (0-100) mapped to 1 before standardisation. */
-  readonly percentileHigh: number;
-  readonly mean: number;
-  readonly std: number;
-  /** Resize factor applied to the image before padding. */
-  readonly scale: number;
-  /** The padded height and width are multiples of this. */
-  readonly sizeDivisor: number;
-}
+/** How the model's input is made from an image: the manifest's `input` (core/schemas/manifest.ts). */
+export type { InputNormalization };
 
 /** The model's input: 3 identical channels, the scaled image at the top left, zeros to the right and below. */
 export interface ModelInput {
@@ -98,7 +88,8 @@ export function percentileLut(image: GrayImage, percentileLow: number, percentil
 /**
  * Makes the model's input from an image: percentile stretch, bilinear resize by `norm.scale`,
  * standardisation by `norm.mean` and `norm.std`, 3 channels, zero padding to multiples of
- * `norm.sizeDivisor`. Matches the PyTorch reference to float32 rounding.
+ * `norm.sizeDivisor`. Matches the PyTorch reference to float32 rounding (about 2e-6: torch sums the
+ * bilinear taps in another order).
  *
  * @throws InvalidImageError when the image is too small to scale to at least one pixel.
  * @example
@@ -147,7 +138,7 @@ export function modelInput(image: GrayImage, norm: InputNormalization): ModelInp
 /**
  * The model input of the mirrored image, for test-time augmentation: the scaled region is flipped and
  * the zero padding stays at the right and bottom, as if the flipped image had been through
- * {@link modelInput} (align_corners=False resizing is symmetric).
+ * {@link modelInput} (align_corners=False resizing is symmetric, up to float32 rounding).
  *
  * @example
  * ```ts

@@ -68,7 +68,7 @@ describe("cellseg segment (committed model, real image)", () => {
       expect(annotation.area).toBe(fromKaggle.length);
     });
     expect(labels.bitDepth).toBe(16);
-    expect(labels.pixels.reduce((a, b) => Math.max(a, b), 0)).toBe(rles.length);
+    expect(Array.from(labels.pixels).reduce((a, b) => Math.max(a, b), 0)).toBe(rles.length);
     expect(overlay).toMatchObject({ width: 704, height: 520, channels: 3, format: "png" });
   });
 });

@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { crc32, deflateSync } from "node:zlib";
-import sharp from "sharp";
+import sharp, { type Sharp } from "sharp";
 import { describe, expect, it } from "vitest";
 import { DEFAULT_MAX_PIXELS, decodeImage, decodeImagePages } from "../../../../core/image/decode";
 import { ImageTooLargeError, InvalidImageError } from "../../../../core/errors";
@@ -19,7 +19,7 @@ function gradient16(offset = 0): Uint16Array {
 }
 
 /** Encodes single-channel pixels; several images become the pages of one TIFF ("toilet roll" input). */
-function grayEncoder(...pages: (Uint8Array | Uint16Array)[]): sharp.Sharp {
+function grayEncoder(...pages: (Uint8Array | Uint16Array)[]): Sharp {
   const wide = pages[0] instanceof Uint16Array;
   const joined = wide ? new Uint16Array(pages.length * WIDTH * HEIGHT) : new Uint8Array(pages.length * WIDTH * HEIGHT);
   pages.forEach((page, index) => joined.set(page, index * WIDTH * HEIGHT));

@@ -1,0 +1,70 @@
+import { createHash } from "node:crypto";
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { ModelUnavailableError } from "../../../core/errors";
+import { loadModels, readManifest } from "../../../model-container/src/model-store";
+
+const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
+
+function manifestFor(file: string, digest: string) {
+  return {
+    version: "test",
+    classes: ["shsy5y", "astro", "cort"],
+    input: { percentileLow: 0.5, percentileHigh: 99.5, mean: 0.5, std: 0.25, scale: 1.5, sizeDivisor: 32 },
+    maskSize: 28,
+    members: [{ name: "m", file, sha256: digest, architecture: "x", trainingData: "x", training: {} }],
+    postprocess: {
+      scoreThresholds: { shsy5y: 0.3, astro: 0.4, cort: 0.5 },
+      minAreas: { shsy5y: 50, astro: 100, cort: 50 },
+      maskThreshold: 0.5,
+      nmsIou: 0.5,
+    },
+    profiles: { fast: { members: ["m"], tta: ["none"] }, accurate: { members: ["m"], tta: ["none", "horizontal"] } },
+  };
+}
+
+async function modelDir(manifest: unknown, files: Record<string, Uint8Array> = {}): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), "cellseg-models-"));
+  await writeFile(path.join(dir, "manifest.json"), typeof manifest === "string" ? manifest : JSON.stringify(manifest));
+  for (const [name, bytes] of Object.entries(files)) await writeFile(path.join(dir, name), bytes);
+  return dir;
+}
+
+describe("model store", () => {
+  it("refuses a model file whose sha256 differs from the manifest's", async () => {
+    // Prepare
+    const bytes = new TextEncoder().encode("not the model the manifest names");
+    const dir = await modelDir(manifestFor("m.onnx", "0".repeat(64)), { "m.onnx": bytes });
+
+    // Act / Assess
+    await expect(loadModels({ modelDir: dir, profile: "fast" })).rejects.toThrow(/m\.onnx has sha256 [0-9a-f]{64}, but the manifest expects 0{64}/);
+  });
+
+  it("fails with the path when a member file is missing", async () => {
+    const dir = await modelDir(manifestFor("missing.onnx", "0".repeat(64)));
+    await expect(loadModels({ modelDir: dir, profile: "fast" })).rejects.toThrow(/cannot read model file .*missing\.onnx/);
+  });
+
+  it("fails clearly when the file is not an ONNX model", async () => {
+    const bytes = new TextEncoder().encode("garbage");
+    const dir = await modelDir(manifestFor("m.onnx", sha256(bytes)), { "m.onnx": bytes });
+    await expect(loadModels({ modelDir: dir, profile: "fast" })).rejects.toBeInstanceOf(ModelUnavailableError);
+  });
+
+  it("names every problem of an invalid manifest", async () => {
+    // Prepare
+    const broken = manifestFor("m.onnx", "abc");
+    broken.profiles.fast.members = ["nobody"];
+    const dir = await modelDir(broken);
+
+    // Act / Assess
+    await expect(readManifest(dir)).rejects.toThrow(/members\.0\.sha256.*profiles\.fast: unknown member "nobody"|profiles\.fast: unknown member "nobody".*sha256/);
+  });
+
+  it("fails clearly when manifest.json is not JSON", async () => {
+    const dir = await modelDir("{ not json");
+    await expect(readManifest(dir)).rejects.toThrow(/cannot read .*manifest\.json/);
+  });
+});

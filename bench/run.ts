@@ -46,7 +46,7 @@ async function heldOutImages(count: number): Promise<{ id: string; cellType: str
 }
 
 async function profileStages(profile: Profile, images: { id: string; cellType: string }[]) {
-  const { segmenter } = await loadModels({ profile });
+  const segmenter = (await loadModels({ profiles: [profile] })).segmenters[profile]!;
   const read = (id: string) => readFile(path.join(SARTORIUS, "train", "images", `${id}.png`));
   // The first image warms the session up (memory arenas, kernels); it is not counted.
   const [warmup, ...measured] = images;

@@ -54,9 +54,9 @@ export async function segmentFiles(options: SegmentFilesOptions): Promise<Segmen
   const log = options.log ?? process.stderr;
   const failures: { file: string; error: string }[] = [];
   const files = await collectImageFiles(options.inputs, failures);
-  const { segmenter, manifest } = await loadModels({
+  const { segmenters, manifest } = await loadModels({
     modelDir: options.modelDir,
-    profile: options.profile,
+    profiles: [options.profile],
     executionProvider: options.executionProvider,
     threads: options.threads,
   });
@@ -102,7 +102,7 @@ export async function segmentFiles(options: SegmentFilesOptions): Promise<Segmen
   return summary;
 
   async function segmentOne(id: string, file: string, image: GrayImage, decodeMs: number): Promise<ImageRecord> {
-    const { instances, timings } = await segmenter.segment(image);
+    const { instances, timings } = await segmenters[options.profile]!.segment(image);
     const encodeStarted = performance.now();
     const results = await renderImageResults(id, path.basename(file), image, instances, options.overlayStyle);
     const base = path.join(options.outDir, id);

@@ -1,7 +1,7 @@
 import { flipModelInput, modelInput, type ModelInput } from "../image/normalize";
 import { fuseDetections } from "../postprocess/fusion";
 import { detectionsToInstances } from "../postprocess/instances";
-import type { Manifest, Profile, TtaVariant } from "../schemas/manifest";
+import type { Manifest, Postprocess, Profile, TtaVariant } from "../schemas/manifest";
 import type { Detections, GrayImage, Instance } from "../types";
 import type { ModelMember } from "./model-member";
 
@@ -49,7 +49,10 @@ export class Segmenter {
     this.tta = manifest.profiles[profile].tta;
   }
 
-  async segment(image: GrayImage): Promise<Segmentation> {
+  /**
+   * @param postprocess - thresholds to use instead of the manifest's (callers validate their bounds)
+   */
+  async segment(image: GrayImage, postprocess: Postprocess = this.manifest.postprocess): Promise<Segmentation> {
     const started = performance.now();
     const input = modelInput(image, this.manifest.input);
     const normalized = performance.now();
@@ -64,8 +67,8 @@ export class Segmenter {
     }
     const inferred = performance.now();
 
-    const fused = fuseDetections(sources, this.manifest.postprocess.nmsIou);
-    const instances = detectionsToInstances(fused, image.width, image.height, this.manifest.postprocess);
+    const fused = fuseDetections(sources, postprocess.nmsIou);
+    const instances = detectionsToInstances(fused, image.width, image.height, postprocess);
     return {
       instances,
       timings: {

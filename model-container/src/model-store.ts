@@ -37,7 +37,8 @@ export async function readManifest(modelDir: string): Promise<Manifest> {
 
 export interface LoadOptions {
   readonly modelDir?: string;
-  readonly profile: Profile;
+  /** The profiles to serve; only the members they use are loaded. */
+  readonly profiles: readonly Profile[];
   readonly executionProvider?: ExecutionProviderChoice;
   readonly threads?: number;
 }
@@ -45,7 +46,7 @@ export interface LoadOptions {
 export interface LoadedModels {
   readonly manifest: Manifest;
   readonly manifestSha256: string;
-  readonly segmenter: Segmenter;
+  readonly segmenters: Partial<Record<Profile, Segmenter>>;
   readonly members: readonly OnnxMember[];
 }
 
@@ -53,13 +54,13 @@ export interface LoadedModels {
  * Loads the members a profile needs, refusing any file whose sha256 differs from the manifest's (a
  * half-copied or swapped model must fail at start, not produce quietly wrong cells).
  * @example
- * const { segmenter } = await loadModels({ profile: "fast" });
+ * const { segmenters } = await loadModels({ profiles: ["fast"] });
  */
 export async function loadModels(options: LoadOptions): Promise<LoadedModels> {
   const modelDir = options.modelDir ?? defaultModelDir();
   const manifest = await readManifest(modelDir);
   const manifestBytes = await readFile(path.join(modelDir, "manifest.json"));
-  const wanted = new Set(manifest.profiles[options.profile].members);
+  const wanted = new Set(options.profiles.flatMap((profile) => manifest.profiles[profile].members));
   const members = await Promise.all(
     manifest.members
       .filter((m) => wanted.has(m.name))
@@ -87,7 +88,7 @@ export async function loadModels(options: LoadOptions): Promise<LoadedModels> {
   return {
     manifest,
     manifestSha256: sha256(manifestBytes),
-    segmenter: new Segmenter(manifest, members, options.profile),
+    segmenters: Object.fromEntries(options.profiles.map((profile) => [profile, new Segmenter(manifest, members, profile)])),
     members,
   };
 }

@@ -47,7 +47,8 @@ describe.skipIf(!hasTorch)("training and export (real code, a few steps on the C
     const metrics = JSON.parse(await readFile(path.join(run, "metrics.json"), "utf8"));
     expect(metrics.steps).toBe(2);
     expect(metrics.validation_images).toBe(1);
-    const { manifest, segmenter } = await loadModels({ modelDir: models, profile: "accurate" });
+    const { manifest, segmenters } = await loadModels({ modelDir: models, profiles: ["accurate"] });
+    const segmenter = segmenters.accurate!;
     expect(manifest.members[0]).toMatchObject({ name: "tiny", file: "tiny.onnx" });
     const image = await decodeImage(await readFile(path.join(TRAIN_IMAGES, "0030fd0e6378.png")));
     const { instances, timings } = await segmenter.segment(image);

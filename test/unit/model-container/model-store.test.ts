@@ -39,18 +39,18 @@ describe("model store", () => {
     const dir = await modelDir(manifestFor("m.onnx", "0".repeat(64)), { "m.onnx": bytes });
 
     // Act / Assess
-    await expect(loadModels({ modelDir: dir, profile: "fast" })).rejects.toThrow(/m\.onnx has sha256 [0-9a-f]{64}, but the manifest expects 0{64}/);
+    await expect(loadModels({ modelDir: dir, profiles: ["fast"] })).rejects.toThrow(/m\.onnx has sha256 [0-9a-f]{64}, but the manifest expects 0{64}/);
   });
 
   it("fails with the path when a member file is missing", async () => {
     const dir = await modelDir(manifestFor("missing.onnx", "0".repeat(64)));
-    await expect(loadModels({ modelDir: dir, profile: "fast" })).rejects.toThrow(/cannot read model file .*missing\.onnx/);
+    await expect(loadModels({ modelDir: dir, profiles: ["fast"] })).rejects.toThrow(/cannot read model file .*missing\.onnx/);
   });
 
   it("fails clearly when the file is not an ONNX model", async () => {
     const bytes = new TextEncoder().encode("garbage");
     const dir = await modelDir(manifestFor("m.onnx", sha256(bytes)), { "m.onnx": bytes });
-    await expect(loadModels({ modelDir: dir, profile: "fast" })).rejects.toBeInstanceOf(ModelUnavailableError);
+    await expect(loadModels({ modelDir: dir, profiles: ["fast"] })).rejects.toBeInstanceOf(ModelUnavailableError);
   });
 
   it("names every problem of an invalid manifest", async () => {

@@ -47,7 +47,7 @@ export class OnnxMember implements ModelMember {
       try {
         const session = await ort.InferenceSession.create(model, {
           executionProviders: [provider],
-          graphOptimizationLevel: (process.env.ORT_OPT as "all") ?? "all",
+          graphOptimizationLevel: "all",
           ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
         });
         checkSignature(session, options.name);

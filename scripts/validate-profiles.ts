@@ -1,0 +1,53 @@
+/**
+ * `npm run validate-models`: segments the held-out split with every profile of the bundled (or given) model
+ * directory, using the real runtime, scores it with the competition metric and records the scores in the
+ * manifest (`profiles.<name>.validation`). Run it after export.py; it prints the figures for the README.
+ *
+ *   npm run validate-models -- [--model-dir DIR]
+ */
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { parseSubmissionCsv, parseTrainingCsv } from "../core/kaggle/csv";
+import { evaluateSubmission, formatEvaluationReport } from "../core/metric/evaluate";
+import { PROFILES } from "../core/schemas/manifest";
+import { segmentFiles } from "../cli/segment-files";
+import { BUNDLED_MODEL_DIR, readManifest } from "../model-container/src/model-store";
+
+const REPO_ROOT = path.resolve(import.meta.dirname, "..");
+const TRAIN = path.resolve(REPO_ROOT, "..", "shared", "data", "sartorius", "train");
+const { values } = parseArgs({ options: { "model-dir": { type: "string", default: BUNDLED_MODEL_DIR } } });
+const modelDir = values["model-dir"]!;
+
+const manifest = await readManifest(modelDir);
+if (!manifest.validationSplit) throw new Error(`${modelDir}/manifest.json names no validationSplit`);
+const ids = (await readFile(path.join(REPO_ROOT, manifest.validationSplit), "utf8")).split(/\r?\n/).filter(Boolean);
+const truth = parseTrainingCsv(await readFile(path.join(TRAIN, "train.csv")));
+for (const id of [...truth.keys()]) if (!ids.includes(id)) truth.delete(id);
+
+const raw = JSON.parse(await readFile(path.join(modelDir, "manifest.json"), "utf8"));
+for (const profile of PROFILES) {
+  const out = await mkdtemp(path.join(tmpdir(), `cellseg-validate-${profile}-`));
+  const summary = await segmentFiles({
+    inputs: ids.map((id) => path.join(TRAIN, "images", `${id}.png`)),
+    outDir: out,
+    profile,
+    allPages: false,
+    overlayStyle: "outline",
+    modelDir,
+    executionProvider: "cpu",
+  });
+  const report = evaluateSubmission(truth, parseSubmissionCsv(await readFile(path.join(out, "submission.csv"))));
+  await rm(out, { recursive: true, force: true });
+  const inference = summary.images.reduce((sum, image) => sum + image.timings.inferenceMs, 0) / summary.images.length;
+  console.log(`\n${profile}: ${(inference / 1000).toFixed(2)} s inference per image`);
+  for (const line of formatEvaluationReport(report)) console.log(line);
+  raw.profiles[profile].validation = {
+    map: Number(report.overall.toFixed(4)),
+    mapPerType: Object.fromEntries(Object.entries(report.perCellType).map(([type, { map }]) => [type, Number(map.toFixed(4))])),
+    images: report.images,
+  };
+}
+await writeFile(path.join(modelDir, "manifest.json"), `${JSON.stringify(raw, null, 2)}\n`);
+await readManifest(modelDir); // the result must still be a valid manifest

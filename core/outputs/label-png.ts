@@ -3,6 +3,7 @@
  * annotation tools (napari, CellProfiler, Fiji) open as a label layer.
  */
 import sharp from "sharp";
+import { FAST_PNG } from "./png-options";
 import type { Instance } from "../types";
 
 /** The largest 1-based label a 16-bit PNG can hold. */
@@ -50,5 +51,5 @@ export function labelMap(instances: readonly Instance[], width: number, height: 
  */
 export async function labelPng(instances: readonly Instance[], width: number, height: number): Promise<Buffer> {
   const labels = labelMap(instances, width, height);
-  return sharp(labels, { raw: { width, height, channels: 1 } }).toColourspace("grey16").png().toBuffer();
+  return sharp(labels, { raw: { width, height, channels: 1 } }).toColourspace("grey16").png(FAST_PNG).toBuffer();
 }

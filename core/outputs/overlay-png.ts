@@ -3,6 +3,7 @@
  * each cell outlined or tinted in its cell type's colour.
  */
 import sharp from "sharp";
+import { FAST_PNG } from "./png-options";
 import { percentileLut } from "../image/normalize";
 import type { CellType, GrayImage, Instance } from "../types";
 import { labelMap } from "./label-png";
@@ -61,7 +62,7 @@ export async function overlayPng(
       }
     }
   }
-  return sharp(rgb, { raw: { width, height, channels: 3 } }).png().toBuffer();
+  return sharp(rgb, { raw: { width, height, channels: 3 } }).png(FAST_PNG).toBuffer();
 }
 
 /** A labelled pixel whose 4-neighbour lies outside the image or in another label. */

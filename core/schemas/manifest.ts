@@ -57,6 +57,8 @@ export const memberSchema = z.object({
 export const profileSchema = z.object({
   members: z.array(z.string()).min(1),
   tta: z.array(z.enum(TTA_VARIANTS)).min(1),
+  /** Thresholds tuned for this profile (fusion changes the score scale); default: the manifest's. */
+  postprocess: postprocessSchema.optional(),
   validation: mapScoreSchema.optional(),
 });
 

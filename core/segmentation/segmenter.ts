@@ -50,9 +50,25 @@ export class Segmenter {
   }
 
   /**
-   * @param postprocess - thresholds to use instead of the manifest's (callers validate their bounds)
+   * @param postprocess - thresholds to use instead of the profile's (callers validate their bounds)
    */
-  async segment(image: GrayImage, postprocess: Postprocess = this.manifest.postprocess): Promise<Segmentation> {
+  async segment(image: GrayImage, postprocess: Postprocess = this.postprocess): Promise<Segmentation> {
+    const { detections, timings } = await this.detect(image);
+    const started = performance.now();
+    const instances = detectionsToInstances(detections, image.width, image.height, postprocess);
+    return { instances, timings: { ...timings, postprocessMs: timings.postprocessMs + performance.now() - started } };
+  }
+
+  /** The profile's post-processing: its own tuned thresholds where the manifest has them, else the manifest's. */
+  get postprocess(): Postprocess {
+    return this.manifest.profiles[this.profile].postprocess ?? this.manifest.postprocess;
+  }
+
+  /**
+   * Every member under every TTA variant, mapped back to the image frame and fused: the detections that
+   * post-processing turns into instances (exposed so thresholds can be tuned on them).
+   */
+  async detect(image: GrayImage): Promise<{ detections: Detections; timings: StageTimings }> {
     const started = performance.now();
     const input = modelInput(image, this.manifest.input);
     const normalized = performance.now();
@@ -66,11 +82,9 @@ export class Segmenter {
       }
     }
     const inferred = performance.now();
-
-    const fused = fuseDetections(sources, postprocess.nmsIou);
-    const instances = detectionsToInstances(fused, image.width, image.height, postprocess);
+    const detections = fuseDetections(sources, this.postprocess.nmsIou);
     return {
-      instances,
+      detections,
       timings: {
         normalizeMs: normalized - started,
         inferenceMs: inferred - normalized,

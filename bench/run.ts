@@ -1,6 +1,8 @@
 /**
- * `npm run bench [-- --images 12 --batch 100]`: per-image stage times of both profiles on held-out images,
- * RLE encoding throughput, and peak memory while the CLI segments a folder of `--batch` images.
+ * `npm run bench [-- --images 12 --batch 100 --server-seconds 20 --burst-seconds 30]`: per-image stage times
+ * of both profiles on held-out images, RLE encoding throughput, peak memory while the CLI segments a folder
+ * of `--batch` images, and the model server's overhead, throughput and memory under a burst
+ * (`--burst-seconds 300` for the 5-minute figure; 0 skips a part).
  * Figures are printed and written to bench/out/bench.json; compare them as ratios within one run.
  */
 import { execFile } from "node:child_process";
@@ -16,11 +18,17 @@ import { renderImageResults } from "../core/outputs/image-results";
 import { PROFILES, type Profile } from "../core/schemas/manifest";
 import type { BinaryMask } from "../core/types";
 import { loadModels } from "../model-container/src/model-store";
+import { benchModelServer } from "./model-server";
 
 const REPO_ROOT = path.resolve(import.meta.dirname, "..");
 const SARTORIUS = path.resolve(REPO_ROOT, "..", "shared", "data", "sartorius");
 const { values: args } = parseArgs({
-  options: { images: { type: "string", default: "12" }, batch: { type: "string", default: "100" } },
+  options: {
+    images: { type: "string", default: "12" },
+    batch: { type: "string", default: "100" },
+    "server-seconds": { type: "string", default: "20" },
+    "burst-seconds": { type: "string", default: "30" },
+  },
 });
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(xs.length, 1);
@@ -138,6 +146,27 @@ if (Number(args.batch) > 0) {
   const batch = await batchMemory(Number(args.batch));
   results.batch = batch;
   console.log(`CLI batch of ${batch.images} images (fast): ${batch.secondsPerImage.toFixed(2)} s/image, peak RSS ${batch.peakRssMiB.toFixed(0)} MiB`);
+}
+if (Number(args["server-seconds"]) > 0) {
+  const server = await benchModelServer({
+    profile: "fast",
+    throughputSeconds: Number(args["server-seconds"]),
+    burstSeconds: Number(args["burst-seconds"]),
+  });
+  results.modelServer = server;
+  const { overhead, throughput, burst } = server;
+  console.log(
+    `model server (fast, ${server.server.maxConcurrency} worker): bare inference ${ms(server.bareInference.meanMs)}, ` +
+      `server time ${ms(overhead.serverMs)} -> overhead ratio ${overhead.serverToBare.toFixed(3)} (client round trip ${overhead.clientToBare.toFixed(3)})`,
+  );
+  console.log(
+    `  ${throughput.connections} connections for ${throughput.seconds} s: ${throughput.requestsPerSecond.toFixed(2)} req/s, ` +
+      `latency p50 ${ms(throughput.latencyMs.p50)}, p90 ${ms(throughput.latencyMs.p90)}, p99 ${ms(throughput.latencyMs.p99)}`,
+  );
+  console.log(
+    `  burst of ${burst.connections} connections for ${burst.seconds} s: ${burst.ok} ok, ${burst.refused503} refused (503), ` +
+      `${burst.otherNon2xx + burst.errors} other; peak RSS ${burst.peakRssMiB.toFixed(0)} MiB (before ${burst.rssBeforeMiB.toFixed(0)}, after ${burst.rssAfterMiB.toFixed(0)})`,
+  );
 }
 await mkdir(path.join(REPO_ROOT, "bench", "out"), { recursive: true });
 await writeFile(path.join(REPO_ROOT, "bench", "out", "bench.json"), JSON.stringify(results, null, 2));

@@ -1,0 +1,115 @@
+/**
+ * The model server's configuration: every environment variable it reads, read once at start, validated,
+ * and passed inward as a typed object. Nothing else in the server touches `process.env`.
+ */
+import { z } from "zod";
+import { PROFILES, type Profile } from "../../../core/schemas/manifest";
+import { EXECUTION_PROVIDERS, type ExecutionProviderChoice } from "../onnx-member";
+
+/** Thrown when an environment variable is malformed; the message names the variable and the value. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+export interface ServerConfig {
+  /** TCP port; 0 picks a free one (tests). */
+  readonly port: number;
+  /** Model directory; undefined means `defaultModelDir()` (/opt/ml/model when present, else the bundled models). */
+  readonly modelDir: string | undefined;
+  readonly executionProvider: ExecutionProviderChoice;
+  /** onnxruntime intra-op threads per session; undefined lets onnxruntime use every core. */
+  readonly threads: number | undefined;
+  /** The profiles to load and serve; the first is the default of requests that name none. */
+  readonly profiles: readonly Profile[];
+  /** Inferences run at the same time: one worker thread each, each with its own sessions (memory x N). */
+  readonly maxConcurrency: number;
+  /** Requests that may wait for an inference slot; more are refused with 503. */
+  readonly maxQueue: number;
+  /** Largest request body, in bytes (413 above). */
+  readonly maxBodyBytes: number;
+  /** Largest image, in pixels, checked from its header before decoding (413 above). */
+  readonly maxPixels: number;
+  /** Deadline of a request from the moment it is queued (504 after). */
+  readonly requestTimeoutMs: number;
+}
+
+const MIB = 1024 * 1024;
+
+const integer = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+$/, "must be a whole number")
+    .transform(Number)
+    .pipe(z.number().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
+
+/**
+ * One schema per variable, keyed by its name, so an error can name the variable. Defaults are documented
+ * where they are chosen.
+ */
+const variables = {
+  /** SageMaker's contract port. */
+  PORT: integer(0, 65_535).default(8080),
+  CELLSEG_MODEL_DIR: z.string().trim().min(1, "must not be empty").optional(),
+  CELLSEG_EXECUTION_PROVIDER: z.enum(EXECUTION_PROVIDERS).default("auto"),
+  CELLSEG_THREADS: integer(1, 1024).optional(),
+  CELLSEG_PROFILES: z
+    .string()
+    .default(PROFILES.join(","))
+    .transform((list) => [...new Set(list.split(",").map((name) => name.trim()).filter(Boolean))])
+    .pipe(z.array(z.enum(PROFILES)).min(1, "must name at least one profile")),
+  // One inference at a time: onnxruntime already spreads one over every core (or the whole GPU), and
+  // two would only compete for them while doubling the memory held (each worker loads its own sessions).
+  CELLSEG_MAX_CONCURRENCY: integer(1, 64).default(1),
+  CELLSEG_MAX_QUEUE: integer(0, 10_000).default(16),
+  // A 16-bit 2048x2048 TIFF tile is 8 MiB; base64 JSON adds a third. 50 MiB leaves room for larger
+  // tiles while keeping 16 queued bodies under a gigabyte.
+  CELLSEG_MAX_BODY_BYTES: integer(1, 2 ** 31 - 1).default(50 * MIB),
+  // The endpoint segments one image or tile, never a whole slide: 25 megapixels (5000x5000) is far above
+  // any tile, and decoding it (16 bits) plus the model input (3 channels, float32, upscaled) stays within
+  // a few GiB.
+  CELLSEG_MAX_PIXELS: integer(1, 2 ** 31 - 1).default(25_000_000),
+  // SageMaker gives up on InvokeEndpoint after 60 s, so answering later than that is useless.
+  CELLSEG_REQUEST_TIMEOUT_MS: integer(1, 3_600_000).default(60_000),
+} as const;
+
+type Variables = { [K in keyof typeof variables]: z.output<(typeof variables)[K]> };
+
+/**
+ * Reads and validates the server's environment variables.
+ *
+ * @throws ConfigError naming every malformed variable and its value.
+ * @example
+ * ```ts
+ * const config = loadConfig(process.env);
+ * serve({ fetch: app.fetch, port: config.port });
+ * ```
+ */
+export function loadConfig(env: Readonly<Record<string, string | undefined>>): ServerConfig {
+  const problems: string[] = [];
+  const values: Partial<Record<keyof typeof variables, unknown>> = {};
+  for (const [name, schema] of Object.entries(variables) as [keyof typeof variables, z.ZodType][]) {
+    // An empty variable (`PORT=`) means "not set", as shells and compose files tend to produce them.
+    const raw = env[name] === "" ? undefined : env[name];
+    const parsed = schema.safeParse(raw);
+    if (parsed.success) values[name] = parsed.data;
+    else problems.push(`${name}=${JSON.stringify(raw)}: ${parsed.error.issues.map((issue) => issue.message).join("; ")}`);
+  }
+  if (problems.length > 0) throw new ConfigError(`invalid environment: ${problems.join(", ")}`);
+  const v = values as Variables;
+  return {
+    port: v.PORT,
+    modelDir: v.CELLSEG_MODEL_DIR,
+    executionProvider: v.CELLSEG_EXECUTION_PROVIDER,
+    threads: v.CELLSEG_THREADS,
+    profiles: v.CELLSEG_PROFILES,
+    maxConcurrency: v.CELLSEG_MAX_CONCURRENCY,
+    maxQueue: v.CELLSEG_MAX_QUEUE,
+    maxBodyBytes: v.CELLSEG_MAX_BODY_BYTES,
+    maxPixels: v.CELLSEG_MAX_PIXELS,
+    requestTimeoutMs: v.CELLSEG_REQUEST_TIMEOUT_MS,
+  };
+}

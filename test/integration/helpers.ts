@@ -1,10 +1,11 @@
 import { execFile } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { sartoriusPath } from "../support/sartorius-data";
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 /** The shared data set, read in place (never copied into the repository). */
-export const SARTORIUS = path.resolve(REPO_ROOT, "..", "shared", "data", "sartorius");
+export const SARTORIUS = sartoriusPath();
 export const TRAIN_IMAGES = path.join(SARTORIUS, "train", "images");
 
 export interface CliResult {

@@ -9,13 +9,13 @@ import { mkdtemp, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
-import { crc32, deflateSync } from "node:zlib";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseSubmissionCsv } from "../../core/kaggle/csv";
 import { maskPixelIndices } from "../../core/masks/binary-mask";
 import { decodeKaggleRle } from "../../core/masks/kaggle-rle";
 import { errorBodySchema, invocationResponseSchema, type InvocationResponse } from "../../core/schemas/endpoint";
+import { pngClaiming } from "../support/forged-png";
 import { REPO_ROOT, TRAIN_IMAGES } from "./helpers";
 
 const IMAGE_ID = "0030fd0e6378"; // 704x520 shsy5y
@@ -103,29 +103,6 @@ function invoke(server: RunningServer, body: Uint8Array | string, headers: Recor
     headers,
     signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
   });
-}
-
-function pngChunk(type: string, data: Buffer): Buffer {
-  const body = Buffer.concat([Buffer.from(type, "latin1"), data]);
-  const length = Buffer.alloc(4);
-  length.writeUInt32BE(data.length);
-  const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(crc32(body));
-  return Buffer.concat([length, body, crc]);
-}
-
-/** A well-formed PNG header claiming `width` x `height` 8-bit gray pixels, with a tiny IDAT. */
-function pngClaiming(width: number, height: number): Buffer {
-  const header = Buffer.alloc(13);
-  header.writeUInt32BE(width, 0);
-  header.writeUInt32BE(height, 4);
-  header[8] = 8; // bit depth; colour type 0 (gray), no interlace
-  return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    pngChunk("IHDR", header),
-    pngChunk("IDAT", deflateSync(Buffer.alloc(width > 0 ? 64 : 0))),
-    pngChunk("IEND", Buffer.alloc(0)),
-  ]);
 }
 
 /** Every RLE lies inside the image, has the reported area, and no two instances share a pixel. */

@@ -1,9 +1,9 @@
 import { readFile } from "node:fs/promises";
-import { crc32, deflateSync } from "node:zlib";
 import sharp, { type Sharp } from "sharp";
 import { describe, expect, it } from "vitest";
 import { DEFAULT_MAX_PIXELS, decodeImage, decodeImagePages } from "../../../../core/image/decode";
 import { ImageTooLargeError, InvalidImageError } from "../../../../core/errors";
+import { pngClaiming } from "../../../support/forged-png";
 import { sartoriusPath } from "../../../support/sartorius-data";
 
 const WIDTH = 7;
@@ -30,26 +30,6 @@ function grayEncoder(...pages: (Uint8Array | Uint16Array)[]): Sharp {
 
 function colourPng(channels: 3 | 4, samples: number[]): Promise<Buffer> {
   return sharp(Uint8Array.from(samples), { raw: { width: samples.length / channels, height: 1, channels } }).png().toBuffer();
-}
-
-/** A PNG whose IHDR declares 0x0 (sharp refuses to write one). */
-function zeroSizePng(): Buffer {
-  const chunk = (type: string, data: Buffer): Buffer => {
-    const body = Buffer.concat([Buffer.from(type, "latin1"), data]);
-    const length = Buffer.alloc(4);
-    length.writeUInt32BE(data.length);
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(crc32(body));
-    return Buffer.concat([length, body, crc]);
-  };
-  const header = Buffer.alloc(13);
-  header[8] = 8; // bit depth; width, height, colour type and the rest stay 0
-  return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk("IHDR", header),
-    chunk("IDAT", deflateSync(Buffer.alloc(0))),
-    chunk("IEND", Buffer.alloc(0)),
-  ]);
 }
 
 describe("decodeImage of supported formats", () => {
@@ -245,7 +225,7 @@ describe("decodeImage of bad input", () => {
   });
 
   it("refuses a 0x0 PNG", async () => {
-    await expect(decodeImage(zeroSizePng())).rejects.toThrow(InvalidImageError);
+    await expect(decodeImage(pngClaiming(0, 0))).rejects.toThrow(InvalidImageError);
   });
 
   it("refuses an image over the pixel limit, naming its size and the limit", async () => {

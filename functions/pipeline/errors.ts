@@ -1,0 +1,63 @@
+/**
+ * Failures of the pipeline's edges (the model endpoint, the job's claim). Each says whether trying again
+ * later can help: the handler lets a retryable failure go back to the queue, and records a permanent one
+ * in the job's status document.
+ */
+
+/** The endpoint did not answer usefully: throttled, 5xx, timed out, unreachable. Worth retrying. */
+export class EndpointUnavailableError extends Error {
+  readonly retryable = true;
+  /** How long the endpoint asked us to wait (Retry-After), if it said. */
+  readonly retryAfterMs: number | undefined;
+  /** The HTTP status (or SageMaker's original status), when there was one. */
+  readonly status: number | undefined;
+
+  constructor(message: string, options: { cause?: unknown; retryAfterMs?: number; status?: number } = {}) {
+    super(message, { cause: options.cause });
+    this.name = "EndpointUnavailableError";
+    this.retryAfterMs = options.retryAfterMs;
+    this.status = options.status;
+  }
+}
+
+/**
+ * The endpoint refused the request (4xx): the same request would be refused again. `code` is the
+ * endpoint's error code (`invalid_image`, `image_too_large`, ...) when it gave one.
+ */
+export class EndpointRejectedError extends Error {
+  readonly retryable = false;
+  readonly status: number;
+  readonly code: string | undefined;
+
+  constructor(message: string, options: { status: number; code?: string; cause?: unknown }) {
+    super(message, { cause: options.cause });
+    this.name = "EndpointRejectedError";
+    this.status = options.status;
+    this.code = options.code;
+  }
+}
+
+/** The endpoint answered 200 with something that is not an invocation response. A server bug: not retried. */
+export class EndpointProtocolError extends Error {
+  readonly retryable = false;
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "EndpointProtocolError";
+  }
+}
+
+/** Another delivery of the same object version holds a live claim on the run: try again later. */
+export class JobInProgressError extends Error {
+  readonly retryable = true;
+
+  constructor(message: string) {
+    super(message);
+    this.name = "JobInProgressError";
+  }
+}
+
+/** Any failure that says whether retrying can help. */
+export function isRetryable(error: unknown): boolean {
+  return typeof error === "object" && error !== null && "retryable" in error && error.retryable === true;
+}

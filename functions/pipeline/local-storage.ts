@@ -1,0 +1,125 @@
+/**
+ * {@link Storage} in a local directory, for running the pipeline without AWS. The directory plays one
+ * bucket: key `a/b.png` is the file `<root>/a/b.png`.
+ */
+import { createHash, randomUUID } from "node:crypto";
+import { link, mkdir, readFile, readdir, rename, rm, writeFile } from "node:fs/promises";
+import path from "node:path";
+import type { ObjectInfo, Storage, StoredObject } from "./storage";
+
+/** Where objects are written before they are moved into place; never listed, never a key. */
+const STAGING_DIR = ".staging";
+
+/**
+ * @example
+ * ```ts
+ * const storage = new LocalStorage("/var/cellseg/bucket");
+ * await storage.put("input/job-1/a.png", png);
+ * ```
+ */
+export class LocalStorage implements Storage {
+  readonly name: string;
+
+  constructor(root: string) {
+    this.name = path.resolve(root);
+  }
+
+  async get(key: string): Promise<StoredObject | undefined> {
+    const file = this.pathOf(key);
+    let body: Buffer;
+    try {
+      body = await readFile(file);
+    } catch (error) {
+      if (isMissing(error)) return undefined;
+      throw error;
+    }
+    return { key, etag: md5(body), size: body.length, body };
+  }
+
+  async head(key: string): Promise<ObjectInfo | undefined> {
+    const object = await this.get(key);
+    return object && { key: object.key, etag: object.etag, size: object.size };
+  }
+
+  /** Atomic: the content is written to a staging file and renamed into place (rename replaces atomically). */
+  async put(key: string, body: Uint8Array | string): Promise<void> {
+    const target = this.pathOf(key);
+    const staged = await this.stage(body);
+    try {
+      await mkdir(path.dirname(target), { recursive: true });
+      await rename(staged, target);
+    } catch (error) {
+      await rm(staged, { force: true });
+      throw error;
+    }
+  }
+
+  /**
+   * Exclusive: the content is staged, then hard-linked into place; link() fails with EEXIST when the key
+   * exists, atomically, and the object is complete from the moment it is visible (unlike open(wx) + write).
+   */
+  async createIfAbsent(key: string, body: Uint8Array | string): Promise<boolean> {
+    const target = this.pathOf(key);
+    const staged = await this.stage(body);
+    try {
+      await mkdir(path.dirname(target), { recursive: true });
+      await link(staged, target);
+      return true;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "EEXIST") return false;
+      throw error;
+    } finally {
+      await rm(staged, { force: true });
+    }
+  }
+
+  async list(prefix: string): Promise<ObjectInfo[]> {
+    // Start from the deepest directory the prefix names; the rest of the prefix filters names.
+    const directory = prefix.includes("/") ? prefix.slice(0, prefix.lastIndexOf("/")) : "";
+    const start = directory === "" ? this.name : this.pathOf(directory);
+    let entries;
+    try {
+      entries = await readdir(start, { recursive: true, withFileTypes: true });
+    } catch (error) {
+      if (isMissing(error) || (error as NodeJS.ErrnoException).code === "ENOTDIR") return [];
+      throw error;
+    }
+    const keys = entries
+      .filter((entry) => entry.isFile())
+      .map((entry) => path.relative(this.name, path.join(entry.parentPath, entry.name)).split(path.sep).join("/"))
+      .filter((key) => key.startsWith(prefix) && !key.startsWith(`${STAGING_DIR}/`))
+      .sort();
+    const infos: ObjectInfo[] = [];
+    for (const key of keys) {
+      const info = await this.head(key);
+      if (info) infos.push(info);
+    }
+    return infos;
+  }
+
+  /** The file of a key; refuses keys that could leave the directory or collide with staging. */
+  private pathOf(key: string): string {
+    const segments = key.split("/");
+    if (key === "" || segments.some((s) => s === "" || s === "." || s === ".." || s.includes("\\") || s.includes("\0")) || segments[0] === STAGING_DIR) {
+      throw new RangeError(`"${key}" is not a key local storage accepts: '/'-separated segments, none empty, '.', '..' or '${STAGING_DIR}' first`);
+    }
+    return path.join(this.name, ...segments);
+  }
+
+  private async stage(body: Uint8Array | string): Promise<string> {
+    const directory = path.join(this.name, STAGING_DIR);
+    await mkdir(directory, { recursive: true });
+    const file = path.join(directory, randomUUID());
+    await writeFile(file, body);
+    return file;
+  }
+}
+
+function md5(body: Uint8Array): string {
+  return createHash("md5").update(body).digest("hex");
+}
+
+function isMissing(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException).code;
+  return code === "ENOENT" || code === "ENOTDIR" || code === "EISDIR";
+}

@@ -1,0 +1,405 @@
+/**
+ * One uploaded image, start to finish: the work of the segment function for one S3 object, written
+ * against the {@link Storage} and {@link SegmentationEndpoint} interfaces only, so it runs the same on
+ * AWS and locally.
+ *
+ * Idempotent: the run id comes from the object's version, a finished run is recognised by its status
+ * document, and a claim keeps two deliveries from doing the same run at once (claims.ts).
+ * Atomic for readers: a run writes its results under its own prefix and only then the status document
+ * that names them (see core/schemas/pipeline.ts).
+ */
+import { decodeImage } from "../../core/image/decode";
+import { CellsegInputError, ImageTooLargeError, InvalidImageError } from "../../core/errors";
+import { SUBMISSION_CSV_HEADER } from "../../core/kaggle/csv";
+import { encodeKaggleRle } from "../../core/masks/kaggle-rle";
+import { renderImageResults } from "../../core/outputs/image-results";
+import type { OverlayStyle } from "../../core/outputs/overlay-png";
+import type { ThresholdOverrides } from "../../core/schemas/endpoint";
+import type { Profile } from "../../core/schemas/manifest";
+import {
+  JOB_ERROR_CODES,
+  jobStatusSchema,
+  outputKeys,
+  parseInputKey,
+  runIdOf,
+  type InstancesDocument,
+  type InputLocation,
+  type JobErrorCode,
+  type JobStatus,
+  type JobTimings,
+  type OutputKeys,
+  type SourceObject,
+} from "../../core/schemas/pipeline";
+import { stitchTiles, type StitchedInstance } from "../../core/tiling/stitch";
+import { tileGrid, type TilingOptions } from "../../core/tiling/tiles";
+import { CELL_TYPES, type CellType } from "../../core/types";
+import { claimRun, type Claim } from "./claims";
+import type { SegmentationEndpoint } from "./endpoint";
+import { EndpointProtocolError, EndpointRejectedError, EndpointUnavailableError } from "./errors";
+import { getJson, putJson, StoredDocumentError, type Storage } from "./storage";
+import { segmentTiles } from "./tile-segmentation";
+
+/** Structured logging, as Powertools' Logger (or any JSON logger) provides it. */
+export interface PipelineLogger {
+  debug(message: string, ...fields: Record<string, unknown>[]): void;
+  info(message: string, ...fields: Record<string, unknown>[]): void;
+  warn(message: string, ...fields: Record<string, unknown>[]): void;
+  error(message: string, ...fields: Record<string, unknown>[]): void;
+}
+
+/** What the pipeline works with; the wiring (wiring.ts) picks the implementations. */
+export interface PipelineDeps {
+  /** The bucket events must come from, and its storage. */
+  readonly inputBucket: string;
+  readonly input: Storage;
+  readonly output: Storage;
+  readonly endpoint: SegmentationEndpoint;
+  readonly logger: PipelineLogger;
+  /** @default () => new Date() */
+  readonly now?: () => Date;
+}
+
+/** How images are processed; from the configuration (config.ts). */
+export interface PipelineSettings {
+  readonly tiling: TilingOptions;
+  /** Tiles of one image in flight at once. */
+  readonly maxConcurrentTiles: number;
+  /** Images with more pixels fail as too large (checked from the header, before decoding). */
+  readonly maxPixels: number;
+  readonly claimTtlMs: number;
+  readonly overlayStyle: OverlayStyle;
+  /** The endpoint's default profile when left out. */
+  readonly profile?: Profile;
+  readonly thresholds?: ThresholdOverrides;
+}
+
+/** An object that was created in the input bucket, as its event describes it. */
+export interface ObjectCreated {
+  readonly bucket: string;
+  /** Decoded (events carry it URL-encoded). */
+  readonly key: string;
+  readonly etag?: string;
+  readonly versionId?: string;
+  readonly size?: number;
+  /** Which delivery of the event this is, from 1. */
+  readonly attempt: number;
+}
+
+/** Counts and timings of a finished job, for metrics. */
+export interface JobReport {
+  readonly tiles: number;
+  readonly cells: number;
+  readonly cellsPerType: Partial<Record<CellType, number>>;
+  readonly retries: number;
+  readonly timings: JobTimings;
+}
+
+/** What became of an object; only `failed` and `in-progress` should send the event back to the queue. */
+export type JobOutcome =
+  | { readonly kind: "ignored"; readonly reason: string }
+  | { readonly kind: "superseded"; readonly reason: string }
+  | { readonly kind: "duplicate"; readonly status: JobStatus }
+  | { readonly kind: "in-progress"; readonly reason: string }
+  | { readonly kind: "succeeded"; readonly status: Extract<JobStatus, { status: "succeeded" }>; readonly report: JobReport }
+  | {
+      readonly kind: "failed";
+      readonly status: Extract<JobStatus, { status: "failed" }>;
+      readonly error: unknown;
+      /** True when this delivery did no work: the run had failed for good before. */
+      readonly repeated: boolean;
+      readonly retries: number;
+    };
+
+/** Thrown for an event from a bucket this pipeline does not serve: a deployment mistake, not a job. */
+export class UnexpectedBucketError extends Error {
+  constructor(bucket: string, expected: string) {
+    super(`the event is for bucket "${bucket}", but this pipeline reads "${expected}"`);
+    this.name = "UnexpectedBucketError";
+  }
+}
+
+/**
+ * Segments one uploaded object and writes its results and status document.
+ *
+ * @throws UnexpectedBucketError for an event from another bucket; storage failures where not even the
+ *   status document can be written. Everything else is an outcome.
+ * @example
+ * ```ts
+ * const outcome = await processObject({ bucket: "in", key: "input/job-1/a.png", etag, attempt: 1 }, deps, settings);
+ * if (outcome.kind === "failed" || outcome.kind === "in-progress") throw new Error("retry later");
+ * ```
+ */
+export async function processObject(event: ObjectCreated, deps: PipelineDeps, settings: PipelineSettings): Promise<JobOutcome> {
+  const { input, output, logger } = deps;
+  const now = deps.now ?? (() => new Date());
+  if (event.bucket !== deps.inputBucket) throw new UnexpectedBucketError(event.bucket, deps.inputBucket);
+  const location = parseInputKey(event.key);
+  if (location === undefined) return { kind: "ignored", reason: `${event.key} is not input/<jobId>/<fileName>` };
+
+  // Only the object's current version is worth segmenting: an event that arrives after a newer upload
+  // (or after the object was deleted) is stale.
+  const head = await input.head(event.key);
+  if (head === undefined) return { kind: "superseded", reason: `${event.key} no longer exists` };
+  if (isStale(event, head)) return { kind: "superseded", reason: `${event.key} has been replaced since the event` };
+  const source: SourceObject = {
+    bucket: event.bucket,
+    key: event.key,
+    etag: event.etag ?? head.etag,
+    ...((event.versionId ?? head.versionId) ? { versionId: event.versionId ?? head.versionId } : {}),
+    size: event.size ?? head.size,
+  };
+  const runId = runIdOf(source);
+  const keys = outputKeys(location, runId);
+  const fields = { jobId: location.jobId, fileName: location.fileName, runId, attempt: event.attempt };
+
+  const done = await finishedRun(output, keys, runId, logger);
+  if (done !== undefined) return done;
+
+  const claimed = await claimRun(output, keys, { ttlMs: settings.claimTtlMs, now });
+  if (!claimed.acquired) {
+    return { kind: "in-progress", reason: `run ${runId} is claimed by ${claimed.heldBy} until ${claimed.expiresAt ?? "it finishes"}` };
+  }
+  // The run may have finished between the first look and the claim.
+  const finishedMeanwhile = await finishedRun(output, keys, runId, logger);
+  if (finishedMeanwhile !== undefined) return finishedMeanwhile;
+
+  const run = new Run(deps, settings, location, source, keys, runId, event.attempt, claimed.claim, now);
+  logger.info("job started", { ...fields, key: event.key, size: source.size });
+  return run.execute();
+}
+
+/** In an event without a version id, the ETag tells versions apart. */
+function isStale(event: ObjectCreated, head: { etag: string; versionId?: string }): boolean {
+  if (event.versionId !== undefined && head.versionId !== undefined) return event.versionId !== head.versionId;
+  return event.etag !== undefined && event.etag !== head.etag;
+}
+
+/** The outcome of a run that needs no more work, if it is one. */
+async function finishedRun(output: Storage, keys: OutputKeys, runId: string, logger: PipelineLogger): Promise<JobOutcome | undefined> {
+  let status: JobStatus | undefined;
+  try {
+    status = await getJson(output, keys.status, jobStatusSchema);
+  } catch (error) {
+    // A damaged status document must not wedge the job: the run rewrites it.
+    if (!(error instanceof StoredDocumentError)) throw error;
+    logger.warn("ignoring an unreadable status document", { key: keys.status, reason: error.message });
+    return undefined;
+  }
+  if (status === undefined || status.status === "queued" || status.runId !== runId) return undefined;
+  if (status.status === "succeeded") return { kind: "duplicate", status };
+  if (status.status === "failed" && !status.error.retryable) {
+    return { kind: "failed", status, error: new PermanentJobError(status.error.code, status.error.message), repeated: true, retries: 0 };
+  }
+  return undefined;
+}
+
+/** A job that failed for good on an earlier delivery, reported again without redoing the work. */
+export class PermanentJobError extends Error {
+  constructor(
+    readonly code: JobErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = "PermanentJobError";
+  }
+}
+
+/** One claimed run: does the work, writes the results and the status document. */
+class Run {
+  private readonly startedAt: Date;
+  private retries = 0;
+
+  constructor(
+    private readonly deps: PipelineDeps,
+    private readonly settings: PipelineSettings,
+    private readonly location: InputLocation,
+    private readonly source: SourceObject,
+    private readonly keys: OutputKeys,
+    private readonly runId: string,
+    private readonly attempt: number,
+    private readonly claim: Claim,
+    private readonly now: () => Date,
+  ) {
+    this.startedAt = now();
+  }
+
+  private get statusBase() {
+    const { jobId, fileName, imageId } = this.location;
+    return {
+      schemaVersion: 1 as const,
+      jobId,
+      fileName,
+      imageId,
+      source: this.source,
+      runId: this.runId,
+      attempt: this.attempt,
+      startedAt: this.startedAt.toISOString(),
+      updatedAt: this.now().toISOString(),
+    };
+  }
+
+  async execute(): Promise<JobOutcome> {
+    const { output, logger } = this.deps;
+    const fields = { jobId: this.location.jobId, fileName: this.location.fileName, runId: this.runId, attempt: this.attempt };
+    try {
+      const outcome = await this.segment();
+      if (outcome.kind === "succeeded") {
+        logger.info("job succeeded", { ...fields, cells: outcome.report.cells, tiles: outcome.report.tiles, retries: outcome.report.retries, timings: outcome.report.timings });
+      } else {
+        logger.info("job skipped", { ...fields, outcome: outcome.kind, ...("reason" in outcome ? { reason: outcome.reason } : {}) });
+      }
+      return outcome;
+    } catch (error) {
+      const failure = classifyFailure(error);
+      const status = jobStatusSchema.parse({
+        ...this.statusBase,
+        status: "failed",
+        finishedAt: this.now().toISOString(),
+        error: failure,
+      }) as Extract<JobStatus, { status: "failed" }>;
+      logger[failure.retryable ? "warn" : "error"]("job failed", { ...fields, error: failure, cause: errorFields(error) });
+      // Best effort: the failure itself must reach the queue even if the bucket is what failed.
+      await putJson(output, this.keys.status, status).catch((writeError: unknown) =>
+        logger.error("cannot write the failed status document", { ...fields, error: errorFields(writeError) }),
+      );
+      await this.claim.release().catch((releaseError: unknown) => logger.warn("cannot release the claim", { ...fields, error: errorFields(releaseError) }));
+      return { kind: "failed", status, error, repeated: false, retries: this.retries };
+    }
+  }
+
+  private async segment(): Promise<JobOutcome> {
+    const { input, output, endpoint } = this.deps;
+    const { settings, keys, location } = this;
+    const started = performance.now();
+    const lap = (() => {
+      let last = started;
+      return () => {
+        const at = performance.now();
+        const ms = at - last;
+        last = at;
+        return ms;
+      };
+    })();
+
+    const object = await input.get(this.source.key, this.source.versionId ? { versionId: this.source.versionId } : {});
+    if (object === undefined) return { kind: "superseded", reason: `${this.source.key} was deleted while the job started` };
+    if (this.source.versionId === undefined && object.etag !== this.source.etag) {
+      return { kind: "superseded", reason: `${this.source.key} was replaced while the job started` };
+    }
+    // Written only once the object is known to be the version the event is about, so that a stale
+    // event never overwrites the status of a newer upload.
+    await putJson(output, keys.status, jobStatusSchema.parse({ ...this.statusBase, status: "running" }));
+    const readMs = lap();
+    const image = await decodeImage(object.body, { maxPixels: settings.maxPixels });
+    const decodeMs = lap();
+
+    const grid = tileGrid(image.width, image.height, settings.tiling);
+    const { results, model, inferenceMs } = await segmentTiles(image, grid, endpoint, {
+      concurrency: settings.maxConcurrentTiles,
+      ...(settings.profile ? { profile: settings.profile } : {}),
+      ...(settings.thresholds ? { thresholds: settings.thresholds } : {}),
+      onRetry: () => this.retries++,
+    });
+    const segmentMs = lap();
+    const instances = stitchTiles(grid, results);
+    const stitchMs = lap();
+
+    const fileName = location.fileName.slice(location.fileName.lastIndexOf("/") + 1);
+    const rendered = await renderImageResults(location.imageId, fileName, image, instances, settings.overlayStyle);
+    const cellType = majorityCellType(instances);
+    const document: InstancesDocument = {
+      schemaVersion: 1,
+      imageId: location.imageId,
+      fileName: location.fileName,
+      width: image.width,
+      height: image.height,
+      ...model,
+      cellType,
+      instances: instances.map((instance, i) => ({
+        id: i + 1,
+        cellType: instance.cellType,
+        score: instance.score,
+        box: [instance.box[0], instance.box[1], instance.box[2], instance.box[3]],
+        area: instance.area,
+        rle: encodeKaggleRle(instance.mask),
+        tile: instance.tile,
+      })),
+    };
+    const renderMs = lap();
+
+    // Results first, each under this run's prefix; the status document that names them last.
+    await Promise.all([
+      putJson(output, keys.results.instances, document),
+      output.put(keys.results.submission, SUBMISSION_CSV_HEADER + rendered.submissionRows, { contentType: "text/csv; charset=utf-8" }),
+      putJson(output, keys.results.coco, rendered.coco),
+      output.put(keys.results.labels, rendered.labelPng, { contentType: "image/png" }),
+      output.put(keys.results.overlay, rendered.overlayPng, { contentType: "image/png" }),
+    ]);
+    // A newer upload may have landed while this one ran: its run owns the status document now.
+    const current = await input.head(this.source.key);
+    if (current === undefined || isStale({ ...this.source, attempt: this.attempt }, current)) {
+      return { kind: "superseded", reason: `${this.source.key} was replaced while the job ran; its results stay under ${keys.runPrefix}` };
+    }
+    const writeMs = lap();
+
+    const cellsPerType = countPerType(instances);
+    const timings: JobTimings = { readMs, decodeMs, segmentMs, inferenceMs, stitchMs, renderMs, writeMs, totalMs: performance.now() - started };
+    const status = jobStatusSchema.parse({
+      ...this.statusBase,
+      status: "succeeded",
+      finishedAt: this.now().toISOString(),
+      width: image.width,
+      height: image.height,
+      cellType,
+      cells: instances.length,
+      cellsPerType,
+      tiles: grid.tiles.length,
+      ...model,
+      timings,
+      results: keys.results,
+    }) as Extract<JobStatus, { status: "succeeded" }>;
+    await putJson(output, keys.status, status);
+    return { kind: "succeeded", status, report: { tiles: grid.tiles.length, cells: instances.length, cellsPerType, retries: this.retries, timings } };
+  }
+}
+
+/** The error as the status document reports it. */
+export function classifyFailure(error: unknown): { code: JobErrorCode; message: string; retryable: boolean } {
+  const message = error instanceof Error ? error.message : String(error);
+  if (error instanceof InvalidImageError) return { code: JOB_ERROR_CODES.invalidImage, message, retryable: false };
+  if (error instanceof ImageTooLargeError) return { code: JOB_ERROR_CODES.imageTooLarge, message, retryable: false };
+  if (error instanceof CellsegInputError) return { code: JOB_ERROR_CODES.invalidInput, message, retryable: false };
+  if (error instanceof EndpointRejectedError) {
+    // The endpoint's verdict on the image is as final as our own decoder's.
+    if (error.code === "invalid_image") return { code: JOB_ERROR_CODES.invalidImage, message, retryable: false };
+    if (error.code === "image_too_large") return { code: JOB_ERROR_CODES.imageTooLarge, message, retryable: false };
+    return { code: JOB_ERROR_CODES.endpointRejected, message, retryable: false };
+  }
+  if (error instanceof EndpointUnavailableError) return { code: JOB_ERROR_CODES.endpointUnavailable, message, retryable: true };
+  if (error instanceof EndpointProtocolError) return { code: JOB_ERROR_CODES.internal, message, retryable: false };
+  // Anything else (a storage hiccup, a bug) may pass on another delivery; the queue's redrive limit bounds it.
+  return { code: JOB_ERROR_CODES.internal, message: message || "unexpected failure", retryable: true };
+}
+
+function countPerType(instances: readonly StitchedInstance[]): Partial<Record<CellType, number>> {
+  const counts: Partial<Record<CellType, number>> = {};
+  for (const { cellType } of instances) counts[cellType] = (counts[cellType] ?? 0) + 1;
+  return counts;
+}
+
+/**
+ * The image's cell type: the one most instances have (ties go to the earlier in CELL_TYPES). Each tile
+ * votes its own type, so a large image's tiles may disagree; the instances keep their tile's type.
+ */
+function majorityCellType(instances: readonly StitchedInstance[]): CellType | null {
+  const counts = countPerType(instances);
+  let best: CellType | null = null;
+  for (const type of CELL_TYPES) if ((counts[type] ?? 0) > 0 && (best === null || counts[type]! > counts[best]!)) best = type;
+  return best;
+}
+
+/** An error as a log field: name, message, cause chain (JSON would turn an Error into `{}`). */
+export function errorFields(error: unknown): Record<string, unknown> {
+  if (!(error instanceof Error)) return { message: String(error) };
+  return { name: error.name, message: error.message, ...(error.cause !== undefined ? { cause: errorFields(error.cause) } : {}) };
+}

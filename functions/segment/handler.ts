@@ -1,0 +1,156 @@
+/**
+ * The segment function: SQS messages carrying S3 "object created" notifications for `input/`, one image
+ * job per object. Thin: it parses the SQS envelope (Powertools) and the S3 notification inside it
+ * (core/schemas/pipeline.ts) separately, hands each object to processObject, and maps outcomes to
+ * metrics and to SQS partial batch failures: a failed or busy job sends its message back to the queue
+ * (and, after the queue's redrive limit, to its dead-letter queue) without failing the rest of the batch.
+ */
+import { BatchProcessor, EventType, processPartialResponse, type ParsedRecord } from "@aws-lambda-powertools/batch";
+import { parser } from "@aws-lambda-powertools/batch/parser";
+import { Logger } from "@aws-lambda-powertools/logger";
+import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
+import { s3NotificationSchema, type S3Notification } from "../../core/schemas/pipeline";
+import { loadPipelineConfig } from "../pipeline/config";
+import { JobInProgressError } from "../pipeline/errors";
+import { processObject, type JobOutcome } from "../pipeline/process-image";
+import { wirePipeline, type Pipeline } from "../pipeline/wiring";
+
+/** The metric names the function emits (namespace from POWERTOOLS_METRICS_NAMESPACE). */
+export const SEGMENT_METRICS = {
+  jobSucceeded: "JobSucceeded",
+  jobFailed: "JobFailed",
+  /** Failed for good: a corrupt or unreadable image (a poison message). */
+  poisonImage: "PoisonImage",
+  duplicateEvent: "DuplicateEvent",
+  staleEvent: "StaleEvent",
+  ignoredObject: "IgnoredObject",
+  jobInProgress: "JobInProgress",
+  jobDuration: "JobDuration",
+  inferenceTime: "InferenceTime",
+  tiles: "TilesProcessed",
+  cells: "CellsFound",
+  endpointRetries: "EndpointRetries",
+} as const;
+
+export interface Observability {
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+}
+
+/** A job that failed on this delivery; the record goes back to the queue. */
+export class JobFailedError extends Error {
+  constructor(message: string, options: { cause: unknown }) {
+    super(message, options);
+    this.name = "JobFailedError";
+  }
+}
+
+type S3SqsRecord = ParsedRecord<SQSRecord, S3Notification>;
+
+/**
+ * Builds the handler around a wired pipeline. The deployed function uses {@link handler}; tests and the
+ * local stack call this with their own wiring.
+ *
+ * @example
+ * ```ts
+ * const segment = createSegmentHandler(wirePipeline(loadPipelineConfig(env), logger), { logger, metrics });
+ * const { batchItemFailures } = await segment(sqsEvent, context);
+ * ```
+ */
+export function createSegmentHandler(pipeline: Pipeline, { logger, metrics }: Observability) {
+  const recordHandler = async (record: S3SqsRecord): Promise<void> => {
+    const attempt = Number(record.attributes.ApproximateReceiveCount) || 1;
+    if (!("Records" in record.body)) {
+      logger.info("ignoring S3's test event", { messageId: record.messageId });
+      return;
+    }
+    for (const s3Record of record.body.Records) {
+      const { bucket, object } = s3Record.s3;
+      if (!s3Record.eventName.startsWith("ObjectCreated:")) {
+        logger.info("ignoring an event that creates no object", { eventName: s3Record.eventName, key: object.key });
+        continue;
+      }
+      const outcome = await processObject(
+        {
+          bucket: bucket.name,
+          key: object.key,
+          attempt,
+          ...(object.eTag ? { etag: object.eTag } : {}),
+          ...(object.versionId ? { versionId: object.versionId } : {}),
+          ...(object.size !== undefined ? { size: object.size } : {}),
+        },
+        pipeline.deps,
+        pipeline.settings,
+      );
+      recordOutcome(outcome, object.key);
+      if (outcome.kind === "failed") {
+        throw new JobFailedError(`${object.key}: ${outcome.status.error.message}`, { cause: outcome.error });
+      }
+      if (outcome.kind === "in-progress") throw new JobInProgressError(`${object.key}: ${outcome.reason}`);
+    }
+  };
+
+  function recordOutcome(outcome: JobOutcome, key: string): void {
+    switch (outcome.kind) {
+      case "succeeded": {
+        const { report } = outcome;
+        metrics.addMetric(SEGMENT_METRICS.jobSucceeded, MetricUnit.Count, 1);
+        metrics.addMetric(SEGMENT_METRICS.jobDuration, MetricUnit.Milliseconds, report.timings.totalMs);
+        metrics.addMetric(SEGMENT_METRICS.inferenceTime, MetricUnit.Milliseconds, report.timings.inferenceMs);
+        metrics.addMetric(SEGMENT_METRICS.tiles, MetricUnit.Count, report.tiles);
+        metrics.addMetric(SEGMENT_METRICS.cells, MetricUnit.Count, report.cells);
+        metrics.addMetric(SEGMENT_METRICS.endpointRetries, MetricUnit.Count, report.retries);
+        return;
+      }
+      case "failed":
+        metrics.addMetric(SEGMENT_METRICS.jobFailed, MetricUnit.Count, 1);
+        if (!outcome.status.error.retryable) metrics.addMetric(SEGMENT_METRICS.poisonImage, MetricUnit.Count, 1);
+        if (outcome.retries > 0) metrics.addMetric(SEGMENT_METRICS.endpointRetries, MetricUnit.Count, outcome.retries);
+        return;
+      case "duplicate":
+        logger.info("duplicate event: the run already succeeded", { key, runId: outcome.status.status === "queued" ? undefined : outcome.status.runId });
+        metrics.addMetric(SEGMENT_METRICS.duplicateEvent, MetricUnit.Count, 1);
+        return;
+      case "superseded":
+        logger.info("stale event", { key, reason: outcome.reason });
+        metrics.addMetric(SEGMENT_METRICS.staleEvent, MetricUnit.Count, 1);
+        return;
+      case "ignored":
+        logger.warn("ignoring an object outside the input layout", { key, reason: outcome.reason });
+        metrics.addMetric(SEGMENT_METRICS.ignoredObject, MetricUnit.Count, 1);
+        return;
+      case "in-progress":
+        logger.info("run in progress elsewhere; the message will come back", { key, reason: outcome.reason });
+        metrics.addMetric(SEGMENT_METRICS.jobInProgress, MetricUnit.Count, 1);
+        return;
+    }
+  }
+
+  return async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
+    logger.addContext(context);
+    // The envelope (SQS record) is Powertools' schema; the payload (S3 notification) ours. A body that is
+    // not a notification fails its record, which the queue retries and then dead-letters.
+    const processor = new BatchProcessor(EventType.SQS, { parser, innerSchema: s3NotificationSchema, transformer: "json", logger });
+    try {
+      // A batch that failed entirely is reported like a partial one (every message back to the queue)
+      // rather than thrown, which Lambda would log as a crash.
+      return await processPartialResponse(event, recordHandler, processor, { context, throwOnFullBatchFailure: false });
+    } finally {
+      metrics.publishStoredMetrics();
+    }
+  };
+}
+
+const logger = new Logger({ serviceName: "cellseg-segment" });
+const metrics = new Metrics({ namespace: "cellseg", serviceName: "cellseg-segment" });
+let wired: ReturnType<typeof createSegmentHandler> | undefined;
+
+/**
+ * The Lambda entry point. The configuration is read once, on the first invocation of an instance; a
+ * missing variable fails every invocation with a ConfigError naming it.
+ */
+export const handler = async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
+  wired ??= createSegmentHandler(wirePipeline(loadPipelineConfig(process.env), logger), { logger, metrics });
+  return wired(event, context);
+};

@@ -1,0 +1,113 @@
+import { describe, expect, it } from "vitest";
+import {
+  inputKey,
+  jobStatusSchema,
+  outputKeys,
+  parseInputKey,
+  runIdOf,
+  s3NotificationSchema,
+} from "../../../../core/schemas/pipeline";
+import { encodeS3EventKey } from "../../../support/sqs-events";
+
+describe("input keys", () => {
+  it.each([
+    ["input/job-1/a01.png", { jobId: "job-1", fileName: "a01.png", imageId: "a01" }],
+    ["input/job-1/plate 1/a01.ome.tif", { jobId: "job-1", fileName: "plate 1/a01.ome.tif", imageId: "a01.ome" }],
+    ["input/9f1c/.hidden", { jobId: "9f1c", fileName: ".hidden", imageId: ".hidden" }],
+  ])("reads %s", (key, expected) => {
+    expect(parseInputKey(key)).toEqual(expected);
+  });
+
+  it.each(["input/a01.png", "output/job-1/a01.png", "input/job-1/", "input/job-1/a//b.png", "input/job-1/../a.png", "input/-job/a.png", "input/job 1/a.png"])(
+    "does not take %s for an input",
+    (key) => {
+      expect(parseInputKey(key)).toBeUndefined();
+    },
+  );
+
+  it("builds the key a job's upload must have, and refuses names outside the layout", () => {
+    expect(inputKey("job-1", "plate 1/a01.png")).toBe("input/job-1/plate 1/a01.png");
+    expect(() => inputKey("job/1", "a.png")).toThrow(/job id/);
+    expect(() => inputKey("job-1", "../a.png")).toThrow(/segments/);
+  });
+});
+
+describe("output keys", () => {
+  it("puts results under the run's prefix and the status beside the runs", () => {
+    // Act
+    const keys = outputKeys({ jobId: "job-1", fileName: "plate 1/a01.png" }, "0123456789abcdef0123");
+
+    // Assess
+    expect(keys.status).toBe("output/job-1/plate 1/a01.png/status.json");
+    expect(keys.results).toEqual({
+      instances: "output/job-1/plate 1/a01.png/runs/0123456789abcdef0123/instances.json",
+      submission: "output/job-1/plate 1/a01.png/runs/0123456789abcdef0123/submission.csv",
+      coco: "output/job-1/plate 1/a01.png/runs/0123456789abcdef0123/coco.json",
+      labels: "output/job-1/plate 1/a01.png/runs/0123456789abcdef0123/labels.png",
+      overlay: "output/job-1/plate 1/a01.png/runs/0123456789abcdef0123/overlay.png",
+    });
+    expect(keys.claim(12)).toBe("output/job-1/plate 1/a01.png/runs/0123456789abcdef0123/claims/000012.json");
+  });
+
+  it("derives one run id per object version", () => {
+    const a = { bucket: "in", key: "input/j/a.png", etag: "e1" };
+    expect(runIdOf(a)).toMatch(/^[0-9a-f]{20}$/);
+    expect(runIdOf(a)).toBe(runIdOf({ ...a }));
+    expect(runIdOf(a)).not.toBe(runIdOf({ ...a, etag: "e2" }));
+    expect(runIdOf({ ...a, versionId: "v1" })).not.toBe(runIdOf({ ...a, versionId: "v2" }));
+    expect(runIdOf({ ...a, versionId: "v1" })).toBe(runIdOf({ ...a, etag: "other", versionId: "v1" }));
+  });
+});
+
+describe("s3NotificationSchema", () => {
+  const notification = (key: string) => ({
+    Records: [
+      {
+        eventVersion: "2.1",
+        eventSource: "aws:s3",
+        awsRegion: "eu-west-1",
+        eventTime: "2026-01-15T10:12:03.512Z",
+        eventName: "ObjectCreated:Put",
+        // IPv6, which Powertools' own S3 schema would refuse: this schema reads only what it uses.
+        requestParameters: { sourceIPAddress: "2001:db8::1" },
+        s3: { bucket: { name: "in" }, object: { key, size: 10, eTag: "abc" } },
+      },
+    ],
+  });
+
+  it("decodes keys as S3 encodes them in events", () => {
+    // Act
+    const parsed = s3NotificationSchema.parse(notification(encodeS3EventKey("input/job 1/a+b ü.png")));
+
+    // Assess
+    expect("Records" in parsed && parsed.Records[0].s3.object.key).toBe("input/job 1/a+b ü.png");
+  });
+
+  it("accepts S3's test event and refuses anything else", () => {
+    expect(s3NotificationSchema.parse({ Service: "Amazon S3", Event: "s3:TestEvent", Bucket: "in" })).toMatchObject({ Event: "s3:TestEvent" });
+    expect(s3NotificationSchema.safeParse({ hello: "world" }).success).toBe(false);
+    expect(s3NotificationSchema.safeParse(notification("input/%E0%A4%A.png")).success).toBe(false);
+  });
+});
+
+describe("jobStatusSchema", () => {
+  const base = {
+    schemaVersion: 1,
+    jobId: "job-1",
+    fileName: "a.png",
+    imageId: "a",
+    source: { bucket: "in", key: "input/job-1/a.png" },
+    updatedAt: "2026-01-15T10:00:00.000Z",
+  };
+
+  it("accepts a queued job written by the API before the upload", () => {
+    expect(jobStatusSchema.parse({ ...base, status: "queued", createdAt: "2026-01-15T10:00:00.000Z" }).status).toBe("queued");
+  });
+
+  it("requires the error of a failed job and the results of a succeeded one", () => {
+    const run = { ...base, runId: "0123456789abcdef0123", attempt: 1, startedAt: "2026-01-15T10:00:00.000Z", finishedAt: "2026-01-15T10:00:01.000Z" };
+    expect(jobStatusSchema.safeParse({ ...run, status: "failed" }).success).toBe(false);
+    expect(jobStatusSchema.safeParse({ ...run, status: "succeeded" }).success).toBe(false);
+    expect(jobStatusSchema.safeParse({ ...run, status: "failed", error: { code: "invalid_image", message: "corrupt", retryable: false } }).success).toBe(true);
+  });
+});

@@ -1,0 +1,96 @@
+import { createHash } from "node:crypto";
+import { mkdtemp, readdir } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { beforeEach, describe, expect, it } from "vitest";
+import { LocalStorage } from "../../../../functions/pipeline/local-storage";
+
+describe("LocalStorage", () => {
+  let root: string;
+  let storage: LocalStorage;
+
+  beforeEach(async () => {
+    root = await mkdtemp(path.join(tmpdir(), "cellseg-local-storage-"));
+    storage = new LocalStorage(root);
+  });
+
+  it("stores objects under their keys, with an MD5 ETag as S3 gives single-part uploads", async () => {
+    // Prepare
+    const body = new Uint8Array([0, 1, 2, 255]);
+
+    // Act
+    await storage.put("input/job-1/plate 1/a.png", body);
+    const object = await storage.get("input/job-1/plate 1/a.png");
+    const head = await storage.head("input/job-1/plate 1/a.png");
+
+    // Assess
+    const md5 = createHash("md5").update(body).digest("hex");
+    expect(object).toMatchObject({ key: "input/job-1/plate 1/a.png", etag: md5, size: 4 });
+    expect(Array.from(object!.body)).toEqual([0, 1, 2, 255]);
+    expect(head).toEqual({ key: "input/job-1/plate 1/a.png", etag: md5, size: 4 });
+  });
+
+  it("answers undefined for a missing object, and for a key that names a folder", async () => {
+    // Prepare
+    await storage.put("output/job-1/a.png/status.json", "{}");
+
+    // Act & Assess
+    expect(await storage.get("output/job-1/b.png/status.json")).toBeUndefined();
+    expect(await storage.head("output/job-1/a.png")).toBeUndefined();
+    expect(await storage.get("output/job-1/a.png/status.json/x")).toBeUndefined();
+  });
+
+  it("lists the objects under a prefix in key order, never its staging files", async () => {
+    // Prepare
+    for (const key of ["output/j/b/2.json", "output/j/a/1.json", "output/k/c.json", "output/jj/d.json"]) await storage.put(key, "x");
+
+    // Act
+    const underJ = await storage.list("output/j/");
+    const startingWithJ = await storage.list("output/j");
+    const nothing = await storage.list("output/none/");
+
+    // Assess
+    expect(underJ.map((o) => o.key)).toEqual(["output/j/a/1.json", "output/j/b/2.json"]);
+    expect(startingWithJ.map((o) => o.key)).toEqual(["output/j/a/1.json", "output/j/b/2.json", "output/jj/d.json"]);
+    expect(nothing).toEqual([]);
+    expect((await storage.list("")).every((o) => !o.key.startsWith(".staging"))).toBe(true);
+  });
+
+  it("never lets a reader see a partly written object", async () => {
+    // Prepare: two 4 MiB versions, written alternately while a reader reads.
+    const versions = [new Uint8Array(4 << 20).fill(1), new Uint8Array(4 << 20).fill(2)];
+    await storage.put("output/big.bin", versions[0]);
+    const seen = new Set<string>();
+    let writing = true;
+
+    // Act
+    const writer = (async () => {
+      for (let i = 0; i < 20; i++) await storage.put("output/big.bin", versions[i % 2]);
+      writing = false;
+    })();
+    while (writing) {
+      const object = await storage.get("output/big.bin");
+      const body = object!.body;
+      seen.add(`${body.length}:${body[0]}:${body[body.length - 1]}:${body.every((b) => b === body[0])}`);
+    }
+    await writer;
+
+    // Assess
+    expect([...seen].every((s) => s === `${4 << 20}:1:1:true` || s === `${4 << 20}:2:2:true`)).toBe(true);
+  });
+
+  it("lets exactly one of many concurrent creators create an object, complete", async () => {
+    // Act
+    const created = await Promise.all(Array.from({ length: 20 }, (_, i) => storage.createIfAbsent("output/claims/000000.json", `{"owner":${i}}`)));
+
+    // Assess
+    expect(created.filter(Boolean)).toHaveLength(1);
+    const winner = created.indexOf(true);
+    expect(new TextDecoder().decode((await storage.get("output/claims/000000.json"))!.body)).toBe(`{"owner":${winner}}`);
+    expect(await readdir(path.join(root, ".staging"))).toEqual([]);
+  });
+
+  it.each(["", "../escape", "a/../b", "a//b", "/abs", ".staging/x", "a/./b"])("refuses the key %j", async (key) => {
+    await expect(storage.put(key, "x")).rejects.toThrow(/is not a key local storage accepts/);
+  });
+});

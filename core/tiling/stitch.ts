@@ -12,12 +12,13 @@
  * 2. **Keep what was seen whole or is owned.** A merged cell is kept when one of its views was whole, or
  *    when one of its tiles owns the centre of its box (see tiles.ts). A lone cut view whose tile does
  *    not own its centre is a fragment of a cell another tile decides about, and is dropped.
- * 3. **Make them disjoint.** In descending score order, each pixel to the first cell that claims it (as
- *    core/masks/overlap.ts does); a cell that would lose more than half its pixels to better ones is
+ * 3. **Make them disjoint.** In descending score order, each pixel to the first cell that claims it
+ *    (core/masks/overlap.ts); a cell that would lose more than half its pixels to better ones is
  *    another view of a cell already kept (two whole views that disagree by a pixel), and is dropped
  *    without taking any pixel from the cells after it.
  */
 import { maskArea, maskBox, maskIntersectionArea } from "../masks/binary-mask";
+import { resolveOverlaps } from "../masks/overlap";
 import type { BinaryMask, Box, CellType, Instance } from "../types";
 import { ownsPoint2, type Tile, type TileGrid } from "./tiles";
 
@@ -105,28 +106,29 @@ export function stitchTiles(grid: TileGrid, results: readonly TileResult[], opti
   });
 
   // 2. Keep cells seen whole somewhere, or owned by one of their tiles.
-  const cells: { best: View; mask: BinaryMask; area: number; order: number }[] = [];
+  const cells: { best: View; mask: BinaryMask; order: number }[] = [];
   for (const members of groups.values()) {
     const mask = members.slice(1).reduce((union, view) => unionMasks(union, view.mask), members[0].mask);
     const [x1, y1, x2, y2] = maskBox(mask);
     const kept = members.some((view) => !view.cut) || members.some((view) => ownsPoint2(grid, view.tile, x1 + x2, y1 + y2));
     if (!kept) continue;
     const best = members.reduce((a, b) => (b.instance.score > a.instance.score ? b : a));
-    cells.push({ best, mask, area: maskArea(mask), order: cells.length });
+    cells.push({ best, mask, order: cells.length });
   }
 
   // 3. Disjoint, best first; what lost most of itself was a duplicate, and takes nothing from the rest.
   // Stable: equal scores keep tile order, so the result does not depend on the sort's implementation.
   cells.sort((a, b) => b.best.instance.score - a.best.instance.score || a.order - b.order);
-  const taken = new Uint8Array(grid.imageWidth * grid.imageHeight);
+  // Unlike resolving all overlaps first and dropping afterwards, a dropped duplicate leaves its pixels to the cells after it.
+  const disjoint = resolveOverlaps(cells.map((cell) => cell.mask), { minKeptFraction: minRetainedFraction });
   const stitched: StitchedInstance[] = [];
-  for (const cell of cells) {
-    const mask = claimFreePixels(cell.mask, taken, minRetainedFraction * cell.area);
-    if (mask === null) continue;
+  cells.forEach((cell, i) => {
+    const mask = disjoint[i];
+    if (mask === null) return;
     const { cellType, score, box } = cell.best.instance;
     const { x, y, index } = cell.best.tile;
     stitched.push({ cellType, score, box: [box[0] + x, box[1] + y, box[2] + x, box[3] + y], mask, area: maskArea(mask), tile: index });
-  }
+  });
   return stitched;
 }
 
@@ -206,46 +208,6 @@ function tileBox(tile: Tile): Box {
 
 function boxesIntersect(a: Box, b: Box): boolean {
   return a[0] < b[2] && b[0] < a[2] && a[1] < b[3] && b[1] < a[3];
-}
-
-/**
- * The mask's pixels that no better cell has taken, cropped, and marks them taken; null (taking nothing)
- * when fewer than `minArea` are free. Unlike resolving all overlaps first and dropping afterwards
- * (core/masks/overlap.ts), a dropped duplicate leaves its pixels to the cells after it.
- */
-function claimFreePixels(mask: BinaryMask, taken: Uint8Array, minArea: number): BinaryMask | null {
-  const { imageWidth } = mask;
-  let free = 0;
-  let minX = Infinity;
-  let minY = Infinity;
-  let maxX = -1;
-  let maxY = -1;
-  for (let y = 0; y < mask.height; y++) {
-    const row = (mask.top + y) * imageWidth + mask.left;
-    for (let x = 0; x < mask.width; x++) {
-      if (!mask.data[y * mask.width + x] || taken[row + x]) continue;
-      free++;
-      if (x < minX) minX = x;
-      if (x > maxX) maxX = x;
-      if (y < minY) minY = y;
-      if (y > maxY) maxY = y;
-    }
-  }
-  if (free === 0 || free < minArea) return null;
-  const width = maxX - minX + 1;
-  const height = maxY - minY + 1;
-  const data = new Uint8Array(width * height);
-  for (let y = 0; y < height; y++) {
-    const row = (mask.top + minY + y) * imageWidth + mask.left + minX;
-    const source = (minY + y) * mask.width + minX;
-    for (let x = 0; x < width; x++) {
-      if (mask.data[source + x] && !taken[row + x]) {
-        data[y * width + x] = 1;
-        taken[row + x] = 1;
-      }
-    }
-  }
-  return { imageWidth, imageHeight: mask.imageHeight, left: mask.left + minX, top: mask.top + minY, width, height, data };
 }
 
 /** The union of two masks of the same image, cropped to both crops' bounds. */

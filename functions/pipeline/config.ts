@@ -25,6 +25,7 @@
  * | `OVERLAY_STYLE` | `outline` | `outline` or `tint` |
  */
 import { z } from "zod";
+import { type Environment, integer, nonEmpty, parseEnvironment } from "../../core/config/environment";
 import { DEFAULT_MAX_PIXELS } from "../../core/image/decode";
 import { OVERLAY_STYLES } from "../../core/outputs/overlay-png";
 import { thresholdOverridesSchema } from "../../core/schemas/endpoint";
@@ -57,16 +58,6 @@ export interface PipelineConfig {
   readonly maxConcurrentTiles: number;
   readonly settings: PipelineSettings;
 }
-
-const integer = (min: number, max = Number.MAX_SAFE_INTEGER) =>
-  z
-    .string()
-    .trim()
-    .regex(/^\d+$/, "must be a whole number")
-    .transform(Number)
-    .pipe(z.number().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
-
-const nonEmpty = z.string().trim().min(1, "must not be empty");
 
 /** One schema per variable, so an error can name the variable. */
 const variables = {
@@ -104,7 +95,7 @@ const variables = {
   OVERLAY_STYLE: z.enum(OVERLAY_STYLES).default("outline"),
 } as const;
 
-type Variables = { [K in keyof typeof variables]: z.output<(typeof variables)[K]> };
+const invalidEnvironment = (problems: readonly string[]) => new ConfigError(`invalid environment: ${problems.join(", ")}`);
 
 /**
  * Reads and validates the pipeline's environment variables.
@@ -116,26 +107,19 @@ type Variables = { [K in keyof typeof variables]: z.output<(typeof variables)[K]
  * const pipeline = wirePipeline(config, logger);
  * ```
  */
-export function loadPipelineConfig(env: Readonly<Record<string, string | undefined>>): PipelineConfig {
+export function loadPipelineConfig(env: Environment): PipelineConfig {
+  const parsed = parseEnvironment(variables, env);
+  if (!parsed.ok) throw invalidEnvironment(parsed.problems);
+  const v = parsed.values;
+  // The variables together, once each is well formed.
   const problems: string[] = [];
-  const values: Partial<Record<keyof typeof variables, unknown>> = {};
-  for (const [name, schema] of Object.entries(variables) as [keyof typeof variables, z.ZodType][]) {
-    // An empty variable means "not set", as shells and compose files tend to produce them.
-    const raw = env[name] === "" ? undefined : env[name];
-    const parsed = schema.safeParse(raw);
-    if (parsed.success) values[name] = parsed.data;
-    else problems.push(`${name}=${JSON.stringify(raw)}: ${parsed.error.issues.map((issue) => issue.message).join("; ")}`);
+  if (v.STORAGE_BACKEND === "local" && v.LOCAL_STORAGE_DIR === undefined) problems.push("LOCAL_STORAGE_DIR must be set when STORAGE_BACKEND=local");
+  if ((v.ENDPOINT_NAME === undefined) === (v.MODEL_SERVER_URL === undefined)) {
+    problems.push("set exactly one of ENDPOINT_NAME (SageMaker) and MODEL_SERVER_URL (a model server over HTTP)");
   }
-  const v = values as Variables;
-  if (problems.length === 0) {
-    if (v.STORAGE_BACKEND === "local" && v.LOCAL_STORAGE_DIR === undefined) problems.push("LOCAL_STORAGE_DIR must be set when STORAGE_BACKEND=local");
-    if ((v.ENDPOINT_NAME === undefined) === (v.MODEL_SERVER_URL === undefined)) {
-      problems.push("set exactly one of ENDPOINT_NAME (SageMaker) and MODEL_SERVER_URL (a model server over HTTP)");
-    }
-    if (v.TILE_OVERLAP >= Math.min(v.TILE_WIDTH, v.TILE_HEIGHT)) problems.push(`TILE_OVERLAP=${v.TILE_OVERLAP} must be smaller than TILE_WIDTH and TILE_HEIGHT`);
-    if (v.ENDPOINT_RETRY_BASE_MS > v.ENDPOINT_RETRY_MAX_MS) problems.push("ENDPOINT_RETRY_BASE_MS must not exceed ENDPOINT_RETRY_MAX_MS");
-  }
-  if (problems.length > 0) throw new ConfigError(`invalid environment: ${problems.join(", ")}`);
+  if (v.TILE_OVERLAP >= Math.min(v.TILE_WIDTH, v.TILE_HEIGHT)) problems.push(`TILE_OVERLAP=${v.TILE_OVERLAP} must be smaller than TILE_WIDTH and TILE_HEIGHT`);
+  if (v.ENDPOINT_RETRY_BASE_MS > v.ENDPOINT_RETRY_MAX_MS) problems.push("ENDPOINT_RETRY_BASE_MS must not exceed ENDPOINT_RETRY_MAX_MS");
+  if (problems.length > 0) throw invalidEnvironment(problems);
   return {
     inputBucket: v.INPUT_BUCKET,
     outputBucket: v.OUTPUT_BUCKET ?? v.INPUT_BUCKET,

@@ -30,7 +30,7 @@ import { SageMakerEndpoint } from "../../functions/pipeline/sagemaker-endpoint";
 import { wirePipeline } from "../../functions/pipeline/wiring";
 import { createSegmentHandler, handler as deployedHandler } from "../../functions/segment/handler";
 import { FaultProxy } from "../support/fault-proxy";
-import { LOCAL_S3_CREDENTIALS, startLocalS3, type LocalS3 } from "../support/local-s3";
+import { LOCAL_S3_CREDENTIALS, localS3Client, startLocalS3, type LocalS3 } from "../support/local-s3";
 import { startModelServer, type ModelServer } from "../support/model-server";
 import { startSageMakerRuntime, type SageMakerRuntime } from "../support/sagemaker-runtime";
 import { lambdaContext, objectCreatedRecord, redelivered, s3TestEventRecord, sqsEvent, withBody, type CreatedObject } from "../support/sqs-events";
@@ -57,14 +57,7 @@ describe("segment function (s3rver + model server)", () => {
     process.env.AWS_SECRET_ACCESS_KEY = LOCAL_S3_CREDENTIALS.secretAccessKey;
     [s3, server] = await Promise.all([startLocalS3([INPUT_BUCKET, OUTPUT_BUCKET]), startModelServer({ CELLSEG_MAX_QUEUE: "64" })]);
     proxy = await FaultProxy.start(server.url);
-    client = new S3Client({
-      endpoint: s3.url,
-      region: "us-east-1",
-      credentials: LOCAL_S3_CREDENTIALS,
-      forcePathStyle: true,
-      requestChecksumCalculation: "WHEN_REQUIRED",
-      responseChecksumValidation: "WHEN_REQUIRED",
-    });
+    client = localS3Client(s3);
     png = await readFile(path.join(TRAIN_IMAGES, `${IMAGE_ID}.png`));
     crops = await Promise.all(
       [

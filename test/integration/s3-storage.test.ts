@@ -3,10 +3,9 @@
  * S3-compatible servers.
  */
 import { randomBytes } from "node:crypto";
-import { S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { S3Storage } from "../../functions/pipeline/s3-storage";
-import { LOCAL_S3_CREDENTIALS, startLocalS3, type LocalS3 } from "../support/local-s3";
+import { localS3Client, startLocalS3, type LocalS3 } from "../support/local-s3";
 
 describe("S3Storage (s3rver)", () => {
   let s3: LocalS3;
@@ -14,15 +13,7 @@ describe("S3Storage (s3rver)", () => {
 
   beforeAll(async () => {
     s3 = await startLocalS3(["cellseg-test"]);
-    const client = new S3Client({
-      endpoint: s3.url,
-      region: "us-east-1",
-      credentials: LOCAL_S3_CREDENTIALS,
-      forcePathStyle: true,
-      requestChecksumCalculation: "WHEN_REQUIRED",
-      responseChecksumValidation: "WHEN_REQUIRED",
-    });
-    storage = new S3Storage(client, "cellseg-test");
+    storage = new S3Storage(localS3Client(s3), "cellseg-test");
   });
 
   afterAll(() => s3?.close());

@@ -9,6 +9,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { S3Client } from "@aws-sdk/client-s3";
 import S3rver from "s3rver";
 
 export interface LocalS3 {
@@ -22,10 +23,31 @@ export interface LocalS3 {
 export const LOCAL_S3_CREDENTIALS = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" } as const;
 
 /**
+ * An SDK client of the local server, with the settings the wiring uses for S3-compatible servers
+ * (path-style, checksums only when required) and s3rver's credentials.
+ *
  * @example
  * ```ts
  * const s3 = await startLocalS3(["cellseg-input"]);
- * const client = new S3Client({ endpoint: s3.url, forcePathStyle: true, region: "us-east-1", credentials: LOCAL_S3_CREDENTIALS });
+ * const storage = new S3Storage(localS3Client(s3), "cellseg-input");
+ * ```
+ */
+export function localS3Client(s3: Pick<LocalS3, "url">): S3Client {
+  return new S3Client({
+    endpoint: s3.url,
+    region: "us-east-1",
+    credentials: LOCAL_S3_CREDENTIALS,
+    forcePathStyle: true,
+    requestChecksumCalculation: "WHEN_REQUIRED",
+    responseChecksumValidation: "WHEN_REQUIRED",
+  });
+}
+
+/**
+ * @example
+ * ```ts
+ * const s3 = await startLocalS3(["cellseg-input"]);
+ * const client = localS3Client(s3);
  * ```
  */
 export async function startLocalS3(buckets: readonly string[]): Promise<LocalS3> {

@@ -3,6 +3,7 @@
  * and passed inward as a typed object. Nothing else in the server touches `process.env`.
  */
 import { z } from "zod";
+import { type Environment, integer, nonEmpty, parseEnvironment } from "../../../core/config/environment";
 import { PROFILES, type Profile } from "../../../core/schemas/manifest";
 import { EXECUTION_PROVIDERS, type ExecutionProviderChoice } from "../onnx-member";
 
@@ -38,14 +39,6 @@ export interface ServerConfig {
 
 const MIB = 1024 * 1024;
 
-const integer = (min: number, max = Number.MAX_SAFE_INTEGER) =>
-  z
-    .string()
-    .trim()
-    .regex(/^\d+$/, "must be a whole number")
-    .transform(Number)
-    .pipe(z.number().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
-
 /**
  * One schema per variable, keyed by its name, so an error can name the variable. Defaults are documented
  * where they are chosen.
@@ -53,7 +46,7 @@ const integer = (min: number, max = Number.MAX_SAFE_INTEGER) =>
 const variables = {
   /** SageMaker's contract port. */
   PORT: integer(0, 65_535).default(8080),
-  CELLSEG_MODEL_DIR: z.string().trim().min(1, "must not be empty").optional(),
+  CELLSEG_MODEL_DIR: nonEmpty.optional(),
   CELLSEG_EXECUTION_PROVIDER: z.enum(EXECUTION_PROVIDERS).default("auto"),
   CELLSEG_THREADS: integer(1, 1024).optional(),
   CELLSEG_PROFILES: z
@@ -76,8 +69,6 @@ const variables = {
   CELLSEG_REQUEST_TIMEOUT_MS: integer(1, 3_600_000).default(60_000),
 } as const;
 
-type Variables = { [K in keyof typeof variables]: z.output<(typeof variables)[K]> };
-
 /**
  * Reads and validates the server's environment variables.
  *
@@ -88,18 +79,10 @@ type Variables = { [K in keyof typeof variables]: z.output<(typeof variables)[K]
  * serve({ fetch: app.fetch, port: config.port });
  * ```
  */
-export function loadConfig(env: Readonly<Record<string, string | undefined>>): ServerConfig {
-  const problems: string[] = [];
-  const values: Partial<Record<keyof typeof variables, unknown>> = {};
-  for (const [name, schema] of Object.entries(variables) as [keyof typeof variables, z.ZodType][]) {
-    // An empty variable (`PORT=`) means "not set", as shells and compose files tend to produce them.
-    const raw = env[name] === "" ? undefined : env[name];
-    const parsed = schema.safeParse(raw);
-    if (parsed.success) values[name] = parsed.data;
-    else problems.push(`${name}=${JSON.stringify(raw)}: ${parsed.error.issues.map((issue) => issue.message).join("; ")}`);
-  }
-  if (problems.length > 0) throw new ConfigError(`invalid environment: ${problems.join(", ")}`);
-  const v = values as Variables;
+export function loadConfig(env: Environment): ServerConfig {
+  const parsed = parseEnvironment(variables, env);
+  if (!parsed.ok) throw new ConfigError(`invalid environment: ${parsed.problems.join(", ")}`);
+  const v = parsed.values;
   return {
     port: v.PORT,
     modelDir: v.CELLSEG_MODEL_DIR,

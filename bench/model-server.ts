@@ -149,8 +149,9 @@ export async function benchModelServer(options: ModelServerBenchOptions = {}): P
     const rssBefore = readMemory(server.pid).rssKiB;
     let rssMax = rssBefore;
     const sampler = setInterval(() => (rssMax = Math.max(rssMax, readMemory(server.pid).rssKiB)), 250);
-    const burst = await autocannon({ url: server.url, connections: burstConnections, duration: burstSeconds, requests, timeout }).finally(() =>
-      clearInterval(sampler),
+    // autocannon's instance is a thenable, not a Promise: no finally of its own.
+    const burst = await Promise.resolve(autocannon({ url: server.url, connections: burstConnections, duration: burstSeconds, requests, timeout })).finally(
+      () => clearInterval(sampler),
     );
     const after = readMemory(server.pid);
 

@@ -137,7 +137,8 @@ export async function collectImageFiles(inputs: readonly string[], failures: { f
       const entries = await readdir(input, { recursive: true, withFileTypes: true });
       files.push(
         ...entries
-          .filter((e) => e.isFile() && (IMAGE_EXTENSIONS as readonly string[]).includes(path.extname(e.name).toLowerCase()))
+          // Symbolic links count too (a folder of links into a data store is common); a broken one is reported when read.
+          .filter((e) => (e.isFile() || e.isSymbolicLink()) && (IMAGE_EXTENSIONS as readonly string[]).includes(path.extname(e.name).toLowerCase()))
           .map((e) => path.join(e.parentPath, e.name))
           .sort(),
       );

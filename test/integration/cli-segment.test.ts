@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import sharp from "sharp";
@@ -21,14 +21,17 @@ describe("cellseg segment (committed model, real image)", () => {
     // Prepare
     const dir = await mkdtemp(path.join(tmpdir(), "cellseg-cli-"));
     out = path.join(dir, "out");
-    const corrupt = path.join(dir, "corrupt.png");
-    const truncated = path.join(dir, "truncated.png");
+    // A folder as a user would give it: a nested sub-folder, the real image as a symbolic link into the
+    // shared data (never copied), and two broken files.
+    const input = path.join(dir, "in");
+    await mkdir(path.join(input, "plate-1"), { recursive: true });
     const png = await readFile(path.join(TRAIN_IMAGES, `${IMAGE_ID}.png`));
-    await writeFile(corrupt, Buffer.from("this is not an image"));
-    await writeFile(truncated, png.subarray(0, png.length / 3));
+    await symlink(path.join(TRAIN_IMAGES, `${IMAGE_ID}.png`), path.join(input, "plate-1", `${IMAGE_ID}.png`));
+    await writeFile(path.join(input, "corrupt.png"), Buffer.from("this is not an image"));
+    await writeFile(path.join(input, "truncated.png"), png.subarray(0, png.length / 3));
 
     // Act
-    result = await runCli(["segment", path.join(TRAIN_IMAGES, `${IMAGE_ID}.png`), corrupt, truncated, "--out", out]);
+    result = await runCli(["segment", input, "--out", out]);
   });
 
   it("reports and skips bad files without aborting the batch, exiting 2", async () => {

@@ -7,12 +7,11 @@ import { SUBMISSION_CSV_HEADER } from "../core/kaggle/csv";
 import { renderImageResults } from "../core/outputs/image-results";
 import type { OverlayStyle } from "../core/outputs/overlay-png";
 import type { Profile } from "../core/schemas/manifest";
+import { hasImageExtension } from "../core/image/decode";
 import type { StageTimings } from "../core/segmentation/segmenter";
 import type { CellType, GrayImage } from "../core/types";
 import { loadModels } from "../model-container/src/model-store";
 import type { ExecutionProviderChoice } from "../model-container/src/onnx-member";
-
-export const IMAGE_EXTENSIONS = [".png", ".tif", ".tiff", ".jpg", ".jpeg"] as const;
 
 export interface SegmentFilesOptions {
   readonly inputs: readonly string[];
@@ -138,7 +137,7 @@ export async function collectImageFiles(inputs: readonly string[], failures: { f
       files.push(
         ...entries
           // Symbolic links count too (a folder of links into a data store is common); a broken one is reported when read.
-          .filter((e) => (e.isFile() || e.isSymbolicLink()) && (IMAGE_EXTENSIONS as readonly string[]).includes(path.extname(e.name).toLowerCase()))
+          .filter((e) => (e.isFile() || e.isSymbolicLink()) && hasImageExtension(e.name))
           .map((e) => path.join(e.parentPath, e.name))
           .sort(),
       );

@@ -19,6 +19,8 @@ import { PROFILES } from "./manifest";
  * output/<jobId>/<fileName>/runs/<runId>/labels.png           result set
  * output/<jobId>/<fileName>/runs/<runId>/overlay.png
  * output/<jobId>/<fileName>/runs/<runId>/claims/<n>.json    who is working on the run (idempotency)
+ * jobs/<jobId>/job.json                                     the files a job created by the API expects
+ * jobs/<jobId>/results/submission-<digest>.csv              the job's images in one Kaggle CSV (API)
  * ```
  *
  * `<fileName>` may contain `/` (folders inside a job); `<runId>` is derived from the uploaded object's
@@ -27,7 +29,7 @@ import { PROFILES } from "./manifest";
  */
 
 /** Top-level prefixes of the layout. */
-export const KEY_PREFIXES = { input: "input/", output: "output/" } as const;
+export const KEY_PREFIXES = { input: "input/", output: "output/", jobs: "jobs/" } as const;
 
 /** The result files of a run, by kind. */
 export const RESULT_FILES = {
@@ -94,12 +96,28 @@ export function parseInputKey(key: string): InputLocation | undefined {
  * ```
  */
 export function inputKey(jobId: string, fileName: string): string {
-  return `${KEY_PREFIXES.input}${jobIdSchema.parse(jobId)}/${jobFileNameSchema.parse(fileName)}`;
+  return `${jobInputPrefix(jobIdSchema.parse(jobId))}${jobFileNameSchema.parse(fileName)}`;
 }
 
 /** Everything a job wrote: `output/<jobId>/`. */
 export function jobOutputPrefix(jobId: string): string {
   return `${KEY_PREFIXES.output}${jobId}/`;
+}
+
+/** Every upload of a job: `input/<jobId>/`. */
+export function jobInputPrefix(jobId: string): string {
+  return `${KEY_PREFIXES.input}${jobId}/`;
+}
+
+/** Where the API keeps what it knows of a job: `jobs/<jobId>/job.json` and the job-wide results. */
+export function jobKeys(jobId: string): { readonly manifest: string; mergedSubmission(digest: string): string } {
+  const prefix = `${KEY_PREFIXES.jobs}${jobIdSchema.parse(jobId)}/`;
+  return { manifest: `${prefix}job.json`, mergedSubmission: (digest) => `${prefix}results/submission-${digest}.csv` };
+}
+
+/** The status document of an input object: `output/<jobId>/<fileName>/status.json`. */
+export function statusKey(location: Pick<InputLocation, "jobId" | "fileName">): string {
+  return `${jobOutputPrefix(location.jobId)}${location.fileName}/status.json`;
 }
 
 /** The output keys of one input object (and of one run of it). */
@@ -131,7 +149,7 @@ export function outputKeys(location: Pick<InputLocation, "jobId" | "fileName">, 
   const claimsPrefix = `${runPrefix}claims/`;
   return {
     prefix,
-    status: `${prefix}status.json`,
+    status: statusKey(location),
     runPrefix,
     results,
     claimsPrefix,
@@ -307,6 +325,21 @@ export const instancesDocumentSchema = z.object({
 });
 export type ResultInstance = z.infer<typeof resultInstanceSchema>;
 export type InstancesDocument = z.infer<typeof instancesDocumentSchema>;
+
+/**
+ * A key as S3 writes it in a notification: URL-encoded, spaces as '+', slashes kept.
+ *
+ * @example
+ * ```ts
+ * encodeS3EventKey("input/job 1/a+b.png"); // "input/job+1/a%2Bb.png"
+ * ```
+ */
+export function encodeS3EventKey(key: string): string {
+  return key
+    .split("/")
+    .map((segment) => encodeURIComponent(segment).replaceAll("%20", "+"))
+    .join("/");
+}
 
 /**
  * S3 writes object keys URL-encoded in its notifications, spaces as '+'

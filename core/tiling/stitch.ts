@@ -5,17 +5,20 @@
  * A cell in an overlap is seen by several tiles: whole by some, cut by the inner edge of others (an edge
  * of the tile that is not an edge of the image). The rule:
  *
- * 1. **Merge the views of a cell.** Two views from different tiles, at least one of them cut, are the
- *    same cell when their masks agree where both tiles can see (IoU >= {@link StitchOptions.minSeamIou}
- *    over the two tiles' common rectangle). Such views are merged into one: the union of their masks, the
- *    best score. A cell larger than the overlap, cut by every tile that sees it, is put back together.
+ * 1. **Merge the views of a cell.** Two views from different tiles are the same cell when their masks
+ *    agree where both tiles can see (IoU >= {@link StitchOptions.minSeamIou} over the two tiles' common
+ *    rectangle), and so are the views either of them matches, whole views as well as cut ones. Such views
+ *    are merged into one: the union of the cut views' masks and of the best whole view's (each whole view
+ *    is all of the cell to its tile, so their union would grow it by every pixel the tiles disagree
+ *    about), the best score. A cell larger than the overlap, cut by every tile that sees it, is put back
+ *    together.
  * 2. **Keep what was seen whole or is owned.** A merged cell is kept when one of its views was whole, or
  *    when one of its tiles owns the centre of its box (see tiles.ts). A lone cut view whose tile does
  *    not own its centre is a fragment of a cell another tile decides about, and is dropped.
  * 3. **Make them disjoint.** In descending score order, each pixel to the first cell that claims it
  *    (core/masks/overlap.ts); a cell that would lose more than half its pixels to better ones is
- *    another view of a cell already kept (two whole views that disagree by a pixel), and is dropped
- *    without taking any pixel from the cells after it.
+ *    another view of a cell already kept (one drawn too differently to match it, such as a part of it),
+ *    and is dropped without taking any pixel from the cells after it.
  */
 import { maskArea, maskBox, maskIntersectionArea } from "../masks/binary-mask";
 import { resolveOverlaps } from "../masks/overlap";
@@ -44,8 +47,8 @@ export interface StitchedInstance extends Instance {
 
 export interface StitchOptions {
   /**
-   * Two views from different tiles (one of them cut) are one cell when their masks' IoU over the tiles'
-   * common rectangle is at least this. @default 0.5
+   * Two views from different tiles are one cell when their masks' IoU over the tiles' common rectangle is
+   * at least this. @default 0.5
    */
   readonly minSeamIou?: number;
   /**
@@ -82,18 +85,20 @@ export function stitchTiles(grid: TileGrid, results: readonly TileResult[], opti
 
   // 1. Merge views of one cell (union-find over the pairs that match across a seam).
   // Only the views of overlapping tiles are compared, so the work grows with the image, not its square.
+  // Whole views are matched too, not left to step 3: up to four tiles see a cell whole, and may draw it
+  // so differently that two of the drawings match only a third one (the starter model drew its core, all
+  // of it and a crescent around the core). Step 3 would drop the full drawing, which loses most of itself
+  // to the core, and keep the crescent, which keeps more than half: one cell twice.
   const parent = views.map((_, i) => i);
   const find = (i: number): number => (parent[i] === i ? i : (parent[i] = find(parent[i])));
   const byTile = grid.tiles.map(() => [] as number[]);
   views.forEach((view, i) => byTile[view.tile.index].push(i));
   for (const [i, a] of views.entries()) {
-    if (!a.cut) continue;
     for (const other of grid.tiles) {
-      if (other.index === a.tile.index || !boxesIntersect(tileBox(a.tile), tileBox(other))) continue;
+      if (other.index <= a.tile.index || !boxesIntersect(tileBox(a.tile), tileBox(other))) continue;
       for (const j of byTile[other.index]) {
         const b = views[j];
-        if ((b.cut && j < i) || !boxesIntersect(a.box, b.box)) continue;
-        if (seamIou(a, b) >= minSeamIou) parent[find(i)] = find(j);
+        if (boxesIntersect(a.box, b.box) && seamIou(a, b) >= minSeamIou) parent[find(i)] = find(j);
       }
     }
   }
@@ -108,12 +113,13 @@ export function stitchTiles(grid: TileGrid, results: readonly TileResult[], opti
   // 2. Keep cells seen whole somewhere, or owned by one of their tiles.
   const cells: { best: View; mask: BinaryMask; order: number }[] = [];
   for (const members of groups.values()) {
-    const mask = members.slice(1).reduce((union, view) => unionMasks(union, view.mask), members[0].mask);
+    const whole = members.filter((view) => !view.cut);
+    const parts = whole.length > 0 ? [bestView(whole), ...members.filter((view) => view.cut)] : members;
+    const mask = parts.slice(1).reduce((union, view) => unionMasks(union, view.mask), parts[0].mask);
     const [x1, y1, x2, y2] = maskBox(mask);
-    const kept = members.some((view) => !view.cut) || members.some((view) => ownsPoint2(grid, view.tile, x1 + x2, y1 + y2));
+    const kept = whole.length > 0 || members.some((view) => ownsPoint2(grid, view.tile, x1 + x2, y1 + y2));
     if (!kept) continue;
-    const best = members.reduce((a, b) => (b.instance.score > a.instance.score ? b : a));
-    cells.push({ best, mask, order: cells.length });
+    cells.push({ best: bestView(members), mask, order: cells.length });
   }
 
   // 3. Disjoint, best first; what lost most of itself was a duplicate, and takes nothing from the rest.
@@ -208,6 +214,11 @@ function tileBox(tile: Tile): Box {
 
 function boxesIntersect(a: Box, b: Box): boolean {
   return a[0] < b[2] && b[0] < a[2] && a[1] < b[3] && b[1] < a[3];
+}
+
+/** The view with the highest score; the first of equal ones, so that tile order breaks ties. */
+function bestView(views: readonly View[]): View {
+  return views.reduce((a, b) => (b.instance.score > a.instance.score ? b : a));
 }
 
 /** The union of two masks of the same image, cropped to both crops' bounds. */

@@ -13,11 +13,16 @@
  * | `AWS_REGION` | set by Lambda | the region of the AWS clients; `us-east-1` for an S3-compatible server when unset |
  * | `ENDPOINT_NAME` | one of the two | the SageMaker endpoint to invoke |
  * | `MODEL_SERVER_URL` | one of the two | the model server's base URL (local runs) |
+ * | `ENDPOINT_MODE` | `realtime` | `realtime` (InvokeEndpoint), or `async` (InvokeEndpointAsync through S3, for an endpoint that scales to zero; needs `ENDPOINT_NAME`) |
+ * | `ASYNC_BUCKET` | required when async | bucket the async requests are written to (the endpoint's role reads them) |
+ * | `ASYNC_PREFIX` | `async/` | key prefix of the async requests, ending with `/` (infra expires it after a day) |
+ * | `ASYNC_TIMEOUT_MS` | 600000 | one async call's deadline, long enough for an instance to start from zero; at most 840000 |
+ * | `ASYNC_POLL_MAX_MS` | 5000 | longest wait between two polls for an async answer (the first wait is 250 ms) |
  * | `MODEL_PROFILE` | the endpoint's | `fast` or `accurate` |
  * | `MODEL_THRESHOLDS` | the manifest's | JSON threshold overrides, as `thresholds` of the endpoint's request |
  * | `TILE_WIDTH`, `TILE_HEIGHT`, `TILE_OVERLAP` | 704, 520, 128 | tiling of large images |
  * | `MAX_CONCURRENT_TILES` | 4 | endpoint calls in flight per function instance, all images together |
- * | `ENDPOINT_TIMEOUT_MS` | 60000 | one call's deadline (SageMaker's own limit is 60 s) |
+ * | `ENDPOINT_TIMEOUT_MS` | 60000 | one real-time or HTTP call's deadline (SageMaker's own limit is 60 s) |
  * | `ENDPOINT_MAX_ATTEMPTS` | 5 | attempts per tile, the first included |
  * | `ENDPOINT_RETRY_BASE_MS`, `ENDPOINT_RETRY_MAX_MS` | 200, 10000 | backoff between attempts |
  * | `MAX_IMAGE_PIXELS` | 50000000 | larger images fail as `image_too_large` |
@@ -25,7 +30,7 @@
  * | `OVERLAY_STYLE` | `outline` | `outline` or `tint` |
  */
 import { z } from "zod";
-import { type Environment, integer, nonEmpty, parseEnvironment } from "../../core/config/environment";
+import { type Environment, type EnvironmentValues, integer, nonEmpty, parseEnvironment } from "../../core/config/environment";
 import { DEFAULT_MAX_PIXELS } from "../../core/image/decode";
 import { OVERLAY_STYLES } from "../../core/outputs/overlay-png";
 import { thresholdOverridesSchema } from "../../core/schemas/endpoint";
@@ -43,7 +48,17 @@ export class ConfigError extends Error {
 }
 
 export type StorageConfig = { readonly kind: "s3"; readonly endpointUrl?: string } | { readonly kind: "local"; readonly directory: string };
-export type EndpointConfig = { readonly kind: "sagemaker"; readonly name: string } | { readonly kind: "http"; readonly url: string };
+export type EndpointConfig =
+  | { readonly kind: "sagemaker"; readonly name: string }
+  | {
+      readonly kind: "sagemaker-async";
+      readonly name: string;
+      readonly bucket: string;
+      /** Ends with `/`. */
+      readonly prefix: string;
+      readonly maxPollMs: number;
+    }
+  | { readonly kind: "http"; readonly url: string };
 
 export interface PipelineConfig {
   readonly inputBucket: string;
@@ -52,6 +67,7 @@ export interface PipelineConfig {
   readonly region?: string;
   readonly storage: StorageConfig;
   readonly endpoint: EndpointConfig;
+  /** One call's deadline: `ASYNC_TIMEOUT_MS` for an async endpoint, `ENDPOINT_TIMEOUT_MS` otherwise. */
   readonly endpointTimeoutMs: number;
   readonly retry: RetryPolicy;
   /** Bound on endpoint calls in flight per function instance. */
@@ -69,6 +85,15 @@ const variables = {
   AWS_REGION: nonEmpty.optional(),
   ENDPOINT_NAME: nonEmpty.optional(),
   MODEL_SERVER_URL: z.url().optional(),
+  ENDPOINT_MODE: z.enum(["realtime", "async"]).default("realtime"),
+  ASYNC_BUCKET: nonEmpty.optional(),
+  ASYNC_PREFIX: nonEmpty
+    .refine((prefix) => prefix.endsWith("/"), "must end with /")
+    .refine((prefix) => !prefix.startsWith("/"), "must not start with /")
+    .default("async/"),
+  // Below Lambda's 15 minutes, with a minute left to write the job's outputs.
+  ASYNC_TIMEOUT_MS: integer(1, 840_000).default(600_000),
+  ASYNC_POLL_MAX_MS: integer(1, 60_000).default(5_000),
   MODEL_PROFILE: z.enum(PROFILES).optional(),
   MODEL_THRESHOLDS: z
     .string()
@@ -114,7 +139,12 @@ export function loadPipelineConfig(env: Environment): PipelineConfig {
   // The variables together, once each is well formed.
   const problems: string[] = [];
   if (v.STORAGE_BACKEND === "local" && v.LOCAL_STORAGE_DIR === undefined) problems.push("LOCAL_STORAGE_DIR must be set when STORAGE_BACKEND=local");
-  if ((v.ENDPOINT_NAME === undefined) === (v.MODEL_SERVER_URL === undefined)) {
+  if (v.ENDPOINT_MODE === "async") {
+    if (v.ENDPOINT_NAME === undefined || v.MODEL_SERVER_URL !== undefined) {
+      problems.push("ENDPOINT_MODE=async needs ENDPOINT_NAME (a SageMaker asynchronous endpoint) and no MODEL_SERVER_URL: the model server has no asynchronous mode");
+    }
+    if (v.ASYNC_BUCKET === undefined) problems.push("ASYNC_BUCKET must be set when ENDPOINT_MODE=async");
+  } else if ((v.ENDPOINT_NAME === undefined) === (v.MODEL_SERVER_URL === undefined)) {
     problems.push("set exactly one of ENDPOINT_NAME (SageMaker) and MODEL_SERVER_URL (a model server over HTTP)");
   }
   if (v.TILE_OVERLAP >= Math.min(v.TILE_WIDTH, v.TILE_HEIGHT)) problems.push(`TILE_OVERLAP=${v.TILE_OVERLAP} must be smaller than TILE_WIDTH and TILE_HEIGHT`);
@@ -128,8 +158,8 @@ export function loadPipelineConfig(env: Environment): PipelineConfig {
       v.STORAGE_BACKEND === "local"
         ? { kind: "local", directory: v.LOCAL_STORAGE_DIR! }
         : { kind: "s3", ...(v.S3_ENDPOINT_URL ? { endpointUrl: v.S3_ENDPOINT_URL } : {}) },
-    endpoint: v.ENDPOINT_NAME !== undefined ? { kind: "sagemaker", name: v.ENDPOINT_NAME } : { kind: "http", url: v.MODEL_SERVER_URL! },
-    endpointTimeoutMs: v.ENDPOINT_TIMEOUT_MS,
+    endpoint: endpointConfig(v),
+    endpointTimeoutMs: v.ENDPOINT_MODE === "async" ? v.ASYNC_TIMEOUT_MS : v.ENDPOINT_TIMEOUT_MS,
     retry: { maxAttempts: v.ENDPOINT_MAX_ATTEMPTS, baseDelayMs: v.ENDPOINT_RETRY_BASE_MS, maxDelayMs: v.ENDPOINT_RETRY_MAX_MS },
     maxConcurrentTiles: v.MAX_CONCURRENT_TILES,
     settings: {
@@ -142,4 +172,12 @@ export function loadPipelineConfig(env: Environment): PipelineConfig {
       ...(v.MODEL_THRESHOLDS ? { thresholds: v.MODEL_THRESHOLDS } : {}),
     },
   };
+}
+
+/** The endpoint the variables choose, once they are known to be consistent. */
+function endpointConfig(v: EnvironmentValues<typeof variables>): EndpointConfig {
+  if (v.ENDPOINT_MODE === "async") {
+    return { kind: "sagemaker-async", name: v.ENDPOINT_NAME!, bucket: v.ASYNC_BUCKET!, prefix: v.ASYNC_PREFIX, maxPollMs: v.ASYNC_POLL_MAX_MS };
+  }
+  return v.ENDPOINT_NAME !== undefined ? { kind: "sagemaker", name: v.ENDPOINT_NAME } : { kind: "http", url: v.MODEL_SERVER_URL! };
 }

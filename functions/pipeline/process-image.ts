@@ -8,21 +8,16 @@
  * Atomic for readers: a run writes its results under its own prefix and only then the status document
  * that names them (see core/schemas/pipeline.ts).
  */
-import { decodeImage } from "../../core/image/decode";
 import { CellsegInputError, ImageTooLargeError, InvalidImageError } from "../../core/errors";
 import { SUBMISSION_CSV_HEADER } from "../../core/kaggle/csv";
-import { encodeKaggleRle } from "../../core/masks/kaggle-rle";
 import { renderImageResults } from "../../core/outputs/image-results";
 import type { OverlayStyle } from "../../core/outputs/overlay-png";
-import type { ThresholdOverrides } from "../../core/schemas/endpoint";
-import type { Profile } from "../../core/schemas/manifest";
 import {
   JOB_ERROR_CODES,
   jobStatusSchema,
   outputKeys,
   parseInputKey,
   runIdOf,
-  type InstancesDocument,
   type InputLocation,
   type JobErrorCode,
   type JobStatus,
@@ -30,14 +25,12 @@ import {
   type OutputKeys,
   type SourceObject,
 } from "../../core/schemas/pipeline";
-import { stitchTiles, type StitchedInstance } from "../../core/tiling/stitch";
-import { tileGrid, type TilingOptions } from "../../core/tiling/tiles";
-import { CELL_TYPES, type CellType } from "../../core/types";
+import type { CellType } from "../../core/types";
 import { claimRun, type Claim } from "./claims";
 import type { SegmentationEndpoint } from "./endpoint";
 import { EndpointProtocolError, EndpointRejectedError, EndpointUnavailableError } from "./errors";
 import { getJson, putJson, StoredDocumentError, type Storage } from "./storage";
-import { segmentTiles } from "./tile-segmentation";
+import { segmentImage, type SegmentImageOptions } from "./segment-image";
 
 /** Structured logging, as Powertools' Logger (or any JSON logger) provides it. */
 export interface PipelineLogger {
@@ -60,17 +53,9 @@ export interface PipelineDeps {
 }
 
 /** How images are processed; from the configuration (config.ts). */
-export interface PipelineSettings {
-  readonly tiling: TilingOptions;
-  /** Tiles of one image in flight at once. */
-  readonly maxConcurrentTiles: number;
-  /** Images with more pixels fail as too large (checked from the header, before decoding). */
-  readonly maxPixels: number;
+export interface PipelineSettings extends Omit<SegmentImageOptions, "onRetry"> {
   readonly claimTtlMs: number;
   readonly overlayStyle: OverlayStyle;
-  /** The endpoint's default profile when left out. */
-  readonly profile?: Profile;
-  readonly thresholds?: ThresholdOverrides;
 }
 
 /** An object that was created in the input bucket, as its event describes it. */
@@ -290,41 +275,11 @@ class Run {
     // event never overwrites the status of a newer upload.
     await putJson(output, keys.status, jobStatusSchema.parse({ ...this.statusBase, status: "running" }));
     const readMs = lap();
-    const image = await decodeImage(object.body, { maxPixels: settings.maxPixels });
-    const decodeMs = lap();
-
-    const grid = tileGrid(image.width, image.height, settings.tiling);
-    const { results, model, inferenceMs } = await segmentTiles(image, grid, endpoint, {
-      concurrency: settings.maxConcurrentTiles,
-      ...(settings.profile ? { profile: settings.profile } : {}),
-      ...(settings.thresholds ? { thresholds: settings.thresholds } : {}),
-      onRetry: () => this.retries++,
-    });
-    const segmentMs = lap();
-    const instances = stitchTiles(grid, results);
-    const stitchMs = lap();
-
+    const segmented = await segmentImage(object.body, endpoint, location, { ...settings, onRetry: () => this.retries++ });
+    lap();
+    const { image, instances, document, cellsPerType } = segmented;
     const fileName = location.fileName.slice(location.fileName.lastIndexOf("/") + 1);
     const rendered = await renderImageResults(location.imageId, fileName, image, instances, settings.overlayStyle);
-    const cellType = majorityCellType(instances);
-    const document: InstancesDocument = {
-      schemaVersion: 1,
-      imageId: location.imageId,
-      fileName: location.fileName,
-      width: image.width,
-      height: image.height,
-      ...model,
-      cellType,
-      instances: instances.map((instance, i) => ({
-        id: i + 1,
-        cellType: instance.cellType,
-        score: instance.score,
-        box: [instance.box[0], instance.box[1], instance.box[2], instance.box[3]],
-        area: instance.area,
-        rle: encodeKaggleRle(instance.mask),
-        tile: instance.tile,
-      })),
-    };
     const renderMs = lap();
 
     // Results first, each under this run's prefix; the status document that names them last.
@@ -342,24 +297,25 @@ class Run {
     }
     const writeMs = lap();
 
-    const cellsPerType = countPerType(instances);
-    const timings: JobTimings = { readMs, decodeMs, segmentMs, inferenceMs, stitchMs, renderMs, writeMs, totalMs: performance.now() - started };
+    const timings: JobTimings = { readMs, ...segmented.timings, renderMs, writeMs, totalMs: performance.now() - started };
     const status = jobStatusSchema.parse({
       ...this.statusBase,
       status: "succeeded",
       finishedAt: this.now().toISOString(),
       width: image.width,
       height: image.height,
-      cellType,
+      cellType: document.cellType,
       cells: instances.length,
       cellsPerType,
-      tiles: grid.tiles.length,
-      ...model,
+      tiles: segmented.tiles,
+      modelVersion: document.modelVersion,
+      manifestSha256: document.manifestSha256,
+      profile: document.profile,
       timings,
       results: keys.results,
     }) as Extract<JobStatus, { status: "succeeded" }>;
     await putJson(output, keys.status, status);
-    return { kind: "succeeded", status, report: { tiles: grid.tiles.length, cells: instances.length, cellsPerType, retries: this.retries, timings } };
+    return { kind: "succeeded", status, report: { tiles: segmented.tiles, cells: instances.length, cellsPerType, retries: this.retries, timings } };
   }
 }
 
@@ -379,23 +335,6 @@ export function classifyFailure(error: unknown): { code: JobErrorCode; message: 
   if (error instanceof EndpointProtocolError) return { code: JOB_ERROR_CODES.internal, message, retryable: false };
   // Anything else (a storage hiccup, a bug) may pass on another delivery; the queue's redrive limit bounds it.
   return { code: JOB_ERROR_CODES.internal, message: message || "unexpected failure", retryable: true };
-}
-
-function countPerType(instances: readonly StitchedInstance[]): Partial<Record<CellType, number>> {
-  const counts: Partial<Record<CellType, number>> = {};
-  for (const { cellType } of instances) counts[cellType] = (counts[cellType] ?? 0) + 1;
-  return counts;
-}
-
-/**
- * The image's cell type: the one most instances have (ties go to the earlier in CELL_TYPES). Each tile
- * votes its own type, so a large image's tiles may disagree; the instances keep their tile's type.
- */
-function majorityCellType(instances: readonly StitchedInstance[]): CellType | null {
-  const counts = countPerType(instances);
-  let best: CellType | null = null;
-  for (const type of CELL_TYPES) if ((counts[type] ?? 0) > 0 && (best === null || counts[type]! > counts[best]!)) best = type;
-  return best;
 }
 
 /** An error as a log field: name, message, cause chain (JSON would turn an Error into `{}`). */

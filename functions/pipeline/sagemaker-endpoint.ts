@@ -16,6 +16,7 @@ export interface SageMakerEndpointOptions {
 /**
  * SageMaker's errors that mean "not now": throttling, the endpoint scaling or starting, its own failures.
  * https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_runtime_InvokeEndpoint.html#API_runtime_InvokeEndpoint_Errors
+ * https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_runtime_InvokeEndpointAsync.html#API_runtime_InvokeEndpointAsync_Errors
  */
 const TRANSIENT_ERRORS = new Set([
   "ThrottlingException",
@@ -26,6 +27,35 @@ const TRANSIENT_ERRORS = new Set([
   "TimeoutError",
   "RequestTimeout",
 ]);
+
+/**
+ * SageMaker runtime's error as ours: the container's own answer for a ModelError, else by SageMaker's error
+ * name and status. InvokeEndpoint and InvokeEndpointAsync fail the same way, so both endpoints use it.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await client.send(new InvokeEndpointAsyncCommand({ EndpointName: name, InputLocation: location }));
+ * } catch (error) {
+ *   throw sageMakerRuntimeError(error, name);
+ * }
+ * ```
+ */
+export function sageMakerRuntimeError(error: unknown, endpointName: string): EndpointUnavailableError | EndpointRejectedError {
+  if (error instanceof ModelError && error.OriginalStatusCode !== undefined) {
+    const translated = endpointErrorFor(error.OriginalStatusCode, error.OriginalMessage ?? "");
+    translated.cause = error;
+    return translated;
+  }
+  const name = (error as { name?: string }).name ?? "Error";
+  const message = (error as Error).message;
+  const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+  // No HTTP status at all: the request never got an answer (connection reset, DNS), worth retrying.
+  if (TRANSIENT_ERRORS.has(name) || status === undefined || status === 429 || status >= 500) {
+    return new EndpointUnavailableError(`SageMaker endpoint ${endpointName} failed: ${name}: ${message}`, { cause: error, ...(status ? { status } : {}) });
+  }
+  return new EndpointRejectedError(`SageMaker refused the call to ${endpointName}: ${name}: ${message}`, { status, code: name, cause: error });
+}
 
 /**
  * @example
@@ -65,25 +95,8 @@ export class SageMakerEndpoint implements SegmentationEndpoint {
       if (timeout.aborted) {
         throw new EndpointUnavailableError(`the endpoint ${this.endpointName} did not answer within ${this.options.timeoutMs} ms`, { cause: error });
       }
-      throw this.translate(error);
+      throw sageMakerRuntimeError(error, this.endpointName);
     }
     return parseInvocationResponse(new TextDecoder().decode(body ?? new Uint8Array(0)));
-  }
-
-  /** SageMaker's error as ours: the container's own answer for ModelError, else by SageMaker's error name. */
-  private translate(error: unknown): Error {
-    if (error instanceof ModelError && error.OriginalStatusCode !== undefined) {
-      const translated = endpointErrorFor(error.OriginalStatusCode, error.OriginalMessage ?? "");
-      translated.cause = error;
-      return translated;
-    }
-    const name = (error as { name?: string }).name ?? "Error";
-    const message = (error as Error).message;
-    const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-    // No HTTP status at all: the request never got an answer (connection reset, DNS), worth retrying.
-    if (TRANSIENT_ERRORS.has(name) || status === undefined || status === 429 || status >= 500) {
-      return new EndpointUnavailableError(`SageMaker endpoint ${this.endpointName} failed: ${name}: ${message}`, { cause: error, ...(status ? { status } : {}) });
-    }
-    return new EndpointRejectedError(`SageMaker refused the call to ${this.endpointName}: ${name}: ${message}`, { status, code: name, cause: error });
   }
 }

@@ -440,9 +440,10 @@ describe("segment function (s3rver + model server)", () => {
     const histogram = Object.fromEntries([0, 1, 2, 3].map((n) => [n, matchesPerPair.filter((k) => k === n).length]));
     console.info(`large image: ${pairs.length} cells seen whole by two tiles; kept 0/1/2/3 times: ${JSON.stringify(histogram)}`);
     expect(pairs.length).toBeGreaterThanOrEqual(10);
-    // Known limitation (issue #4 stays open for it): with the starter model, 1 of 287 such cells still comes
-    // out twice (measured 2026-11-27); a naive merge keeps every one of them twice.
-    expect(matchesPerPair.filter((n) => n > 1).length).toBeLessThanOrEqual(0.01 * pairs.length);
+    // None comes out twice; a naive merge keeps every one of them twice. Exact, not a tolerance: the one of 287
+    // that did with the starter model (issue #4) was three tiles drawing a cell at a four-way seam as its core,
+    // all of it and a crescent, where only the full drawing matched the others; stitching now matches whole views.
+    expect(matchesPerPair.filter((n) => n > 1)).toEqual([]);
     expect(matchesPerPair.filter((n) => n === 1).length).toBeGreaterThanOrEqual(0.95 * pairs.length);
   }, 600_000);
 });

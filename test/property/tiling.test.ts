@@ -34,6 +34,13 @@ function ellipse(x: number, y: number, w: number, h: number): [number, number][]
   return pixels;
 }
 
+/** IoU of two rectangles [x1, x2) x [y1, y2). */
+function rectangleIou(a: { x1: number; y1: number; x2: number; y2: number }, b: typeof a): number {
+  const intersection = Math.max(0, Math.min(a.x2, b.x2) - Math.max(a.x1, b.x1)) * Math.max(0, Math.min(a.y2, b.y2) - Math.max(a.y1, b.y1));
+  const area = (r: typeof a) => (r.x2 - r.x1) * (r.y2 - r.y1);
+  return intersection / (area(a) + area(b) - intersection);
+}
+
 /** Every tile's view of every cell, as a model that sees cells perfectly would answer. */
 function perfectViews(tiles: readonly Tile[], cells: { pixels: [number, number][]; score: number }[]): TileResult[] {
   return tiles.map((tile) => ({
@@ -131,6 +138,44 @@ describe("tiling (property)", () => {
         const expected = placed.map(({ pixels }) => Uint32Array.from(pixels.map(([x, y]) => y * imageWidth + x)).sort().join(","));
         const actual = stitched.map((s) => maskPixelIndices(s.mask).join(","));
         expect(actual.sort()).toEqual(expected.sort());
+      }),
+    );
+  });
+
+  it("keeps a cell once however differently the tiles that see it whole draw it, when each drawing matches another", () => {
+    // Four tiles see [40, 60) x [20, 40) of this 2x2 grid: a drawing inside [41, 59) x [21, 39) is whole in each.
+    // Every drawing holds [47, 53) x [27, 33), so they all overlap, yet two may match only through a third.
+    const grid = tileGrid(100, 60, { tileWidth: 60, tileHeight: 40, overlap: 20 });
+    const drawing = fc.record({
+      x1: fc.integer({ min: 41, max: 47 }),
+      y1: fc.integer({ min: 21, max: 27 }),
+      x2: fc.integer({ min: 53, max: 59 }),
+      y2: fc.integer({ min: 33, max: 39 }),
+      score: fc.double({ min: 0.05, max: 1, noNaN: true }),
+    });
+    fc.assert(
+      fc.property(fc.tuple(...grid.tiles.map(() => fc.option(drawing, { nil: undefined }))), (drawings) => {
+        // Prepare: only drawings linked by matches (IoU >= 0.5, the default) are surely one cell. A Set's
+        // iteration visits what is added during it, so this walks the matches from the first drawing.
+        const seen = drawings.filter((d) => d !== undefined);
+        const linked = new Set(seen.slice(0, 1));
+        for (const a of linked) for (const b of seen) if (rectangleIou(a, b) >= 0.5) linked.add(b);
+        fc.pre(seen.length > 0 && linked.size === seen.length);
+        const results: TileResult[] = grid.tiles.map((tile, t) => {
+          const d = drawings[t];
+          if (d === undefined) return { tile, instances: [] };
+          const pixels: number[] = [];
+          for (let y = d.y1; y < d.y2; y++) for (let x = d.x1; x < d.x2; x++) pixels.push((y - tile.y) * tile.width + (x - tile.x));
+          const mask = maskFromPixelIndices(pixels, tile.width, tile.height);
+          return { tile, instances: [{ cellType: "shsy5y", score: d.score, box: [d.x1 - tile.x, d.y1 - tile.y, d.x2 - tile.x, d.y2 - tile.y], mask }] };
+        });
+
+        // Act
+        const stitched = stitchTiles(grid, results);
+
+        // Assess
+        expect(stitched).toHaveLength(1);
+        expect(stitched[0].score).toBe(Math.max(...seen.map((d) => d.score)));
       }),
     );
   });

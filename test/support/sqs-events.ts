@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Context, SQSEvent, SQSRecord } from "aws-lambda";
+import { encodeS3EventKey } from "../../core/schemas/pipeline";
 
 const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "fixtures", "events");
 
@@ -21,21 +22,6 @@ export interface CreatedObject {
   readonly etag: string;
   readonly size: number;
   readonly versionId?: string;
-}
-
-/**
- * A key as S3 writes it in a notification: URL-encoded, spaces as '+', slashes kept.
- *
- * @example
- * ```ts
- * encodeS3EventKey("input/job 1/a+b.png"); // "input/job+1/a%2Bb.png"
- * ```
- */
-export function encodeS3EventKey(key: string): string {
-  return key
-    .split("/")
-    .map((segment) => encodeURIComponent(segment).replaceAll("%20", "+"))
-    .join("/");
 }
 
 /** One SQS message carrying S3's notification of `object`. */

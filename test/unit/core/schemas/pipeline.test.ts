@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
+  encodeS3EventKey,
   inputKey,
   jobStatusSchema,
   outputKeys,
@@ -7,7 +8,6 @@ import {
   runIdOf,
   s3NotificationSchema,
 } from "../../../../core/schemas/pipeline";
-import { encodeS3EventKey } from "../../../support/sqs-events";
 
 describe("input keys", () => {
   it.each([

@@ -93,6 +93,30 @@ describe("stitchTiles", () => {
     expect(stitched[0]).toMatchObject({ tile: 1, score: 0.8, area: 110 });
   });
 
+  it("keeps a cell once when three tiles see it whole and only the middle view matches both others", () => {
+    // Prepare: a 2x2 grid whose four tiles all see [40, 60) x [20, 40). Three see the cell whole but draw it
+    // differently, as the starter model did at a four-way seam of the large image: the best view is its
+    // left part, another all of it, the worst its right part (IoU 0.67 and 0.58 with the whole drawing,
+    // 0.25 with each other). The whole drawing loses two thirds of itself to the best view, the right part
+    // only three sevenths: judged by the pixels left to it, the right part would be a second cell.
+    const quad = tileGrid(100, 60, { tileWidth: 60, tileHeight: 40, overlap: 20 });
+    const [topLeft, topRight, bottomLeft, bottomRight] = quad.tiles;
+    const leftPart = rectangle(42, 22, 50, 34);
+    const cell = rectangle(42, 22, 54, 34);
+    const rightPart = rectangle(47, 22, 54, 34);
+
+    // Act
+    const stitched = stitchTiles(
+      quad,
+      results([topLeft, [view(topLeft, leftPart, 0.9)]], [topRight, [view(topRight, cell, 0.6)]], [bottomLeft, []], [bottomRight, [view(bottomRight, rightPart, 0.3)]]),
+    );
+
+    // Assess
+    expect(stitched).toHaveLength(1);
+    expect(stitched[0]).toMatchObject({ tile: 0, score: 0.9, area: 96 });
+    expect(maskPixelIndices(stitched[0].mask)).toEqual(imageIndices(leftPart));
+  });
+
   it("drops a duplicate view without taking pixels from the cells after it", () => {
     // Prepare: the right tile's view (0.8) loses more than half to the left tile's shifted view (0.9) of
     // the same cell and is dropped; the left tile's other cell (0.7), which the dropped view overlapped,

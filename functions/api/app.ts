@@ -1,0 +1,116 @@
+/**
+ * The HTTPS API: one hono app, served by API Gateway + Lambda in AWS (handler.ts) and by the local stack
+ * on this machine (functions/local). Routes are thin: they validate with the boundary's schemas
+ * (core/schemas/api.ts), call the jobs domain or the segmentation, and answer; errors are thrown and
+ * mapped in one place (errors.ts). The routes' definitions are also the OpenAPI document
+ * (`GET /v1/openapi.json`).
+ *
+ * Auth: in AWS, API Gateway checks IAM (SigV4) before the function runs. Locally, `bearerToken` (when
+ * set) guards every route but the OpenAPI document, the health check and signed uploads.
+ */
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { bearerAuth } from "hono/bearer-auth";
+import { HTTPException } from "hono/http-exception";
+import { randomUUID } from "node:crypto";
+import { z } from "zod";
+import type { JobsContext } from "../jobs/context";
+import type { LocalUploadLinks } from "../jobs/local-upload-links";
+import type { SegmentationEndpoint } from "../pipeline/endpoint";
+import type { PipelineLogger } from "../pipeline/process-image";
+import { errorFields } from "../pipeline/process-image";
+import type { SegmentImageOptions } from "../pipeline/segment-image";
+import type { Storage } from "../pipeline/storage";
+import { ApiRequestError, toApiError } from "./errors";
+import { registerJobRoutes } from "./routes/jobs";
+import { registerSegmentRoute } from "./routes/segment";
+import { registerUploadRoute } from "./routes/uploads";
+
+/** `POST /v1/segment`: an image small enough to segment while the client waits. */
+export interface SyncSegmentation {
+  readonly endpoint: SegmentationEndpoint;
+  readonly options: Omit<SegmentImageOptions, "onRetry" | "profile">;
+  readonly maxBytes: number;
+}
+
+/** Uploads through the API itself (the local stack, whose storage no client can reach). */
+export interface ApiUploads {
+  readonly links: LocalUploadLinks;
+  readonly input: Storage;
+  readonly maxBytes: number;
+}
+
+export interface ApiDeps {
+  readonly jobs: JobsContext;
+  readonly segment: SyncSegmentation;
+  readonly uploads?: ApiUploads;
+  readonly bearerToken?: string;
+  readonly logger: PipelineLogger;
+}
+
+/** Routes anyone may call: the API's description, its health, and uploads (their link is their key). */
+const PUBLIC_PATHS = [/^\/v1\/openapi\.json$/, /^\/health$/, /^\/v1\/uploads\//];
+
+/**
+ * @example
+ * ```ts
+ * const app = createApi(deps);
+ * serve({ fetch: app.fetch, port: 3000 });         // locally (@hono/node-server)
+ * export const handler = handle(createApi(deps));  // in Lambda (hono/aws-lambda)
+ * ```
+ */
+export function createApi(deps: ApiDeps): OpenAPIHono {
+  const { logger } = deps;
+  const app = new OpenAPIHono({
+    defaultHook: (result) => {
+      if (!result.success) {
+        const issues = result.error.issues.map((issue) => ({ path: issue.path.join("."), message: issue.message }));
+        throw new ApiRequestError(400, "invalid_request", z.prettifyError(result.error), { issues });
+      }
+    },
+  });
+
+  app.use(async (c, next) => {
+    const started = performance.now();
+    const requestId = c.req.header("x-request-id") ?? randomUUID();
+    c.header("X-Request-Id", requestId);
+    await next();
+    logger.info("request", { requestId, method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round(performance.now() - started) });
+  });
+
+  if (deps.bearerToken !== undefined) {
+    const unauthorized = (message: string) => ({ error: { code: "unauthorized", message } });
+    const guard = bearerAuth({
+      token: deps.bearerToken,
+      noAuthenticationHeader: { message: unauthorized("send `Authorization: Bearer <token>`") },
+      invalidAuthenticationHeader: { message: unauthorized("the Authorization header must be `Bearer <token>`") },
+      invalidToken: { message: unauthorized("the token is not valid") },
+    });
+    app.use(async (c, next) => (PUBLIC_PATHS.some((path) => path.test(c.req.path)) ? next() : guard(c, next)));
+  }
+
+  app.get("/health", (c) => c.json({ status: "ok" }));
+  registerJobRoutes(app, deps.jobs);
+  registerSegmentRoute(app, deps.segment);
+  if (deps.uploads) registerUploadRoute(app, deps.uploads);
+
+  app.doc31("/v1/openapi.json", {
+    openapi: "3.1.0",
+    info: {
+      title: "cellseg",
+      version: "1",
+      description:
+        "Instance segmentation of neuronal cells in phase-contrast microscopy. In AWS every route is signed with SigV4 (IAM); " +
+        "locally a bearer token is optional. Links in answers are relative to the API's base URL.",
+    },
+  });
+
+  app.notFound((c) => c.json({ error: { code: "not_found", message: `no route for ${c.req.method} ${c.req.path}` } }, 404));
+  app.onError((error, c) => {
+    // Answers already made (bearer auth's 401 with its WWW-Authenticate header) pass as they are.
+    if (error instanceof HTTPException && error.res) return error.getResponse();
+    const { status, body, headers, logLevel } = toApiError(error);
+    logger[logLevel]("request failed", { method: c.req.method, path: c.req.path, status, code: body.error.code, error: errorFields(error) });
+    return c.json(body, status, headers);
+  });
+  return app;
+}

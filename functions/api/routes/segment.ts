@@ -1,0 +1,64 @@
+/**
+ * `POST /v1/segment`: one small image segmented while the client waits, through the same endpoint,
+ * tiling and stitching as a job, without storing anything. For plates and large images, create a job.
+ */
+import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
+import { z } from "zod";
+import { SUBMISSION_CSV_HEADER } from "../../../core/kaggle/csv";
+import { formatSubmissionRows } from "../../../core/kaggle/csv";
+import { apiErrorSchema, segmentQuerySchema } from "../../../core/schemas/api";
+import { instancesDocumentSchema } from "../../../core/schemas/pipeline";
+import { segmentImage } from "../../pipeline/segment-image";
+import type { SyncSegmentation } from "../app";
+import { ApiRequestError } from "../errors";
+import { limitBody } from "./body-limit";
+
+/** What the body may be: the formats the decoder reads, or bytes of no declared type. */
+const IMAGE_MEDIA_TYPES = ["image/png", "image/tiff", "image/jpeg", "application/octet-stream"] as const;
+
+const binary = z.string().meta({ format: "binary" });
+const errorResponse = (description: string) => ({ description, content: { "application/json": { schema: apiErrorSchema } } });
+
+const segmentRoute = (maxBytes: number) =>
+  createRoute({
+    method: "post",
+    path: "/v1/segment",
+    summary: "Segment one small image synchronously (the body is the image's bytes)",
+    middleware: [limitBody(maxBytes)] as const,
+    request: {
+      query: segmentQuerySchema,
+      body: { required: true, content: Object.fromEntries(IMAGE_MEDIA_TYPES.map((type) => [type, { schema: binary }])) },
+    },
+    responses: {
+      200: {
+        description: "Every cell: instances.json (format=json) or Kaggle CSV rows (format=kaggle)",
+        content: { "application/json": { schema: instancesDocumentSchema }, "text/csv": { schema: z.string() } },
+      },
+      400: errorResponse("Not an image, or a malformed query"),
+      413: errorResponse("The body or the image is larger than the synchronous limits: create a job instead"),
+      415: errorResponse("The body is not PNG, TIFF or JPEG"),
+      503: errorResponse("The model endpoint is busy or starting: retry after Retry-After seconds"),
+    },
+  });
+
+/** @example registerSegmentRoute(app, { endpoint, options, maxBytes: 4 * 1024 * 1024 }) */
+export function registerSegmentRoute(app: OpenAPIHono, segmentation: SyncSegmentation): void {
+  app.openapi(segmentRoute(segmentation.maxBytes), async (c) => {
+    const mediaType = (c.req.header("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
+    if (!(IMAGE_MEDIA_TYPES as readonly string[]).includes(mediaType)) {
+      throw new ApiRequestError(415, "unsupported_media_type", `send the image's bytes as one of ${IMAGE_MEDIA_TYPES.join(", ")}`);
+    }
+    const bytes = new Uint8Array(await c.req.arrayBuffer());
+    if (bytes.length === 0) throw new ApiRequestError(400, "invalid_image", "the body is empty: send the image's bytes");
+    const query = c.req.valid("query");
+    const imageId = query.id ?? "image";
+    const { document, instances } = await segmentImage(
+      bytes,
+      segmentation.endpoint,
+      { imageId, fileName: imageId },
+      { ...segmentation.options, ...(query.profile ? { profile: query.profile } : {}) },
+    );
+    if (query.format === "kaggle") return c.text(SUBMISSION_CSV_HEADER + formatSubmissionRows(imageId, instances), 200, { "Content-Type": "text/csv; charset=utf-8" });
+    return c.json(document, 200);
+  });
+}

@@ -1,0 +1,53 @@
+/**
+ * The local stand-in for S3's event notifications when the local "bucket" is a directory: a file that
+ * appears (or changes) under `<bucket>/input/` is reported by its key, once it has stopped growing, so
+ * that a file still being copied in is not segmented half-written. Files already there when watching
+ * starts are reported too: whatever was dropped while the stack was down gets processed (the pipeline
+ * skips runs that already succeeded).
+ */
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+import { watch } from "chokidar";
+import { KEY_PREFIXES } from "../../core/schemas/pipeline";
+import { errorFields, type PipelineLogger } from "../pipeline/process-image";
+
+export interface InputWatcher {
+  /** Resolves once the files already present have been reported. */
+  readonly ready: Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface InputWatcherOptions {
+  /** The bucket's directory: keys are paths relative to it. */
+  readonly bucketDirectory: string;
+  readonly onObject: (key: string) => void;
+  readonly logger: PipelineLogger;
+  /** How long a file's size must stay the same before it counts as written. @default 500 */
+  readonly stabilityMs?: number;
+}
+
+/**
+ * @example
+ * ```ts
+ * const watcher = watchInputFolder({ bucketDirectory: "local-data/cellseg", onObject: (key) => queue.send(...), logger });
+ * await watcher.ready;
+ * ```
+ */
+export function watchInputFolder(options: InputWatcherOptions): InputWatcher {
+  const root = path.join(options.bucketDirectory, KEY_PREFIXES.input);
+  // A folder that does not exist yet cannot be watched.
+  mkdirSync(root, { recursive: true });
+  const watcher = watch(root, {
+    // Hidden files and folders (.DS_Store, editors' swap files, partial downloads) are not uploads.
+    ignored: (file) => path.relative(root, file).split(path.sep).some((segment) => segment.startsWith(".")),
+    ignoreInitial: false,
+    awaitWriteFinish: { stabilityThreshold: options.stabilityMs ?? 500, pollInterval: 100 },
+  });
+  const report = (file: string) => options.onObject(path.relative(options.bucketDirectory, file).split(path.sep).join("/"));
+  watcher.on("add", report).on("change", report);
+  watcher.on("error", (error) => options.logger.error("watching the input folder failed", { root, error: errorFields(error) }));
+  return {
+    ready: new Promise((resolve) => watcher.once("ready", () => resolve())),
+    close: () => watcher.close(),
+  };
+}

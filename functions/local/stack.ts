@@ -1,0 +1,208 @@
+/**
+ * The whole service on one machine, with no AWS account: the API (the same hono app as in Lambda), the
+ * worker (the same segment handler, fed by a local queue with SQS's semantics), the model server (the
+ * same container code, as a child process) and storage (a directory, or s3rver speaking S3). An image
+ * that lands in the bucket's `input/<jobId>/`, by the API's upload link or dropped into the folder,
+ * triggers the pipeline exactly as an S3 upload does in AWS.
+ */
+import { appendFileSync, mkdirSync } from "node:fs";
+import { writeFile } from "node:fs/promises";
+import type { AddressInfo } from "node:net";
+import path from "node:path";
+import { Logger } from "@aws-lambda-powertools/logger";
+import { Metrics } from "@aws-lambda-powertools/metrics";
+import { serve } from "@hono/node-server";
+import type { Environment } from "../../core/config/environment";
+import { KEY_PREFIXES } from "../../core/schemas/pipeline";
+import { createApi } from "../api/app";
+import { loadApiConfig } from "../api/config";
+import { wireApi } from "../api/wiring";
+import { LocalUploadLinks } from "../jobs/local-upload-links";
+import { loadPipelineConfig } from "../pipeline/config";
+import { errorFields } from "../pipeline/process-image";
+import type { Storage } from "../pipeline/storage";
+import { connect, wirePipeline } from "../pipeline/wiring";
+import { createSegmentHandler } from "../segment/handler";
+import type { LocalStackConfig } from "./config";
+import { watchInputFolder, type InputWatcher } from "./input-watcher";
+import { localLambdaContext } from "./lambda-context";
+import { LocalQueue } from "./local-queue";
+import { startModelServerProcess, type ModelServerProcess } from "./model-server-process";
+import { startLocalS3 } from "./s3-server";
+import { s3NotificationBody, type CreatedObject } from "./sqs-messages";
+
+/** How long stopping waits for images being segmented (a 25-tile image takes about a minute on a CPU). */
+const STOP_WAIT_MS = 180_000;
+
+export interface LocalStack {
+  readonly apiUrl: string;
+  readonly modelServerUrl: string;
+  /** Where to put images: a folder, or an S3 endpoint and bucket. */
+  readonly storage:
+    | { readonly kind: "directory"; readonly inputDirectory: string; readonly outputDirectory: string }
+    | { readonly kind: "s3rver"; readonly url: string; readonly bucket: string };
+  readonly modelServerLog?: string;
+  /** Images waiting or being segmented. */
+  pending(): number;
+  /** Resolves when no image is waiting or being segmented. */
+  idle(): Promise<void>;
+  /**
+   * Stops taking new work, lets images being segmented finish (bounded), then stops the model server
+   * and storage.
+   *
+   * @returns true when everything finished cleanly.
+   */
+  stop(): Promise<boolean>;
+}
+
+/**
+ * @throws ConfigError for a bad environment; Error when the model server or a port cannot start.
+ * @example
+ * ```ts
+ * const stack = await startLocalStack(loadLocalStackConfig(process.env), process.env);
+ * console.log(`API on ${stack.apiUrl}`);
+ * await stack.stop();
+ * ```
+ */
+export async function startLocalStack(config: LocalStackConfig, env: Environment): Promise<LocalStack> {
+  mkdirSync(config.dataDirectory, { recursive: true });
+  const logger = new Logger({ serviceName: "cellseg-local" });
+  const started: { stop(): Promise<unknown> }[] = [];
+  try {
+    const modelServer = await startModelServer(config);
+    if (modelServer.process) started.push(modelServer.process);
+    const s3 = config.storage.kind === "s3rver" ? await startLocalS3([config.bucket], { port: config.storage.port, directory: path.join(config.dataDirectory, "s3rver") }) : undefined;
+    if (s3) started.push({ stop: () => s3.close() });
+
+    const serviceEnv: Environment = {
+      ...env,
+      INPUT_BUCKET: config.bucket,
+      OUTPUT_BUCKET: config.bucket,
+      STORAGE_BACKEND: s3 ? "s3" : "local",
+      LOCAL_STORAGE_DIR: config.dataDirectory,
+      S3_ENDPOINT_URL: s3?.url,
+      MODEL_SERVER_URL: modelServer.url,
+      ENDPOINT_NAME: undefined,
+      ENDPOINT_MODE: undefined,
+    };
+    const pipelineConfig = loadPipelineConfig(serviceEnv);
+    const apiConfig = loadApiConfig(serviceEnv);
+
+    // The API listens first: its address is part of the upload links it hands out.
+    let app: { fetch(request: Request): Response | Promise<Response> } | undefined;
+    const server = serve({ fetch: (request) => app!.fetch(request), port: config.port, hostname: config.host });
+    await new Promise<void>((resolve, reject) => {
+      server.once("listening", resolve);
+      server.once("error", reject);
+    });
+    started.push({ stop: () => new Promise<void>((resolve) => server.close(() => resolve())) });
+    const apiUrl = `http://${urlHost(config.host)}:${(server.address() as AddressInfo).port}`;
+    const uploadLinks = s3 ? undefined : new LocalUploadLinks(apiUrl);
+    app = createApi(wireApi(apiConfig, logger, uploadLinks ? { uploadLinks } : {}));
+
+    const segment = createSegmentHandler(wirePipeline(pipelineConfig, logger), {
+      logger,
+      // Metrics go to CloudWatch in AWS; locally they would only fill the terminal.
+      metrics: new Metrics({ namespace: "cellseg", serviceName: "cellseg-segment", ...(env.POWERTOOLS_METRICS_DISABLED === undefined ? { enabled: false } : {}) }),
+    });
+    const deadLetters = path.join(config.dataDirectory, "dead-letter");
+    const queue = new LocalQueue({
+      deliver: (event) => segment(event, localLambdaContext("cellseg-segment")),
+      concurrency: config.concurrentImages,
+      maxReceives: config.maxReceives,
+      redeliveryDelayMs: (receiveCount) => config.redeliveryDelayMs * 2 ** (receiveCount - 1),
+      onDeadLetter: async (message) => {
+        mkdirSync(deadLetters, { recursive: true });
+        await writeFile(path.join(deadLetters, `${message.messageId}.json`), JSON.stringify(message, null, 2));
+      },
+      logger,
+    });
+    started.push({ stop: () => queue.close(STOP_WAIT_MS) });
+
+    const { input } = connect(pipelineConfig);
+    const notify = (object: CreatedObject) => queue.send(s3NotificationBody(object));
+    let watcher: InputWatcher | undefined;
+    let unsubscribe: (() => void) | undefined;
+    if (s3) {
+      unsubscribe = s3.onObjectCreated((record) => {
+        const { key, eTag, size, versionId } = record.s3.object;
+        notify({ bucket: config.bucket, key, ...(eTag ? { etag: eTag } : {}), ...(size !== undefined ? { size } : {}), ...(versionId ? { versionId } : {}) });
+      });
+      // What was uploaded while the stack was down: S3 would have notified it; s3rver did not.
+      for (const object of await input.list(KEY_PREFIXES.input)) notify({ bucket: config.bucket, key: object.key, etag: object.etag, size: object.size });
+    } else {
+      watcher = watchInputFolder({
+        bucketDirectory: path.join(config.dataDirectory, config.bucket),
+        onObject: (key) => void notifyLocalObject(input, config.bucket, key, notify, logger),
+        logger,
+      });
+      await watcher.ready;
+    }
+
+    // Stopped in reverse order of starting: first no new work, then the work in flight, then the rest.
+    const stopTriggers = async () => {
+      unsubscribe?.();
+      await watcher?.close();
+    };
+    let stopping: Promise<boolean> | undefined;
+    return {
+      apiUrl,
+      modelServerUrl: modelServer.url,
+      storage: s3
+        ? { kind: "s3rver", url: s3.url, bucket: config.bucket }
+        : {
+            kind: "directory",
+            inputDirectory: path.join(config.dataDirectory, config.bucket, KEY_PREFIXES.input),
+            outputDirectory: path.join(config.dataDirectory, config.bucket, KEY_PREFIXES.output),
+          },
+      ...(modelServer.log ? { modelServerLog: modelServer.log } : {}),
+      pending: () => queue.size,
+      idle: () => queue.onIdle(),
+      stop: () => (stopping ??= stopAll([{ stop: stopTriggers }, ...started.reverse()], logger)),
+    };
+  } catch (error) {
+    await stopAll(started.reverse(), logger);
+    throw error;
+  }
+}
+
+/** The model server the stack talks to: one already running, or a child it starts (and stops). */
+async function startModelServer(config: LocalStackConfig): Promise<{ url: string; process?: ModelServerProcess; log?: string }> {
+  if (config.modelServer.kind === "external") return { url: config.modelServer.url };
+  const log = path.join(config.dataDirectory, "model-server.log");
+  const process = await startModelServerProcess({
+    env: { PORT: String(config.modelServer.port) },
+    onLog: (line) => appendFileSync(log, `${line}\n`),
+    // Ctrl-C reaches the whole process group; the server is stopped after the images in flight instead.
+    detached: true,
+  });
+  return { url: process.url, process, log };
+}
+
+/** A file in the input folder, notified as S3 would: with its size and ETag. */
+async function notifyLocalObject(input: Storage, bucket: string, key: string, notify: (object: CreatedObject) => void, logger: Logger): Promise<void> {
+  try {
+    const head = await input.head(key);
+    if (head !== undefined) notify({ bucket, key, etag: head.etag, size: head.size });
+  } catch (error) {
+    logger.error("cannot read a new input file", { key, error: errorFields(error) });
+  }
+}
+
+async function stopAll(parts: readonly { stop(): Promise<unknown> }[], logger: Logger): Promise<boolean> {
+  let clean = true;
+  for (const part of parts) {
+    try {
+      if ((await part.stop()) === false) clean = false;
+    } catch (error) {
+      clean = false;
+      logger.error("stopping a part of the local stack failed", { error: errorFields(error) });
+    }
+  }
+  return clean;
+}
+
+function urlHost(host: string): string {
+  if (host === "0.0.0.0" || host === "::") return "localhost";
+  return host.includes(":") ? `[${host}]` : host;
+}

@@ -66,7 +66,10 @@ export interface LocalStack {
  */
 export async function startLocalStack(config: LocalStackConfig, env: Environment): Promise<LocalStack> {
   mkdirSync(config.dataDirectory, { recursive: true });
+  // One logger per part, as in AWS: the worker's carries its (local) Lambda context, the API's does not.
   const logger = new Logger({ serviceName: "cellseg-local" });
+  const apiLogger = new Logger({ serviceName: "cellseg-api" });
+  const workerLogger = new Logger({ serviceName: "cellseg-segment" });
   const started: { stop(): Promise<unknown> }[] = [];
   try {
     const modelServer = await startModelServer(config);
@@ -98,10 +101,10 @@ export async function startLocalStack(config: LocalStackConfig, env: Environment
     started.push({ stop: () => new Promise<void>((resolve) => server.close(() => resolve())) });
     const apiUrl = `http://${urlHost(config.host)}:${(server.address() as AddressInfo).port}`;
     const uploadLinks = s3 ? undefined : new LocalUploadLinks(apiUrl);
-    app = createApi(wireApi(apiConfig, logger, uploadLinks ? { uploadLinks } : {}));
+    app = createApi(wireApi(apiConfig, apiLogger, uploadLinks ? { uploadLinks } : {}));
 
-    const segment = createSegmentHandler(wirePipeline(pipelineConfig, logger), {
-      logger,
+    const segment = createSegmentHandler(wirePipeline(pipelineConfig, workerLogger), {
+      logger: workerLogger,
       // Metrics go to CloudWatch in AWS; locally they would only fill the terminal.
       metrics: new Metrics({ namespace: "cellseg", serviceName: "cellseg-segment", ...(env.POWERTOOLS_METRICS_DISABLED === undefined ? { enabled: false } : {}) }),
     });
@@ -115,7 +118,7 @@ export async function startLocalStack(config: LocalStackConfig, env: Environment
         mkdirSync(deadLetters, { recursive: true });
         await writeFile(path.join(deadLetters, `${message.messageId}.json`), JSON.stringify(message, null, 2));
       },
-      logger,
+      logger: workerLogger,
     });
     started.push({ stop: () => queue.close(STOP_WAIT_MS) });
 

@@ -1,0 +1,229 @@
+/**
+ * The local stack end to end, as a user meets it: the HTTPS API, uploads through the links it hands out,
+ * the worker, a real S3 protocol server (s3rver) or a plain folder as the bucket, and the real model
+ * server. One part runs the stack in-process (the API over s3rver); the other runs `npm start`'s entry
+ * as a process, drops a file into the input folder and stops it with Ctrl-C (SIGINT).
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { copyFile, mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { createInterface } from "node:readline";
+import sharp from "sharp";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { parseSubmissionCsv } from "../../core/kaggle/csv";
+import { maskArea } from "../../core/masks/binary-mask";
+import { decodeCocoRle } from "../../core/masks/coco-rle";
+import { decodeKaggleRle } from "../../core/masks/kaggle-rle";
+import { createJobResponseSchema, jobViewSchema, type JobView } from "../../core/schemas/api";
+import { instancesDocumentSchema, jobStatusSchema } from "../../core/schemas/pipeline";
+import type { LocalStackConfig } from "../../functions/local/config";
+import { LOCAL_S3_CREDENTIALS } from "../../functions/local/s3-server";
+import { startLocalStack, type LocalStack } from "../../functions/local/stack";
+import { pngClaiming } from "../support/forged-png";
+import { startModelServer, type ModelServer } from "../support/model-server";
+import { REPO_ROOT, TRAIN_IMAGES } from "./helpers";
+
+// A sparse cort image and a dense shsy5y one: real images, read in place.
+const CORT_IMAGE = "0030fd0e6378";
+const SHSY5Y_IMAGE = "2025512a5956";
+
+async function json<T>(response: Response, schema: { parse(value: unknown): T }): Promise<T> {
+  const text = await response.text();
+  expect(response.ok, `${response.status} ${text}`).toBe(true);
+  return schema.parse(JSON.parse(text));
+}
+
+/** Polls the job until no image is queued or running (uploads all made). */
+async function finishedJob(apiUrl: string, jobId: string): Promise<JobView> {
+  let view: JobView | undefined;
+  await vi.waitFor(
+    async () => {
+      view = await json(await fetch(`${apiUrl}/v1/jobs/${jobId}`), jobViewSchema);
+      expect(view.images.queued + view.images.running + view.images.awaiting_upload).toBe(0);
+    },
+    { timeout: 240_000, interval: 500 },
+  );
+  return view!;
+}
+
+describe("local stack: the API over s3rver, the real model server", () => {
+  let server: ModelServer;
+  let stack: LocalStack;
+  let dataDirectory: string;
+
+  beforeAll(async () => {
+    // The SDK signs with s3rver's credentials (npm start sets them the same way).
+    process.env.AWS_ACCESS_KEY_ID = LOCAL_S3_CREDENTIALS.accessKeyId;
+    process.env.AWS_SECRET_ACCESS_KEY = LOCAL_S3_CREDENTIALS.secretAccessKey;
+    process.env.POWERTOOLS_LOG_LEVEL = "WARN";
+    dataDirectory = await mkdtemp(path.join(tmpdir(), "cellseg-stack-"));
+    server = await startModelServer();
+    const config: LocalStackConfig = {
+      port: 0,
+      host: "127.0.0.1",
+      dataDirectory,
+      bucket: "cellseg",
+      storage: { kind: "s3rver", port: 0 },
+      modelServer: { kind: "external", url: server.url },
+      concurrentImages: 1,
+      maxReceives: 2,
+      redeliveryDelayMs: 50,
+    };
+    stack = await startLocalStack(config, process.env);
+  });
+
+  afterAll(async () => {
+    await stack?.stop();
+    await server?.stop();
+    await rm(dataDirectory, { recursive: true, force: true });
+  });
+
+  it("runs a job of several images: presigned uploads, per-image state, every result format, a corrupt image failing alone", async () => {
+    const api = stack.apiUrl;
+    const created = await json(
+      await fetch(`${api}/v1/jobs`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ files: [`${CORT_IMAGE}.png`, `plate 1/${SHSY5Y_IMAGE}.tif`, "broken.png"] }),
+      }),
+      createJobResponseSchema,
+    );
+    expect(created.uploads).toHaveLength(3);
+    expect(created.uploadUrl).toBeUndefined();
+    for (const upload of created.uploads) expect(new URL(upload.url).origin).toBe(new URL(stack.storage.kind === "s3rver" ? stack.storage.url : "").origin);
+
+    const before = await json(await fetch(`${api}${created.statusUrl}`), jobViewSchema);
+    expect(before).toMatchObject({ status: "queued", images: { awaiting_upload: 3, total: 3 } });
+
+    const tiff = await sharp(path.join(TRAIN_IMAGES, `${SHSY5Y_IMAGE}.png`))
+      .toColourspace("grey16")
+      .tiff({ compression: "lzw" })
+      .toBuffer();
+    const bodies = [await readFile(path.join(TRAIN_IMAGES, `${CORT_IMAGE}.png`)), tiff, Buffer.from("this is not an image")];
+    for (const [i, upload] of created.uploads.entries()) {
+      const put = await fetch(upload.url, { method: "PUT", headers: upload.headers, body: bodies[i] });
+      expect(put.status, await put.text()).toBe(200);
+    }
+
+    const view = await finishedJob(api, created.jobId);
+    expect(view.status).toBe("failed");
+    expect(view.images).toMatchObject({ succeeded: 2, failed: 1, total: 3 });
+    expect(view.error?.failedFiles).toEqual(["broken.png"]);
+    const [cort, shsy5y, broken] = view.files;
+    expect(broken).toMatchObject({ state: "failed", error: { code: "invalid_image", retryable: false } });
+    expect(cort).toMatchObject({ state: "succeeded", imageId: CORT_IMAGE, width: 704, height: 520, tiles: 1 });
+    expect(shsy5y).toMatchObject({ state: "succeeded", imageId: SHSY5Y_IMAGE, fileName: `plate 1/${SHSY5Y_IMAGE}.tif` });
+    expect(cort!.cells).toBeGreaterThan(0);
+    expect(view.cells).toBe(cort!.cells! + shsy5y!.cells!);
+    expect(view.compute.endpointSeconds).toBeGreaterThan(0);
+    expect(view.compute.functionSeconds).toBeGreaterThanOrEqual(view.compute.endpointSeconds);
+    expect(view.compute.estimatedCostUsd).toBeGreaterThan(0);
+
+    // Each format of one image: a redirect to a presigned S3 link, which fetch follows.
+    const result = async (link: string) => {
+      const response = await fetch(`${api}${link}`);
+      expect(response.status, await response.clone().text()).toBe(200);
+      expect(response.redirected).toBe(true);
+      return Buffer.from(await response.arrayBuffer());
+    };
+    const links = shsy5y!.results!;
+    const instances = instancesDocumentSchema.parse(JSON.parse((await result(links.json!)).toString()));
+    expect(instances.instances).toHaveLength(shsy5y!.cells!);
+    const submission = parseSubmissionCsv(await result(links.kaggle!));
+    expect(submission.get(SHSY5Y_IMAGE)?.annotations).toHaveLength(shsy5y!.cells!);
+    const coco = JSON.parse((await result(links.coco!)).toString()) as { annotations: { segmentation: { size: [number, number]; counts: string } }[] };
+    const first = instances.instances[0]!;
+    expect(maskArea(decodeCocoRle(coco.annotations[0]!.segmentation))).toBe(maskArea(decodeKaggleRle(first.rle, 704, 520)));
+    const labels = await sharp(await result(links.labels!)).toColourspace("grey16").raw({ depth: "ushort" }).toBuffer({ resolveWithObject: true });
+    expect(labels.info).toMatchObject({ width: 704, height: 520, channels: 1 });
+    expect(new Uint16Array(labels.data.buffer, labels.data.byteOffset, labels.data.length / 2).reduce((a, b) => Math.max(a, b), 0)).toBe(shsy5y!.cells);
+    expect(await sharp(await result(links.overlay!)).metadata()).toMatchObject({ width: 704, height: 520, format: "png" });
+
+    // The whole job as one Kaggle CSV: both images' cells, the failed image absent.
+    const merged = parseSubmissionCsv(await result(view.results.kaggle));
+    expect([...merged.keys()].sort()).toEqual([CORT_IMAGE, SHSY5Y_IMAGE].sort());
+    expect(merged.get(CORT_IMAGE)?.annotations).toHaveLength(cort!.cells!);
+  });
+
+  it("treats the same bytes uploaded again as a duplicate: the run is not redone", async () => {
+    const api = stack.apiUrl;
+    const created = await json(
+      await fetch(`${api}/v1/jobs`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ filename: "again.png" }) }),
+      createJobResponseSchema,
+    );
+    const png = await sharp(path.join(TRAIN_IMAGES, `${CORT_IMAGE}.png`))
+      .extract({ left: 0, top: 0, width: 352, height: 260 })
+      .png()
+      .toBuffer();
+    expect((await fetch(created.uploadUrl!, { method: "PUT", body: png })).status).toBe(200);
+    const first = (await finishedJob(api, created.jobId)).files[0]!;
+    expect(first.state).toBe("succeeded");
+
+    expect((await fetch(created.uploadUrl!, { method: "PUT", body: png })).status).toBe(200);
+    await vi.waitFor(() => expect(stack.pending()).toBe(0), { timeout: 60_000 });
+    await stack.idle();
+    const second = (await finishedJob(api, created.jobId)).files[0]!;
+    expect(second).toMatchObject({ state: "succeeded", cells: first.cells, updatedAt: first.updatedAt, timings: first.timings });
+  });
+
+  it("segments a small image synchronously, and refuses images beyond the synchronous limits", async () => {
+    const api = stack.apiUrl;
+    const png = await readFile(path.join(TRAIN_IMAGES, `${CORT_IMAGE}.png`));
+    const answer = await fetch(`${api}/v1/segment?id=${CORT_IMAGE}`, { method: "POST", headers: { "content-type": "image/png" }, body: png });
+    const document = instancesDocumentSchema.parse(await answer.json());
+    expect(document).toMatchObject({ imageId: CORT_IMAGE, width: 704, height: 520 });
+    expect(document.instances.length).toBeGreaterThan(0);
+
+    const csv = await fetch(`${api}/v1/segment?id=${CORT_IMAGE}&format=kaggle`, { method: "POST", headers: { "content-type": "image/png" }, body: png });
+    expect(csv.headers.get("content-type")).toMatch(/^text\/csv/);
+    expect(parseSubmissionCsv(await csv.text()).get(CORT_IMAGE)?.annotations).toHaveLength(document.instances.length);
+
+    const huge = await fetch(`${api}/v1/segment`, { method: "POST", headers: { "content-type": "image/png" }, body: pngClaiming(20_000, 20_000) });
+    expect(huge.status).toBe(413);
+    expect(await huge.json()).toMatchObject({ error: { code: "image_too_large" } });
+  });
+});
+
+describe("npm start: a folder as the bucket, Ctrl-C", () => {
+  let child: ChildProcess | undefined;
+  let dataDirectory: string;
+
+  afterAll(async () => {
+    if (child && child.exitCode === null) child.kill("SIGKILL");
+    await rm(dataDirectory, { recursive: true, force: true });
+  });
+
+  it("segments an image dropped into the input folder, then stops everything cleanly on SIGINT", async () => {
+    dataDirectory = await mkdtemp(path.join(tmpdir(), "cellseg-npm-start-"));
+    child = spawn(process.execPath, ["--import", "tsx", path.join("functions", "local", "main.ts")], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, PORT: "0", MODEL_SERVER_PORT: "0", CELLSEG_DATA_DIR: dataDirectory, CELLSEG_THREADS: "1", CELLSEG_PROFILES: "fast", POWERTOOLS_LOG_LEVEL: "WARN" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const exited = new Promise<number | null>((resolve) => child!.once("exit", (code) => resolve(code)));
+    const output: string[] = [];
+    createInterface({ input: child.stderr! }).on("line", (line) => output.push(line));
+    const ready = await new Promise<{ apiUrl: string; modelServerUrl: string; storage: { inputDirectory: string } }>((resolve, reject) => {
+      createInterface({ input: child!.stdout! }).on("line", (line) => {
+        output.push(line);
+        if (line.includes('"local stack ready"')) resolve(JSON.parse(line));
+      });
+      void exited.then((code) => reject(new Error(`npm start exited with ${code}:\n${output.join("\n")}`)));
+    });
+
+    const job = path.join(ready.storage.inputDirectory, "dropped");
+    await mkdir(job, { recursive: true });
+    await copyFile(path.join(TRAIN_IMAGES, `${CORT_IMAGE}.png`), path.join(job, `${CORT_IMAGE}.png`));
+    const view = await finishedJob(ready.apiUrl, "dropped");
+    expect(view).toMatchObject({ status: "succeeded", images: { succeeded: 1, total: 1 } });
+    const status = jobStatusSchema.parse(JSON.parse(await readFile(path.join(dataDirectory, "cellseg", "output", "dropped", `${CORT_IMAGE}.png`, "status.json"), "utf8")));
+    expect(status.status).toBe("succeeded");
+
+    child.kill("SIGINT");
+    expect(await exited, output.join("\n")).toBe(0);
+    expect(output.join("\n")).toContain("cellseg: stopped");
+    // The model server it started went with it.
+    await expect(fetch(`${ready.modelServerUrl}/ping`)).rejects.toThrow();
+  });
+});

@@ -1,8 +1,9 @@
 /**
- * `npm run bench [-- --images 12 --batch 100 --server-seconds 20 --burst-seconds 30]`: per-image stage times
- * of both profiles on held-out images, RLE encoding throughput, peak memory while the CLI segments a folder
- * of `--batch` images, and the model server's overhead, throughput and memory under a burst
- * (`--burst-seconds 300` for the 5-minute figure; 0 skips a part).
+ * `npm run bench [-- --images 12 --batch 100 --server-seconds 20 --burst-seconds 30 --stack-images 12]`: per-image
+ * stage times of both profiles on held-out images, RLE encoding throughput, peak memory while the CLI segments
+ * a folder of `--batch` images, the model server's overhead, throughput and memory under a burst
+ * (`--burst-seconds 300` for the 5-minute figure), and the local stack end to end on `--stack-images` images
+ * (0 skips a part).
  * Figures are printed and written to bench/out/bench.json; compare them as ratios within one run.
  */
 import { execFile } from "node:child_process";
@@ -18,6 +19,7 @@ import { renderImageResults } from "../core/outputs/image-results";
 import { PROFILES, type Profile } from "../core/schemas/manifest";
 import type { BinaryMask } from "../core/types";
 import { loadModels } from "../model-container/src/model-store";
+import { benchLocalStack } from "./local-stack";
 import { benchModelServer } from "./model-server";
 
 const REPO_ROOT = path.resolve(import.meta.dirname, "..");
@@ -28,6 +30,7 @@ const { values: args } = parseArgs({
     batch: { type: "string", default: "100" },
     "server-seconds": { type: "string", default: "20" },
     "burst-seconds": { type: "string", default: "30" },
+    "stack-images": { type: "string", default: "12" },
   },
 });
 
@@ -126,7 +129,7 @@ console.log(`cellseg bench: ${cpus().length} x ${cpus()[0].model}, node ${proces
 console.log(`held-out images: ${images.slice(1).map((i) => i.cellType).join(", ")} (first one warms up)`);
 const results: Record<string, unknown> = {};
 let masks: BinaryMask[] = [];
-for (const profile of PROFILES) {
+for (const profile of Number(args.images) > 0 ? PROFILES : []) {
   const { masks: found, ...figures } = await profileStages(profile, images);
   masks = masks.length ? masks : found;
   results[profile] = figures;
@@ -137,11 +140,13 @@ for (const profile of PROFILES) {
       `non-inference ${(figures.nonInferenceShare * 100).toFixed(1)} %; ${figures.cellsPerImage.toFixed(0)} cells/image`,
   );
 }
-results.rle = rleThroughput(masks);
-console.log(
-  `RLE encoding: Kaggle ${(results.rle as { kaggleMasksPerSecond: number }).kaggleMasksPerSecond.toFixed(0)} masks/s, ` +
-    `COCO ${(results.rle as { cocoMasksPerSecond: number }).cocoMasksPerSecond.toFixed(0)} masks/s`,
-);
+if (masks.length > 0) {
+  results.rle = rleThroughput(masks);
+  console.log(
+    `RLE encoding: Kaggle ${(results.rle as { kaggleMasksPerSecond: number }).kaggleMasksPerSecond.toFixed(0)} masks/s, ` +
+      `COCO ${(results.rle as { cocoMasksPerSecond: number }).cocoMasksPerSecond.toFixed(0)} masks/s`,
+  );
+}
 if (Number(args.batch) > 0) {
   const batch = await batchMemory(Number(args.batch));
   results.batch = batch;
@@ -166,6 +171,18 @@ if (Number(args["server-seconds"]) > 0) {
   console.log(
     `  burst of ${burst.connections} connections for ${burst.seconds} s: ${burst.ok} ok, ${burst.refused503} refused (503), ` +
       `${burst.otherNon2xx + burst.errors} other; peak RSS ${burst.peakRssMiB.toFixed(0)} MiB (before ${burst.rssBeforeMiB.toFixed(0)}, after ${burst.rssAfterMiB.toFixed(0)})`,
+  );
+}
+if (Number(args["stack-images"]) > 0) {
+  const ids = await heldOutImages(Number(args["stack-images"]));
+  const stack = await benchLocalStack(ids.map(({ id }) => path.join(SARTORIUS, "train", "images", `${id}.png`)));
+  results.localStack = stack;
+  const s = stack.stagesMsPerImage;
+  console.log(
+    `local stack (API upload -> worker -> model server, fast, ${stack.images} images): ${stack.wallSecondsPerImage.toFixed(2)} s/image end to end; ` +
+      `pipeline ${ms(stack.pipelineMsPerImage)}/image of which inference ${ms(stack.inferenceMsPerImage)}; ` +
+      `overhead ${(stack.overheadShare * 100).toFixed(1)} % (read ${ms(s.readMs!)}, decode ${ms(s.decodeMs!)}, endpoint calls ${ms(s.segmentMs!)}, ` +
+      `stitch ${ms(s.stitchMs!)}, render ${ms(s.renderMs!)}, write ${ms(s.writeMs!)})`,
   );
 }
 await mkdir(path.join(REPO_ROOT, "bench", "out"), { recursive: true });

@@ -293,7 +293,7 @@ export const resultInstanceSchema = z.object({
   id: z.number().int().positive(),
   cellType: z.enum(CELL_TYPES),
   score: z.number().min(0).max(1),
-  /** x1, y1, x2, y2 of the detector's box in image pixels. */
+  /** x1, y1, x2, y2 (exclusive) of the cell's mask in image pixels. */
   box: z.tuple([z.number(), z.number(), z.number(), z.number()]),
   area: z.number().int().positive(),
   /** Kaggle RLE (1-based starts, row-major) over the whole image. */

@@ -131,9 +131,9 @@ export function stitchTiles(grid: TileGrid, results: readonly TileResult[], opti
   cells.forEach((cell, i) => {
     const mask = disjoint[i];
     if (mask === null) return;
-    const { cellType, score, box } = cell.best.instance;
-    const { x, y, index } = cell.best.tile;
-    stitched.push({ cellType, score, box: [box[0] + x, box[1] + y, box[2] + x, box[3] + y], mask, area: maskArea(mask), tile: index });
+    const { cellType, score } = cell.best.instance;
+    // The mask's own box: a cell merged across a seam, or trimmed by a neighbour, is not the box any one view had.
+    stitched.push({ cellType, score, box: maskBox(mask), mask, area: maskArea(mask), tile: cell.best.tile.index });
   });
   return stitched;
 }

@@ -46,7 +46,7 @@ export const uploadTargetSchema = z.object({
 });
 export type UploadTarget = z.infer<typeof uploadTargetSchema>;
 
-/** The answer to `POST /v1/jobs`; `uploadUrl` is there when the job holds one image. */
+/** The answer to `POST /v1/jobs`; `uploadUrl` is there when the job was asked for with `filename`. */
 export const createJobResponseSchema = z.object({
   jobId: jobIdSchema,
   statusUrl: z.string(),

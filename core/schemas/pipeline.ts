@@ -46,13 +46,17 @@ export const jobIdSchema = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, "a job id is 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit");
 
-/** A file's path inside its job: `/`-separated segments, none empty, `.` or `..`, no control characters. */
+/**
+ * A file's path inside its job: `/`-separated segments, none empty or hidden (starting with `.`: that
+ * also rules out `.` and `..`, and keeps `.DS_Store` and editors' swap files out of jobs), no control
+ * characters.
+ */
 export const jobFileNameSchema = z
   .string()
   .max(512)
   .refine(
-    (name) => name.split("/").every((segment) => segment !== "" && segment !== "." && segment !== ".." && !/[\u0000-\u001f\u007f]/.test(segment)),
-    "a file name is '/'-separated segments, none empty, '.' or '..', without control characters",
+    (name) => name.split("/").every((segment) => segment !== "" && !segment.startsWith(".") && !/[\u0000-\u001f\u007f]/.test(segment)),
+    "a file name is '/'-separated segments, none empty or starting with '.', without control characters",
   );
 
 /** Where an input object belongs. */

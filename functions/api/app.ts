@@ -72,8 +72,9 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
   app.use(async (c, next) => {
     const started = performance.now();
     const requestId = c.req.header("x-request-id") ?? randomUUID();
-    c.header("X-Request-Id", requestId);
     await next();
+    // Set after the route ran, so that answers made outside it (bearer auth's 401) carry it too.
+    c.res.headers.set("X-Request-Id", requestId);
     logger.info("request", { requestId, method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round(performance.now() - started) });
   });
 

@@ -59,9 +59,16 @@ const variables = {
  * ```
  */
 export function loadApiConfig(env: Environment): ApiConfig {
-  const pipeline = loadPipelineConfig(env);
   const parsed = parseEnvironment(variables, env);
-  if (!parsed.ok) throw new ConfigError(`invalid environment: ${parsed.problems.join(", ")}`);
+  let pipeline: PipelineConfig | undefined;
+  const problems = parsed.ok ? [] : [...parsed.problems];
+  try {
+    pipeline = loadPipelineConfig(env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    problems.unshift(...error.problems);
+  }
+  if (!parsed.ok || pipeline === undefined) throw ConfigError.invalidEnvironment(problems);
   const v = parsed.values;
   return {
     pipeline,

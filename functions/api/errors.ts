@@ -8,6 +8,7 @@ import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { ImageTooLargeError, InvalidImageError } from "../../core/errors";
 import type { ApiErrorBody } from "../../core/schemas/api";
+import { ENDPOINT_ERROR_CODES } from "../../core/schemas/endpoint";
 import { JobNotFoundError, JobRequestError, ResultNotAvailableError } from "../jobs/errors";
 import { UploadTokenError } from "../jobs/local-upload-links";
 import { EndpointRejectedError, EndpointUnavailableError } from "../pipeline/errors";
@@ -32,6 +33,8 @@ export interface ApiError {
   /** `warn` for the client's mistakes and overload, `error` for the API's own failures. */
   readonly logLevel: "warn" | "error";
 }
+
+const HTTP_EXCEPTION_CODES: Partial<Record<number, string>> = { 400: "invalid_request", 413: "payload_too_large", 415: "unsupported_media_type" };
 
 /** Seconds a client should wait when the model endpoint is busy or scaling. */
 export const RETRY_AFTER_SECONDS = 5;
@@ -60,12 +63,18 @@ export function toApiError(error: unknown): ApiError {
   if (error instanceof ImageTooLargeError) return answer(413, "image_too_large", error.message);
   if (error instanceof InvalidImageError) return answer(400, "invalid_image", error.message);
   if (error instanceof EndpointRejectedError) {
-    if (error.code === "image_too_large") return answer(413, error.code, error.message);
-    return answer(400, error.code ?? "endpoint_rejected", error.message);
+    // Only the image's own faults are the client's; any other refusal (access denied, a wrong URL, a
+    // request the API built badly) is the deployment's, and its text may name internals.
+    if (error.code === ENDPOINT_ERROR_CODES.imageTooLarge) return answer(413, error.code, error.message);
+    if (error.code === ENDPOINT_ERROR_CODES.invalidImage) return answer(400, error.code, error.message);
   }
   if (error instanceof EndpointUnavailableError) {
     return answer(503, "endpoint_unavailable", error.message, undefined, { "Retry-After": String(RETRY_AFTER_SECONDS) });
   }
-  if (error instanceof HTTPException) return answer(error.status as ContentfulStatusCode, "http_error", error.message || "request refused");
+  if (error instanceof HTTPException) {
+    // hono's own refusals: a body that is not JSON on a JSON route (415), malformed JSON (400).
+    const code = HTTP_EXCEPTION_CODES[error.status] ?? "http_error";
+    return answer(error.status as ContentfulStatusCode, code, error.message || "request refused");
+  }
   return answer(500, "internal", "the request failed unexpectedly; it has been logged");
 }

@@ -51,7 +51,8 @@ export class LocalUploadLinks implements ObjectLinks {
    */
   verify(token: string): string {
     const [payload, signature, ...rest] = token.split(".");
-    if (!payload || !signature || rest.length > 0) throw new UploadTokenError("the upload link is malformed");
+    // base64url of a SHA-256 digest is exactly 43 characters; Node's decoder would skip any others.
+    if (!payload || !signature || rest.length > 0 || !/^[A-Za-z0-9_-]{43}$/.test(signature)) throw new UploadTokenError("the upload link is malformed");
     const expected = Buffer.from(this.sign(payload), "base64url");
     const given = Buffer.from(signature, "base64url");
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new UploadTokenError("the upload link's signature is not valid");

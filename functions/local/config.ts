@@ -60,7 +60,7 @@ const variables = {
  */
 export function loadLocalStackConfig(env: Environment): LocalStackConfig {
   const parsed = parseEnvironment(variables, env);
-  if (!parsed.ok) throw new ConfigError(`invalid environment: ${parsed.problems.join(", ")}`);
+  if (!parsed.ok) throw ConfigError.invalidEnvironment(parsed.problems);
   const v = parsed.values;
   return {
     port: v.PORT,

@@ -2,8 +2,9 @@
  * The local stand-in for S3's event notifications when the local "bucket" is a directory: a file that
  * appears (or changes) under `<bucket>/input/` is reported by its key, once it has stopped growing, so
  * that a file still being copied in is not segmented half-written. Files already there when watching
- * starts are reported too: whatever was dropped while the stack was down gets processed (the pipeline
- * skips runs that already succeeded).
+ * starts are reported at once: whatever was dropped while the stack was down gets processed (the pipeline
+ * skips runs that already succeeded; a file caught mid-copy at start fails as a truncated image and is
+ * segmented again when its last write is reported as a change).
  */
 import { mkdirSync } from "node:fs";
 import path from "node:path";

@@ -65,8 +65,9 @@ export class LocalQueue {
   }
 
   /**
-   * Stops accepting messages and drops those waiting to be delivered again (the bucket still holds their
-   * objects: the next start finds them), then waits up to `waitMs` for deliveries in progress.
+   * Stops accepting messages and drops every message not being delivered right now (waiting for a slot or
+   * to be delivered again: the bucket still holds their objects, and the next start finds them), then
+   * waits up to `waitMs` for deliveries in progress.
    *
    * @returns true when every delivery finished in time.
    */

@@ -41,9 +41,18 @@ import type { RetryPolicy } from "./retry";
 
 /** Thrown when the environment is incomplete or malformed; the message names every bad variable. */
 export class ConfigError extends Error {
-  constructor(message: string) {
+  /** One entry per bad variable (or combination), when the error is about the environment. */
+  readonly problems: readonly string[];
+
+  constructor(message: string, problems: readonly string[] = [message]) {
     super(message);
     this.name = "ConfigError";
+    this.problems = problems;
+  }
+
+  /** @example throw ConfigError.invalidEnvironment(["PORT=\"x\": must be a whole number"]) */
+  static invalidEnvironment(problems: readonly string[]): ConfigError {
+    return new ConfigError(`invalid environment: ${problems.join(", ")}`, problems);
   }
 }
 
@@ -120,7 +129,6 @@ const variables = {
   OVERLAY_STYLE: z.enum(OVERLAY_STYLES).default("outline"),
 } as const;
 
-const invalidEnvironment = (problems: readonly string[]) => new ConfigError(`invalid environment: ${problems.join(", ")}`);
 
 /**
  * Reads and validates the pipeline's environment variables.
@@ -134,7 +142,7 @@ const invalidEnvironment = (problems: readonly string[]) => new ConfigError(`inv
  */
 export function loadPipelineConfig(env: Environment): PipelineConfig {
   const parsed = parseEnvironment(variables, env);
-  if (!parsed.ok) throw invalidEnvironment(parsed.problems);
+  if (!parsed.ok) throw ConfigError.invalidEnvironment(parsed.problems);
   const v = parsed.values;
   // The variables together, once each is well formed.
   const problems: string[] = [];
@@ -149,7 +157,7 @@ export function loadPipelineConfig(env: Environment): PipelineConfig {
   }
   if (v.TILE_OVERLAP >= Math.min(v.TILE_WIDTH, v.TILE_HEIGHT)) problems.push(`TILE_OVERLAP=${v.TILE_OVERLAP} must be smaller than TILE_WIDTH and TILE_HEIGHT`);
   if (v.ENDPOINT_RETRY_BASE_MS > v.ENDPOINT_RETRY_MAX_MS) problems.push("ENDPOINT_RETRY_BASE_MS must not exceed ENDPOINT_RETRY_MAX_MS");
-  if (problems.length > 0) throw invalidEnvironment(problems);
+  if (problems.length > 0) throw ConfigError.invalidEnvironment(problems);
   return {
     inputBucket: v.INPUT_BUCKET,
     outputBucket: v.OUTPUT_BUCKET ?? v.INPUT_BUCKET,

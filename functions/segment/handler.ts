@@ -15,23 +15,7 @@ import { loadPipelineConfig } from "../pipeline/config";
 import { JobInProgressError } from "../pipeline/errors";
 import { processObject, type JobOutcome } from "../pipeline/process-image";
 import { wirePipeline, type Pipeline } from "../pipeline/wiring";
-
-/** The metric names the function emits (namespace from POWERTOOLS_METRICS_NAMESPACE). */
-export const SEGMENT_METRICS = {
-  jobSucceeded: "JobSucceeded",
-  jobFailed: "JobFailed",
-  /** Failed for good: a corrupt or unreadable image (a poison message). */
-  poisonImage: "PoisonImage",
-  duplicateEvent: "DuplicateEvent",
-  staleEvent: "StaleEvent",
-  ignoredObject: "IgnoredObject",
-  jobInProgress: "JobInProgress",
-  jobDuration: "JobDuration",
-  inferenceTime: "InferenceTime",
-  tiles: "TilesProcessed",
-  cells: "CellsFound",
-  endpointRetries: "EndpointRetries",
-} as const;
+import { SEGMENT_METRICS } from "./metrics";
 
 export interface Observability {
   readonly logger: Logger;

@@ -13,7 +13,6 @@ describe("input keys", () => {
   it.each([
     ["input/job-1/a01.png", { jobId: "job-1", fileName: "a01.png", imageId: "a01" }],
     ["input/job-1/plate 1/a01.ome.tif", { jobId: "job-1", fileName: "plate 1/a01.ome.tif", imageId: "a01.ome" }],
-    ["input/9f1c/.hidden", { jobId: "9f1c", fileName: ".hidden", imageId: ".hidden" }],
   ])("reads %s", (key, expected) => {
     expect(parseInputKey(key)).toEqual(expected);
   });

@@ -54,7 +54,7 @@ describe("loadPipelineConfig", () => {
 
     // Assess
     expect(load).toThrow(ConfigError);
-    expect(load).toThrow(/INPUT_BUCKET=undefined: .*TILE_WIDTH="wide": must be a whole number.*MAX_CONCURRENT_TILES="0": must be at least 1/);
+    expect(load).toThrow(/INPUT_BUCKET must be set.*TILE_WIDTH="wide": must be a whole number.*MAX_CONCURRENT_TILES="0": must be at least 1/);
     expect(load).toThrow(/MODEL_THRESHOLDS=.*0\.95/);
   });
 

@@ -1,0 +1,176 @@
+/**
+ * Operations: one dashboard (queue, functions, endpoint, and the pipeline's own metrics) and the alarms an
+ * operator must act on, optionally mailed through an SNS topic.
+ */
+import { Duration } from "aws-cdk-lib";
+import {
+  Alarm,
+  AlarmStatusWidget,
+  ComparisonOperator,
+  Dashboard,
+  GraphWidget,
+  Metric,
+  TreatMissingData,
+  type IMetric,
+} from "aws-cdk-lib/aws-cloudwatch";
+import { SnsAction } from "aws-cdk-lib/aws-cloudwatch-actions";
+import { Topic } from "aws-cdk-lib/aws-sns";
+import { EmailSubscription } from "aws-cdk-lib/aws-sns-subscriptions";
+import { Construct } from "constructs";
+import { SEGMENT_METRICS } from "../../functions/segment/metrics";
+import type { Api } from "./api";
+import { METRICS_NAMESPACE, type CellsegFunction } from "./cellseg-function";
+import type { ModelEndpoint } from "./model-endpoint";
+import { SEGMENT_SERVICE_NAME, type SegmentPipeline } from "./segment-pipeline";
+
+const PERIOD = Duration.minutes(5);
+
+export interface MonitoringProps {
+  readonly pipeline: SegmentPipeline;
+  readonly api: Api;
+  readonly endpoint: ModelEndpoint;
+  /** Alarm when the oldest queued image has waited longer than this. */
+  readonly queueAgeLimit: Duration;
+  /** @default - no notifications: the alarms show on the dashboard only */
+  readonly alarmEmail?: string;
+}
+
+export class Monitoring extends Construct {
+  readonly dashboard: Dashboard;
+  readonly alarms: readonly Alarm[];
+  readonly alarmTopic?: Topic;
+
+  constructor(scope: Construct, id: string, props: MonitoringProps) {
+    super(scope, id);
+    const { pipeline, api, endpoint } = props;
+    const functions = [pipeline.segment, api.handler];
+
+    this.alarms = [
+      this.alarm("DeadLetterQueueNotEmpty", {
+        description: "An image failed every delivery and is in the dead-letter queue: read its status document, then redrive or delete it.",
+        metric: pipeline.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ statistic: "Maximum", period: Duration.minutes(1) }),
+        threshold: 1,
+      }),
+      this.alarm("QueueOldestMessageAge", {
+        description: `An uploaded image has waited more than ${props.queueAgeLimit.toHumanString()} in the queue: the segment function is failing, throttled or too slow.`,
+        metric: pipeline.queue.metricApproximateAgeOfOldestMessage({ statistic: "Maximum", period: PERIOD }),
+        threshold: props.queueAgeLimit.toSeconds(),
+        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+      }),
+      ...functions.flatMap((fn) => [
+        this.alarm(`${pascalCase(fn.serviceName)}Errors`, {
+          description: `The ${fn.serviceName} function failed invocations (a crash or a timeout, not a failed image).`,
+          metric: fn.function.metricErrors({ period: PERIOD }),
+          threshold: 1,
+        }),
+        this.alarm(`${pascalCase(fn.serviceName)}Throttles`, {
+          description: `The ${fn.serviceName} function was throttled: the account's concurrency is exhausted.`,
+          metric: fn.function.metricThrottles({ period: PERIOD }),
+          threshold: 1,
+        }),
+      ]),
+      ...this.endpointErrorMetrics(endpoint).map(([name, metric]) =>
+        this.alarm(`Endpoint${name}`, { description: `The endpoint ${endpoint.endpointName} reported ${name}.`, metric, threshold: 1 }),
+      ),
+    ];
+
+    if (props.alarmEmail !== undefined) {
+      this.alarmTopic = new Topic(this, "AlarmTopic", { displayName: "cellseg alarms", enforceSSL: true });
+      this.alarmTopic.addSubscription(new EmailSubscription(props.alarmEmail));
+      for (const alarm of this.alarms) alarm.addAlarmAction(new SnsAction(this.alarmTopic));
+    }
+
+    this.dashboard = new Dashboard(this, "Dashboard", { defaultInterval: Duration.hours(3) });
+    this.dashboard.addWidgets(new AlarmStatusWidget({ title: "Alarms", alarms: [...this.alarms], width: 24 }));
+    this.dashboard.addWidgets(
+      graph("Queue: images waiting and in progress", [
+        pipeline.queue.metricApproximateNumberOfMessagesVisible(),
+        pipeline.queue.metricApproximateNumberOfMessagesNotVisible(),
+      ]),
+      graph("Queue: age of the oldest image (s)", [pipeline.queue.metricApproximateAgeOfOldestMessage({ statistic: "Maximum" })]),
+      graph("Dead-letter queue: images", [pipeline.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ statistic: "Maximum" })]),
+    );
+    this.dashboard.addWidgets(...functions.flatMap(functionWidgets));
+    this.dashboard.addWidgets(...this.endpointWidgets(endpoint));
+    this.dashboard.addWidgets(
+      graph("Jobs", [segmentMetric(SEGMENT_METRICS.jobSucceeded, "Sum"), segmentMetric(SEGMENT_METRICS.jobFailed, "Sum"), segmentMetric(SEGMENT_METRICS.poisonImage, "Sum")]),
+      graph("Job and inference time (ms)", [
+        segmentMetric(SEGMENT_METRICS.jobDuration, "Average"),
+        segmentMetric(SEGMENT_METRICS.jobDuration, "p90"),
+        segmentMetric(SEGMENT_METRICS.inferenceTime, "Average"),
+      ]),
+      graph("Tiles and cells", [segmentMetric(SEGMENT_METRICS.tiles, "Sum"), segmentMetric(SEGMENT_METRICS.cells, "Sum")]),
+      graph("Endpoint retries", [segmentMetric(SEGMENT_METRICS.endpointRetries, "Sum")]),
+    );
+  }
+
+  private alarm(id: string, options: { description: string; metric: IMetric; threshold: number; comparisonOperator?: ComparisonOperator }): Alarm {
+    return new Alarm(this, id, {
+      alarmDescription: options.description,
+      metric: options.metric,
+      threshold: options.threshold,
+      comparisonOperator: options.comparisonOperator ?? ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      // No data is no traffic, not a failure.
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
+  }
+
+  /** Server-side failures of the endpoint: the container's 5xx answers and model errors; for async, failed requests too. */
+  private endpointErrorMetrics(endpoint: ModelEndpoint): [string, IMetric][] {
+    return [
+      ["Invocation5XXErrors", endpoint.variantMetric("Invocation5XXErrors", { statistic: "Sum", period: PERIOD })],
+      ["InvocationModelErrors", endpoint.variantMetric("InvocationModelErrors", { statistic: "Sum", period: PERIOD })],
+      ...(endpoint.mode === "async"
+        ? ([["InvocationFailures", endpoint.endpointMetric("InvocationFailures", { statistic: "Sum", period: PERIOD })]] as [string, IMetric][])
+        : []),
+    ];
+  }
+
+  private endpointWidgets(endpoint: ModelEndpoint): GraphWidget[] {
+    const widgets = [
+      graph("Endpoint: invocations", [endpoint.variantMetric("Invocations", { statistic: "Sum" }), endpoint.variantMetric("InvocationsPerInstance", { statistic: "Sum" })]),
+      graph("Endpoint: model latency (µs)", [endpoint.variantMetric("ModelLatency", { statistic: "Average" }), endpoint.variantMetric("ModelLatency", { statistic: "p99" })]),
+      graph(
+        "Endpoint: errors",
+        ["Invocation4XXErrors", "Invocation5XXErrors", "InvocationModelErrors"].map((name) => endpoint.variantMetric(name, { statistic: "Sum" })),
+      ),
+      // What the scaling targets should be tuned against: they assume a throughput nobody has measured yet.
+      graph(
+        "Endpoint: instance utilization (%)",
+        ["GPUUtilization", "GPUMemoryUtilization", "CPUUtilization"].map((name) => endpoint.instanceMetric(name, { statistic: "Average" })),
+      ),
+    ];
+    if (endpoint.mode === "async") {
+      widgets.push(
+        graph("Endpoint: asynchronous backlog", [
+          endpoint.endpointMetric("ApproximateBacklogSize", { statistic: "Average" }),
+          endpoint.endpointMetric("HasBacklogWithoutCapacity", { statistic: "Maximum" }),
+        ]),
+      );
+    }
+    return widgets;
+  }
+}
+
+function graph(title: string, metrics: IMetric[]): GraphWidget {
+  return new GraphWidget({ title, left: metrics, width: 8 });
+}
+
+function functionWidgets(fn: CellsegFunction): GraphWidget[] {
+  const { function: lambda } = fn;
+  return [
+    graph(`${fn.serviceName}: invocations, errors, throttles`, [lambda.metricInvocations(), lambda.metricErrors(), lambda.metricThrottles()]),
+    graph(`${fn.serviceName}: duration (ms)`, [lambda.metricDuration({ statistic: "Average" }), lambda.metricDuration({ statistic: "p99" })]),
+  ];
+}
+
+/** `cellseg-segment` → `CellsegSegment`, for construct ids. */
+function pascalCase(name: string): string {
+  return name.replace(/(^|-)([a-z])/g, (_, __, letter: string) => letter.toUpperCase());
+}
+
+/** A metric the segment function publishes with Powertools (namespace `cellseg`, dimension `service`). */
+function segmentMetric(metricName: string, statistic: string): Metric {
+  return new Metric({ namespace: METRICS_NAMESPACE, metricName, dimensionsMap: { service: SEGMENT_SERVICE_NAME }, statistic, period: PERIOD });
+}

@@ -12,8 +12,8 @@
  * | `MAX_SYNC_IMAGE_BYTES` | 4194304 | `POST /v1/segment` body (Lambda's 6 MB payload limit holds the image base64-encoded) |
  * | `MAX_SYNC_IMAGE_PIXELS` | 4194304 | `POST /v1/segment` image size: "small images" (larger ones go through a job) |
  * | `SYNC_TIMEOUT_MS` | 25000 | `POST /v1/segment` deadline (API Gateway gives up at 29 s) |
- * | `COST_ENDPOINT_USD_PER_HOUR` | 1.408 | the endpoint instance's price (ml.g5.xlarge, us-east-1 on-demand) |
- * | `COST_FUNCTION_USD_PER_SECOND` | 0.0000489583 | the segment function's price per second (3008 MB, x86) |
+ * | `COST_ENDPOINT_USD_PER_HOUR` | 0.7364 | the endpoint instance's price (infra's default, ml.g4dn.xlarge, us-east-1 on-demand) |
+ * | `COST_FUNCTION_USD_PER_SECOND` | 0.0000391669 | the segment function's price per second (infra's default, 3008 MB arm64) |
  * | `API_TOKEN` | none | when set, every `/v1` request but the OpenAPI document and uploads needs `Authorization: Bearer <token>` (local runs; AWS uses IAM) |
  */
 import { z } from "zod";
@@ -46,8 +46,8 @@ const variables = {
   MAX_SYNC_IMAGE_BYTES: integer(1, 64 * 1024 * 1024).default(4 * 1024 * 1024),
   MAX_SYNC_IMAGE_PIXELS: integer(1).default(4 * 1024 * 1024),
   SYNC_TIMEOUT_MS: integer(1, 600_000).default(25_000),
-  COST_ENDPOINT_USD_PER_HOUR: price.default(1.408),
-  COST_FUNCTION_USD_PER_SECOND: price.default(0.0000489583),
+  COST_ENDPOINT_USD_PER_HOUR: price.default(0.7364),
+  COST_FUNCTION_USD_PER_SECOND: price.default(0.0000391669),
   API_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
 } as const;
 

@@ -17,7 +17,7 @@ describe("loadApiConfig", () => {
       maxFilesPerJob: 1536,
       maxUploadBytes: 256 * 1024 * 1024,
       sync: { maxBytes: 4 * 1024 * 1024, maxPixels: 4 * 1024 * 1024, timeoutMs: 25_000 },
-      pricing: { endpointUsdPerHour: 1.408, functionUsdPerSecond: 0.0000489583 },
+      pricing: { endpointUsdPerHour: 0.7364, functionUsdPerSecond: 0.0000391669 },
       pipeline: { inputBucket: "cellseg-in", endpoint: { kind: "sagemaker", name: "cellseg" } },
     });
     expect(config).not.toHaveProperty("bearerToken");

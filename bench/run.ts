@@ -174,7 +174,8 @@ if (Number(args["server-seconds"]) > 0) {
   );
 }
 if (Number(args["stack-images"]) > 0) {
-  const ids = await heldOutImages(Number(args["stack-images"]));
+  // The same images as the profiles' figures (after their warm-up image), so the two compare.
+  const ids = (await heldOutImages(Number(args["stack-images"]) + 1)).slice(1);
   const stack = await benchLocalStack(ids.map(({ id }) => path.join(SARTORIUS, "train", "images", `${id}.png`)));
   results.localStack = stack;
   const s = stack.stagesMsPerImage;

@@ -17,7 +17,7 @@ import type { JobsContext } from "../jobs/context";
 import type { LocalUploadLinks } from "../jobs/local-upload-links";
 import type { SegmentationEndpoint } from "../pipeline/endpoint";
 import type { PipelineLogger } from "../pipeline/process-image";
-import { errorFields } from "../pipeline/process-image";
+import { errorFields } from "../../core/error-fields";
 import type { SegmentImageOptions } from "../pipeline/segment-image";
 import type { Storage } from "../pipeline/storage";
 import { ApiRequestError, toApiError } from "./errors";

@@ -10,7 +10,8 @@ import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { watch } from "chokidar";
 import { KEY_PREFIXES } from "../../core/schemas/pipeline";
-import { errorFields, type PipelineLogger } from "../pipeline/process-image";
+import { errorFields } from "../../core/error-fields";
+import type { PipelineLogger } from "../pipeline/process-image";
 
 export interface InputWatcher {
   /** Resolves once the files already present have been reported. */

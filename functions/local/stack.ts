@@ -19,7 +19,7 @@ import { loadApiConfig } from "../api/config";
 import { wireApi } from "../api/wiring";
 import { LocalUploadLinks } from "../jobs/local-upload-links";
 import { loadPipelineConfig } from "../pipeline/config";
-import { errorFields } from "../pipeline/process-image";
+import { errorFields } from "../../core/error-fields";
 import type { Storage } from "../pipeline/storage";
 import { connect, wirePipeline } from "../pipeline/wiring";
 import { createSegmentHandler } from "../segment/handler";

@@ -26,6 +26,7 @@ import {
   type SourceObject,
 } from "../../core/schemas/pipeline";
 import type { CellType } from "../../core/types";
+import { errorFields } from "../../core/error-fields";
 import { claimRun, type Claim } from "./claims";
 import type { SegmentationEndpoint } from "./endpoint";
 import { EndpointProtocolError, EndpointRejectedError, EndpointUnavailableError } from "./errors";
@@ -335,10 +336,4 @@ export function classifyFailure(error: unknown): { code: JobErrorCode; message: 
   if (error instanceof EndpointProtocolError) return { code: JOB_ERROR_CODES.internal, message, retryable: false };
   // Anything else (a storage hiccup, a bug) may pass on another delivery; the queue's redrive limit bounds it.
   return { code: JOB_ERROR_CODES.internal, message: message || "unexpected failure", retryable: true };
-}
-
-/** An error as a log field: name, message, cause chain (JSON would turn an Error into `{}`). */
-export function errorFields(error: unknown): Record<string, unknown> {
-  if (!(error instanceof Error)) return { message: String(error) };
-  return { name: error.name, message: error.message, ...(error.cause !== undefined ? { cause: errorFields(error.cause) } : {}) };
 }

@@ -3,6 +3,7 @@
  * Logs Insights query can then filter on `msg`, `status` or `timings.inferenceMs`). Powertools' logger
  * targets Lambda's context; this server needs only the line format.
  */
+import { errorFields as sharedErrorFields } from "../../../core/error-fields";
 
 export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -48,13 +49,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
 
 /** An error as a log field: its name, message, stack and cause chain. */
 export function errorFields(error: unknown): LogFields {
-  if (!(error instanceof Error)) return { message: String(error) };
-  return {
-    name: error.name,
-    message: error.message,
-    stack: error.stack,
-    ...(error.cause !== undefined ? { cause: errorFields(error.cause) } : {}),
-  };
+  return sharedErrorFields(error, { stack: true });
 }
 
 function serialise(entry: LogFields): string {

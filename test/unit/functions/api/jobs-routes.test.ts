@@ -4,18 +4,19 @@ import { jobKeys } from "../../../../core/schemas/pipeline";
 import { errorOf, json, testApi, type TestApi } from "./api-fixture";
 import { storeSucceededImage, storeUpload } from "../jobs/status-builders";
 
+// Every job route, without exception, answers without calling the model endpoint.
+let api: TestApi;
+
+beforeEach(async () => {
+  api = await testApi();
+});
+
+afterEach(async () => {
+  await api.dispose();
+  expect(api.endpoint.calls).toBe(0);
+});
+
 describe("POST /v1/jobs", () => {
-  let api: TestApi;
-
-  beforeEach(async () => {
-    api = await testApi();
-  });
-
-  afterEach(async () => {
-    await api.dispose();
-    expect(api.endpoint.calls).toBe(0);
-  });
-
   it("creates a job: 201, one upload link per file, the manifest stored", async () => {
     // Act
     const response = await api.app.request("/v1/jobs", json({ files: ["plate-1/A01.tif", "plate-1/A02.tif"] }));
@@ -136,17 +137,6 @@ describe("POST /v1/jobs", () => {
 });
 
 describe("GET /v1/jobs/{jobId}", () => {
-  let api: TestApi;
-
-  beforeEach(async () => {
-    api = await testApi();
-  });
-
-  afterEach(async () => {
-    await api.dispose();
-    expect(api.endpoint.calls).toBe(0);
-  });
-
   it("answers a job's view, valid under jobViewSchema", async () => {
     // Prepare
     const created = createJobResponseSchema.parse(await (await api.app.request("/v1/jobs", json({ files: ["a.png", "b.png"] }))).json());

@@ -26,6 +26,7 @@ export interface LocalStackFigures {
 export async function benchLocalStack(imagePaths: readonly string[]): Promise<LocalStackFigures> {
   const dataDirectory = await mkdtemp(path.join(tmpdir(), "cellseg-bench-stack-"));
   process.env.POWERTOOLS_LOG_LEVEL ??= "ERROR";
+  process.env.POWERTOOLS_METRICS_DISABLED ??= "true";
   const stack = await startLocalStack(
     {
       port: 0,

@@ -17,6 +17,8 @@ async function main(): Promise<void> {
     console.error(error.message);
     process.exit(1);
   }
+  // Metrics go to CloudWatch in AWS; here they would only print EMF lines among the logs.
+  process.env.POWERTOOLS_METRICS_DISABLED ??= "true";
   if (config.storage.kind === "s3rver") {
     // The SDK signs with credentials from the environment; s3rver checks them against its own.
     process.env.AWS_ACCESS_KEY_ID ??= LOCAL_S3_CREDENTIALS.accessKeyId;

@@ -105,8 +105,8 @@ export async function startLocalStack(config: LocalStackConfig, env: Environment
 
     const segment = createSegmentHandler(wirePipeline(pipelineConfig, workerLogger), {
       logger: workerLogger,
-      // Metrics go to CloudWatch in AWS; locally they would only fill the terminal.
-      metrics: new Metrics({ namespace: "cellseg", serviceName: "cellseg-segment", ...(env.POWERTOOLS_METRICS_DISABLED === undefined ? { enabled: false } : {}) }),
+      // Metrics go to CloudWatch in AWS; locally they print EMF lines unless POWERTOOLS_METRICS_DISABLED (npm start sets it).
+      metrics: new Metrics({ namespace: "cellseg", serviceName: "cellseg-segment" }),
     });
     const deadLetters = path.join(config.dataDirectory, "dead-letter");
     const queue = new LocalQueue({
@@ -129,6 +129,8 @@ export async function startLocalStack(config: LocalStackConfig, env: Environment
     if (s3) {
       unsubscribe = s3.onObjectCreated((record) => {
         const { key, eTag, size, versionId } = record.s3.object;
+        // As the deployed bucket notification: uploads only, not the results the pipeline writes.
+        if (!key.startsWith(KEY_PREFIXES.input)) return;
         notify({ bucket: config.bucket, key, ...(eTag ? { etag: eTag } : {}), ...(size !== undefined ? { size } : {}), ...(versionId ? { versionId } : {}) });
       });
       // What was uploaded while the stack was down: S3 would have notified it; s3rver did not.

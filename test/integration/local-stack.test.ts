@@ -57,6 +57,7 @@ describe("local stack: the API over s3rver, the real model server", () => {
     process.env.AWS_ACCESS_KEY_ID = LOCAL_S3_CREDENTIALS.accessKeyId;
     process.env.AWS_SECRET_ACCESS_KEY = LOCAL_S3_CREDENTIALS.secretAccessKey;
     process.env.POWERTOOLS_LOG_LEVEL = "WARN";
+    process.env.POWERTOOLS_METRICS_DISABLED = "true";
     dataDirectory = await mkdtemp(path.join(tmpdir(), "cellseg-stack-"));
     server = await startModelServer();
     const config: LocalStackConfig = {

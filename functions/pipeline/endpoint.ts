@@ -136,7 +136,7 @@ export function retrying(endpoint: SegmentationEndpoint, policy: RetryPolicy, ra
     name: endpoint.name,
     invoke: (request, options = {}) =>
       withRetries(() => endpoint.invoke(request, options), policy, {
-        isRetryable,
+        isRetryable: (error) => isRetryable(error) && !(error instanceof EndpointUnavailableError && !error.retryNow),
         requestedDelayMs: (error) => (error instanceof EndpointUnavailableError ? error.retryAfterMs : undefined),
         ...(options.onRetry ? { onRetry: options.onRetry } : {}),
         ...(options.signal ? { signal: options.signal } : {}),

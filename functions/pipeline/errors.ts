@@ -11,12 +11,18 @@ export class EndpointUnavailableError extends Error {
   readonly retryAfterMs: number | undefined;
   /** The HTTP status (or SageMaker's original status), when there was one. */
   readonly status: number | undefined;
+  /**
+   * False when trying again at once would only repeat a long wait (an async endpoint still scaling from
+   * zero after the whole deadline): the job fails as retryable and its message comes back later instead.
+   */
+  readonly retryNow: boolean;
 
-  constructor(message: string, options: { cause?: unknown; retryAfterMs?: number; status?: number } = {}) {
+  constructor(message: string, options: { cause?: unknown; retryAfterMs?: number; status?: number; retryNow?: boolean } = {}) {
     super(message, { cause: options.cause });
     this.name = "EndpointUnavailableError";
     this.retryAfterMs = options.retryAfterMs;
     this.status = options.status;
+    this.retryNow = options.retryNow ?? true;
   }
 }
 

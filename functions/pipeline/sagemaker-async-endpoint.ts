@@ -103,7 +103,8 @@ export class SageMakerAsyncEndpoint implements SegmentationEndpoint {
       if (deadline.aborted) {
         throw new EndpointUnavailableError(
           `the async endpoint ${this.endpointName} did not answer within ${this.options.timeoutMs} ms: it may still be starting an instance after scaling to zero, so a later try can succeed`,
-          { cause: error },
+          // Another full wait now could outlast the function; the job's redelivery tries again later.
+          { cause: error, retryNow: false },
         );
       }
       throw error;

@@ -181,6 +181,22 @@ describe("SageMakerAsyncEndpoint (s3rver + an InvokeEndpointAsync stand-in)", ()
     expect(await leftovers(client)).toEqual([]);
   });
 
+  it("does not wait out the deadline again within the same job: the job's redelivery retries it later", async () => {
+    // Prepare
+    runtime.cold();
+    let retries = 0;
+
+    // Act
+    const error = await retrying(endpoint({ timeoutMs: 500 }), { maxAttempts: 5, baseDelayMs: 1, maxDelayMs: 5 })
+      .invoke(TILE, { onRetry: () => retries++ })
+      .catch((e: unknown) => e);
+
+    // Assess
+    expect(error).toBeInstanceOf(EndpointUnavailableError);
+    expect(isRetryable(error)).toBe(true);
+    expect(retries).toBe(0);
+  });
+
   it("stops waiting when the caller aborts, with the caller's reason", async () => {
     // Prepare
     runtime.cold();

@@ -46,12 +46,18 @@ async function main(): Promise<void> {
   process.on("SIGINT", (signal) => void stop(signal));
   process.on("SIGTERM", (signal) => void stop(signal));
 
-  stack = await startLocalStack(config, process.env);
+  stack = await startLocalStack(config, process.env, {
+    onFatal: (error) => {
+      console.error(`cellseg: ${error.message}`);
+      process.exit(1);
+    },
+  });
   if (stopping) {
     stopping = false;
     return stop("SIGINT");
   }
-  console.log(JSON.stringify({ level: "INFO", message: "local stack ready", apiUrl: stack.apiUrl, modelServerUrl: stack.modelServerUrl, storage: stack.storage }));
+  const { apiUrl, modelServerUrl, modelServerPid, storage } = stack;
+  console.log(JSON.stringify({ level: "INFO", message: "local stack ready", apiUrl, modelServerUrl, modelServerPid, storage }));
   console.log(banner(stack));
 }
 
@@ -60,7 +66,7 @@ function banner(stack: LocalStack): string {
     "",
     "cellseg is running locally",
     `  API            ${stack.apiUrl}/v1   (OpenAPI document: ${stack.apiUrl}/v1/openapi.json)`,
-    `  model server   ${stack.modelServerUrl}${stack.modelServerLog ? `   (log: ${stack.modelServerLog})` : ""}`,
+    `  model server   ${stack.modelServerUrl}${stack.modelServerLog ? `   (pid ${stack.modelServerPid}, log: ${stack.modelServerLog})` : ""}`,
   ];
   if (stack.storage.kind === "directory") {
     lines.push(

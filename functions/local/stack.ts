@@ -37,6 +37,8 @@ const STOP_WAIT_MS = 180_000;
 export interface LocalStack {
   readonly apiUrl: string;
   readonly modelServerUrl: string;
+  /** The model server's process, when the stack started it. */
+  readonly modelServerPid?: number;
   /** Where to put images: a folder, or an S3 endpoint and bucket. */
   readonly storage:
     | { readonly kind: "directory"; readonly inputDirectory: string; readonly outputDirectory: string }
@@ -64,7 +66,15 @@ export interface LocalStack {
  * await stack.stop();
  * ```
  */
-export async function startLocalStack(config: LocalStackConfig, env: Environment): Promise<LocalStack> {
+export interface LocalStackHooks {
+  /**
+   * A part the stack cannot work without (the model server it started) died. The stack has stopped
+   * itself by the time this is called.
+   */
+  readonly onFatal?: (error: Error) => void;
+}
+
+export async function startLocalStack(config: LocalStackConfig, env: Environment, hooks: LocalStackHooks = {}): Promise<LocalStack> {
   mkdirSync(config.dataDirectory, { recursive: true });
   // One logger per part, as in AWS: the worker's carries its (local) Lambda context, the API's does not.
   const logger = new Logger({ serviceName: "cellseg-local" });
@@ -150,9 +160,18 @@ export async function startLocalStack(config: LocalStackConfig, env: Environment
       await watcher?.close();
     };
     let stopping: Promise<boolean> | undefined;
+    const stop = () => (stopping ??= stopAll([{ stop: stopTriggers }, ...started.reverse()], logger));
+    // Without its endpoint every image would fail and be dead-lettered: stop, and say why.
+    modelServer.process?.child.once("exit", (code, signal) => {
+      if (stopping !== undefined) return;
+      const error = new Error(`the model server exited unexpectedly (${signal ?? `code ${code}`}); see ${modelServer.log}`);
+      logger.error("stopping: the model server died", { error: errorFields(error) });
+      void stop().then(() => hooks.onFatal?.(error));
+    });
     return {
       apiUrl,
       modelServerUrl: modelServer.url,
+      ...(modelServer.process?.child.pid !== undefined ? { modelServerPid: modelServer.process.child.pid } : {}),
       storage: s3
         ? { kind: "s3rver", url: s3.url, bucket: config.bucket }
         : {
@@ -163,7 +182,7 @@ export async function startLocalStack(config: LocalStackConfig, env: Environment
       ...(modelServer.log ? { modelServerLog: modelServer.log } : {}),
       pending: () => queue.size,
       idle: () => queue.onIdle(),
-      stop: () => (stopping ??= stopAll([{ stop: stopTriggers }, ...started.reverse()], logger)),
+      stop,
     };
   } catch (error) {
     await stopAll(started.reverse(), logger);

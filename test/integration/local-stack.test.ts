@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import sharp from "sharp";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { parseSubmissionCsv } from "../../core/kaggle/csv";
 import { maskArea } from "../../core/masks/binary-mask";
 import { decodeCocoRle } from "../../core/masks/coco-rle";
@@ -186,32 +186,49 @@ describe("local stack: the API over s3rver, the real model server", () => {
   });
 });
 
+/** `npm start`'s entry as a process, with its output kept and its "ready" line parsed. */
+interface NpmStart {
+  readonly child: ChildProcess;
+  readonly ready: { apiUrl: string; modelServerUrl: string; modelServerPid: number; storage: { inputDirectory: string } };
+  readonly exited: Promise<number | null>;
+  readonly output: string[];
+}
+
+async function npmStart(dataDirectory: string): Promise<NpmStart> {
+  const child = spawn(process.execPath, ["--import", "tsx", path.join("functions", "local", "main.ts")], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, PORT: "0", MODEL_SERVER_PORT: "0", CELLSEG_DATA_DIR: dataDirectory, CELLSEG_THREADS: "1", CELLSEG_PROFILES: "fast", POWERTOOLS_LOG_LEVEL: "WARN" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  const output: string[] = [];
+  createInterface({ input: child.stderr! }).on("line", (line) => output.push(line));
+  const ready = await new Promise<NpmStart["ready"]>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).on("line", (line) => {
+      output.push(line);
+      if (line.includes('"local stack ready"')) resolve(JSON.parse(line));
+    });
+    void exited.then((code) => reject(new Error(`npm start exited with ${code}:\n${output.join("\n")}`)));
+  });
+  return { child, ready, exited, output };
+}
+
 describe("npm start: a folder as the bucket, Ctrl-C", () => {
-  let child: ChildProcess | undefined;
+  let started: NpmStart | undefined;
   let dataDirectory: string;
 
-  afterAll(async () => {
-    if (child && child.exitCode === null) child.kill("SIGKILL");
+  beforeEach(async () => {
+    dataDirectory = await mkdtemp(path.join(tmpdir(), "cellseg-npm-start-"));
+  });
+
+  afterEach(async () => {
+    if (started && started.child.exitCode === null) started.child.kill("SIGKILL");
     await rm(dataDirectory, { recursive: true, force: true });
   });
 
   it("segments an image dropped into the input folder, then stops everything cleanly on SIGINT", async () => {
-    dataDirectory = await mkdtemp(path.join(tmpdir(), "cellseg-npm-start-"));
-    child = spawn(process.execPath, ["--import", "tsx", path.join("functions", "local", "main.ts")], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, PORT: "0", MODEL_SERVER_PORT: "0", CELLSEG_DATA_DIR: dataDirectory, CELLSEG_THREADS: "1", CELLSEG_PROFILES: "fast", POWERTOOLS_LOG_LEVEL: "WARN" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    const exited = new Promise<number | null>((resolve) => child!.once("exit", (code) => resolve(code)));
-    const output: string[] = [];
-    createInterface({ input: child.stderr! }).on("line", (line) => output.push(line));
-    const ready = await new Promise<{ apiUrl: string; modelServerUrl: string; storage: { inputDirectory: string } }>((resolve, reject) => {
-      createInterface({ input: child!.stdout! }).on("line", (line) => {
-        output.push(line);
-        if (line.includes('"local stack ready"')) resolve(JSON.parse(line));
-      });
-      void exited.then((code) => reject(new Error(`npm start exited with ${code}:\n${output.join("\n")}`)));
-    });
+    started = await npmStart(dataDirectory);
+    const { child, ready, exited, output } = started;
 
     const job = path.join(ready.storage.inputDirectory, "dropped");
     await mkdir(job, { recursive: true });
@@ -226,5 +243,16 @@ describe("npm start: a folder as the bucket, Ctrl-C", () => {
     expect(output.join("\n")).toContain("cellseg: stopped");
     // The model server it started went with it.
     await expect(fetch(`${ready.modelServerUrl}/ping`)).rejects.toThrow();
+  });
+
+  it("stops with exit code 1, saying why, when its model server dies", async () => {
+    started = await npmStart(dataDirectory);
+    const { ready, exited, output } = started;
+
+    process.kill(ready.modelServerPid, "SIGKILL");
+
+    expect(await exited, output.join("\n")).toBe(1);
+    expect(output.join("\n")).toMatch(/the model server exited unexpectedly \(SIGKILL\)/);
+    await expect(fetch(`${ready.apiUrl}/health`)).rejects.toThrow();
   });
 });

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import gzip
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +12,22 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where a data root keeps its files: the Sartorius original, or what `pack.py` writes for the GPU run."""
+
+    images: str
+    suffix: str
+    annotations: str  # Kaggle CSV, gzipped when the name ends in .gz
+    index: str  # images.csv: id, cell_type, annotated
+
+
+LAYOUTS = {
+    "sartorius": Layout("train/images", ".png", "train/train.csv", "train/images.csv"),
+    "packed": Layout("train/images", ".jpg", "train/train.csv.gz", "train/images.csv"),
+}
 
 
 @dataclass
@@ -46,18 +63,22 @@ def read_image(path: Path) -> np.ndarray:
     return np.asarray(Image.open(path).convert("L"), dtype=np.uint8)
 
 
-def load_annotated(root: str | Path, ids: Sequence[str] | None = None) -> List[AnnotatedImage]:
-    """Images with complete masks from `train.csv`, optionally limited to `ids`."""
-    root = Path(root)
+def open_text(path: Path):
+    return gzip.open(path, "rt", newline="") if path.suffix == ".gz" else open(path, newline="")
+
+
+def load_annotated(root: str | Path, ids: Sequence[str] | None = None, layout: str = "sartorius") -> List[AnnotatedImage]:
+    """Images with complete masks from the annotations CSV, optionally limited to `ids`."""
+    root, files = Path(root), LAYOUTS[layout]
     wanted = set(ids) if ids is not None else None
     by_id: Dict[str, AnnotatedImage] = {}
-    with open(root / "train" / "train.csv", newline="") as handle:
+    with open_text(root / files.annotations) as handle:
         for row in csv.DictReader(handle):
             image_id = row["id"]
             if wanted is not None and image_id not in wanted:
                 continue
             if image_id not in by_id:
-                pixels = read_image(root / "train" / "images" / f"{image_id}.png")
+                pixels = read_image(root / files.images / f"{image_id}{files.suffix}")
                 by_id[image_id] = AnnotatedImage(image_id, row["cell_type"], pixels)
             by_id[image_id].instances.append(
                 decode_kaggle_rle(row["annotation"], int(row["height"]), int(row["width"]))
@@ -65,20 +86,20 @@ def load_annotated(root: str | Path, ids: Sequence[str] | None = None) -> List[A
     return [by_id[i] for i in sorted(by_id)]
 
 
-def annotated_ids_by_type(root: str | Path) -> Dict[str, List[str]]:
+def annotated_ids_by_type(root: str | Path, layout: str = "sartorius") -> Dict[str, List[str]]:
     by_type: Dict[str, List[str]] = {}
-    with open(Path(root) / "train" / "images.csv", newline="") as handle:
+    with open(Path(root) / LAYOUTS[layout].index, newline="") as handle:
         for row in csv.DictReader(handle):
             if row["annotated"] == "1":
                 by_type.setdefault(row["cell_type"], []).append(row["id"])
     return {k: sorted(v) for k, v in sorted(by_type.items())}
 
 
-def stratified_split(root: str | Path, val_fraction: float, seed: int) -> Tuple[List[str], List[str]]:
+def stratified_split(root: str | Path, val_fraction: float, seed: int, layout: str = "sartorius") -> Tuple[List[str], List[str]]:
     """(train ids, validation ids): the same fraction of every cell type is held out."""
     rng = random.Random(seed)
     train, val = [], []
-    for ids in annotated_ids_by_type(root).values():
+    for ids in annotated_ids_by_type(root, layout).values():
         shuffled = ids[:]
         rng.shuffle(shuffled)
         n_val = max(1, round(len(shuffled) * val_fraction))
@@ -91,11 +112,11 @@ def load_or_create_split(config: dict) -> Tuple[List[str], List[str]]:
     """The committed validation split when present (so every tool scores the same images), else a new one."""
     data = config["data"]
     split_file = Path(data["val_split_file"])
-    all_ids = sorted(i for ids in annotated_ids_by_type(data["root"]).values() for i in ids)
+    all_ids = sorted(i for ids in annotated_ids_by_type(data["root"], data["layout"]).values() for i in ids)
     if split_file.exists():
         val = sorted(line.strip() for line in split_file.read_text().splitlines() if line.strip())
     else:
-        _, val = stratified_split(data["root"], data["val_fraction"], data["split_seed"])
+        _, val = stratified_split(data["root"], data["val_fraction"], data["split_seed"], data["layout"])
         split_file.parent.mkdir(parents=True, exist_ok=True)
         split_file.write_text("\n".join(val) + "\n")
     held_out = set(val)
@@ -193,6 +214,23 @@ class TrainingCrops:
             "masks": mask_tensor.to(torch.uint8),
         }
         return standardize(pixels, inp), target
+
+
+class CropStream(torch.utils.data.IterableDataset):
+    """TrainingCrops for a DataLoader: each worker draws its own sequence, seeded by (seed, first step, worker)."""
+
+    def __init__(self, crops: TrainingCrops, seed: int, first_step: int):
+        self.crops = crops
+        self.seed = seed
+        self.first_step = first_step
+
+    def __iter__(self):
+        worker = torch.utils.data.get_worker_info()
+        if worker is not None:
+            torch.set_num_threads(1)  # the workers already use every core between them
+        self.crops.rng.seed(f"{self.seed}-{self.first_step}-{worker.id if worker else 0}")
+        while True:
+            yield self.crops.sample()
 
 
 def boxes_from_masks(masks: torch.Tensor) -> torch.Tensor:

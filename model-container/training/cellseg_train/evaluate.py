@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import itertools
 import math
+import time
 from dataclasses import dataclass
-from typing import Dict, List, Sequence
+from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -42,14 +43,89 @@ def model_input(pixels: np.ndarray, input_cfg: dict) -> torch.Tensor:
     return F.pad(image, (0, pad_w, 0, pad_h))
 
 
+# Test-time flips, named as the manifest's `tta` names them: (horizontal, vertical).
+FLIPS = {"none": (False, False), "horizontal": (True, False), "vertical": (False, True), "both": (True, True)}
+
+
 @torch.no_grad()
-def predict(member: torch.nn.Module, pixels: np.ndarray, input_cfg: dict, device=torch.device("cpu")) -> RawPrediction:
-    boxes, scores, labels, masks = (t.cpu() for t in member(model_input(pixels, input_cfg).to(device)))
+def predict(
+    member: torch.nn.Module, pixels: np.ndarray, input_cfg: dict, device=torch.device("cpu"), flip: str = "none"
+) -> RawPrediction:
+    """One member on one whole image, boxes and box-frame masks mapped back to the image's pixels.
+
+    A flip mirrors only the scaled image, not its padding, and is undone on the outputs, as the runtime's
+    `flipModelInput` and `toImageFrame` do (core/segmentation/segmenter.ts).
+    """
+    horizontal, vertical = FLIPS[flip]
     height, width = pixels.shape
+    image = model_input(pixels, input_cfg)
+    scaled_h, scaled_w = round(height * input_cfg["scale"]), round(width * input_cfg["scale"])
+    dims = [d for d, on in ((2, horizontal), (1, vertical)) if on]
+    if dims:
+        image[:, :scaled_h, :scaled_w] = image[:, :scaled_h, :scaled_w].flip(dims)
+    boxes, scores, labels, masks = (t.cpu() for t in member(image.to(device)))
+    boxes, masks = boxes.clone(), masks[:, 0]
+    if horizontal:
+        boxes[:, [0, 2]] = scaled_w - boxes[:, [2, 0]]
+        masks = masks.flip(2)
+    if vertical:
+        boxes[:, [1, 3]] = scaled_h - boxes[:, [3, 1]]
+        masks = masks.flip(1)
     boxes = boxes / input_cfg["scale"]
     boxes[:, 0::2] = boxes[:, 0::2].clamp(0, width)
     boxes[:, 1::2] = boxes[:, 1::2].clamp(0, height)
-    return RawPrediction(boxes.numpy(), scores.numpy(), labels.numpy(), masks[:, 0].numpy())
+    return RawPrediction(boxes.numpy(), scores.numpy(), labels.numpy(), masks.numpy())
+
+
+def timed_predictions(
+    member: torch.nn.Module, images: Sequence[AnnotatedImage], input_cfg: dict, device, flip: str = "none"
+) -> Tuple[float, Dict[str, RawPrediction]]:
+    """(seconds per image, predictions by id); reading the outputs back waits for the GPU, so the time is real."""
+    started = time.time()
+    predictions = {im.image_id: predict(member, im.pixels, input_cfg, device, flip) for im in images}
+    return (time.time() - started) / max(len(images), 1), predictions
+
+
+def fuse(sources: Sequence[Tuple[RawPrediction, float]], iou_threshold: float) -> RawPrediction:
+    """The runtime's weighted box fusion (`fuseDetections` in core/postprocess/fusion.ts), step for step.
+
+    Detections in falling weighted score join the same-class cluster whose fused box overlaps theirs most
+    (IoU above the threshold); boxes and masks are score-weighted means, the score the mean over sources.
+    """
+    if len(sources) == 1:
+        return sources[0][0]
+    total_weight = sum(weight for _, weight in sources)
+    boxes = np.concatenate([p.boxes for p, _ in sources]).astype(np.float64)
+    labels = np.concatenate([p.labels for p, _ in sources])
+    masks = np.concatenate([p.masks for p, _ in sources])
+    weighted = np.concatenate([p.scores.astype(np.float64) * w for p, w in sources])
+    n_max = len(weighted)
+    fused_box, box_sum = np.zeros((n_max, 4)), np.zeros((n_max, 4))
+    weight_sum, cluster_label = np.zeros(n_max), np.full(n_max, -1)
+    mask_sum = np.zeros((n_max,) + masks.shape[1:])
+    n = 0
+    for i in np.argsort(-weighted, kind="stable"):
+        box = boxes[i]
+        width = np.minimum(fused_box[:n, 2], box[2]) - np.maximum(fused_box[:n, 0], box[0])
+        height = np.minimum(fused_box[:n, 3], box[3]) - np.maximum(fused_box[:n, 1], box[1])
+        inter = np.where((width > 0) & (height > 0), width * height, 0.0)
+        areas = (fused_box[:n, 2] - fused_box[:n, 0]) * (fused_box[:n, 3] - fused_box[:n, 1])
+        union = areas + (box[2] - box[0]) * (box[3] - box[1]) - inter
+        iou = np.where((cluster_label[:n] == labels[i]) & (union > 0), inter / np.where(union > 0, union, 1), 0.0)
+        best = int(np.argmax(iou)) if n else -1
+        if best < 0 or iou[best] <= iou_threshold:
+            best, n = n, n + 1
+            fused_box[best], cluster_label[best] = box, labels[i]
+        weight_sum[best] += weighted[i]
+        box_sum[best] += box * weighted[i]
+        fused_box[best] = box_sum[best] / weight_sum[best]
+        mask_sum[best] += masks[i] * weighted[i]
+    return RawPrediction(
+        fused_box[:n].astype(np.float32),
+        (weight_sum[:n] / total_weight).astype(np.float32),
+        cluster_label[:n],
+        (mask_sum[:n] / weight_sum[:n, None, None]).astype(np.float32),
+    )
 
 
 def majority_class(pred: RawPrediction) -> int:

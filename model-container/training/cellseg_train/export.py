@@ -1,7 +1,7 @@
 """Export trained members to ONNX (the contract in docs/ARCHITECTURE.md) and write the manifest.
 
     /usr/bin/python3 -m cellseg_train.export --run runs/starter --name starter-r18 \
-        --models ../models --parity-image ../../../shared/data/sartorius/test/7ae19de7bc2a.png
+        --models ../models --parity-image ../../../shared/data/sartorius/test/7ae19de7bc2a.png [--append]
 
 Each member is exported with box-frame masks, its weights stored as float16 (halving the repository
 footprint; onnxruntime folds the casts back to float32 when it loads the graph), and a parity record of
@@ -99,25 +99,19 @@ def parity_record(member: torch.nn.Module, image_path: Path, input_cfg: dict) ->
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--run", required=True, help="training run folder (config.json, model.pt, metrics.json)")
-    parser.add_argument("--name", required=True, help="member name in the manifest")
-    parser.add_argument("--models", required=True, help="model directory (model-container/models)")
-    parser.add_argument("--parity-image", required=True)
-    parser.add_argument("--version", default=None, help="manifest version (default: the member name)")
-    args = parser.parse_args()
+TTA_ACCURATE = ["none", "horizontal", "vertical"]
 
-    run, models = Path(args.run), Path(args.models)
-    models.mkdir(parents=True, exist_ok=True)
+
+def export_member(run: Path, name: str, models: Path, parity_image: Path) -> dict:
+    """ONNX (float16 weights) and parity record of one trained run; returns its manifest entry."""
     config = json.loads((run / "config.json").read_text())
     torch.set_num_threads(config["train"]["threads"])
     model = build_model(config)
     model.load_state_dict(torch.load(run / "model.pt", map_location="cpu"))
     member = BoxFrameMaskRCNN(model).eval()
 
-    onnx_path = models / f"{args.name}.onnx"
-    example = model_input(read_image(Path(args.parity_image)), config["input"])
+    onnx_path = models / f"{name}.onnx"
+    example = model_input(read_image(parity_image), config["input"])
     export_onnx(member, example, onnx_path)
     store_weights_as_float16(onnx_path)
     # Parity is recorded with the weights the ONNX file holds: the large ones rounded to float16.
@@ -126,63 +120,115 @@ def main() -> None:
     )
     parity_dir = models / "parity"
     parity_dir.mkdir(exist_ok=True)
-    (parity_dir / f"{args.name}.json").write_text(json.dumps(parity_record(member, Path(args.parity_image), config["input"])))
-
-    metrics = json.loads((run / "metrics.json").read_text())
-    write_manifest(models, args.name, onnx_path, config, metrics, args.version or args.name)
+    (parity_dir / f"{name}.json").write_text(json.dumps(parity_record(member, parity_image, config["input"])))
+    return member_entry(name, onnx_path, config, json.loads((run / "metrics.json").read_text()))
 
 
-def write_manifest(models: Path, name: str, onnx_path: Path, config: dict, metrics: dict, version: str) -> None:
-    inp, post, train_cfg = config["input"], metrics["postprocess"], config["train"]
-    tuned = metrics["map_tuned"]
-    validation = {"map": tuned["map"], "mapPerType": tuned["map_per_type"], "images": tuned["images"]}
-    manifest = {
+def member_entry(name: str, onnx_path: Path, config: dict, metrics: dict) -> dict:
+    train_cfg, model_cfg = config["train"], config["model"]
+    # .get: runs trained before trunk_stages existed used all four stages.
+    layer4 = "" if model_cfg.get("trunk_stages", 4) == 4 else " without layer4 (P6-P7 conv levels)"
+    return {
+        "name": name,
+        "file": onnx_path.name,
+        "sha256": sha256(onnx_path),
+        "architecture": (
+            f"Mask R-CNN, {model_cfg['backbone']}{layer4}-FPN ({model_cfg['fpn_channels']} channels, GroupNorm), "
+            f"anchors {model_cfg['anchor_sizes']} px, trained from scratch"
+        ),
+        "trainingData": "Sartorius train/ (Kaggle 2021), annotated images minus the validation split",
+        "training": {
+            "steps": metrics.get("steps"),
+            "minutes": metrics.get("minutes"),
+            "device": metrics["device"],
+            "crop": train_cfg["crop"],
+            "batchSize": train_cfg["batch_size"],
+            "lr": train_cfg["lr"],
+            "seed": train_cfg["seed"],
+            "inferenceSecondsPerImage": metrics.get("inference_seconds_per_image"),
+        },
+        "validation": validation_record(metrics["map_tuned"]),
+        "weight": 1,
+    }
+
+
+def validation_record(scores: dict) -> dict:
+    """score_with's output as the manifest records it."""
+    return {"map": scores["map"], "mapPerType": scores["map_per_type"], "images": scores["images"]}
+
+
+def manifest_postprocess(post: dict) -> dict:
+    return {
+        "scoreThresholds": post["score_thresholds"],
+        "minAreas": post["min_areas"],
+        "maskThreshold": post["mask_threshold"],
+        "nmsIou": post["nms_iou"],
+    }
+
+
+def manifest_input(config: dict) -> dict:
+    inp = config["input"]
+    return {
+        "percentileLow": inp["percentile_low"],
+        "percentileHigh": inp["percentile_high"],
+        "mean": inp["mean"],
+        "std": inp["std"],
+        "scale": inp["scale"],
+        "sizeDivisor": inp["size_divisor"],
+    }
+
+
+def build_manifest(version: str, config: dict, members: list, fast: dict, accurate: dict) -> dict:
+    """`fast` and `accurate` are profile objects; the top-level post-processing is the fast profile's."""
+    return {
         "version": version,
         "classes": config["classes"],
-        "input": {
-            "percentileLow": inp["percentile_low"],
-            "percentileHigh": inp["percentile_high"],
-            "mean": inp["mean"],
-            "std": inp["std"],
-            "scale": inp["scale"],
-            "sizeDivisor": inp["size_divisor"],
-        },
+        "input": manifest_input(config),
         "maskSize": 28,
-        "members": [
-            {
-                "name": name,
-                "file": onnx_path.name,
-                "sha256": sha256(onnx_path),
-                "architecture": (
-                    f"Mask R-CNN, {config['model']['backbone']}-FPN ({config['model']['fpn_channels']} channels, GroupNorm), "
-                    f"anchors {config['model']['anchor_sizes']} px, trained from scratch"
-                ),
-                "trainingData": "Sartorius train/ (Kaggle 2021), annotated images minus the validation split",
-                "training": {
-                    "steps": metrics.get("steps"),
-                    "minutes": metrics.get("minutes"),
-                    "device": metrics["device"],
-                    "crop": train_cfg["crop"],
-                    "batchSize": train_cfg["batch_size"],
-                    "lr": train_cfg["lr"],
-                },
-                "validation": validation,
-                "weight": 1,
-            }
-        ],
-        "postprocess": {
-            "scoreThresholds": post["score_thresholds"],
-            "minAreas": post["min_areas"],
-            "maskThreshold": post["mask_threshold"],
-            "nmsIou": post["nms_iou"],
-        },
-        "profiles": {
-            "fast": {"members": [name], "tta": ["none"]},
-            "accurate": {"members": [name], "tta": ["none", "horizontal", "vertical"]},
-        },
+        "members": members,
+        "postprocess": fast["postprocess"],
+        "profiles": {"fast": fast, "accurate": accurate},
         "validationSplit": "model-container/training/splits/val.txt",
     }
-    (models / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+
+
+def merged_manifest(existing: dict | None, entry: dict, config: dict, post: dict, version: str) -> dict:
+    """Add (or replace) one member: `fast` is the member with the best validation mAP, `accurate` all of them
+    under flips. The accurate profile keeps no thresholds of its own: fusion changes the score scale, so
+    `npm run validate-models -- --tune` (or the GPU run's ensemble step) tunes them afterwards."""
+    members = [entry]
+    fast = {"members": [entry["name"]], "tta": ["none"], "postprocess": manifest_postprocess(post), "validation": entry["validation"]}
+    if existing is not None:
+        if existing["input"] != manifest_input(config):
+            raise ValueError("the new member was trained with other input normalisation than the manifest's members")
+        members = [m for m in existing["members"] if m["name"] != entry["name"]] + [entry]
+        best = max(members, key=lambda m: m.get("validation", {}).get("map", 0.0))
+        if best is not entry:
+            kept = existing["profiles"]["fast"]
+            fast = {**kept, "members": [best["name"]], "postprocess": kept.get("postprocess", existing["postprocess"])}
+    accurate = {"members": [m["name"] for m in members], "tta": TTA_ACCURATE}
+    return build_manifest(version, config, members, fast, accurate)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--run", required=True, help="training run folder (config.json, model.pt, metrics.json)")
+    parser.add_argument("--name", required=True, help="member name in the manifest")
+    parser.add_argument("--models", required=True, help="model directory (model-container/models)")
+    parser.add_argument("--parity-image", required=True)
+    parser.add_argument("--version", default=None, help="manifest version (default: the member name)")
+    parser.add_argument("--append", action="store_true", help="add the member to the directory's manifest instead of replacing it")
+    args = parser.parse_args()
+
+    run, models = Path(args.run), Path(args.models)
+    models.mkdir(parents=True, exist_ok=True)
+    entry = export_member(run, args.name, models, Path(args.parity_image))
+    config = json.loads((run / "config.json").read_text())
+    metrics = json.loads((run / "metrics.json").read_text())
+    manifest_path = models / "manifest.json"
+    existing = json.loads(manifest_path.read_text()) if args.append and manifest_path.exists() else None
+    manifest = merged_manifest(existing, entry, config, metrics["postprocess"], args.version or args.name)
+    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
 
 
 if __name__ == "__main__":

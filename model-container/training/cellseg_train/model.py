@@ -13,7 +13,7 @@ from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHe
 from torchvision.models.detection.image_list import ImageList
 from torchvision.models.detection.mask_rcnn import MaskRCNNHeads, MaskRCNNPredictor
 from torchvision.models.detection.transform import GeneralizedRCNNTransform
-from torchvision.ops.feature_pyramid_network import LastLevelMaxPool
+from torchvision.ops.feature_pyramid_network import LastLevelMaxPool, LastLevelP6P7
 
 BACKBONES = {"resnet18": (resnet.resnet18, 64), "resnet34": (resnet.resnet34, 64), "resnet50": (resnet.resnet50, 256)}
 
@@ -42,20 +42,23 @@ def build_model(config: dict) -> MaskRCNN:
     make_resnet, width = BACKBONES[cfg["backbone"]]
     trunk = make_resnet(weights=None, norm_layer=group_norm)
     expansion = 4 if cfg["backbone"] == "resnet50" else 1
-    in_channels = [width * expansion * 2**i for i in range(4)]
+    stages = cfg["trunk_stages"]
+    channels = cfg["fpn_channels"]
+    # Without layer4 (stride 32, most of a ResNet's weights) two conv levels restore the 5 anchor levels:
+    # the member stays under the 16 MiB a GPU-run file may have, and cells rarely need stride-32 context.
+    extra = LastLevelMaxPool() if stages == 4 else LastLevelP6P7(channels, channels)
     backbone = BackboneWithFPN(
         trunk,
-        return_layers={"layer1": "0", "layer2": "1", "layer3": "2", "layer4": "3"},
-        in_channels_list=in_channels,
-        out_channels=cfg["fpn_channels"],
-        extra_blocks=LastLevelMaxPool(),
+        return_layers={f"layer{i + 1}": str(i) for i in range(stages)},
+        in_channels_list=[width * expansion * 2**i for i in range(stages)],
+        out_channels=channels,
+        extra_blocks=extra,
         norm_layer=group_norm,
     )
     anchors = AnchorGenerator(
         sizes=tuple((s,) for s in cfg["anchor_sizes"]),
         aspect_ratios=(tuple(cfg["aspect_ratios"]),) * len(cfg["anchor_sizes"]),
     )
-    channels = cfg["fpn_channels"]
     num_classes = len(config["classes"]) + 1  # + background
     mask_width = cfg["mask_head_layers"][-1]
     model = MaskRCNN(

@@ -18,8 +18,8 @@ import numpy as np
 import torch
 
 from .config import load_config
-from .data import TrainingCrops, load_annotated, load_or_create_split
-from .evaluate import predict, score_with, tune_thresholds
+from .data import CropStream, TrainingCrops, load_annotated, load_or_create_split
+from .evaluate import score_with, timed_predictions, tune_thresholds
 from .model import BoxFrameMaskRCNN, build_model
 
 
@@ -36,9 +36,15 @@ def main() -> None:
     parser.add_argument("--max-minutes", type=float, default=None, help="override train.max_minutes")
     parser.add_argument("--max-steps", type=int, default=None, help="override train.max_steps")
     parser.add_argument("--val-limit", type=int, default=None, help="validate on the first N held-out images only")
+    parser.add_argument("--data-root", default=None, help="override data.root")
+    parser.add_argument("--data-layout", default=None, choices=["sartorius", "packed"], help="override data.layout")
     args = parser.parse_args()
 
     config = load_config(args.config)
+    if args.data_root is not None:
+        config["data"]["root"] = args.data_root
+    if args.data_layout is not None:
+        config["data"]["layout"] = args.data_layout
     if args.max_minutes is not None:
         config["train"]["max_minutes"] = args.max_minutes
     if args.max_steps is not None:
@@ -48,12 +54,14 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(train_cfg["threads"])
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    amp = device.type == "cuda" and train_cfg["autocast_bf16"]
+    torch.backends.cudnn.benchmark = True  # training crops all have one size
     random.seed(train_cfg["seed"])
     np.random.seed(train_cfg["seed"])
     torch.manual_seed(train_cfg["seed"])
 
     train_ids, val_ids = load_or_create_split(config)
-    crops = TrainingCrops(load_annotated(config["data"]["root"], train_ids), config, train_cfg["seed"])
+    crops = TrainingCrops(load_annotated(config["data"]["root"], train_ids, config["data"]["layout"]), config, train_cfg["seed"])
     model = build_model(config).to(device)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.SGD(params, lr=train_cfg["lr"], momentum=train_cfg["momentum"], weight_decay=train_cfg["weight_decay"])
@@ -65,10 +73,17 @@ def main() -> None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         step, elapsed = state["step"], state["elapsed"]
-        crops.rng.seed(train_cfg["seed"] + step)
         print(f"resumed from step {step} ({elapsed / 60:.1f} min)", flush=True)
     (out / "config.json").write_text(json.dumps(config, indent=2))
 
+    loader = torch.utils.data.DataLoader(
+        CropStream(crops, train_cfg["seed"], step),
+        batch_size=train_cfg["batch_size"],
+        collate_fn=list,
+        num_workers=train_cfg["workers"],
+        pin_memory=device.type == "cuda",
+    )
+    batches = iter(loader)
     budget = train_cfg["max_minutes"] * 60
     log = open(out / "train-log.jsonl", "a")
     model.train()
@@ -78,10 +93,11 @@ def main() -> None:
         lr = learning_rate(config, step, progress)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        batch = [crops.sample() for _ in range(train_cfg["batch_size"])]
-        images = [img.to(device) for img, _ in batch]
-        targets = [{k: v.to(device) for k, v in t.items()} for _, t in batch]
-        losses = model(images, targets)
+        batch = next(batches)
+        images = [img.to(device, non_blocking=True) for img, _ in batch]
+        targets = [{k: v.to(device, non_blocking=True) for k, v in t.items()} for _, t in batch]
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+            losses = model(images, targets)
         loss = sum(losses.values())
         if not torch.isfinite(loss):
             raise FloatingPointError(f"loss is {loss.item()} at step {step}: lower train.lr")
@@ -116,10 +132,8 @@ def save_checkpoint(path: Path, model, optimizer, step: int, elapsed: float) -> 
 def validate(model, config: dict, val_ids, out: Path, device, trained: dict) -> dict:
     """Predict every held-out image, tune the post-processing on them, and record the scores."""
     member = BoxFrameMaskRCNN(model).eval()
-    images = load_annotated(config["data"]["root"], val_ids)
-    started = time.time()
-    predictions = {im.image_id: predict(member, im.pixels, config["input"], device) for im in images}
-    seconds_per_image = (time.time() - started) / max(len(images), 1)
+    images = load_annotated(config["data"]["root"], val_ids, config["data"]["layout"])
+    seconds_per_image, predictions = timed_predictions(member, images, config["input"], device)
     untuned = score_with(predictions, images, config["postprocess"], config["classes"])
     tuned = tune_thresholds(predictions, images, config["classes"])
     post = {**config["postprocess"], **{k: tuned[k] for k in ("score_thresholds", "min_areas", "mask_threshold")}}

@@ -1,4 +1,4 @@
-import { execFile, execFileSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -6,21 +6,10 @@ import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { decodeImage } from "../../core/image/decode";
 import { loadModels } from "../../model-container/src/model-store";
-import { REPO_ROOT, SARTORIUS, TRAIN_IMAGES } from "./helpers";
+import { hasTorch, PYTHON, SARTORIUS, TRAIN_IMAGES, TRAINING, trainingPython as python } from "./helpers";
 
-const PYTHON = "/usr/bin/python3";
-const TRAINING = path.join(REPO_ROOT, "model-container", "training");
 const MIB = 1 << 20;
-const hasTorch = (() => {
-  try {
-    execFileSync(PYTHON, ["-c", "import torch, torchvision, onnx, yaml"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-})();
 const run = promisify(execFile);
-const python = (args: string[]) => run(PYTHON, args, { cwd: TRAINING, maxBuffer: 64 << 20 });
 
 // The packed annotations must give exactly the original masks; the JPEG pixels only a little error.
 const SAME_MASKS = `
@@ -39,7 +28,7 @@ print(sum(len(a.instances) for a in original))
 `;
 
 // CI installs Debian's torch, so this always runs there; elsewhere it needs `apt-get install python3-torch ...`.
-describe.skipIf(!hasTorch)("GPU run script, on the CPU with a tiny budget (skipped: /usr/bin/python3 cannot import torch)", () => {
+describe.skipIf(!hasTorch())("GPU run script, on the CPU with a tiny budget (skipped: /usr/bin/python3 cannot import torch)", () => {
   it("packs the data, trains and exports two members, and writes a manifest the Node runtime serves", async () => {
     // Prepare: the packed data and tiny variants of the real member configs (same architectures).
     const dir = await mkdtemp(path.join(tmpdir(), "cellseg-gpu-run-"));

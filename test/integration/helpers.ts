@@ -1,5 +1,6 @@
-import { execFile } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import path from "node:path";
+import { promisify } from "node:util";
 import { fileURLToPath } from "node:url";
 import { sartoriusPath } from "../support/sartorius-data";
 
@@ -7,6 +8,28 @@ export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url
 /** The shared data set, read in place (never copied into the repository). */
 export const SARTORIUS = sartoriusPath();
 export const TRAIN_IMAGES = path.join(SARTORIUS, "train", "images");
+
+/** Debian's Python, which has torch (the `python3` on PATH may not). */
+export const PYTHON = "/usr/bin/python3";
+export const TRAINING = path.join(REPO_ROOT, "model-container", "training");
+
+let torchFound: boolean | undefined;
+
+/** Whether the training code can run here (CI installs it: `.ci/run`); asked once, when first needed. */
+export function hasTorch(): boolean {
+  if (torchFound === undefined) {
+    try {
+      execFileSync(PYTHON, ["-c", "import torch, torchvision, onnx, yaml"], { stdio: "ignore" });
+      torchFound = true;
+    } catch {
+      torchFound = false;
+    }
+  }
+  return torchFound;
+}
+
+/** Runs the training package's Python in its folder. */
+export const trainingPython = (args: string[]) => promisify(execFile)(PYTHON, args, { cwd: TRAINING, maxBuffer: 64 << 20 });
 
 export interface CliResult {
   code: number;

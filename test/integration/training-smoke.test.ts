@@ -1,28 +1,13 @@
-import { execFile, execFileSync } from "node:child_process";
 import { readFile, writeFile, mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { decodeImage } from "../../core/image/decode";
 import { loadModels } from "../../model-container/src/model-store";
-import { REPO_ROOT, SARTORIUS, TRAIN_IMAGES } from "./helpers";
-
-const PYTHON = "/usr/bin/python3";
-const TRAINING = path.join(REPO_ROOT, "model-container", "training");
-const hasTorch = (() => {
-  try {
-    execFileSync(PYTHON, ["-c", "import torch, torchvision, onnx, yaml"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-})();
-
-const python = (args: string[]) => promisify(execFile)(PYTHON, args, { cwd: TRAINING, maxBuffer: 64 << 20 });
+import { hasTorch, SARTORIUS, TRAIN_IMAGES, TRAINING, trainingPython as python } from "./helpers";
 
 // .ci/run installs Debian's torch, so CI always runs this; elsewhere it needs `apt-get install python3-torch ...`.
-describe.skipIf(!hasTorch)("training and export (real code, a few steps on the CPU)", () => {
+describe.skipIf(!hasTorch())("training and export (real code, a few steps on the CPU)", () => {
   it("trains, resumes from its checkpoint, exports ONNX + manifest that the Node runtime loads and runs", async () => {
     // Prepare: a tiny configuration of the real model.
     const dir = await mkdtemp(path.join(tmpdir(), "cellseg-train-"));

@@ -41,6 +41,15 @@ export const RESULT_FILES = {
 } as const;
 export type ResultKind = keyof typeof RESULT_FILES;
 
+/** The content type each result file is stored (and served) with. */
+export const RESULT_CONTENT_TYPES: { readonly [K in ResultKind]: string } = {
+  instances: "application/json",
+  submission: "text/csv; charset=utf-8",
+  coco: "application/json",
+  labels: "image/png",
+  overlay: "image/png",
+};
+
 /** A job id: what the API generates (a UUID) or a folder name a user chose. */
 export const jobIdSchema = z
   .string()

@@ -8,7 +8,7 @@ import pLimit from "p-limit";
 import { SUBMISSION_CSV_HEADER } from "../../core/kaggle/csv";
 import { RESULT_FORMATS, type ResultFormat, type ResultQuery } from "../../core/schemas/api";
 import type { JobStatus } from "../../core/schemas/pipeline";
-import { jobKeys } from "../../core/schemas/pipeline";
+import { jobKeys, RESULT_CONTENT_TYPES } from "../../core/schemas/pipeline";
 import type { JobsContext } from "./context";
 import { JobRequestError, ResultNotAvailableError } from "./errors";
 import { imageState, readJobRecords, type ImageRecord } from "./job-view";
@@ -20,14 +20,6 @@ export interface ResultObject {
   /** The name to save it as. */
   readonly fileName: string;
 }
-
-const CONTENT_TYPES: Record<ResultFormat, string> = {
-  json: "application/json",
-  kaggle: "text/csv; charset=utf-8",
-  coco: "application/json",
-  labels: "image/png",
-  overlay: "image/png",
-};
 
 const SAVE_AS_SUFFIXES: Record<ResultFormat, string> = {
   json: ".instances.json",
@@ -71,7 +63,7 @@ export async function jobResult(jobId: string, query: ResultQuery, context: Jobs
 
 function imageResult(record: ImageRecord, format: ResultFormat): ResultObject {
   const status = succeededStatus(record);
-  return { key: status.results[RESULT_FORMATS[format]], contentType: CONTENT_TYPES[format], fileName: status.imageId + SAVE_AS_SUFFIXES[format] };
+  return { key: status.results[RESULT_FORMATS[format]], contentType: RESULT_CONTENT_TYPES[RESULT_FORMATS[format]], fileName: status.imageId + SAVE_AS_SUFFIXES[format] };
 }
 
 function succeededStatus(record: ImageRecord): Succeeded {
@@ -102,7 +94,7 @@ async function mergedSubmission(jobId: string, records: readonly ImageRecord[], 
     .digest("hex")
     .slice(0, 20);
   const key = jobKeys(jobId).mergedSubmission(digest);
-  const result = { key, contentType: CONTENT_TYPES.kaggle, fileName: `${jobId}.csv` };
+  const result = { key, contentType: RESULT_CONTENT_TYPES.submission, fileName: `${jobId}.csv` };
   if ((await context.output.head(key)) !== undefined) return result;
 
   const limit = pLimit(MERGE_READ_CONCURRENCY);
@@ -115,7 +107,7 @@ async function mergedSubmission(jobId: string, records: readonly ImageRecord[], 
       }),
     ),
   );
-  await context.output.put(key, SUBMISSION_CSV_HEADER + parts.join(""), { contentType: CONTENT_TYPES.kaggle });
+  await context.output.put(key, SUBMISSION_CSV_HEADER + parts.join(""), { contentType: RESULT_CONTENT_TYPES.submission });
   return result;
 }
 

@@ -21,7 +21,7 @@ import { LocalUploadLinks } from "../jobs/local-upload-links";
 import { loadPipelineConfig } from "../pipeline/config";
 import { errorFields } from "../../core/error-fields";
 import type { Storage } from "../pipeline/storage";
-import { connect, wirePipeline } from "../pipeline/wiring";
+import { wirePipeline } from "../pipeline/wiring";
 import { createSegmentHandler } from "../segment/handler";
 import type { LocalStackConfig } from "./config";
 import { watchInputFolder, type InputWatcher } from "./input-watcher";
@@ -113,7 +113,8 @@ export async function startLocalStack(config: LocalStackConfig, env: Environment
     const uploadLinks = s3 ? undefined : new LocalUploadLinks(apiUrl);
     app = createApi(wireApi(apiConfig, apiLogger, uploadLinks ? { uploadLinks } : {}));
 
-    const segment = createSegmentHandler(wirePipeline(pipelineConfig, workerLogger), {
+    const pipeline = wirePipeline(pipelineConfig, workerLogger);
+    const segment = createSegmentHandler(pipeline, {
       logger: workerLogger,
       // Metrics go to CloudWatch in AWS; locally they print EMF lines unless POWERTOOLS_METRICS_DISABLED (npm start sets it).
       metrics: new Metrics({ namespace: "cellseg", serviceName: "cellseg-segment" }),
@@ -132,7 +133,7 @@ export async function startLocalStack(config: LocalStackConfig, env: Environment
     });
     started.push({ stop: () => queue.close(STOP_WAIT_MS) });
 
-    const { input } = connect(pipelineConfig);
+    const { input } = pipeline.deps;
     const notify = (object: CreatedObject) => queue.send(s3NotificationBody(object));
     let watcher: InputWatcher | undefined;
     let unsubscribe: (() => void) | undefined;

@@ -16,6 +16,7 @@ import {
   JOB_ERROR_CODES,
   jobStatusSchema,
   outputKeys,
+  RESULT_CONTENT_TYPES,
   parseInputKey,
   runIdOf,
   type InputLocation,
@@ -286,10 +287,10 @@ class Run {
     // Results first, each under this run's prefix; the status document that names them last.
     await Promise.all([
       putJson(output, keys.results.instances, document),
-      output.put(keys.results.submission, SUBMISSION_CSV_HEADER + rendered.submissionRows, { contentType: "text/csv; charset=utf-8" }),
+      output.put(keys.results.submission, SUBMISSION_CSV_HEADER + rendered.submissionRows, { contentType: RESULT_CONTENT_TYPES.submission }),
       putJson(output, keys.results.coco, rendered.coco),
-      output.put(keys.results.labels, rendered.labelPng, { contentType: "image/png" }),
-      output.put(keys.results.overlay, rendered.overlayPng, { contentType: "image/png" }),
+      output.put(keys.results.labels, rendered.labelPng, { contentType: RESULT_CONTENT_TYPES.labels }),
+      output.put(keys.results.overlay, rendered.overlayPng, { contentType: RESULT_CONTENT_TYPES.overlay }),
     ]);
     // A newer upload may have landed while this one ran: its run owns the status document now.
     const current = await input.head(this.source.key);

@@ -13,7 +13,7 @@ import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { DeleteObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { InvokeEndpointAsyncCommand, type SageMakerRuntimeClient } from "@aws-sdk/client-sagemaker-runtime";
-import { ENDPOINT_ERROR_CODES, errorBodySchema, type EndpointErrorCode, type InvocationResponse } from "../../core/schemas/endpoint";
+import { ENDPOINT_ERROR_STATUS, errorBodySchema, type EndpointErrorCode, type InvocationResponse } from "../../core/schemas/endpoint";
 import { endpointErrorFor, invocationBody, parseInvocationResponse, type InvokeOptions, type SegmentationEndpoint, type TileRequest } from "./endpoint";
 import { EndpointProtocolError, EndpointUnavailableError, type EndpointRejectedError } from "./errors";
 import { S3Storage } from "./s3-storage";
@@ -44,27 +44,6 @@ interface S3Location {
 /** InvokeEndpointAsync's bounds, in seconds (its API reference, "Request Syntax"). */
 const REQUEST_TTL_SECONDS = { min: 60, max: 21_600 } as const;
 const INVOCATION_TIMEOUT_SECONDS = { min: 1, max: 3_600 } as const;
-
-/**
- * The status our container answers each error code with (model-container/src/server/errors.ts). SageMaker
- * writes the container's error body to the failure object but not its status, so the status is recovered
- * from the code; typed over every code, so a new code cannot be forgotten here.
- */
-const STATUS_OF_ERROR_CODE: Readonly<Record<EndpointErrorCode, number>> = {
-  [ENDPOINT_ERROR_CODES.invalidRequest]: 400,
-  [ENDPOINT_ERROR_CODES.invalidImage]: 400,
-  [ENDPOINT_ERROR_CODES.notFound]: 404,
-  [ENDPOINT_ERROR_CODES.notAcceptable]: 406,
-  [ENDPOINT_ERROR_CODES.imageTooLarge]: 413,
-  [ENDPOINT_ERROR_CODES.payloadTooLarge]: 413,
-  [ENDPOINT_ERROR_CODES.unsupportedMediaType]: 415,
-  [ENDPOINT_ERROR_CODES.internal]: 500,
-  [ENDPOINT_ERROR_CODES.notReady]: 503,
-  [ENDPOINT_ERROR_CODES.shuttingDown]: 503,
-  [ENDPOINT_ERROR_CODES.queueFull]: 503,
-  [ENDPOINT_ERROR_CODES.modelUnavailable]: 503,
-  [ENDPOINT_ERROR_CODES.timeout]: 504,
-};
 
 /**
  * @example
@@ -188,7 +167,8 @@ function parseS3Uri(uri: string): S3Location {
  */
 function failureError(body: string, location: S3Location): EndpointUnavailableError | EndpointRejectedError {
   const code = errorCodeOf(body);
-  if (code !== undefined && Object.hasOwn(STATUS_OF_ERROR_CODE, code)) return endpointErrorFor(STATUS_OF_ERROR_CODE[code as EndpointErrorCode], body);
+  // SageMaker writes the container's error body to the failure object, but not its status.
+  if (code !== undefined && Object.hasOwn(ENDPOINT_ERROR_STATUS, code)) return endpointErrorFor(ENDPOINT_ERROR_STATUS[code as EndpointErrorCode], body);
   return new EndpointUnavailableError(`the async endpoint failed (s3://${location.bucket}/${location.key}): ${body.slice(0, 500) || "no detail"}`);
 }
 

@@ -5,7 +5,7 @@
  */
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import { z } from "zod";
-import { apiErrorSchema, createJobRequestSchema, createJobResponseSchema, jobViewSchema, resultQuerySchema } from "../../../core/schemas/api";
+import { createJobRequestSchema, createJobResponseSchema, jobViewSchema, resultQuerySchema } from "../../../core/schemas/api";
 import { jobIdSchema } from "../../../core/schemas/pipeline";
 import type { JobsContext } from "../../jobs/context";
 import { createJob } from "../../jobs/create-job";
@@ -13,11 +13,11 @@ import { jobResult } from "../../jobs/job-results";
 import { readJob } from "../../jobs/job-view";
 import { contentDisposition } from "../../jobs/s3-object-links";
 import { limitBody } from "./body-limit";
+import { binarySchema, errorResponse } from "./openapi-parts";
 
 /** A job request lists file names: 10,000 names of 512 characters fit. */
 const MAX_JOB_REQUEST_BYTES = 8 * 1024 * 1024;
 
-const errorResponse = (description: string) => ({ description, content: { "application/json": { schema: apiErrorSchema } } });
 const jobParams = z.object({ jobId: jobIdSchema });
 
 const createJobRoute = createRoute({
@@ -57,7 +57,7 @@ const resultRoute = createRoute({
       content: {
         "application/json": { schema: z.unknown() },
         "text/csv": { schema: z.string() },
-        "image/png": { schema: z.string().meta({ format: "binary" }) },
+        "image/png": { schema: binarySchema },
       },
     },
     302: { description: "A time-limited link to the result (AWS)" },

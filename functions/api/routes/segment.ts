@@ -4,20 +4,18 @@
  */
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import { z } from "zod";
-import { SUBMISSION_CSV_HEADER } from "../../../core/kaggle/csv";
-import { formatSubmissionRows } from "../../../core/kaggle/csv";
-import { apiErrorSchema, segmentQuerySchema } from "../../../core/schemas/api";
+import { formatSubmissionRows, SUBMISSION_CSV_HEADER } from "../../../core/kaggle/csv";
+import { segmentQuerySchema } from "../../../core/schemas/api";
 import { instancesDocumentSchema } from "../../../core/schemas/pipeline";
 import { segmentImage } from "../../pipeline/segment-image";
 import type { SyncSegmentation } from "../app";
 import { ApiRequestError } from "../errors";
 import { limitBody } from "./body-limit";
+import { binarySchema, errorResponse } from "./openapi-parts";
 
 /** What the body may be: the formats the decoder reads, or bytes of no declared type. */
 const IMAGE_MEDIA_TYPES = ["image/png", "image/tiff", "image/jpeg", "application/octet-stream"] as const;
 
-const binary = z.string().meta({ format: "binary" });
-const errorResponse = (description: string) => ({ description, content: { "application/json": { schema: apiErrorSchema } } });
 
 const segmentRoute = (maxBytes: number) =>
   createRoute({
@@ -27,7 +25,7 @@ const segmentRoute = (maxBytes: number) =>
     middleware: [limitBody(maxBytes)] as const,
     request: {
       query: segmentQuerySchema,
-      body: { required: true, content: Object.fromEntries(IMAGE_MEDIA_TYPES.map((type) => [type, { schema: binary }])) },
+      body: { required: true, content: Object.fromEntries(IMAGE_MEDIA_TYPES.map((type) => [type, { schema: binarySchema }])) },
     },
     responses: {
       200: {

@@ -5,12 +5,11 @@
  */
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import { z } from "zod";
-import { apiErrorSchema } from "../../../core/schemas/api";
 import type { ApiUploads } from "../app";
 import { ApiRequestError } from "../errors";
 import { limitBody } from "./body-limit";
+import { binarySchema, errorResponse } from "./openapi-parts";
 
-const errorResponse = (description: string) => ({ description, content: { "application/json": { schema: apiErrorSchema } } });
 
 const uploadRoute = (maxBytes: number) =>
   createRoute({
@@ -18,7 +17,7 @@ const uploadRoute = (maxBytes: number) =>
     path: "/v1/uploads/{token}",
     summary: "Upload one image to the link POST /v1/jobs gave (local runs; in AWS the links are S3's)",
     middleware: [limitBody(maxBytes)] as const,
-    request: { params: z.object({ token: z.string().min(1) }), body: { required: true, content: { "application/octet-stream": { schema: z.string().meta({ format: "binary" }) } } } },
+    request: { params: z.object({ token: z.string().min(1) }), body: { required: true, content: { "application/octet-stream": { schema: binarySchema } } } },
     responses: {
       200: { description: "Stored; segmentation starts", content: { "application/json": { schema: z.object({ key: z.string(), size: z.number().int() }) } } },
       400: errorResponse("The body is empty"),

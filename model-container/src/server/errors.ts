@@ -5,7 +5,7 @@
  */
 import { HTTPException } from "hono/http-exception";
 import { CellsegInputError, ImageTooLargeError, InvalidImageError, ModelUnavailableError } from "../../../core/errors";
-import { ENDPOINT_ERROR_CODES, type EndpointErrorCode, type ErrorBody } from "../../../core/schemas/endpoint";
+import { ENDPOINT_ERROR_CODES, ENDPOINT_ERROR_STATUS, type EndpointErrorCode, type ErrorBody } from "../../../core/schemas/endpoint";
 import { QueueFullError, RequestTimeoutError } from "./inference-queue";
 
 /** The request itself is malformed (bad JSON, a field out of bounds, a profile not served). */
@@ -64,30 +64,33 @@ export const RETRY_AFTER_SECONDS = 1;
  * ```
  */
 export function toHttpError(error: unknown): HttpError {
-  const answer = (status: HttpError["status"], code: EndpointErrorCode, message: string, extra: Partial<HttpError> = {}): HttpError => ({
-    status,
-    body: { error: { code, message } },
-    headers: {},
-    logLevel: status >= 500 && status !== 503 && status !== 504 ? "error" : "warn",
-    ...extra,
-  });
+  const answer = (code: EndpointErrorCode, message: string, extra: Partial<HttpError> = {}): HttpError => {
+    const status = ENDPOINT_ERROR_STATUS[code];
+    return {
+      status,
+      body: { error: { code, message } },
+      headers: {},
+      logLevel: status >= 500 && status !== 503 && status !== 504 ? "error" : "warn",
+      ...extra,
+    };
+  };
   const retry = { headers: { "Retry-After": String(RETRY_AFTER_SECONDS) } };
   const codes = ENDPOINT_ERROR_CODES;
 
-  if (error instanceof PayloadTooLargeError) return answer(413, codes.payloadTooLarge, error.message);
-  if (error instanceof ImageTooLargeError) return answer(413, codes.imageTooLarge, error.message);
-  if (error instanceof UnsupportedMediaTypeError) return answer(415, codes.unsupportedMediaType, error.message);
-  if (error instanceof NotAcceptableError) return answer(406, codes.notAcceptable, error.message);
-  if (error instanceof InvalidImageError) return answer(400, codes.invalidImage, error.message);
-  if (error instanceof CellsegInputError) return answer(400, codes.invalidRequest, error.message);
-  if (error instanceof QueueFullError) return answer(503, codes.queueFull, error.message, retry);
-  if (error instanceof NotReadyError) return answer(503, codes.notReady, error.message, retry);
-  if (error instanceof ShuttingDownError) return answer(503, codes.shuttingDown, error.message, retry);
-  if (error instanceof RequestTimeoutError) return answer(504, codes.timeout, error.message);
-  if (error instanceof ModelUnavailableError) return answer(503, codes.modelUnavailable, "the model is unavailable", { logLevel: "error" });
+  if (error instanceof PayloadTooLargeError) return answer(codes.payloadTooLarge, error.message);
+  if (error instanceof ImageTooLargeError) return answer(codes.imageTooLarge, error.message);
+  if (error instanceof UnsupportedMediaTypeError) return answer(codes.unsupportedMediaType, error.message);
+  if (error instanceof NotAcceptableError) return answer(codes.notAcceptable, error.message);
+  if (error instanceof InvalidImageError) return answer(codes.invalidImage, error.message);
+  if (error instanceof CellsegInputError) return answer(codes.invalidRequest, error.message);
+  if (error instanceof QueueFullError) return answer(codes.queueFull, error.message, retry);
+  if (error instanceof NotReadyError) return answer(codes.notReady, error.message, retry);
+  if (error instanceof ShuttingDownError) return answer(codes.shuttingDown, error.message, retry);
+  if (error instanceof RequestTimeoutError) return answer(codes.timeout, error.message);
+  if (error instanceof ModelUnavailableError) return answer(codes.modelUnavailable, "the model is unavailable", { logLevel: "error" });
   // Hono's own (for example a body stream that broke off): keep its status for 4xx, hide details for 5xx.
   if (error instanceof HTTPException && error.status < 500) {
-    return answer(400, codes.invalidRequest, error.message || "malformed request");
+    return answer(codes.invalidRequest, error.message || "malformed request");
   }
-  return answer(500, codes.internal, "internal error; see the server log");
+  return answer(codes.internal, "internal error; see the server log");
 }

@@ -11,7 +11,7 @@ import type { JobStatus } from "../../core/schemas/pipeline";
 import { jobKeys, RESULT_CONTENT_TYPES } from "../../core/schemas/pipeline";
 import type { JobsContext } from "./context";
 import { JobRequestError, ResultNotAvailableError } from "./errors";
-import { imageState, readJobRecords, type ImageRecord } from "./job-view";
+import { imageState, readImageRecord, readJobRecords, type ImageRecord } from "./job-view";
 
 /** A result, as an object in the output bucket. */
 export interface ResultObject {
@@ -46,14 +46,14 @@ type Succeeded = Extract<JobStatus, { status: "succeeded" }>;
  * ```
  */
 export async function jobResult(jobId: string, query: ResultQuery, context: JobsContext): Promise<ResultObject> {
-  const { records } = await readJobRecords(jobId, context);
   if (query.file !== undefined) {
-    const record = records.find((candidate) => candidate.fileName === query.file);
-    if (record === undefined) {
-      throw new JobRequestError("unknown_file", `job ${jobId} has no file "${query.file}"`, { files: records.slice(0, LISTED_FILES).map((r) => r.fileName) });
-    }
-    return imageResult(record, query.format);
+    const record = await readImageRecord(jobId, query.file, context);
+    if (record !== undefined) return imageResult(record, query.format);
+    // Only now the whole job: to tell an unknown job from an unknown file, and to list the files there are.
+    const { records } = await readJobRecords(jobId, context);
+    throw new JobRequestError("unknown_file", `job ${jobId} has no file "${query.file}"`, { files: records.slice(0, LISTED_FILES).map((r) => r.fileName) });
   }
+  const { records } = await readJobRecords(jobId, context);
   if (query.format === "kaggle") return mergedSubmission(jobId, records, context);
   if (records.length === 1) return imageResult(records[0]!, query.format);
   throw new JobRequestError("file_required", `job ${jobId} holds ${records.length} images: name one with ?file= (only kaggle merges them)`, {

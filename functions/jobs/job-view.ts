@@ -71,6 +71,22 @@ export async function readJobRecords(jobId: string, context: Pick<JobsContext, "
   return { ...(manifest ? { manifest } : {}), records };
 }
 
+/**
+ * One image of a job, read on its own (its manifest entry or upload, and its status document): what a
+ * request for one image's result needs, without reading the rest of a plate.
+ *
+ * @returns undefined when the job expects no such file and none was uploaded.
+ */
+export async function readImageRecord(jobId: string, fileName: string, context: Pick<JobsContext, "input" | "output">): Promise<ImageRecord | undefined> {
+  const [manifest, upload, status] = await Promise.all([
+    getJson(context.output, jobKeys(jobId).manifest, jobManifestSchema),
+    context.input.head(inputKey(jobId, fileName)),
+    readStatus(context, jobId, fileName),
+  ]);
+  if (upload === undefined && !manifest?.files.includes(fileName)) return undefined;
+  return { fileName, ...(upload ? { upload } : {}), ...(status ? { status } : {}) };
+}
+
 async function readStatus(context: Pick<JobsContext, "output">, jobId: string, fileName: string): Promise<JobStatus | undefined> {
   try {
     return await getJson(context.output, statusKey({ jobId, fileName }), jobStatusSchema);

@@ -1,66 +1,76 @@
 #!/usr/bin/env bash
-# The one-shot GPU run of issue 6 (README "GPU run"): trains the ensemble members side by side for a
-# wall-clock budget, validates and tunes each, exports float16 ONNX + parity records, fuses and tunes the
-# ensemble, and leaves in $OUT: models/{<member>.onnx, parity/<member>.json, manifest.json}, metrics.json,
-# train.log (both members, line-prefixed) and run.log. That is 8 files for two members, the most that
-# come back. Logs are appended line by line, so a run cut short still returns them.
+# One GPU round: continues member A's checkpoint on a CUDA machine for a wall-clock budget, then measures
+# the member's inference throughput there. No validation, tuning or export: the CPU does those afterwards
+# (README, "GPU rounds"). Leaves in $OUT:
+#   checkpoint/    the continued checkpoint (checkpoint.json, train-log.jsonl, float16 parts of <= 15.5 MiB)
+#                  and throughput.json: images/s at 704x520 in PyTorch, float32 and bfloat16, batch 1 and larger
+#   run.log        this script's log with the training and measuring output (appended line by line)
 #
-#   OUT=/tmp/out BUDGET_MINUTES=9 bash model-container/training/gpu_run.sh
+#   OUT=/tmp/round BUDGET_MINUTES=9 bash model-container/training/gpu_run.sh
 #
-# BUDGET_MINUTES  the whole script's wall clock (default 9); it ends by then, export included
-# POST_MINUTES    of which kept for validation, tuning, export and fusion (default 3.5)
-# MEMBERS         configs/<name>.yaml to train (default "gpu-a gpu-b")
-# TRAIN_ARGS      extra train.py arguments (the CPU smoke test: --max-steps 1 --val-limit 2)
-# ENSEMBLE_ARGS   extra ensemble.py arguments (the CPU smoke test: --val-limit 2)
-# CONFIG_DIR      where the member configs are (default configs; the smoke test passes tiny ones)
-# PACKED          the packed data folder (default packed, as `python3 -m cellseg_train.pack` writes it)
-# RUNS            where the members' checkpoints go (default runs; each member's folder is started afresh)
+# BUDGET_MINUTES   the whole script's wall clock (default 9); training gets what the rest leaves
+# MEASURE_MINUTES  of which kept for the throughput measurement (default 1.5)
+# CHECKPOINT       the checkpoint to continue (default checkpoints/member-a; a fresh member when it has none);
+#                  it is copied, never modified: the continued one is $OUT/checkpoint
+# CONFIG           train settings for a fresh member or this round (default configs/gpu.yaml)
+# TRAIN_ARGS       extra train.py arguments (the CPU smoke test: --max-steps 2 --opts train.crop=128 ...)
+# MEASURE_ARGS     extra throughput.py arguments (the CPU smoke test: --batches 1,2 --seconds 0.5)
+# PACKED           the packed data folder (default packed, as `python3 -m cellseg_train.pack` writes it)
 set -uo pipefail
 cd "$(dirname "$0")"
 : "${OUT:?set OUT to the output folder}"
 BUDGET_MINUTES=${BUDGET_MINUTES:-9}
-POST_MINUTES=${POST_MINUTES:-3.5}
-MEMBERS=${MEMBERS:-gpu-a gpu-b}
+MEASURE_MINUTES=${MEASURE_MINUTES:-1.5}
+CHECKPOINT=${CHECKPOINT:-checkpoints/member-a}
+CONFIG=${CONFIG:-configs/gpu.yaml}
 TRAIN_ARGS=${TRAIN_ARGS:-}
-ENSEMBLE_ARGS=${ENSEMBLE_ARGS:-}
-CONFIG_DIR=${CONFIG_DIR:-configs}
+MEASURE_ARGS=${MEASURE_ARGS:---seconds 3}
 PACKED=$(realpath "${PACKED:-packed}")
-RUNS=${RUNS:-runs}
 PYTHON=${PYTHON:-python3}
 export PYTHONUNBUFFERED=1
 started=$(date +%s)
-mkdir -p "$OUT/models" "$RUNS"
-log() { echo "[$(date +%T)] $*" >>"$OUT/run.log"; }
-seconds() { "$PYTHON" -c "print(int(float('$1') * 60))"; }
+mkdir -p "$OUT/checkpoint"
+LOG="$OUT/run.log"
+log() { echo "[$(date +%T)] $*" >>"$LOG"; }
+seconds_left() { echo $((budget_s - ($(date +%s) - started))); }
+budget_s=$("$PYTHON" -c "print(int($BUDGET_MINUTES * 60))")
+measure_s=$("$PYTHON" -c "print(int($MEASURE_MINUTES * 60))")
+log "$(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null || echo no GPU); $(nproc) cores;" \
+  "torch $("$PYTHON" -c 'import torch, torchvision; print(torch.__version__, torchvision.__version__)'); /dev/shm $(df -h --output=size /dev/shm | tail -1)"
 
-budget_s=$(seconds "$BUDGET_MINUTES")
-train_minutes=$("$PYTHON" -c "print(max(0.05, $BUDGET_MINUTES - $POST_MINUTES))")
-# Each member must be validated before the ensemble step's share (40 % of POST_MINUTES) begins.
-member_deadline_s=$((budget_s - $(seconds "$POST_MINUTES") * 2 / 5))
-log "$(nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null || echo no GPU); $(nproc) cores; torch $("$PYTHON" -c 'import torch; print(torch.__version__)')"
-log "budget ${BUDGET_MINUTES} min: training ${train_minutes} min, members cut at ${member_deadline_s} s"
+if [ -f "$CHECKPOINT/checkpoint.json" ]; then
+  cp "$CHECKPOINT"/* "$OUT/checkpoint/"
+  log "continuing $CHECKPOINT: $("$PYTHON" -c "import json; d = json.load(open('$CHECKPOINT/checkpoint.json')); print('step', d['step'], 'after', d['minutes'], 'min')")"
+else
+  log "no checkpoint at $CHECKPOINT: a fresh member"
+fi
 
-runs=()
-for member in $MEMBERS; do
-  rm -rf "${RUNS:?}/$member"  # a fresh machine has none; locally, an old run must not be resumed by accident
-  runs+=("$RUNS/$member")
-  (
-    timeout --signal=TERM --kill-after=10 "$member_deadline_s" \
-      "$PYTHON" -m cellseg_train.train --config "$CONFIG_DIR/$member.yaml" --out "$RUNS/$member" \
-      --data-root "$PACKED" --data-layout packed --max-minutes "$train_minutes" $TRAIN_ARGS 2>&1 |
-      sed -u "s/^/[$member] /" >>"$OUT/train.log"
-    log "$member: train.py exited with ${PIPESTATUS[0]}"
-  ) &
-done
-wait
-
-left_s=$((budget_s - ($(date +%s) - started)))
-log "ensemble step with ${left_s} s left"
-timeout --signal=TERM --kill-after=10 "$((left_s > 30 ? left_s : 30))" \
-  "$PYTHON" -m cellseg_train.ensemble --runs "${runs[@]}" --models "$OUT/models" \
-  --parity-image "$PACKED/test/7ae19de7bc2a.png" --metrics "$OUT/metrics.json" \
-  --version "gpu-ensemble-$(date +%Y-%m-%d)" $ENSEMBLE_ARGS >>"$OUT/run.log" 2>&1
+# train.py continues $OUT/checkpoint; a second attempt (same budget end) continues what the first saved:
+# at half the rate after a non-finite loss (exit 3), else with crops made in the training process.
+train() {
+  local minutes
+  minutes=$("$PYTHON" -c "print(max(0.1, ($(seconds_left) - $measure_s - 20) / 60))")
+  log "training for $minutes min $*"
+  "$PYTHON" -m cellseg_train.train --config "$CONFIG" --checkpoint "$OUT/checkpoint" --data-root "$PACKED" \
+    --data-layout packed --max-minutes "$minutes" $TRAIN_ARGS "$@" >>"$LOG" 2>&1
+  local status=$?
+  log "train.py exited with $status"
+  return $status
+}
+train
 status=$?
-log "ensemble.py exited with $status after $(($(date +%s) - started)) s in all"
-ls -l "$OUT" "$OUT/models" "$OUT/models/parity" >>"$OUT/run.log" 2>&1
+if [ $status -ne 0 ] && [ "$(seconds_left)" -gt $((measure_s + 60)) ]; then
+  lr=$("$PYTHON" -c "from cellseg_train.config import load_config; print(load_config('$CONFIG')['train']['lr'] / 2)")
+  if [ $status -eq 3 ]; then train --opts "train.lr=$lr"; else train --opts train.workers=0; fi
+  status=$?
+fi
+
+if [ -f "$OUT/checkpoint/checkpoint.json" ]; then
+  timeout --signal=TERM --kill-after=10 "$(( $(seconds_left) > 30 ? $(seconds_left) : 30 ))" \
+    "$PYTHON" -m cellseg_train.throughput --checkpoint "$OUT/checkpoint" --images "$PACKED/test" \
+    --out "$OUT/checkpoint/throughput.json" $MEASURE_ARGS >>"$LOG" 2>&1
+  log "throughput.py exited with $?"
+fi
+log "done after $(($(date +%s) - started)) s"
+ls -l "$OUT" "$OUT/checkpoint" >>"$LOG" 2>&1
 exit $status

@@ -4,9 +4,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
-import { decodeImage } from "../../core/image/decode";
-import { loadModels } from "../../model-container/src/model-store";
-import { hasTorch, PYTHON, SARTORIUS, TRAIN_IMAGES, TRAINING, trainingPython as python } from "./helpers";
+import { hasTorch, PYTHON, SARTORIUS, TRAINING, trainingPython as python } from "./helpers";
 
 const MIB = 1 << 20;
 const run = promisify(execFile);
@@ -28,61 +26,58 @@ print(sum(len(a.instances) for a in original))
 `;
 
 // CI installs Debian's torch, so this always runs there; elsewhere it needs `apt-get install python3-torch ...`.
-describe.skipIf(!hasTorch())("GPU run script, on the CPU with a tiny budget (skipped: /usr/bin/python3 cannot import torch)", () => {
-  it("packs the data, trains and exports two members, and writes a manifest the Node runtime serves", async () => {
-    // Prepare: the packed data and tiny variants of the real member configs (same architectures).
+describe.skipIf(!hasTorch())("GPU round script, on the CPU with a tiny budget (skipped: /usr/bin/python3 cannot import torch)", () => {
+  it("packs the data, starts a member, continues it in a second round, and brings back what fits", async () => {
+    // Prepare: the packed data and a tiny variant of the GPU config (same architecture).
     const dir = await mkdtemp(path.join(tmpdir(), "cellseg-gpu-run-"));
     const packed = path.join(dir, "packed");
-    const out = path.join(dir, "out");
-    const configs = path.join(dir, "configs");
+    const config = path.join(dir, "tiny.yaml");
     await python(["-m", "cellseg_train.pack", "--data", SARTORIUS, "--out", packed]);
-    await run("mkdir", ["-p", configs]);
-    for (const member of ["gpu-a", "gpu-b"]) {
-      const tiny = ["train:", "  crop: 128", "  batch_size: 1", "  workers: 1", "  threads: 1", "model:", "  rpn_post_nms_top_n_test: 100", "  detections_per_img: 50"];
-      await writeFile(path.join(configs, `${member}.yaml`), [`_BASE_: ${path.join(TRAINING, "configs", `${member}.yaml`)}`, ...tiny, ""].join("\n"));
-    }
+    await writeFile(
+      config,
+      [`_BASE_: ${path.join(TRAINING, "configs", "gpu.yaml")}`, "train:", "  crop: 128", "  batch_size: 1", "  workers: 1", "  threads: 1",
+        "model:", "  rpn_post_nms_top_n_test: 100", "  detections_per_img: 50", ""].join("\n"),
+    );
+    const round = (out: string, checkpoint: string) =>
+      run("bash", [path.join(TRAINING, "gpu_run.sh")], {
+        env: {
+          ...process.env, OUT: out, PACKED: packed, CONFIG: config, CHECKPOINT: checkpoint, PYTHON,
+          BUDGET_MINUTES: "4", MEASURE_MINUTES: "1", TRAIN_ARGS: "--max-steps 1", MEASURE_ARGS: "--batches 1,2 --seconds 0.2",
+        },
+        maxBuffer: 64 << 20,
+      });
 
-    // Act
+    // Act: a first round with no checkpoint, then a second one continuing what the first brought back.
     const sameMasks = await python(["-c", SAME_MASKS, `${SARTORIUS}|${packed}`, "0030fd0e6378", "03b27b381a5f", "0140b3c8f445"]);
-    await run("bash", [path.join(TRAINING, "gpu_run.sh")], {
-      env: {
-        ...process.env,
-        OUT: out,
-        PACKED: packed,
-        // Not the checkout's runs/: a real run's checkpoints there must survive the test.
-        RUNS: path.join(dir, "runs"),
-        CONFIG_DIR: configs,
-        PYTHON,
-        BUDGET_MINUTES: "8",
-        TRAIN_ARGS: "--max-steps 1 --val-limit 2",
-        ENSEMBLE_ARGS: "--val-limit 2",
-      },
-      maxBuffer: 64 << 20,
-    });
+    const first = path.join(dir, "round-1");
+    const second = path.join(dir, "round-2");
+    await round(first, path.join(dir, "no-checkpoint-yet"));
+    await round(second, path.join(first, "checkpoint"));
 
     // Assess: the packed data...
     expect(Number(sameMasks.stdout)).toBeGreaterThan(0);
     const pack = JSON.parse(await readFile(path.join(packed, "pack.json"), "utf8"));
     expect(pack.images).toBe(381);
     expect(pack.total_mib).toBeLessThan(40);
-    // ...what comes back from the GPU machine: at most 8 files of at most 16 MiB...
-    const files = (await readdir(out, { recursive: true, withFileTypes: true })).filter((f) => f.isFile());
-    const names = files.map((f) => path.relative(out, path.join(f.parentPath, f.name))).sort();
-    expect(names).toEqual([
-      "metrics.json", "models/gpu-a.onnx", "models/gpu-b.onnx", "models/manifest.json",
-      "models/parity/gpu-a.json", "models/parity/gpu-b.json", "run.log", "train.log",
-    ]);
-    for (const name of names) expect((await stat(path.join(out, name))).size).toBeLessThanOrEqual(16 * MIB);
-    const metrics = JSON.parse(await readFile(path.join(out, "metrics.json"), "utf8"));
-    expect(Object.keys(metrics.members)).toEqual(["gpu-a", "gpu-b"]);
-    expect(metrics.ensemble.map.images).toBe(2);
-    // ...and a multi-member manifest the runtime loads and runs.
-    const { manifest, segmenters } = await loadModels({ modelDir: path.join(out, "models"), profiles: ["fast", "accurate"] });
-    expect(manifest.profiles.accurate).toMatchObject({ members: ["gpu-a", "gpu-b"], tta: ["none", "horizontal", "vertical"] });
-    expect(manifest.profiles.fast.members).toHaveLength(1);
-    const image = await decodeImage(await readFile(path.join(TRAIN_IMAGES, "0030fd0e6378.png")));
-    const { instances } = await segmenters.accurate!.segment(image);
-    expect(Array.isArray(instances)).toBe(true);
+    // ...what comes back from a round: at most 8 files of at most 16 MiB...
+    const files = (await readdir(second, { recursive: true, withFileTypes: true })).filter((f) => f.isFile());
+    const names = files.map((f) => path.relative(second, path.join(f.parentPath, f.name))).sort();
+    expect(names.length).toBeLessThanOrEqual(8);
+    expect(names).toEqual(expect.arrayContaining(["checkpoint/checkpoint.json", "checkpoint/throughput.json", "checkpoint/train-log.jsonl", "run.log"]));
+    for (const name of names) expect((await stat(path.join(second, name))).size).toBeLessThanOrEqual(16 * MIB);
+    // ...the second round continued the first, which it left untouched...
+    const firstIndex = JSON.parse(await readFile(path.join(first, "checkpoint", "checkpoint.json"), "utf8"));
+    const secondIndex = JSON.parse(await readFile(path.join(second, "checkpoint", "checkpoint.json"), "utf8"));
+    expect(firstIndex.step).toBe(1);
+    expect(secondIndex.step).toBe(2);
+    expect(secondIndex.runs).toHaveLength(2);
+    expect(await readFile(path.join(second, "run.log"), "utf8")).toMatch(/resumed from step 1/);
+    // ...and the throughput was measured on the continued member.
+    const throughput = JSON.parse(await readFile(path.join(second, "checkpoint", "throughput.json"), "utf8"));
+    expect(throughput.checkpoint_step).toBe(2);
+    expect(throughput.image_size).toEqual([704, 520]);
+    expect(throughput.measurements.map((m: { batch: number }) => m.batch)).toEqual([1, 2]);
+    expect(throughput.best.float32.images_per_second).toBeGreaterThan(0);
     await rm(dir, { recursive: true, force: true });
   }, 600_000);
 });

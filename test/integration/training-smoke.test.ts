@@ -1,4 +1,4 @@
-import { readFile, writeFile, mkdtemp } from "node:fs/promises";
+import { readFile, writeFile, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -8,36 +8,45 @@ import { hasTorch, SARTORIUS, TRAIN_IMAGES, TRAINING, trainingPython as python }
 
 // .ci/run installs Debian's torch, so CI always runs this; elsewhere it needs `apt-get install python3-torch ...`.
 describe.skipIf(!hasTorch())("training and export (real code, a few steps on the CPU)", () => {
-  it("trains, resumes from its checkpoint, exports ONNX + manifest that the Node runtime loads and runs", async () => {
-    // Prepare: a tiny configuration of the real model.
+  it("trains, continues its checkpoint, validates, exports ONNX + manifest that the Node runtime loads and runs", async () => {
+    // Prepare: the real member's architecture with small crops and few detections.
     const dir = await mkdtemp(path.join(tmpdir(), "cellseg-train-"));
     const config = path.join(dir, "tiny.yaml");
     await writeFile(
       config,
-      ["_BASE_: " + path.join(TRAINING, "configs", "starter.yaml"), "train:", "  crop: 192", "  checkpoint_every: 1", "  log_every: 1", "model:", "  rpn_post_nms_top_n_test: 200", "  detections_per_img: 100", ""].join("\n"),
+      ["_BASE_: " + path.join(TRAINING, "configs", "cpu.yaml"), "train:", "  crop: 192", "  log_every: 1", "model:", "  rpn_post_nms_top_n_test: 200", "  detections_per_img: 100", ""].join("\n"),
     );
-    const run = path.join(dir, "run");
+    const checkpoint = path.join(dir, "member");
+    const metrics = path.join(dir, "metrics.json");
     const models = path.join(dir, "models");
 
     // Act
-    await python(["-m", "cellseg_train.train", "--config", config, "--out", run, "--max-steps", "1", "--val-limit", "1"]);
-    const resumed = await python(["-m", "cellseg_train.train", "--config", config, "--out", run, "--max-steps", "2", "--val-limit", "1"]);
+    await python(["-m", "cellseg_train.train", "--config", config, "--checkpoint", checkpoint, "--max-steps", "1"]);
+    const resumed = await python(["-m", "cellseg_train.train", "--config", config, "--checkpoint", checkpoint, "--max-steps", "1", "--opts", "train.crop=160"]);
+    await python(["-m", "cellseg_train.validate", "--checkpoint", checkpoint, "--out", metrics, "--val-limit", "1"]);
     await python([
-      "-m", "cellseg_train.export", "--run", run, "--name", "tiny", "--models", models,
+      "-m", "cellseg_train.export", "--checkpoint", checkpoint, "--name", "tiny", "--models", models, "--metrics", metrics,
       "--parity-image", path.join(SARTORIUS, "test", "7ae19de7bc2a.png"),
     ]);
 
-    // Assess
+    // Assess: the second run continued the first (its own budget, not the restored one)...
     expect(resumed.stdout).toMatch(/resumed from step 1/);
-    const metrics = JSON.parse(await readFile(path.join(run, "metrics.json"), "utf8"));
-    expect(metrics.steps).toBe(2);
-    expect(metrics.validation_images).toBe(1);
+    expect(resumed.stdout).toMatch(/trained 1 steps .*: step 2 in all/);
+    const index = JSON.parse(await readFile(path.join(checkpoint, "checkpoint.json"), "utf8"));
+    expect(index.step).toBe(2);
+    expect(index.runs.map((r: { crop: number }) => r.crop)).toEqual([192, 160]);
+    expect(index.parts.length).toBeGreaterThan(0);
+    // ...validation scored the held-out image...
+    const scores = JSON.parse(await readFile(metrics, "utf8"));
+    expect(scores.validation_images).toBe(1);
+    expect(scores.map_tuned.map).toBeGreaterThanOrEqual(0);
+    // ...and the export runs in the Node runtime.
     const { manifest, segmenters } = await loadModels({ modelDir: models, profiles: ["accurate"] });
-    const segmenter = segmenters.accurate!;
-    expect(manifest.members[0]).toMatchObject({ name: "tiny", file: "tiny.onnx" });
+    expect(manifest.members[0]).toMatchObject({ name: "tiny", file: "tiny.onnx", training: { steps: 2 } });
     const image = await decodeImage(await readFile(path.join(TRAIN_IMAGES, "0030fd0e6378.png")));
-    const { instances, timings } = await segmenter.segment(image);
+    const { instances, timings } = await segmenters.accurate!.segment(image);
     expect(Array.isArray(instances)).toBe(true);
     expect(timings.inferenceMs).toBeGreaterThan(0);
+    await rm(dir, { recursive: true, force: true });
   }, 600_000);
 });

@@ -129,14 +129,20 @@ def percentile_normalize(pixels: np.ndarray, input_cfg: dict) -> np.ndarray:
     Must match `core/image/normalize.ts` (the runtime's twin of this function).
     """
     values = pixels.astype(np.float32)
-    low, high = np.percentile(values, [input_cfg["percentile_low"], input_cfg["percentile_high"]])
+    # Python floats: under NumPy 2's promotion rules float64 scalars would turn the image into float64.
+    low, high = (float(v) for v in np.percentile(values, [input_cfg["percentile_low"], input_cfg["percentile_high"]]))
     span = max(float(high - low), 1.0)
     return np.clip((values - low) / span, 0.0, 1.0)
 
 
+def standardize_unit(unit: torch.Tensor, input_cfg: dict) -> torch.Tensor:
+    """[H, W] in [0, 1] -> standardised [H, W]."""
+    return (unit - input_cfg["mean"]) / input_cfg["std"]
+
+
 def standardize(unit: torch.Tensor, input_cfg: dict) -> torch.Tensor:
-    """[H, W] in [0, 1] -> the model's [3, H, W] input."""
-    return ((unit - input_cfg["mean"]) / input_cfg["std"]).unsqueeze(0).expand(3, -1, -1).contiguous()
+    """[H, W] in [0, 1] -> the model's [3, H, W] input (one grey channel, repeated)."""
+    return standardize_unit(unit, input_cfg).unsqueeze(0).expand(3, -1, -1).contiguous()
 
 
 class TrainingCrops:
@@ -176,44 +182,72 @@ class TrainingCrops:
 
         unit = torch.from_numpy(self.unit[image.image_id][y0 : y0 + window, x0 : x0 + window].copy())
         pixels = F.interpolate(unit[None, None], size=(size, size), mode="bilinear", align_corners=False)[0, 0]
+        cells = [c for c in (resized_cell(inst, y0, x0, window, size) for inst in image.instances) if len(c) >= 4]
 
-        masks = []
-        for inst in image.instances:
-            h, w = inst.mask.shape
-            top, left = max(inst.y0, y0), max(inst.x0, x0)
-            bottom, right = min(inst.y0 + h, y0 + window), min(inst.x0 + w, x0 + window)
-            if bottom <= top or right <= left:
-                continue
-            canvas = np.zeros((window, window), dtype=np.float32)
-            canvas[top - y0 : bottom - y0, left - x0 : right - x0] = inst.mask[
-                top - inst.y0 : bottom - inst.y0, left - inst.x0 : right - inst.x0
-            ]
-            if canvas.any():
-                masks.append(canvas)
-        if masks:
-            stacked = torch.from_numpy(np.stack(masks))[:, None]
-            mask_tensor = F.interpolate(stacked, size=(size, size), mode="bilinear", align_corners=False)[:, 0] >= 0.5
-        else:
-            mask_tensor = torch.zeros((0, size, size), dtype=torch.bool)
-
-        # Flips and 90-degree turns: cells have no preferred orientation.
-        turns = self.rng.randint(0, 3)
-        pixels, mask_tensor = torch.rot90(pixels, turns, (0, 1)), torch.rot90(mask_tensor, turns, (1, 2))
-        if self.rng.random() < 0.5:
-            pixels, mask_tensor = pixels.flip(1), mask_tensor.flip(2)
+        # Flips and 90-degree turns: cells have no preferred orientation. The masks' pixel indices move with
+        # the image through the same permutation.
+        turns, mirror = self.rng.randint(0, 3), self.rng.random() < 0.5
+        pixels, moved_to = orient(pixels, turns, mirror), orient(torch.arange(size * size).view(size, size), turns, mirror)
+        new_index = torch.empty(size * size, dtype=torch.int64)
+        new_index[moved_to.flatten()] = torch.arange(size * size)
+        cells = [new_index[torch.from_numpy(c)] for c in cells]
 
         contrast = self.rng.uniform(*train["contrast"])
         brightness = self.rng.uniform(-train["brightness"], train["brightness"])
         pixels = ((pixels - 0.5) * contrast + 0.5 + brightness).clamp(0.0, 1.0)
-
-        keep = mask_tensor.flatten(1).sum(1) >= 4 if len(mask_tensor) else torch.zeros(0, dtype=torch.bool)
-        mask_tensor = mask_tensor[keep]
         target = {
-            "boxes": boxes_from_masks(mask_tensor),
-            "labels": torch.full((len(mask_tensor),), self.class_ids[image.cell_type], dtype=torch.int64),
-            "masks": mask_tensor.to(torch.uint8),
+            "boxes": boxes_from_pixel_indices(cells, size),
+            "labels": torch.full((len(cells),), self.class_ids[image.cell_type], dtype=torch.int64),
+            "mask_pixels": torch.cat([c + i * size * size for i, c in enumerate(cells)]) if cells else torch.zeros(0, dtype=torch.int64),
         }
-        return standardize(pixels, inp), target
+        return standardize_unit(pixels, inp)[None], target
+
+
+def orient(square: torch.Tensor, turns: int, mirror: bool) -> torch.Tensor:
+    turned = torch.rot90(square, turns, (0, 1))
+    return turned.flip(1) if mirror else turned
+
+
+def resized_cell(inst: InstanceMask, y0: int, x0: int, window: int, size: int) -> np.ndarray:
+    """Flat indices (row * size + col) of the cell's pixels in a `window` crop at (y0, x0) resized to `size`.
+
+    The same bilinear resampling (align_corners=False, mask >= 0.5) as resizing a full-window mask, but
+    computed over the cell's own box only: a dense shsy5y crop holds ~500 cells, and full-size masks for
+    each cost ~300 MB per crop to make and to move.
+    """
+    ratio = np.float32(window) / np.float32(size)
+    h, w = inst.mask.shape
+    top, left = inst.y0 - y0, inst.x0 - x0
+    rows = _sampled_range(top, h, window, size, float(ratio))
+    cols = _sampled_range(left, w, window, size, float(ratio))
+    if len(rows) == 0 or len(cols) == 0:
+        return np.zeros(0, dtype=np.int64)
+    padded = np.pad(inst.mask.astype(np.float32), 1)  # zeros around the cell's box
+    row_lo, row_hi, row_w = _bilinear_taps(rows, ratio, window, top, h)
+    col_lo, col_hi, col_w = _bilinear_taps(cols, ratio, window, left, w)
+    # In float32 and in torch's order (columns within a row, then rows), so that ties at 0.5 fall alike.
+    along_cols = padded[:, col_lo] * (1 - col_w)[None] + padded[:, col_hi] * col_w[None]
+    values = along_cols[row_lo] * (1 - row_w)[:, None] + along_cols[row_hi] * row_w[:, None]
+    ys, xs = np.nonzero(values >= 0.5)
+    return (rows[ys] * size + cols[xs]).astype(np.int64)
+
+
+def _sampled_range(start: int, length: int, window: int, size: int, ratio: float) -> np.ndarray:
+    """Output pixels whose two bilinear taps can touch source pixels start..start+length-1 of the window."""
+    first = max(0, int(np.floor((max(start, 0) - 1 + 0.5) / ratio - 0.5)))
+    last = min(size - 1, int(np.ceil((min(start + length, window) + 0.5) / ratio - 0.5)))
+    return np.arange(first, last + 1) if last >= first and start + length > 0 and start < window else np.zeros(0, dtype=np.int64)
+
+
+def _bilinear_taps(out: np.ndarray, ratio: np.float32, window: int, start: int, length: int):
+    """(low tap, high tap, weight of the high tap) per output pixel, as torch's bilinear interpolation
+    computes them (float32, source clamped at 0 and at the window's last pixel), the taps then indexing
+    the padded cell mask: anything outside the cell's box reads its zero border."""
+    source = np.maximum(ratio * (out.astype(np.float32) + np.float32(0.5)) - np.float32(0.5), np.float32(0))
+    low = np.minimum(np.floor(source).astype(np.int64), window - 1)
+    weight = np.clip(source - low.astype(np.float32), 0, 1).astype(np.float32)
+    high = np.minimum(low + 1, window - 1)
+    return np.clip(low - start + 1, 0, length + 1), np.clip(high - start + 1, 0, length + 1), weight
 
 
 class CropStream(torch.utils.data.IterableDataset):
@@ -233,16 +267,16 @@ class CropStream(torch.utils.data.IterableDataset):
             yield self.crops.sample()
 
 
-def boxes_from_masks(masks: torch.Tensor) -> torch.Tensor:
-    """[N, H, W] bool -> [N, 4] (x1, y1, x2, y2), x2/y2 exclusive."""
-    if len(masks) == 0:
+def boxes_from_pixel_indices(cells: List[torch.Tensor], size: int) -> torch.Tensor:
+    """Per cell, the flat pixel indices in a size x size crop -> [N, 4] (x1, y1, x2, y2), x2/y2 exclusive."""
+    if not cells:
         return torch.zeros((0, 4), dtype=torch.float32)
-    rows, cols = masks.any(2), masks.any(1)
-    height, width = masks.shape[1:]
-    y_idx = torch.arange(height)[None].expand(len(masks), -1)
-    x_idx = torch.arange(width)[None].expand(len(masks), -1)
-    y1 = torch.where(rows, y_idx, height).min(1).values
-    y2 = torch.where(rows, y_idx, -1).max(1).values + 1
-    x1 = torch.where(cols, x_idx, width).min(1).values
-    x2 = torch.where(cols, x_idx, -1).max(1).values + 1
-    return torch.stack([x1, y1, x2, y2], 1).float()
+    boxes = [torch.stack([(c % size).min(), (c // size).min(), (c % size).max() + 1, (c // size).max() + 1]) for c in cells]
+    return torch.stack(boxes).float()
+
+
+def dense_masks(mask_pixels: torch.Tensor, count: int, size: int) -> torch.Tensor:
+    """The [N, size, size] uint8 masks a crop's `mask_pixels` describe, made where they are used (the GPU)."""
+    masks = torch.zeros(count * size * size, dtype=torch.uint8, device=mask_pixels.device)
+    masks[mask_pixels] = 1
+    return masks.view(count, size, size)

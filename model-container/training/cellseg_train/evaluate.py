@@ -166,7 +166,7 @@ class ResolvedImage:
     cell_class: int
 
 
-def resolve(pred: RawPrediction, truth: AnnotatedImage, mask_threshold: float, min_score: float) -> ResolvedImage:
+def resolve(pred: RawPrediction, truth: AnnotatedImage, mask_threshold: float, min_score: float, min_kept_fraction: float = 0.0) -> ResolvedImage:
     height, width = truth.pixels.shape
     cell_class = majority_class(pred)
     order = [i for i in np.argsort(-pred.scores, kind="stable") if pred.labels[i] == cell_class and pred.scores[i] >= min_score]
@@ -178,7 +178,10 @@ def resolve(pred: RawPrediction, truth: AnnotatedImage, mask_threshold: float, m
             continue
         y0, x0, crop = pasted
         region = owner[y0 : y0 + crop.shape[0], x0 : x0 + crop.shape[1]]
-        region[crop & (region < 0)] = len(kept_scores)
+        free = crop & (region < 0)
+        if not free.any() or free.sum() < min_kept_fraction * crop.sum():
+            continue  # a duplicate or fragment of a cell already kept: it takes nothing
+        region[free] = len(kept_scores)
         kept_scores.append(pred.scores[i])
     n_pred = len(kept_scores)
     areas = np.bincount(owner[owner >= 0], minlength=n_pred)[:n_pred]
@@ -211,29 +214,34 @@ def tune_thresholds(
     images: Sequence[AnnotatedImage],
     classes: List[str],
     mask_thresholds: Sequence[float] = (0.4, 0.5, 0.6),
+    min_kept_fractions: Sequence[float] = (0.0, 0.5, 0.7),
     score_grid: Sequence[float] = tuple(np.round(np.arange(0.1, 0.91, 0.05), 2)),
     area_grid: Sequence[int] = (0, 25, 50, 75, 100, 150, 200),
+    pooled_weight: float = 10,
 ) -> dict:
-    """Per-type score threshold and minimum area, and one mask threshold, maximising validation mAP."""
+    """Per-type score threshold and minimum area, one mask threshold and kept fraction, maximising validation mAP."""
     best = None
-    for mask_threshold in mask_thresholds:
-        resolved = [resolve(predictions[im.image_id], im, mask_threshold, min(score_grid)) for im in images]
+    for mask_threshold, min_kept_fraction in itertools.product(mask_thresholds, min_kept_fractions):
+        resolved = [resolve(predictions[im.image_id], im, mask_threshold, min(score_grid), min_kept_fraction) for im in images]
         # Grouped by the voted type, since that is what picks the thresholds at run time.
         by_type: Dict[str, List[ResolvedImage]] = {}
         for r in resolved:
             by_type.setdefault(classes[r.cell_class - 1], []).append(r)
+        points = list(itertools.product(score_grid, area_grid))
+        means = {t: np.array([np.mean([image_score(r, s, a) for r in group]) for s, a in points]) for t, group in by_type.items()}
+        pooled = sum(means[t] * len(group) for t, group in by_type.items()) / len(images)
         per_type = {}
         for cell_type, group in by_type.items():
-            scored = [
-                (np.mean([image_score(r, s, a) for r in group]), s, a)
-                for s, a in itertools.product(score_grid, area_grid)
-            ]
-            per_type[cell_type] = max(scored)
+            # Shrunk towards the pooled optimum: the split holds 5 shsy5y images (core/postprocess/tune.ts).
+            n = len(group)
+            chosen = int(np.argmax((n * means[cell_type] + pooled_weight * pooled) / (n + pooled_weight)))
+            per_type[cell_type] = (float(means[cell_type][chosen]), *points[chosen])
         overall = sum(v[0] * len(by_type[k]) for k, v in per_type.items()) / len(images)
         if best is None or overall > best["map"]:
             best = {
                 "map": float(overall),
                 "mask_threshold": float(mask_threshold),
+                "min_kept_fraction": float(min_kept_fraction),
                 "score_thresholds": {k: float(v[1]) for k, v in per_type.items()},
                 "min_areas": {k: int(v[2]) for k, v in per_type.items()},
                 "map_per_type": {k: float(v[0]) for k, v in per_type.items()},
@@ -248,7 +256,7 @@ def score_with(predictions: Dict[str, RawPrediction], images: Sequence[Annotated
     """Validation mAP (overall and per type) with fixed post-processing settings."""
     per_type: Dict[str, List[float]] = {}
     for im in images:
-        resolved = resolve(predictions[im.image_id], im, post["mask_threshold"], 0.0)
+        resolved = resolve(predictions[im.image_id], im, post["mask_threshold"], 0.0, post["min_kept_fraction"])
         voted = classes[resolved.cell_class - 1] if 1 <= resolved.cell_class <= len(classes) else classes[0]
         score = image_score(resolved, post["score_thresholds"][voted], post["min_areas"][voted])
         per_type.setdefault(im.cell_type, []).append(score)

@@ -1,7 +1,8 @@
 """Export trained members to ONNX (the contract in docs/ARCHITECTURE.md) and write the manifest.
 
-    /usr/bin/python3 -m cellseg_train.export --run runs/starter --name starter-r18 \
-        --models ../models --parity-image ../../../shared/data/sartorius/test/7ae19de7bc2a.png [--append]
+    /usr/bin/python3 -m cellseg_train.export --checkpoint checkpoints/member-a --name member-a \
+        --models ../models --parity-image ../../../shared/data/sartorius/test/7ae19de7bc2a.png \
+        [--metrics metrics.json] [--append]
 
 Each member is exported with box-frame masks, its weights stored as float16 (halving the repository
 footprint; onnxruntime folds the casts back to float32 when it loads the graph), and a parity record of
@@ -20,10 +21,11 @@ import onnx
 import torch
 from onnx import helper, numpy_helper
 
-from .config import load_config
+from . import checkpoint
+from .config import checkpoint_config_here
 from .data import read_image
 from .evaluate import model_input
-from .model import BoxFrameMaskRCNN, build_model
+from .model import BoxFrameMaskRCNN, anchor_sizes_per_level, build_model
 
 # Opset 11: torchvision <= 0.14 registers RoIAlign only for opset 11 and emits no
 # coordinate_transformation_mode, which opset 16 would read as 'half_pixel' (aligned=True semantics),
@@ -102,12 +104,14 @@ def parity_record(member: torch.nn.Module, image_path: Path, input_cfg: dict) ->
 TTA_ACCURATE = ["none", "horizontal", "vertical"]
 
 
-def export_member(run: Path, name: str, models: Path, parity_image: Path) -> dict:
-    """ONNX (float16 weights) and parity record of one trained run; returns its manifest entry."""
-    config = json.loads((run / "config.json").read_text())
+def export_member(folder: Path, name: str, models: Path, parity_image: Path, metrics: dict | None = None) -> dict:
+    """ONNX (float16 weights) and parity record of a member's checkpoint; returns its manifest entry.
+    `metrics` (validate.py's) adds the member's validation scores to the entry."""
+    index, state = checkpoint.load(folder)
+    config = index["config"]
     torch.set_num_threads(config["train"]["threads"])
     model = build_model(config)
-    model.load_state_dict(torch.load(run / "model.pt", map_location="cpu"))
+    model.load_state_dict(checkpoint.float32_weights(state))
     member = BoxFrameMaskRCNN(model).eval()
 
     onnx_path = models / f"{name}.onnx"
@@ -121,35 +125,46 @@ def export_member(run: Path, name: str, models: Path, parity_image: Path) -> dic
     parity_dir = models / "parity"
     parity_dir.mkdir(exist_ok=True)
     (parity_dir / f"{name}.json").write_text(json.dumps(parity_record(member, parity_image, config["input"])))
-    return member_entry(name, onnx_path, config, json.loads((run / "metrics.json").read_text()))
+    throughput_path = folder / "throughput.json"
+    throughput = json.loads(throughput_path.read_text()) if throughput_path.exists() else None
+    return member_entry(name, onnx_path, index, metrics, throughput)
 
 
-def member_entry(name: str, onnx_path: Path, config: dict, metrics: dict) -> dict:
-    train_cfg, model_cfg = config["train"], config["model"]
-    # .get: runs trained before trunk_stages existed used all four stages.
-    layer4 = "" if model_cfg.get("trunk_stages", 4) == 4 else " without layer4 (P6-P7 conv levels)"
-    return {
+def member_entry(name: str, onnx_path: Path, index: dict, metrics: dict | None, throughput: dict | None = None) -> dict:
+    config = index["config"]
+    model_cfg = config["model"]
+    layer4 = "" if model_cfg["trunk_stages"] == 4 else " without layer4 (P6-P7 conv levels)"
+    anchors = [list(level) for level in anchor_sizes_per_level(model_cfg["anchor_sizes"])]
+    entry = {
         "name": name,
         "file": onnx_path.name,
         "sha256": sha256(onnx_path),
         "architecture": (
             f"Mask R-CNN, {model_cfg['backbone']}{layer4}-FPN ({model_cfg['fpn_channels']} channels, GroupNorm), "
-            f"anchors {model_cfg['anchor_sizes']} px, trained from scratch"
+            f"anchors {anchors} px x ratios {model_cfg['aspect_ratios']}, "
+            f"{len(model_cfg['mask_head_layers'])}-conv mask head, trained from scratch"
         ),
         "trainingData": "Sartorius train/ (Kaggle 2021), annotated images minus the validation split",
         "training": {
-            "steps": metrics.get("steps"),
-            "minutes": metrics.get("minutes"),
-            "device": metrics["device"],
-            "crop": train_cfg["crop"],
-            "batchSize": train_cfg["batch_size"],
-            "lr": train_cfg["lr"],
-            "seed": train_cfg["seed"],
-            "inferenceSecondsPerImage": metrics.get("inference_seconds_per_image"),
+            "steps": index["step"],
+            "minutes": index["minutes"],
+            # Every run (CPU stretch or GPU round) that led to this checkpoint: device, steps, minutes, crop, batch.
+            "runs": index["runs"],
         },
-        "validation": validation_record(metrics["map_tuned"]),
         "weight": 1,
     }
+    if metrics is not None:
+        entry["validation"] = validation_record(metrics["map_tuned"])
+    if throughput is not None:
+        # throughput.py's figures (PyTorch, whole 704x520 images), for the closest figure to the endpoint's speed.
+        entry["training"]["throughput"] = {
+            "device": throughput["device"],
+            "checkpointStep": throughput["checkpoint_step"],
+            "imagesPerSecond": {
+                f"{m['precision']}-batch{m['batch']}": m["images_per_second"] for m in throughput["measurements"]
+            },
+        }
+    return entry
 
 
 def validation_record(scores: dict) -> dict:
@@ -162,7 +177,8 @@ def manifest_postprocess(post: dict) -> dict:
         "scoreThresholds": post["score_thresholds"],
         "minAreas": post["min_areas"],
         "maskThreshold": post["mask_threshold"],
-        "nmsIou": post["nms_iou"],
+        "fusionIou": post["fusion_iou"],
+        "minKeptFraction": post["min_kept_fraction"],
     }
 
 
@@ -195,9 +211,11 @@ def build_manifest(version: str, config: dict, members: list, fast: dict, accura
 def merged_manifest(existing: dict | None, entry: dict, config: dict, post: dict, version: str) -> dict:
     """Add (or replace) one member: `fast` is the member with the best validation mAP, `accurate` all of them
     under flips. The accurate profile keeps no thresholds of its own: fusion changes the score scale, so
-    `npm run validate-models -- --tune` (or the GPU run's ensemble step) tunes them afterwards."""
+    `npm run validate-models -- --tune` tunes them afterwards."""
     members = [entry]
-    fast = {"members": [entry["name"]], "tta": ["none"], "postprocess": manifest_postprocess(post), "validation": entry["validation"]}
+    fast = {"members": [entry["name"]], "tta": ["none"], "postprocess": manifest_postprocess(post)}
+    if "validation" in entry:
+        fast["validation"] = entry["validation"]
     if existing is not None:
         if existing["input"] != manifest_input(config):
             raise ValueError("the new member was trained with other input normalisation than the manifest's members")
@@ -212,24 +230,25 @@ def merged_manifest(existing: dict | None, entry: dict, config: dict, post: dict
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--run", required=True, help="training run folder (config.json, model.pt, metrics.json)")
+    parser.add_argument("--checkpoint", required=True, help="the member's checkpoint folder")
     parser.add_argument("--name", required=True, help="member name in the manifest")
     parser.add_argument("--models", required=True, help="model directory (model-container/models)")
     parser.add_argument("--parity-image", required=True)
+    parser.add_argument("--metrics", default=None, help="validate.py's metrics: validation scores and tuned thresholds")
     parser.add_argument("--version", default=None, help="manifest version (default: the member name)")
     parser.add_argument("--append", action="store_true", help="add the member to the directory's manifest instead of replacing it")
     args = parser.parse_args()
 
-    run, models = Path(args.run), Path(args.models)
+    folder, models = Path(args.checkpoint), Path(args.models)
     models.mkdir(parents=True, exist_ok=True)
-    entry = export_member(run, args.name, models, Path(args.parity_image))
-    config = json.loads((run / "config.json").read_text())
-    metrics = json.loads((run / "metrics.json").read_text())
+    metrics = json.loads(Path(args.metrics).read_text()) if args.metrics else None
+    entry = export_member(folder, args.name, models, Path(args.parity_image), metrics)
+    config = checkpoint_config_here(checkpoint.load_index(folder)["config"])
     manifest_path = models / "manifest.json"
     existing = json.loads(manifest_path.read_text()) if args.append and manifest_path.exists() else None
-    manifest = merged_manifest(existing, entry, config, metrics["postprocess"], args.version or args.name)
+    post = metrics["postprocess"] if metrics else config["postprocess"]
+    manifest = merged_manifest(existing, entry, config, post, args.version or args.name)
     manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
-
 
 if __name__ == "__main__":
     main()

@@ -33,7 +33,7 @@ class PadOnlyTransform(GeneralizedRCNNTransform):
 
 
 def build_model(config: dict) -> MaskRCNN:
-    cfg = config["model"]
+    cfg, train = config["model"], config["train"]
     groups = cfg["group_norm_groups"]
 
     def group_norm(channels: int) -> nn.Module:
@@ -56,7 +56,7 @@ def build_model(config: dict) -> MaskRCNN:
         norm_layer=group_norm,
     )
     anchors = AnchorGenerator(
-        sizes=tuple((s,) for s in cfg["anchor_sizes"]),
+        sizes=anchor_sizes_per_level(cfg["anchor_sizes"]),
         aspect_ratios=(tuple(cfg["aspect_ratios"]),) * len(cfg["anchor_sizes"]),
     )
     num_classes = len(config["classes"]) + 1  # + background
@@ -64,23 +64,38 @@ def build_model(config: dict) -> MaskRCNN:
     model = MaskRCNN(
         backbone,
         rpn_anchor_generator=anchors,
-        rpn_pre_nms_top_n_train=cfg["rpn_pre_nms_top_n_train"],
-        rpn_post_nms_top_n_train=cfg["rpn_post_nms_top_n_train"],
+        rpn_pre_nms_top_n_train=train["rpn_pre_nms_top_n"],
+        rpn_post_nms_top_n_train=train["rpn_post_nms_top_n"],
         rpn_pre_nms_top_n_test=cfg["rpn_pre_nms_top_n_test"],
         rpn_post_nms_top_n_test=cfg["rpn_post_nms_top_n_test"],
-        rpn_batch_size_per_image=cfg["rpn_batch_size_per_image"],
+        rpn_batch_size_per_image=train["rpn_batch_size_per_image"],
         box_head=TwoMLPHead(channels * 7 * 7, cfg["box_head_dim"]),
         box_predictor=FastRCNNPredictor(cfg["box_head_dim"], num_classes),
         box_detections_per_img=cfg["detections_per_img"],
         box_score_thresh=cfg["box_score_thresh"],
         box_nms_thresh=cfg["box_nms_thresh"],
-        box_batch_size_per_image=cfg["box_batch_size_per_image"],
+        box_batch_size_per_image=train["box_batch_size_per_image"],
         mask_head=MaskRCNNHeads(channels, cfg["mask_head_layers"], 1, norm_layer=group_norm),
         mask_predictor=MaskRCNNPredictor(mask_width, mask_width, num_classes),
     )
     inp = config["input"]
     model.transform = PadOnlyTransform(1, 1, [0.0] * 3, [1.0] * 3, size_divisible=inp["size_divisor"])
     return model
+
+
+def anchor_sizes_per_level(sizes: list) -> Tuple[Tuple[int, ...], ...]:
+    """`[8, 16]` (one size per level, the starter's form) or `[[12, 17], [24, 34]]` (several per level)."""
+    return tuple(tuple(s) if isinstance(s, (list, tuple)) else (s,) for s in sizes)
+
+
+def box_frame_detections(model: MaskRCNN, batch: torch.Tensor) -> List[Dict[str, torch.Tensor]]:
+    """Detections of a padded [B, 3, H, W] batch, masks left in their box frame ([N, 1, M, M])."""
+    image_sizes: List[Tuple[int, int]] = [(batch.shape[-2], batch.shape[-1])] * batch.shape[0]
+    features: Dict[str, torch.Tensor] = model.backbone(batch)
+    images = ImageList(batch, image_sizes)
+    proposals, _ = model.rpn(images, features)
+    detections, _ = model.roi_heads(features, proposals, image_sizes)
+    return detections
 
 
 class BoxFrameMaskRCNN(nn.Module):
@@ -95,11 +110,5 @@ class BoxFrameMaskRCNN(nn.Module):
         self.model = model
 
     def forward(self, image: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        batch = image.unsqueeze(0)
-        image_sizes: List[Tuple[int, int]] = [(image.shape[-2], image.shape[-1])]
-        features: Dict[str, torch.Tensor] = self.model.backbone(batch)
-        images = ImageList(batch, image_sizes)
-        proposals, _ = self.model.rpn(images, features)
-        detections, _ = self.model.roi_heads(features, proposals, image_sizes)
-        found = detections[0]
+        found = box_frame_detections(self.model, image.unsqueeze(0))[0]
         return found["boxes"], found["scores"], found["labels"], found["masks"]

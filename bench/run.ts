@@ -3,7 +3,8 @@
  * stage times of both profiles on held-out images, RLE encoding throughput, peak memory while the CLI segments
  * a folder of `--batch` images, the model server's overhead, throughput and memory under a burst
  * (`--burst-seconds 300` for the 5-minute figure), and the local stack end to end on `--stack-images` images
- * (0 skips a part).
+ * (0 skips a part). `--baseline-model-dir DIR` also times both profiles with another model directory (the
+ * previous model, say) on the same images right after each profile, and prints the time ratios.
  * Figures are printed and written to bench/out/bench.json; compare them as ratios within one run.
  */
 import { execFile } from "node:child_process";
@@ -31,6 +32,7 @@ const { values: args } = parseArgs({
     "server-seconds": { type: "string", default: "20" },
     "burst-seconds": { type: "string", default: "30" },
     "stack-images": { type: "string", default: "12" },
+    "baseline-model-dir": { type: "string" },
   },
 });
 
@@ -56,8 +58,8 @@ async function heldOutImages(count: number): Promise<{ id: string; cellType: str
   return picked;
 }
 
-async function profileStages(profile: Profile, images: { id: string; cellType: string }[]) {
-  const segmenter = (await loadModels({ profiles: [profile] })).segmenters[profile]!;
+async function profileStages(profile: Profile, images: { id: string; cellType: string }[], modelDir?: string) {
+  const segmenter = (await loadModels({ profiles: [profile], ...(modelDir ? { modelDir } : {}) })).segmenters[profile]!;
   const read = (id: string) => readFile(path.join(SARTORIUS, "train", "images", `${id}.png`));
   // The first image warms the session up (memory arenas, kernels); it is not counted.
   const [warmup, ...measured] = images;
@@ -129,10 +131,20 @@ console.log(`cellseg bench: ${cpus().length} x ${cpus()[0].model}, node ${proces
 console.log(`held-out images: ${images.slice(1).map((i) => i.cellType).join(", ")} (first one warms up)`);
 const results: Record<string, unknown> = {};
 let masks: BinaryMask[] = [];
+const baseline = args["baseline-model-dir"];
 for (const profile of Number(args.images) > 0 ? PROFILES : []) {
   const { masks: found, ...figures } = await profileStages(profile, images);
   masks = masks.length ? masks : found;
   results[profile] = figures;
+  if (baseline) {
+    const { masks: _, ...before } = await profileStages(profile, images, baseline);
+    const ratio = figures.perImageMs.total / before.perImageMs.total;
+    results[`${profile}Baseline`] = { modelDir: baseline, ...before, totalRatio: ratio };
+    console.log(
+      `${profile.padEnd(8)} baseline (${baseline}): inference ${ms(before.perImageMs.inference)}, total ${ms(before.perImageMs.total)}; ` +
+        `this model / baseline = ${ratio.toFixed(3)} (inference ${(figures.perImageMs.inference / before.perImageMs.inference).toFixed(3)})`,
+    );
+  }
   const p = figures.perImageMs;
   console.log(
     `${profile.padEnd(8)} per image: decode ${ms(p.decode)}, normalise ${ms(p.normalize)}, inference ${ms(p.inference)}, ` +

@@ -10,13 +10,14 @@ import type { Profile } from "../core/schemas/manifest";
 import { hasImageExtension } from "../core/image/decode";
 import type { StageTimings } from "../core/segmentation/segmenter";
 import type { CellType, GrayImage } from "../core/types";
-import { loadModels } from "../model-container/src/model-store";
+import { defaultModelDir, loadModels, readManifest } from "../model-container/src/model-store";
 import type { ExecutionProviderChoice } from "../model-container/src/onnx-member";
 
 export interface SegmentFilesOptions {
   readonly inputs: readonly string[];
   readonly outDir: string;
-  readonly profile: Profile;
+  /** Default: the manifest's `defaultProfile`. */
+  readonly profile?: Profile;
   /** Every page of a multi-page TIFF (as `<name>-p<k>`), instead of the first page only. */
   readonly allPages: boolean;
   readonly overlayStyle: OverlayStyle;
@@ -53,9 +54,10 @@ export async function segmentFiles(options: SegmentFilesOptions): Promise<Segmen
   const log = options.log ?? process.stderr;
   const failures: { file: string; error: string }[] = [];
   const files = await collectImageFiles(options.inputs, failures);
+  const profile = options.profile ?? (await readManifest(options.modelDir ?? defaultModelDir())).defaultProfile;
   const { segmenters, manifest } = await loadModels({
     modelDir: options.modelDir,
-    profiles: [options.profile],
+    profiles: [profile],
     executionProvider: options.executionProvider,
     threads: options.threads,
   });
@@ -95,13 +97,13 @@ export async function segmentFiles(options: SegmentFilesOptions): Promise<Segmen
   const summary = { succeeded: images.length, failed: failures.length, images, failures };
   await writeFile(
     path.join(options.outDir, "report.json"),
-    JSON.stringify({ modelVersion: manifest.version, profile: options.profile, ...summary }, null, 2),
+    JSON.stringify({ modelVersion: manifest.version, profile, ...summary }, null, 2),
   );
   log.write(`${images.length} image(s) segmented, ${failures.length} skipped; results in ${options.outDir}\n`);
   return summary;
 
   async function segmentOne(id: string, file: string, image: GrayImage, decodeMs: number): Promise<ImageRecord> {
-    const { instances, timings } = await segmenters[options.profile]!.segment(image);
+    const { instances, timings } = await segmenters[profile]!.segment(image);
     const encodeStarted = performance.now();
     const results = await renderImageResults(id, path.basename(file), image, instances, options.overlayStyle);
     const base = path.join(options.outDir, id);

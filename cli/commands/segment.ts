@@ -8,7 +8,11 @@ export function segmentCommand(): Command {
     .description("segment images (PNG, TIFF, JPEG) or folders of them; writes submission.csv and per-image results")
     .argument("<inputs...>", "image files or folders (searched recursively)")
     .requiredOption("--out <dir>", "output folder")
-    .addOption(new Option("--profile <profile>", "fast: one member, no TTA; accurate: every member with flips").choices(PROFILES).default("fast"))
+    .addOption(
+      new Option("--profile <profile>", "fast: one member, no TTA; accurate: every member with flips (default: the model's better one on validation)").choices(
+        PROFILES,
+      ),
+    )
     .addOption(new Option("--pages <pages>", "multi-page TIFF: segment the first page or every page").choices(["first", "all"]).default("first"))
     .addOption(new Option("--overlay <style>", "overlay style").choices(["outline", "tint"]).default("outline"))
     .option("--model-dir <dir>", "model directory with manifest.json (default: /opt/ml/model if present, else the bundled models)")
@@ -18,7 +22,7 @@ export function segmentCommand(): Command {
       const summary = await segmentFiles({
         inputs,
         outDir: options.out,
-        profile: options.profile as Profile,
+        profile: options.profile as Profile | undefined,
         allPages: options.pages === "all",
         overlayStyle: options.overlay,
         modelDir: options.modelDir,

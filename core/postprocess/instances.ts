@@ -20,8 +20,8 @@ export function voteCellType(detections: Detections): CellType | undefined {
 
 /**
  * Detections in the original image's frame -> disjoint cell instances: keep the voted type's detections
- * above its score threshold, paste their masks, give contested pixels to the higher score, then drop
- * instances smaller than the type's minimum area. Instances come out by descending score.
+ * above its score threshold, paste their masks, give contested pixels to the higher score (dropping a cell
+ * that keeps less than `minKeptFraction` of its mask), then drop instances smaller than the type's minimum area. Instances come out by descending score.
  *
  * Mirrors `resolve` and `image_score` in model-container/training/cellseg_train/evaluate.py, where the
  * thresholds are tuned.
@@ -50,7 +50,10 @@ export function detectionsToInstances(
     const mask = pasteBoxMask(detections.masks, i * maskValues, detections.maskSize, box, width, height, settings.maskThreshold);
     return mask ? [{ mask, score: detections.scores[i] }] : [];
   });
-  const disjoint = resolveOverlaps(pasted.map((p) => p.mask));
+  const disjoint = resolveOverlaps(
+    pasted.map((p) => p.mask),
+    { minKeptFraction: settings.minKeptFraction },
+  );
   const minArea = settings.minAreas[cellType];
   const instances: Instance[] = [];
   disjoint.forEach((mask, k) => {

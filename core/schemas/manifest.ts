@@ -15,6 +15,9 @@ const mapScoreSchema = z.object({
   images: z.number().int().positive(),
 });
 
+export const PROFILES = ["fast", "accurate"] as const;
+export type Profile = (typeof PROFILES)[number];
+
 export const TTA_VARIANTS = ["none", "horizontal", "vertical", "both"] as const;
 export type TtaVariant = (typeof TTA_VARIANTS)[number];
 
@@ -38,8 +41,13 @@ export const postprocessSchema = z.object({
   minAreas: perCellType(z.number().int().min(0)),
   /** Mask probability above which a pixel belongs to the cell. */
   maskThreshold: z.number().gt(0).lt(1),
-  /** Box IoU above which detections from different members or TTA variants are the same cell. */
-  nmsIou: z.number().gt(0).lt(1),
+  /** Box IoU above which detections from different members or TTA variants are the same cell (fusion). */
+  fusionIou: z.number().gt(0).lt(1),
+  /**
+   * A cell left with less than this fraction of its pasted mask after higher-scoring cells took theirs is
+   * dropped (a duplicate or a fragment of a cell already found), and takes no pixel.
+   */
+  minKeptFraction: z.number().min(0).lt(1),
 });
 
 export const memberSchema = z.object({
@@ -71,6 +79,11 @@ export const manifestSchema = z
     members: z.array(memberSchema).min(1),
     postprocess: postprocessSchema,
     profiles: z.object({ fast: profileSchema, accurate: profileSchema }),
+    /**
+     * The profile a request or command that names none gets: the better one on validation
+     * (`npm run validate-models -- --tune` sets it).
+     */
+    defaultProfile: z.enum(PROFILES).default("fast"),
     validationSplit: z.string().optional(),
   })
   .superRefine((manifest, ctx) => {
@@ -91,5 +104,4 @@ export type Manifest = z.infer<typeof manifestSchema>;
 export type ManifestMember = z.infer<typeof memberSchema>;
 export type Postprocess = z.infer<typeof postprocessSchema>;
 export type InputNormalization = z.infer<typeof inputNormalizationSchema>;
-export const PROFILES = ["fast", "accurate"] as const;
-export type Profile = (typeof PROFILES)[number];
+

@@ -1,5 +1,5 @@
 import { flipModelInput, modelInput, type ModelInput } from "../image/normalize";
-import { fuseDetections } from "../postprocess/fusion";
+import { fuseDetections, type WeightedDetections } from "../postprocess/fusion";
 import { detectionsToInstances } from "../postprocess/instances";
 import type { Manifest, Postprocess, Profile, TtaVariant } from "../schemas/manifest";
 import type { Detections, GrayImage, Instance } from "../types";
@@ -69,11 +69,19 @@ export class Segmenter {
    * post-processing turns into instances (exposed so thresholds can be tuned on them).
    */
   async detect(image: GrayImage): Promise<{ detections: Detections; timings: StageTimings }> {
+    const { sources, timings } = await this.detectSources(image);
+    const started = performance.now();
+    const detections = fuseDetections(sources, this.postprocess.fusionIou);
+    return { detections, timings: { ...timings, postprocessMs: timings.postprocessMs + performance.now() - started } };
+  }
+
+  /** Every member under every TTA variant, each mapped back to the image frame, not yet fused. */
+  async detectSources(image: GrayImage): Promise<{ sources: WeightedDetections[]; timings: StageTimings }> {
     const started = performance.now();
     const input = modelInput(image, this.manifest.input);
     const normalized = performance.now();
 
-    const sources = [];
+    const sources: WeightedDetections[] = [];
     for (const member of this.members) {
       for (const variant of this.tta) {
         const flips = FLIPS[variant];
@@ -81,16 +89,7 @@ export class Segmenter {
         sources.push({ detections: toImageFrame(detections, input, flips, image), weight: member.weight });
       }
     }
-    const inferred = performance.now();
-    const detections = fuseDetections(sources, this.postprocess.nmsIou);
-    return {
-      detections,
-      timings: {
-        normalizeMs: normalized - started,
-        inferenceMs: inferred - normalized,
-        postprocessMs: performance.now() - inferred,
-      },
-    };
+    return { sources, timings: { normalizeMs: normalized - started, inferenceMs: performance.now() - normalized, postprocessMs: 0 } };
   }
 }
 

@@ -90,7 +90,7 @@ export interface AppDeps {
   readonly queue: InferenceQueue;
   readonly limits: AppLimits;
   readonly logger: Logger;
-  /** The profile of requests that name none. @default the first profile the models serve */
+  /** The profile of requests that name none. @default the manifest's defaultProfile when served, else the first profile */
   readonly defaultProfile?: Profile;
 }
 
@@ -239,7 +239,8 @@ export function createApp(deps: AppDeps): Hono<Env> {
   return app;
 
   function defaultProfileOf(models: ServedModels): Profile {
-    return deps.defaultProfile !== undefined && models.profiles.includes(deps.defaultProfile) ? deps.defaultProfile : models.profiles[0];
+    const preferred = [deps.defaultProfile, models.manifest.defaultProfile];
+    return preferred.find((profile) => profile !== undefined && models.profiles.includes(profile)) ?? models.profiles[0];
   }
 }
 

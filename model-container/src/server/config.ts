@@ -23,8 +23,13 @@ export interface ServerConfig {
   readonly executionProvider: ExecutionProviderChoice;
   /** onnxruntime intra-op threads per session; undefined lets onnxruntime use every core. */
   readonly threads: number | undefined;
-  /** The profiles to load and serve; the first is the default of requests that name none. */
+  /** The profiles to load and serve. */
   readonly profiles: readonly Profile[];
+  /**
+   * The profile of requests that name none: the first of `CELLSEG_PROFILES` when it is set, else undefined
+   * (the manifest's `defaultProfile`).
+   */
+  readonly defaultProfile: Profile | undefined;
   /** Inferences run at the same time: one worker thread each, each with its own sessions (memory x N). */
   readonly maxConcurrency: number;
   /** Requests that may wait for an inference slot; more are refused with 503. */
@@ -51,7 +56,8 @@ const variables = {
   CELLSEG_THREADS: integer(1, 1024).optional(),
   CELLSEG_PROFILES: z
     .string()
-    .default(PROFILES.join(","))
+    .optional()
+    .transform((list) => list ?? PROFILES.join(","))
     .transform((list) => [...new Set(list.split(",").map((name) => name.trim()).filter(Boolean))])
     .pipe(z.array(z.enum(PROFILES)).min(1, "must name at least one profile")),
   // One inference at a time: onnxruntime already spreads one over every core (or the whole GPU), and
@@ -89,6 +95,7 @@ export function loadConfig(env: Environment): ServerConfig {
     executionProvider: v.CELLSEG_EXECUTION_PROVIDER,
     threads: v.CELLSEG_THREADS,
     profiles: v.CELLSEG_PROFILES,
+    defaultProfile: env.CELLSEG_PROFILES === undefined ? undefined : v.CELLSEG_PROFILES[0],
     maxConcurrency: v.CELLSEG_MAX_CONCURRENCY,
     maxQueue: v.CELLSEG_MAX_QUEUE,
     maxBodyBytes: v.CELLSEG_MAX_BODY_BYTES,

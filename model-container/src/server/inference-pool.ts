@@ -57,7 +57,7 @@ export type WorkerReply =
 
 /**
  * A profile's post-processing with a request's overrides applied (the endpoint schema has bounded them).
- * The NMS IoU is not overridable: it shapes fusion, which the thresholds were tuned after.
+ * The fusion IoU and the kept fraction are not overridable: the thresholds were tuned after them.
  *
  * @example
  * withOverrides(segmenter.postprocess, { scoreThresholds: { astro: 0.3 } }).scoreThresholds.astro; // 0.3
@@ -70,7 +70,8 @@ export function withOverrides(base: Postprocess, overrides: ThresholdOverrides |
     scoreThresholds: { ...base.scoreThresholds, ...defined(overrides.scoreThresholds) },
     minAreas: { ...base.minAreas, ...defined(overrides.minAreas) },
     maskThreshold: overrides.maskThreshold ?? base.maskThreshold,
-    nmsIou: base.nmsIou,
+    fusionIou: base.fusionIou,
+    minKeptFraction: base.minKeptFraction,
   };
 }
 

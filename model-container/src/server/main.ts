@@ -35,7 +35,7 @@ async function main(): Promise<void> {
   });
   const { maxBodyBytes, maxPixels, maxConcurrency, maxQueue, requestTimeoutMs } = config;
   const limits = { maxBodyBytes, maxPixels, maxConcurrency, maxQueue, requestTimeoutMs };
-  const app = createApp({ state, queue, limits, logger, defaultProfile: config.profiles[0] });
+  const app = createApp({ state, queue, limits, logger, defaultProfile: config.defaultProfile });
 
   const server = serve({ fetch: app.fetch, port: config.port });
   server.on("error", (error) => fail("cannot listen", error, { port: config.port }));

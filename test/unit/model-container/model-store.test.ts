@@ -19,7 +19,8 @@ function manifestFor(file: string, digest: string) {
       scoreThresholds: { shsy5y: 0.3, astro: 0.4, cort: 0.5 },
       minAreas: { shsy5y: 50, astro: 100, cort: 50 },
       maskThreshold: 0.5,
-      nmsIou: 0.5,
+      fusionIou: 0.55,
+      minKeptFraction: 0,
     },
     profiles: { fast: { members: ["m"], tta: ["none"] }, accurate: { members: ["m"], tta: ["none", "horizontal"] } },
   };

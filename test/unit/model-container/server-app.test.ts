@@ -6,9 +6,10 @@
  */
 import { describe, expect, it } from "vitest";
 import { errorBodySchema } from "../../../core/schemas/endpoint";
+import type { Manifest } from "../../../core/schemas/manifest";
 import { createApp, ServingState, type AppLimits } from "../../../model-container/src/server/app";
 import { loadConfig } from "../../../model-container/src/server/config";
-import { withOverrides } from "../../../model-container/src/server/inference-pool";
+import { withOverrides, type ServedModels } from "../../../model-container/src/server/inference-pool";
 import { InferenceQueue, QueueFullError, RequestTimeoutError } from "../../../model-container/src/server/inference-queue";
 import { responseFormat } from "../../../model-container/src/server/invocation";
 import { createLogger } from "../../../model-container/src/server/logger";
@@ -214,7 +215,8 @@ describe("threshold overrides", () => {
     scoreThresholds: { shsy5y: 0.2, astro: 0.4, cort: 0.6 },
     minAreas: { shsy5y: 75, astro: 150, cort: 75 },
     maskThreshold: 0.5,
-    nmsIou: 0.4,
+    fusionIou: 0.55,
+    minKeptFraction: 0.7,
   };
 
   it("replaces only the values a request names", () => {
@@ -226,7 +228,8 @@ describe("threshold overrides", () => {
       scoreThresholds: { shsy5y: 0.2, astro: 0.3, cort: 0.6 },
       minAreas: { shsy5y: 75, astro: 150, cort: 0 },
       maskThreshold: 0.5,
-      nmsIou: 0.4,
+      fusionIou: 0.55,
+    minKeptFraction: 0.7,
     });
   });
 
@@ -310,6 +313,29 @@ describe("inference queue", () => {
   });
 });
 
+describe("default profile", () => {
+  const served = (defaultProfile: "fast" | "accurate", profiles: ("fast" | "accurate")[]): ServedModels => ({
+    manifest: { version: "v", members: [], defaultProfile } as unknown as Manifest,
+    manifestSha256: "0".repeat(64),
+    profiles,
+    members: [],
+    segment: () => Promise.reject(new Error("not used")),
+  });
+  const infoOf = async (app: ReturnType<typeof createApp>) => (await (await app.request("/info")).json()) as { defaultProfile: string };
+  const appWith = (models: ServedModels, defaultProfile?: "fast" | "accurate") => {
+    const state = new ServingState();
+    state.markReady(models);
+    const queue = new InferenceQueue({ maxConcurrency: 1, maxQueue: 1, timeoutMs: 1_000 });
+    return createApp({ state, queue, limits: LIMITS, logger: createLogger({ write: () => {} }), defaultProfile });
+  };
+
+  it("is the manifest's better profile unless CELLSEG_PROFILES names one first", async () => {
+    expect((await infoOf(appWith(served("accurate", ["fast", "accurate"])))).defaultProfile).toBe("accurate");
+    expect((await infoOf(appWith(served("accurate", ["fast", "accurate"]), "fast"))).defaultProfile).toBe("fast");
+    expect((await infoOf(appWith(served("accurate", ["fast"])))).defaultProfile).toBe("fast"); // not loaded: the first served
+  });
+});
+
 describe("server config", () => {
   it("uses SageMaker's port and the documented defaults", () => {
     expect(loadConfig({})).toEqual({
@@ -318,6 +344,7 @@ describe("server config", () => {
       executionProvider: "auto",
       threads: undefined,
       profiles: ["fast", "accurate"],
+      defaultProfile: undefined, // the manifest's
       maxConcurrency: 1,
       maxQueue: 16,
       maxBodyBytes: 50 * 1024 * 1024,
@@ -345,6 +372,7 @@ describe("server config", () => {
       executionProvider: "cpu",
       threads: 2,
       profiles: ["accurate", "fast"],
+      defaultProfile: "accurate",
       maxConcurrency: 2,
       maxQueue: 0,
       maxBodyBytes: 1000,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { maskFromPixelIndices } from "../../../../core/masks/binary-mask";
 import { pasteBoxMask } from "../../../../core/masks/paste";
-import { tuneThresholds } from "../../../../core/postprocess/tune";
+import { DEFAULT_TUNING_GRID, tuneFusion, tuneThresholds } from "../../../../core/postprocess/tune";
 import type { Postprocess } from "../../../../core/schemas/manifest";
 import { detections } from "./detections-fixture";
 
@@ -9,7 +9,8 @@ const base: Postprocess = {
   scoreThresholds: { shsy5y: 0.5, astro: 0.5, cort: 0.5 },
   minAreas: { shsy5y: 0, astro: 0, cort: 0 },
   maskThreshold: 0.5,
-  nmsIou: 0.5,
+  fusionIou: 0.55,
+  minKeptFraction: 0,
 };
 
 function truthOf(box: [number, number, number, number]) {
@@ -63,5 +64,65 @@ describe("tuneThresholds", () => {
     // Assess
     expect(map).toBe(1);
     expect(postprocess.minAreas.shsy5y).toBeGreaterThan(16);
+  });
+});
+
+describe("tuneThresholds with few images of a type", () => {
+  it("pulls a type with one image towards the setting best for all images", () => {
+    // Prepare: cort cells score 0.3 (a threshold above loses them); the one shsy5y image alone would
+    // rather cut its false positive at 0.3 with a higher threshold.
+    const cort = Array.from({ length: 3 }, () => ({
+      detections: detections([{ box: [0, 0, 10, 10], score: 0.3, label: 3 }]),
+      width: 64,
+      height: 64,
+      truth: [truthOf([0, 0, 10, 10])],
+    }));
+    const shsy5y = {
+      detections: detections([
+        { box: [0, 0, 10, 10], score: 0.9, label: 1 },
+        { box: [30, 30, 40, 40], score: 0.3, label: 1 },
+      ]),
+      width: 64,
+      height: 64,
+      truth: [truthOf([0, 0, 10, 10])],
+    };
+    const grid = { ...DEFAULT_TUNING_GRID, maskThresholds: [0.5], minKeptFractions: [0], minAreas: [0] };
+
+    // Act
+    const alone = tuneThresholds([...cort, shsy5y], base, { ...grid, pooledWeight: 0 });
+    const pooled = tuneThresholds([...cort, shsy5y], base, grid);
+
+    // Assess
+    expect(alone.postprocess.scoreThresholds.shsy5y).toBeGreaterThan(0.3);
+    expect(pooled.postprocess.scoreThresholds.shsy5y).toBeLessThanOrEqual(0.3);
+    expect(pooled.postprocess.scoreThresholds.cort).toBeLessThanOrEqual(0.3);
+  });
+});
+
+describe("tuneFusion", () => {
+  it("picks the fusion IoU under which two views of each cell fuse into one", () => {
+    // Prepare: two sources see the same two cells, boxes shifted so that they overlap at IoU ~0.6.
+    const view = (shift: number) =>
+      detections([
+        { box: [0 + shift, 0, 12 + shift, 12], score: 0.9, label: 3 },
+        { box: [30 + shift, 30, 42 + shift, 42], score: 0.8, label: 3 },
+      ]);
+    const sample = {
+      sources: [{ detections: view(0), weight: 1 }, { detections: view(3), weight: 1 }],
+      width: 64,
+      height: 64,
+      truth: [truthOf([1, 0, 14, 12]), truthOf([31, 30, 44, 42])],
+    };
+
+    // Act
+    const { postprocess } = tuneFusion([sample], base, [0.4, 0.7]);
+
+    // Assess: at 0.7 the views stay apart (duplicates); at 0.4 they fuse.
+    expect(postprocess.fusionIou).toBe(0.4);
+  });
+
+  it("keeps the base fusion IoU when a profile has one source: there is nothing to fuse", () => {
+    const sample = { sources: [{ detections: detections([{ box: [0, 0, 10, 10], score: 0.9, label: 3 }]), weight: 1 }], width: 64, height: 64, truth: [truthOf([0, 0, 10, 10])] };
+    expect(tuneFusion([sample], base, [0.4, 0.7]).postprocess.fusionIou).toBe(base.fusionIou);
   });
 });

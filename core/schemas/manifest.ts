@@ -34,7 +34,14 @@ export const inputNormalizationSchema = z.object({
   sizeDivisor: z.number().int().positive(),
 });
 
-export const postprocessSchema = z.object({
+/** Manifests written before fusion had its own IoU named it `nmsIou`, and dropped no cell for overlap. */
+function upgradeLegacyPostprocess(value: unknown): unknown {
+  if (typeof value !== "object" || value === null || !("nmsIou" in value) || "fusionIou" in value) return value;
+  const { nmsIou, ...rest } = value as Record<string, unknown>;
+  return { minKeptFraction: 0, ...rest, fusionIou: nmsIou };
+}
+
+const postprocessFields = z.object({
   /** Per cell type: detections scoring below are dropped (the image's type is a score-weighted vote). */
   scoreThresholds: perCellType(z.number().min(0).max(1)),
   /** Per cell type: instances smaller than this after overlap removal are dropped (pixels). */
@@ -49,6 +56,8 @@ export const postprocessSchema = z.object({
    */
   minKeptFraction: z.number().min(0).lt(1),
 });
+
+export const postprocessSchema = z.preprocess(upgradeLegacyPostprocess, postprocessFields);
 
 export const memberSchema = z.object({
   name: z.string().min(1),

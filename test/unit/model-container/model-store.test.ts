@@ -68,4 +68,20 @@ describe("model store", () => {
     const dir = await modelDir("{ not json");
     await expect(readManifest(dir)).rejects.toThrow(/cannot read .*manifest\.json/);
   });
+
+  it("reads a manifest written before fusion had its own IoU: nmsIou is the fusion IoU, no cell is dropped for overlap", async () => {
+    // Prepare
+    const legacy = manifestFor("m.onnx", "0".repeat(64));
+    const { fusionIou: _, minKeptFraction: __, ...older } = legacy.postprocess;
+    const dir = await modelDir({ ...legacy, postprocess: { ...older, nmsIou: 0.4 }, defaultProfile: undefined });
+
+    // Act
+    const manifest = await readManifest(dir);
+
+    // Assess
+    expect(manifest.postprocess).toMatchObject({ fusionIou: 0.4, minKeptFraction: 0 });
+    expect(manifest.postprocess).not.toHaveProperty("nmsIou");
+    expect(manifest.defaultProfile).toBe("fast");
+  });
 });
+

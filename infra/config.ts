@@ -6,9 +6,9 @@
  *
  * | key | default | meaning |
  * |---|---|---|
- * | `stackName` | `Cellseg` | CloudFormation stack name; the endpoint is named `<stackname>-model` |
+ * | `stackName` | `Cellseg` | CloudFormation stack name; the endpoint is named `<stackname>-<instance type>-<mode>` |
  * | `endpointMode` | `realtime` | `realtime` (always-on instances) or `async` (asynchronous inference, scales to zero) |
- * | `instanceType` | `ml.g4dn.xlarge` | the endpoint's GPU instance type |
+ * | `instanceType` | `ml.g4dn.xlarge` | the endpoint's GPU instance type (a family the inference AMI supports: gpu-runtime.ts) |
  * | `endpointUsdPerHour` | price table | the instance's price, for the API's cost report; required for a type not in `pricing.ts` |
  * | `minInstances` | 1 (realtime), 0 (async) | autoscaling floor; only `async` may scale to zero |
  * | `maxInstances` | 2 | autoscaling ceiling |
@@ -36,6 +36,7 @@
  */
 import { z } from "zod";
 import { PROFILES } from "../core/schemas/manifest";
+import { GPU_RUNTIME, instanceFamily } from "./gpu-runtime";
 import { LAMBDA_ARCHITECTURES, SAGEMAKER_INSTANCE_USD_PER_HOUR } from "./pricing";
 
 /** Thrown for a bad context value; the message names every bad key. */
@@ -136,6 +137,12 @@ const contextSchema = z
     const problem = (key: keyof typeof contextKeys, message: string) => ctx.addIssue({ code: "custom", path: [key], message });
     if (config.endpointMode === "realtime" && config.minInstances === 0) {
       problem("minInstances", "must be at least 1 with endpointMode=realtime: only an async endpoint scales to zero");
+    }
+    if (!(GPU_RUNTIME.instanceFamilies as readonly string[]).includes(instanceFamily(config.instanceType))) {
+      problem(
+        "instanceType",
+        `must be a GPU instance of a family the endpoint's inference AMI (${GPU_RUNTIME.inferenceAmiVersion}, NVIDIA driver ${GPU_RUNTIME.nvidiaDriver}) supports: ${GPU_RUNTIME.instanceFamilies.join(", ")}`,
+      );
     }
     if (config.minInstances > config.maxInstances) problem("minInstances", `must not exceed maxInstances (${config.maxInstances})`);
     if (config.endpointUsdPerHour === undefined) {

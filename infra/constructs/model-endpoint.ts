@@ -14,8 +14,20 @@ import { Construct } from "constructs";
 import { grantList, grantObjects } from "../bucket-access";
 import type { EndpointMode } from "../config";
 import { WILDCARD_RESOURCE, acknowledge } from "../nag";
+import { GPU_RUNTIME } from "../gpu-runtime";
 import { modelImage } from "./model-image";
 import { ASYNC_INFERENCE_FOLDERS, ASYNC_INFERENCE_PREFIX } from "./storage";
+
+/** SageMaker's limit on endpoint names. */
+const MAX_ENDPOINT_NAME_LENGTH = 63;
+
+/** `<prefix>-<instance type without "ml.", dots as dashes>-<mode>`, e.g. `cellseg-g4dn-xlarge-realtime`. */
+export function endpointNameFor(prefix: string, instanceType: string, mode: EndpointMode): string {
+  const name = `${prefix}-${instanceType.replace(/^ml\./, "").replace(/\./g, "-")}-${mode}`;
+  if (name !== name.toLowerCase()) throw new Error(`endpoint name must be lower-case: ${name}`);
+  if (name.length > MAX_ENDPOINT_NAME_LENGTH) throw new Error(`endpoint name ${name} is longer than SageMaker's ${MAX_ENDPOINT_NAME_LENGTH} characters`);
+  return name;
+}
 
 /** The endpoint's one production variant. */
 export const VARIANT_NAME = "AllTraffic";
@@ -30,8 +42,13 @@ const INSTANCE_METRICS_NAMESPACE = "/aws/sagemaker/Endpoints";
 const CONTAINER_STARTUP_TIMEOUT = Duration.minutes(10);
 
 export interface ModelEndpointProps {
-  /** Lower-case, so that it equals the name in the endpoint's ARN (SageMaker lower-cases ARNs). */
-  readonly endpointName: string;
+  /**
+   * The endpoint's name is `<namePrefix>-<instance type>-<mode>`, lower-case so that it equals the name in
+   * its ARN (SageMaker lower-cases ARNs). SageMaker cannot update an autoscaled variant's instance type
+   * or add or remove asynchronous inference in place; a name that carries both makes CloudFormation
+   * replace the endpoint when either changes: the new one is created before the old one is deleted.
+   */
+  readonly namePrefix: string;
   readonly mode: EndpointMode;
   readonly instanceType: string;
   /** Instances the endpoint starts with; an async endpoint needs at least one to be created. */
@@ -60,21 +77,25 @@ export class ModelEndpoint extends Construct {
 
   constructor(scope: Construct, id: string, props: ModelEndpointProps) {
     super(scope, id);
-    if (props.endpointName !== props.endpointName.toLowerCase()) throw new Error(`endpointName must be lower-case: ${props.endpointName}`);
-    this.endpointName = props.endpointName;
+    this.endpointName = endpointNameFor(props.namePrefix, props.instanceType, props.mode);
     this.mode = props.mode;
     this.asyncBucket = props.asyncBucket;
-    this.endpointArn = Stack.of(this).formatArn({ service: "sagemaker", resource: "endpoint", resourceName: props.endpointName });
+    this.endpointArn = Stack.of(this).formatArn({ service: "sagemaker", resource: "endpoint", resourceName: this.endpointName });
 
     this.image = modelImage(this, "Image");
     // Created here, with a retention, rather than by SageMaker on first use (kept forever).
     this.logGroup = new LogGroup(this, "Logs", {
-      logGroupName: `/aws/sagemaker/Endpoints/${props.endpointName}`,
+      logGroupName: `/aws/sagemaker/Endpoints/${this.endpointName}`,
       retention: props.logRetention,
       removalPolicy: RemovalPolicy.DESTROY,
     });
     this.executionRole = this.createExecutionRole(props);
-    this.model = new CfnModel(this, "Model", { executionRoleArn: this.executionRole.roleArn, primaryContainer: { image: this.image.imageUri } });
+    this.model = new CfnModel(this, "Model", {
+      executionRoleArn: this.executionRole.roleArn,
+      // CUDA or nothing: a server that fell back to the CPU would pass /ping at GPU prices and CPU speed;
+      // this way it fails the health check and the deployment says why.
+      primaryContainer: { image: this.image.imageUri, environment: { CELLSEG_EXECUTION_PROVIDER: "cuda" } },
+    });
     // CreateModel and the instances' image pull check the role's permissions: its policy must exist first.
     this.model.node.addDependency(this.executionRole);
 
@@ -87,6 +108,7 @@ export class ModelEndpoint extends Construct {
           initialInstanceCount: props.initialInstanceCount,
           initialVariantWeight: 1,
           containerStartupHealthCheckTimeoutInSeconds: CONTAINER_STARTUP_TIMEOUT.toSeconds(),
+          inferenceAmiVersion: GPU_RUNTIME.inferenceAmiVersion,
         },
       ],
       ...(props.mode === "async"
@@ -98,10 +120,15 @@ export class ModelEndpoint extends Construct {
           }
         : {}),
     });
-    this.endpoint = new CfnEndpoint(this, "Endpoint", { endpointName: props.endpointName, endpointConfigName: this.endpointConfig.attrEndpointConfigName });
+    this.endpoint = new CfnEndpoint(this, "Endpoint", {
+      endpointName: this.endpointName,
+      endpointConfigName: this.endpointConfig.attrEndpointConfigName,
+      // A new configuration (a new image, say) keeps the instance count autoscaling has set.
+      retainAllVariantProperties: true,
+    });
 
     this.clientEnvironment = {
-      ENDPOINT_NAME: props.endpointName,
+      ENDPOINT_NAME: this.endpointName,
       ENDPOINT_MODE: props.mode,
       ...(props.mode === "async" ? { ASYNC_BUCKET: props.asyncBucket.bucketName, ASYNC_PREFIX: ASYNC_INFERENCE_PREFIX } : {}),
     };
@@ -156,7 +183,7 @@ export class ModelEndpoint extends Construct {
   private createExecutionRole(props: ModelEndpointProps): Role {
     const role = new Role(this, "ExecutionRole", {
       assumedBy: new ServicePrincipal("sagemaker.amazonaws.com"),
-      description: `SageMaker execution role of the ${props.endpointName} endpoint`,
+      description: `SageMaker execution role of the ${this.endpointName} endpoint`,
     });
     this.image.repository.grantPull(role);
 

@@ -5,6 +5,7 @@
 import { DockerImageAsset, Platform } from "aws-cdk-lib/aws-ecr-assets";
 import { IgnoreMode } from "aws-cdk-lib";
 import type { Construct } from "constructs";
+import { GPU_RUNTIME } from "../gpu-runtime";
 import { REPOSITORY_ROOT } from "../repository";
 
 export const MODEL_DOCKERFILE = "model-container/Dockerfile";
@@ -40,6 +41,8 @@ export function modelImage(scope: Construct, id: string): DockerImageAsset {
     file: MODEL_DOCKERFILE,
     // SageMaker's GPU instances are x86-64, whatever machine builds the image.
     platform: Platform.LINUX_AMD64,
+    // The CUDA runtime the endpoint's inference AMI drives (gpu-runtime.ts), whatever the Dockerfile's default.
+    buildArgs: { CUDA_IMAGE: GPU_RUNTIME.cudaImage },
     ignoreMode: IgnoreMode.DOCKER,
     exclude: ["*", ...MODEL_IMAGE_SOURCES.map((source) => `!${source}`)],
   });

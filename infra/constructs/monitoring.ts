@@ -18,12 +18,23 @@ import { Topic } from "aws-cdk-lib/aws-sns";
 import { EmailSubscription } from "aws-cdk-lib/aws-sns-subscriptions";
 import { Construct } from "constructs";
 import { SEGMENT_METRICS } from "../../functions/segment/metrics";
+import type { EndpointMode } from "../config";
 import type { Api } from "./api";
 import { METRICS_NAMESPACE, type CellsegFunction } from "./cellseg-function";
 import type { ModelEndpoint } from "./model-endpoint";
 import { SEGMENT_SERVICE_NAME, type SegmentPipeline } from "./segment-pipeline";
 
 const PERIOD = Duration.minutes(5);
+
+/**
+ * The endpoint's server-side error metrics per mode, all published per variant. Async endpoints publish only
+ * Invocation4XX/5XXErrors and ModelLatency of the real-time metrics, and their own per-request failures
+ * (https://docs.aws.amazon.com/sagemaker/latest/dg/async-inference-monitor.html).
+ */
+const ERROR_METRICS: Record<EndpointMode, readonly string[]> = {
+  realtime: ["Invocation5XXErrors", "InvocationModelErrors"],
+  async: ["Invocation5XXErrors", "InvocationFailures", "RequestDownloadFailures", "ResponseUploadFailures"],
+};
 
 export interface MonitoringProps {
   readonly pipeline: SegmentPipeline;
@@ -116,25 +127,26 @@ export class Monitoring extends Construct {
     });
   }
 
-  /** Server-side failures of the endpoint: the container's 5xx answers and model errors; for async, failed requests too. */
+  /**
+   * Server-side failures of the endpoint, as SageMaker publishes them for its mode (per variant in both): the
+   * container's 5xx answers, and model errors (real-time) or failed requests (async, which publishes no
+   * InvocationModelErrors).
+   */
   private endpointErrorMetrics(endpoint: ModelEndpoint): [string, IMetric][] {
-    return [
-      ["Invocation5XXErrors", endpoint.variantMetric("Invocation5XXErrors", { statistic: "Sum", period: PERIOD })],
-      ["InvocationModelErrors", endpoint.variantMetric("InvocationModelErrors", { statistic: "Sum", period: PERIOD })],
-      ...(endpoint.mode === "async"
-        ? ([["InvocationFailures", endpoint.endpointMetric("InvocationFailures", { statistic: "Sum", period: PERIOD })]] as [string, IMetric][])
-        : []),
-    ];
+    return ERROR_METRICS[endpoint.mode].map((name) => [name, endpoint.variantMetric(name, { statistic: "Sum", period: PERIOD })]);
   }
 
   private endpointWidgets(endpoint: ModelEndpoint): GraphWidget[] {
     const widgets = [
-      graph("Endpoint: invocations", [endpoint.variantMetric("Invocations", { statistic: "Sum" }), endpoint.variantMetric("InvocationsPerInstance", { statistic: "Sum" })]),
+      endpoint.mode === "async"
+        ? // An async endpoint publishes no Invocations: how long requests take, and wait, is what it tells.
+          graph("Endpoint: request time, queue to answer (ms)", [
+            endpoint.variantMetric("TotalProcessingTime", { statistic: "Average" }),
+            endpoint.variantMetric("TotalProcessingTime", { statistic: "p90" }),
+          ])
+        : graph("Endpoint: invocations", [endpoint.variantMetric("Invocations", { statistic: "Sum" }), endpoint.variantMetric("InvocationsPerInstance", { statistic: "Sum" })]),
       graph("Endpoint: model latency (µs)", [endpoint.variantMetric("ModelLatency", { statistic: "Average" }), endpoint.variantMetric("ModelLatency", { statistic: "p99" })]),
-      graph(
-        "Endpoint: errors",
-        ["Invocation4XXErrors", "Invocation5XXErrors", "InvocationModelErrors"].map((name) => endpoint.variantMetric(name, { statistic: "Sum" })),
-      ),
+      graph("Endpoint: errors", ["Invocation4XXErrors", ...ERROR_METRICS[endpoint.mode]].map((name) => endpoint.variantMetric(name, { statistic: "Sum" }))),
       // What the scaling targets should be tuned against: they assume a throughput nobody has measured yet.
       graph(
         "Endpoint: instance utilization (%)",
@@ -146,7 +158,9 @@ export class Monitoring extends Construct {
         graph("Endpoint: asynchronous backlog", [
           endpoint.endpointMetric("ApproximateBacklogSize", { statistic: "Average" }),
           endpoint.endpointMetric("HasBacklogWithoutCapacity", { statistic: "Maximum" }),
+          endpoint.endpointMetric("ApproximateAgeOfOldestRequest", { statistic: "Maximum" }),
         ]),
+        graph("Endpoint: time in the backlog (µs)", [endpoint.variantMetric("TimeInBacklog", { statistic: "Average" })]),
       );
     }
     return widgets;

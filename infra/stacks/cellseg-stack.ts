@@ -37,7 +37,7 @@ export class CellsegStack extends Stack {
     const { inputBucket, outputBucket } = this.storage;
 
     this.endpoint = new ModelEndpoint(this, "Model", {
-      endpointName: `${this.stackName.toLowerCase()}-model`,
+      namePrefix: this.stackName.toLowerCase(),
       mode: config.endpointMode,
       instanceType: config.instanceType,
       // An endpoint is created with at least one instance; an async one scales in to zero once idle.

@@ -86,6 +86,12 @@ describe("loadInfraConfig", () => {
     expect(loadInfraConfig({ instanceType: "ml.p4d.24xlarge", endpointUsdPerHour: "37.69" }).endpointUsdPerHour).toBe(37.69);
   });
 
+  it("refuses an instance type whose family the endpoint's inference AMI does not support", () => {
+    expect(problemsWith({ instanceType: "ml.c5.xlarge", endpointUsdPerHour: "0.2" })).toMatch(
+      /instanceType="ml\.c5\.xlarge": must be a GPU instance of a family the endpoint's inference AMI \(al2-ami-sagemaker-inference-gpu-3-1, NVIDIA driver 550\) supports: g4dn, g5, g6, p4d, p4de, p5/,
+    );
+  });
+
   it("refuses an async deadline that leaves the segment function no time to write results", () => {
     expect(problemsWith({ endpointMode: "async", segmentTimeoutSeconds: 600, asyncTimeoutMs: 600_000 })).toContain("asyncTimeoutMs=600000: must leave the segment function 60 s");
   });

@@ -42,7 +42,7 @@ describe("functions", () => {
     expect(segmentOf(realtime).Environment.Variables).toEqual({
       INPUT_BUCKET: ref(stack.storage.inputBucket),
       OUTPUT_BUCKET: ref(stack.storage.outputBucket),
-      ENDPOINT_NAME: "cellseg-model",
+      ENDPOINT_NAME: "cellseg-g4dn-xlarge-realtime",
       ENDPOINT_MODE: "realtime",
       MAX_CONCURRENT_TILES: "4",
       ENDPOINT_TIMEOUT_MS: "60000",
@@ -59,7 +59,7 @@ describe("functions", () => {
     expect(apiOf(realtime).Environment.Variables).toEqual({
       INPUT_BUCKET: ref(stack.storage.inputBucket),
       OUTPUT_BUCKET: ref(stack.storage.outputBucket),
-      ENDPOINT_NAME: "cellseg-model",
+      ENDPOINT_NAME: "cellseg-g4dn-xlarge-realtime",
       ENDPOINT_MODE: "realtime",
       UPLOAD_URL_TTL_SECONDS: "3600",
       RESULT_URL_TTL_SECONDS: "900",
@@ -79,7 +79,7 @@ describe("functions", () => {
     ["api", apiOf],
   ])("tells the %s function where async requests go when the endpoint is async", (_, functionOf) => {
     expect(functionOf(async).Environment.Variables).toMatchObject({
-      ENDPOINT_NAME: "cellseg-model",
+      ENDPOINT_NAME: "cellseg-g4dn-xlarge-async",
       ENDPOINT_MODE: "async",
       ASYNC_BUCKET: ref(async.stack.storage.outputBucket),
       ASYNC_PREFIX: "async/",

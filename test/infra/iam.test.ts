@@ -2,7 +2,7 @@ import { ArnFormat } from "aws-cdk-lib";
 import { describe, expect, it } from "vitest";
 import { allPermissions, logicalId, permissions, permissionsOf, synthesize, type Permission, type Synthesized } from "./synth";
 
-const ENDPOINT_ARN = { "Fn::Join": ["", ["arn:", { Ref: "AWS::Partition" }, ":sagemaker:", { Ref: "AWS::Region" }, ":", { Ref: "AWS::AccountId" }, ":endpoint/cellseg-model"]] };
+const endpointArn = (name: string) => ({ "Fn::Join": ["", ["arn:", { Ref: "AWS::Partition" }, ":sagemaker:", { Ref: "AWS::Region" }, ":", { Ref: "AWS::AccountId" }, `:endpoint/${name}`]] });
 
 const listUnder = (...prefixes: string[]) => ({ StringLike: { "s3:prefix": prefixes.map((prefix) => `${prefix}*`) } });
 
@@ -36,7 +36,7 @@ function segmentPermissions(synthesized: Synthesized): Permission[] {
     { action: "s3:PutObject", resource: outputBucket.arnForObjects("output/*") },
     { action: "s3:ListBucket", resource: inputBucket.bucketArn, condition: listUnder("input/") },
     { action: "s3:ListBucket", resource: outputBucket.bucketArn, condition: listUnder("output/") },
-    { action: isAsync ? "sagemaker:InvokeEndpointAsync" : "sagemaker:InvokeEndpoint", resource: ENDPOINT_ARN },
+    { action: isAsync ? "sagemaker:InvokeEndpointAsync" : "sagemaker:InvokeEndpoint", resource: endpointArn(stack.endpoint.endpointName) },
     ...(isAsync ? asyncClientPermissions(synthesized) : []),
   ];
 }
@@ -52,7 +52,7 @@ function apiPermissions(synthesized: Synthesized): Permission[] {
     ...["s3:GetObject", "s3:PutObject"].flatMap((action) => ["output/*", "jobs/*"].map((pattern) => ({ action, resource: outputBucket.arnForObjects(pattern) }))),
     { action: "s3:ListBucket", resource: inputBucket.bucketArn, condition: listUnder("input/") },
     { action: "s3:ListBucket", resource: outputBucket.bucketArn, condition: listUnder("output/", "jobs/") },
-    { action: isAsync ? "sagemaker:InvokeEndpointAsync" : "sagemaker:InvokeEndpoint", resource: ENDPOINT_ARN },
+    { action: isAsync ? "sagemaker:InvokeEndpointAsync" : "sagemaker:InvokeEndpoint", resource: endpointArn(stack.endpoint.endpointName) },
     ...(isAsync ? asyncClientPermissions(synthesized) : []),
   ];
 }

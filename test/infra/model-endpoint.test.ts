@@ -1,5 +1,6 @@
 import { Match } from "aws-cdk-lib/assertions";
 import { describe, expect, it } from "vitest";
+import { endpointNameFor } from "../../infra/constructs/model-endpoint";
 import { getAtt, logicalId, ref, synthesize } from "./synth";
 
 const SERVICE_LINKED_ROLE_ARN = {
@@ -19,16 +20,18 @@ describe("model endpoint", () => {
   const { stack, template } = synthesize();
   const { endpoint } = stack;
 
-  it("runs the model container image with its own execution role", () => {
+  it("runs the model container image with its own execution role, on CUDA or not at all", () => {
     template.resourceCountIs("AWS::SageMaker::Model", 1);
     const model = template.toJSON().Resources[logicalId(endpoint.model)];
     expect(model.Properties.ExecutionRoleArn).toEqual(getAtt(endpoint.executionRole, "Arn"));
     expect(JSON.stringify(model.Properties.PrimaryContainer.Image)).toContain(`:${endpoint.image.imageTag}`);
+    // A server that fell back to the CPU must fail its health check, not serve at CPU speed.
+    expect(model.Properties.PrimaryContainer.Environment).toEqual({ CELLSEG_EXECUTION_PROVIDER: "cuda" });
     // The role's policy must exist before SageMaker checks it.
     expect(model.DependsOn).toEqual(expect.arrayContaining([logicalId(endpoint.executionRole), expect.stringMatching(/^ModelExecutionRoleDefaultPolicy/)]));
   });
 
-  it("serves one variant on the default GPU instance type, with time for the ensemble to load", () => {
+  it("serves one variant on the default GPU instance type, on the AMI whose driver runs the container's CUDA, with time for the ensemble to load", () => {
     template.hasResourceProperties("AWS::SageMaker::EndpointConfig", {
       ProductionVariants: [
         {
@@ -38,19 +41,34 @@ describe("model endpoint", () => {
           InitialInstanceCount: 1,
           InitialVariantWeight: 1,
           ContainerStartupHealthCheckTimeoutInSeconds: 600,
+          InferenceAmiVersion: "al2-ami-sagemaker-inference-gpu-3-1",
         },
       ],
       AsyncInferenceConfig: Match.absent(),
     });
   });
 
+  it("keeps the autoscaled instance count when a new configuration is deployed", () => {
+    template.hasResourceProperties("AWS::SageMaker::Endpoint", { RetainAllVariantProperties: true });
+  });
+
+  it("replaces the endpoint when the instance type or the mode changes: its name carries both", () => {
+    const names = [{}, { instanceType: "ml.g5.xlarge" }, { endpointMode: "async" as const }].map(
+      (context) => synthesize(context).template.toJSON().Resources[logicalId(endpoint.endpoint)].Properties.EndpointName,
+    );
+    expect(names).toEqual(["cellseg-g4dn-xlarge-realtime", "cellseg-g5-xlarge-realtime", "cellseg-g4dn-xlarge-async"]);
+    expect(() => endpointNameFor("x".repeat(41), "ml.p4de.24xlarge", "realtime")).toThrow(/longer than SageMaker's 63 characters/);
+  });
+
   it("names the endpoint after the stack, in lower case as SageMaker's ARNs are", () => {
-    template.hasResourceProperties("AWS::SageMaker::Endpoint", { EndpointName: "cellseg-model", EndpointConfigName: getAtt(endpoint.endpointConfig, "EndpointConfigName") });
-    expect(synthesize({ stackName: "Cellseg-Dev" }).template.toJSON().Resources[logicalId(endpoint.endpoint)].Properties.EndpointName).toBe("cellseg-dev-model");
+    template.hasResourceProperties("AWS::SageMaker::Endpoint", { EndpointName: "cellseg-g4dn-xlarge-realtime", EndpointConfigName: getAtt(endpoint.endpointConfig, "EndpointConfigName") });
+    expect(synthesize({ stackName: "Cellseg-Dev" }).template.toJSON().Resources[logicalId(endpoint.endpoint)].Properties.EndpointName).toBe(
+      "cellseg-dev-g4dn-xlarge-realtime",
+    );
   });
 
   it("keeps the container's logs in a log group with a retention", () => {
-    template.hasResourceProperties("AWS::Logs::LogGroup", { LogGroupName: "/aws/sagemaker/Endpoints/cellseg-model", RetentionInDays: 30 });
+    template.hasResourceProperties("AWS::Logs::LogGroup", { LogGroupName: "/aws/sagemaker/Endpoints/cellseg-g4dn-xlarge-realtime", RetentionInDays: 30 });
   });
 
   it("takes the instance type from the context", () => {
@@ -65,7 +83,7 @@ describe("model endpoint", () => {
     const [target] = Object.values(targets) as { Properties: Record<string, unknown>; DependsOn: string[] }[];
     expect(target.Properties).toMatchObject({
       ServiceNamespace: "sagemaker",
-      ResourceId: "endpoint/cellseg-model/variant/AllTraffic",
+      ResourceId: "endpoint/cellseg-g4dn-xlarge-realtime/variant/AllTraffic",
       ScalableDimension: "sagemaker:variant:DesiredInstanceCount",
       MinCapacity: 1,
       MaxCapacity: 2,
@@ -97,7 +115,7 @@ describe("async model endpoint", () => {
   const { stack, template } = synthesize({ endpointMode: "async" });
   const { endpoint, autoscaling } = stack;
   const s3Location = (folder: string) => ({ "Fn::Join": ["", ["s3://", ref(stack.storage.outputBucket), `/async/${folder}/`]] });
-  const backlogMetric = (metricName: string) => ({ MetricName: metricName, Namespace: "AWS/SageMaker", Dimensions: [{ Name: "EndpointName", Value: "cellseg-model" }] });
+  const backlogMetric = (metricName: string) => ({ MetricName: metricName, Namespace: "AWS/SageMaker", Dimensions: [{ Name: "EndpointName", Value: "cellseg-g4dn-xlarge-async" }] });
 
   it("answers through the output bucket's async/ prefix, a bounded number of requests per instance at once", () => {
     template.hasResourceProperties("AWS::SageMaker::EndpointConfig", {
@@ -111,7 +129,7 @@ describe("async model endpoint", () => {
   });
 
   it("scales down to zero instances", () => {
-    template.hasResourceProperties("AWS::ApplicationAutoScaling::ScalableTarget", { ResourceId: "endpoint/cellseg-model/variant/AllTraffic", MinCapacity: 0, MaxCapacity: 2 });
+    template.hasResourceProperties("AWS::ApplicationAutoScaling::ScalableTarget", { ResourceId: "endpoint/cellseg-g4dn-xlarge-async/variant/AllTraffic", MinCapacity: 0, MaxCapacity: 2 });
   });
 
   it("tracks the backlog per instance", () => {

@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { MODEL_DOCKERFILE, MODEL_IMAGE_SOURCES } from "../../infra/constructs/model-image";
+import { GPU_RUNTIME } from "../../infra/gpu-runtime";
 import { repositoryPath } from "../../infra/repository";
 import { createApp } from "./synth";
 
@@ -47,5 +48,15 @@ describe("model image", () => {
     expect([...topLevel].sort()).toEqual([...MODEL_IMAGE_SOURCES, ".dockerignore"].sort());
     expect(files.some((file) => /(^|\/)(node_modules|\.git|cdk\.out)\//.test(file))).toBe(false);
     expect(files).toContain("model-container/models/manifest.json");
+    // Built on the CUDA runtime that the endpoint's inference AMI drives, the Dockerfile's default too.
+    const assets = JSON.parse(readFileSync(path.join(assembly.directory, `${stack.artifactId}.assets.json`), "utf8"));
+    const image = Object.values(assets.dockerImages as Record<string, { source: { dockerBuildArgs?: Record<string, string> } }>)[0];
+    expect(image.source.dockerBuildArgs).toEqual({ CUDA_IMAGE: GPU_RUNTIME.cudaImage });
+    expect(readFileSync(repositoryPath(MODEL_DOCKERFILE), "utf8")).toContain(`ARG CUDA_IMAGE=${GPU_RUNTIME.cudaImage}\n`);
+  });
+
+  it("pairs the container's CUDA with the inference AMI whose driver supports it", () => {
+    expect(GPU_RUNTIME).toMatchObject({ inferenceAmiVersion: "al2-ami-sagemaker-inference-gpu-3-1", nvidiaDriver: "550", cudaVersion: "12.4" });
+    expect(GPU_RUNTIME.cudaImage.startsWith(`nvidia/cuda:${GPU_RUNTIME.cudaVersion}.`)).toBe(true);
   });
 });

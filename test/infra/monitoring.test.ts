@@ -39,13 +39,27 @@ describe("monitoring", () => {
     const [alarm] = alarmOn(template, metricName);
     expect(alarm.Properties).toMatchObject({
       Namespace: "AWS/SageMaker",
-      Dimensions: expect.arrayContaining([{ Name: "EndpointName", Value: "cellseg-model" }, { Name: "VariantName", Value: "AllTraffic" }]),
+      Dimensions: expect.arrayContaining([{ Name: "EndpointName", Value: "cellseg-g4dn-xlarge-realtime" }, { Name: "VariantName", Value: "AllTraffic" }]),
       Threshold: 1,
     });
   });
 
-  it("alarms on failed requests of an async endpoint", () => {
-    expect(alarmOn(synthesize({ endpointMode: "async" }).template, "InvocationFailures")).toHaveLength(1);
+  it("alarms on what an async endpoint publishes, with the dimensions it publishes them under", () => {
+    const asyncTemplate = synthesize({ endpointMode: "async" }).template;
+    for (const metricName of ["Invocation5XXErrors", "InvocationFailures", "RequestDownloadFailures", "ResponseUploadFailures"]) {
+      const [alarm, ...more] = alarmOn(asyncTemplate, metricName);
+      expect(more).toEqual([]);
+      expect(alarm.Properties).toMatchObject({
+        Namespace: "AWS/SageMaker",
+        Dimensions: [
+          { Name: "EndpointName", Value: "cellseg-g4dn-xlarge-async" },
+          { Name: "VariantName", Value: "AllTraffic" },
+        ],
+        Threshold: 1,
+      });
+    }
+    // An async endpoint publishes no InvocationModelErrors: an alarm on it could never fire.
+    expect(alarmOn(asyncTemplate, "InvocationModelErrors")).toHaveLength(0);
     expect(alarmOn(template, "InvocationFailures")).toHaveLength(0);
   });
 
@@ -80,9 +94,9 @@ describe("monitoring", () => {
 
     it("shows the endpoint's invocations, latency, errors and GPU utilization", () => {
       for (const metric of ["Invocations", "ModelLatency", "Invocation4XXErrors", "Invocation5XXErrors", "InvocationModelErrors"]) {
-        expect(body).toContain(`\\"AWS/SageMaker\\",\\"${metric}\\",\\"EndpointName\\",\\"cellseg-model\\"`);
+        expect(body).toContain(`\\"AWS/SageMaker\\",\\"${metric}\\",\\"EndpointName\\",\\"cellseg-g4dn-xlarge-realtime\\"`);
       }
-      expect(body).toContain(`\\"/aws/sagemaker/Endpoints\\",\\"GPUUtilization\\",\\"EndpointName\\",\\"cellseg-model\\"`);
+      expect(body).toContain(`\\"/aws/sagemaker/Endpoints\\",\\"GPUUtilization\\",\\"EndpointName\\",\\"cellseg-g4dn-xlarge-realtime\\"`);
     });
 
     it("shows the pipeline's own metrics (namespace cellseg, service cellseg-segment)", () => {
@@ -103,7 +117,11 @@ describe("monitoring", () => {
     it("shows the async backlog in async mode", () => {
       const { stack: asyncStack, template: asyncTemplate } = synthesize({ endpointMode: "async" });
       const asyncBody = JSON.stringify(asyncTemplate.toJSON().Resources[logicalId(asyncStack.monitoring.dashboard)].Properties.DashboardBody);
-      expect(asyncBody).toContain("ApproximateBacklogSize");
+      for (const metric of ["ApproximateBacklogSize", "HasBacklogWithoutCapacity", "ApproximateAgeOfOldestRequest", "TotalProcessingTime", "TimeInBacklog", "InvocationFailures"]) {
+        expect(asyncBody).toContain(metric);
+      }
+      // Real-time metrics an async endpoint does not publish are not graphed.
+      for (const metric of ["InvocationModelErrors", "InvocationsPerInstance", '\\"AWS/SageMaker\\",\\"Invocations\\"']) expect(asyncBody).not.toContain(metric);
       expect(body).not.toContain("ApproximateBacklogSize");
     });
   });
@@ -111,7 +129,7 @@ describe("monitoring", () => {
   it("outputs the bucket names, the API URL and the endpoint name", () => {
     template.hasOutput("InputBucketName", { Value: ref(stack.storage.inputBucket) });
     template.hasOutput("OutputBucketName", { Value: ref(stack.storage.outputBucket) });
-    template.hasOutput("EndpointName", { Value: "cellseg-model" });
+    template.hasOutput("EndpointName", { Value: "cellseg-g4dn-xlarge-realtime" });
     template.hasOutput("DeadLetterQueueUrl", { Value: ref(pipeline.deadLetterQueue) });
     template.hasOutput("DashboardName", { Value: ref(stack.monitoring.dashboard) });
     const apiUrl = JSON.stringify(template.findOutputs("ApiUrl").ApiUrl.Value);

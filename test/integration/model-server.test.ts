@@ -5,6 +5,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
 import { mkdtemp, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -21,6 +22,8 @@ import { REPO_ROOT, TRAIN_IMAGES } from "./helpers";
 const IMAGE_ID = "0030fd0e6378"; // 704x520 shsy5y
 const SERVER_ENTRY = path.join("model-container", "src", "server", "main.ts");
 const REQUEST_TIMEOUT_MS = 90_000;
+/** onnxruntime-node's CUDA provider, which only the container's install fetches. */
+const CUDA_PROVIDER_LIBRARY = path.join(REPO_ROOT, "node_modules", "onnxruntime-node", "bin", "napi-v6", "linux", "x64", "libonnxruntime_providers_cuda.so");
 
 interface LogLine {
   readonly level: string;
@@ -364,6 +367,18 @@ describe("model server start-up failures", () => {
     expect(code).toBe(1);
     const failure = server.logs.find((l) => l.level === "error");
     expect(failure).toMatchObject({ msg: "cannot load models", modelDir: empty, error: expect.stringMatching(/manifest\.json/) });
+  });
+
+  // The deployed endpoint requires CUDA (infra/constructs/model-endpoint.ts): without it the server must not
+  // come up on the CPU. Where onnxruntime-node's CUDA provider is installed, it would rightly start.
+  it.skipIf(existsSync(CUDA_PROVIDER_LIBRARY))("exits 1 when CUDA is required and onnxruntime cannot load it, rather than serve on the CPU", async () => {
+    // Act
+    const server = await spawnServer({ CELLSEG_EXECUTION_PROVIDER: "cuda" });
+    const code = await server.exited;
+
+    // Assess
+    expect(code).toBe(1);
+    expect(server.logs.find((l) => l.level === "error")).toMatchObject({ msg: "cannot load models", error: expect.stringMatching(/cuda/i) });
   });
 
   it("exits 1 naming the variable when the configuration is malformed", async () => {

@@ -250,5 +250,6 @@ def main() -> None:
     manifest = merged_manifest(existing, entry, config, post, args.version or args.name)
     manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
 
+
 if __name__ == "__main__":
     main()

@@ -19,7 +19,7 @@
  * | `segmentMemoryMb`, `segmentTimeoutSeconds` | 3008, 900 | the segment function's size and time limit |
  * | `segmentMaxConcurrency` | 5 | segment invocations the queue runs at once (2 is SQS's minimum) |
  * | `maxReceiveCount` | 5 | deliveries of a message before it goes to the dead-letter queue |
- * | `maxConcurrentTiles` | 4 | endpoint calls in flight per segment invocation |
+ * | `maxConcurrentTiles` | realtime: what `minInstances` admit shared by `segmentMaxConcurrency` (3); async: 4 | endpoint calls in flight per segment invocation |
  * | `endpointTimeoutMs` | 60000 | one real-time call's deadline (SageMaker's own limit is 60 s) |
  * | `asyncTimeoutMs` | 600000 | one asynchronous call's deadline, an instance start from zero included |
  * | `modelProfile` | the endpoint's | `fast` or `accurate` |
@@ -36,6 +36,7 @@
  */
 import { z } from "zod";
 import { PROFILES } from "../core/schemas/manifest";
+import { DEFAULT_MAX_CONCURRENCY, DEFAULT_MAX_QUEUE } from "../model-container/src/server/config";
 import { GPU_RUNTIME, instanceFamily } from "./gpu-runtime";
 import { LAMBDA_ARCHITECTURES, SAGEMAKER_INSTANCE_USD_PER_HOUR } from "./pricing";
 
@@ -105,7 +106,7 @@ const contextKeys = {
   // 5 invocations x 4 tiles = 20 calls in flight, what two instances of the model server admit (1 running + 16 queued each).
   segmentMaxConcurrency: wholeNumber(2, 1_000).default(5),
   maxReceiveCount: wholeNumber(1, 100).default(5),
-  maxConcurrentTiles: wholeNumber(1, 256).default(4),
+  maxConcurrentTiles: wholeNumber(1, 256).optional(),
   endpointTimeoutMs: wholeNumber(1_000, REALTIME_CALL_LIMIT_MS).default(REALTIME_CALL_LIMIT_MS),
   asyncTimeoutMs: wholeNumber(1_000, 840_000).default(600_000),
   modelProfile: z.enum(PROFILES).optional(),
@@ -132,6 +133,7 @@ const contextSchema = z
     ...values,
     minInstances: values.minInstances ?? (values.endpointMode === "async" ? 0 : 1),
     endpointUsdPerHour: values.endpointUsdPerHour ?? SAGEMAKER_INSTANCE_USD_PER_HOUR[values.instanceType],
+    maxConcurrentTiles: values.maxConcurrentTiles ?? defaultConcurrentTiles(values),
   }))
   .superRefine((config, ctx) => {
     const problem = (key: keyof typeof contextKeys, message: string) => ctx.addIssue({ code: "custom", path: [key], message });
@@ -153,6 +155,21 @@ const contextSchema = z
     }
     if (config.apiThrottleBurstLimit < config.apiThrottleRateLimit) problem("apiThrottleBurstLimit", `must be at least apiThrottleRateLimit (${config.apiThrottleRateLimit})`);
   });
+
+/** Requests one model server admits at once (running + queued); more are refused with 503. */
+export const ENDPOINT_ADMITTED_PER_INSTANCE = DEFAULT_MAX_CONCURRENCY + DEFAULT_MAX_QUEUE;
+/** Async: SageMaker queues requests itself and hands each instance `asyncMaxConcurrentInvocations`. */
+const ASYNC_CONCURRENT_TILES = 4;
+
+/**
+ * Real-time: as many endpoint calls in flight per image as the always-on instances admit when every segment
+ * invocation runs at once, so that a burst of images meets no 503 before autoscaling adds instances.
+ */
+function defaultConcurrentTiles(values: { endpointMode: EndpointMode; minInstances?: number; segmentMaxConcurrency: number }): number {
+  if (values.endpointMode === "async") return ASYNC_CONCURRENT_TILES;
+  const instances = Math.max(1, values.minInstances ?? 1);
+  return Math.max(1, Math.floor((ENDPOINT_ADMITTED_PER_INSTANCE * instances) / values.segmentMaxConcurrency));
+}
 
 /** The validated configuration, every default filled in. */
 export type InfraConfig = z.output<typeof contextSchema> & { readonly endpointUsdPerHour: number };

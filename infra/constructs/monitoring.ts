@@ -9,6 +9,7 @@ import {
   ComparisonOperator,
   Dashboard,
   GraphWidget,
+  MathExpression,
   Metric,
   TreatMissingData,
   type IMetric,
@@ -31,6 +32,9 @@ const PERIOD = Duration.minutes(5);
  * Invocation4XX/5XXErrors and ModelLatency of the real-time metrics, and their own per-request failures
  * (https://docs.aws.amazon.com/sagemaker/latest/dg/async-inference-monitor.html).
  */
+/** Real-time endpoint errors alarm above this share of invocations (a few refused requests in a burst do not). */
+const ERROR_RATE_PERCENT = 5;
+
 const ERROR_METRICS: Record<EndpointMode, readonly string[]> = {
   realtime: ["Invocation5XXErrors", "InvocationModelErrors"],
   async: ["Invocation5XXErrors", "InvocationFailures", "RequestDownloadFailures", "ResponseUploadFailures"],
@@ -80,9 +84,7 @@ export class Monitoring extends Construct {
           threshold: 1,
         }),
       ]),
-      ...this.endpointErrorMetrics(endpoint).map(([name, metric]) =>
-        this.alarm(`Endpoint${name}`, { description: `The endpoint ${endpoint.endpointName} reported ${name}.`, metric, threshold: 1 }),
-      ),
+      ...this.endpointErrorAlarms(endpoint),
     ];
 
     if (props.alarmEmail !== undefined) {
@@ -128,12 +130,30 @@ export class Monitoring extends Construct {
   }
 
   /**
-   * Server-side failures of the endpoint, as SageMaker publishes them for its mode (per variant in both): the
-   * container's 5xx answers, and model errors (real-time) or failed requests (async, which publishes no
-   * InvocationModelErrors).
+   * Server-side failures of the endpoint, as SageMaker publishes them for its mode (per variant in both).
+   * Real-time: the share of invocations that failed, above ERROR_RATE_PERCENT: a burst beyond what the
+   * instances admit is refused with 503 and retried by the segment function, which is load, not failure.
+   * Async: every failed request (SageMaker queues requests itself, so none is refused for load).
    */
-  private endpointErrorMetrics(endpoint: ModelEndpoint): [string, IMetric][] {
-    return ERROR_METRICS[endpoint.mode].map((name) => [name, endpoint.variantMetric(name, { statistic: "Sum", period: PERIOD })]);
+  private endpointErrorAlarms(endpoint: ModelEndpoint): Alarm[] {
+    const sum = (name: string) => endpoint.variantMetric(name, { statistic: "Sum", period: PERIOD });
+    return ERROR_METRICS[endpoint.mode].map((name) => {
+      if (endpoint.mode === "async") {
+        return this.alarm(`Endpoint${name}`, { description: `The endpoint ${endpoint.endpointName} reported ${name}.`, metric: sum(name), threshold: 1 });
+      }
+      const rate = new MathExpression({
+        expression: "IF(invocations > 0, 100 * errors / invocations, 0)",
+        usingMetrics: { errors: sum(name), invocations: sum("Invocations") },
+        label: `${name} (% of invocations)`,
+        period: PERIOD,
+      });
+      return this.alarm(`Endpoint${name}Rate`, {
+        description: `Over ${ERROR_RATE_PERCENT} % of the invocations of ${endpoint.endpointName} ended in ${name} within ${PERIOD.toMinutes()} minutes.`,
+        metric: rate,
+        threshold: ERROR_RATE_PERCENT,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+      });
+    });
   }
 
   private endpointWidgets(endpoint: ModelEndpoint): GraphWidget[] {

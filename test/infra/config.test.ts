@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { InfraConfigError, loadInfraConfig } from "../../infra/config";
+import { ENDPOINT_ADMITTED_PER_INSTANCE, InfraConfigError, loadInfraConfig } from "../../infra/config";
 import { lambdaUsdPerSecond, priceVariable } from "../../infra/pricing";
 import { createApp } from "./synth";
 
@@ -84,6 +84,20 @@ describe("loadInfraConfig", () => {
   it("asks for a price for an instance type the price table does not know", () => {
     expect(problemsWith({ instanceType: "ml.p4d.24xlarge" })).toMatch(/endpointUsdPerHour=\(default\): must be set for ml\.p4d\.24xlarge/);
     expect(loadInfraConfig({ instanceType: "ml.p4d.24xlarge", endpointUsdPerHour: "37.69" }).endpointUsdPerHour).toBe(37.69);
+  });
+
+  it("derives the endpoint calls per image from what the always-on instances admit, so a burst meets no 503", () => {
+    expect(ENDPOINT_ADMITTED_PER_INSTANCE).toBe(17); // the model server's defaults: 1 running, 16 queued
+    const tiles = (context: Record<string, unknown>) => loadInfraConfig(context).maxConcurrentTiles;
+    expect(tiles({})).toBe(3); // 17 / 5 segment invocations
+    expect(tiles({ minInstances: 2 })).toBe(6);
+    expect(tiles({ segmentMaxConcurrency: 20 })).toBe(1);
+    expect(tiles({ endpointMode: "async" })).toBe(4); // SageMaker queues async requests itself
+    expect(tiles({ maxConcurrentTiles: 8 })).toBe(8);
+    for (const context of [{}, { minInstances: 3, maxInstances: 4 }, { segmentMaxConcurrency: 7 }]) {
+      const config = loadInfraConfig(context);
+      expect(config.segmentMaxConcurrency * config.maxConcurrentTiles).toBeLessThanOrEqual(ENDPOINT_ADMITTED_PER_INSTANCE * config.minInstances);
+    }
   });
 
   it("refuses an instance type whose family the endpoint's inference AMI does not support", () => {

@@ -44,7 +44,7 @@ describe("functions", () => {
       OUTPUT_BUCKET: ref(stack.storage.outputBucket),
       ENDPOINT_NAME: "cellseg-g4dn-xlarge-realtime",
       ENDPOINT_MODE: "realtime",
-      MAX_CONCURRENT_TILES: "4",
+      MAX_CONCURRENT_TILES: "3", // 17 admitted by the one always-on instance, over 5 segment invocations,
       ENDPOINT_TIMEOUT_MS: "60000",
       CLAIM_TTL_SECONDS: "900",
       POWERTOOLS_SERVICE_NAME: "cellseg-segment",

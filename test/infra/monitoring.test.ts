@@ -35,13 +35,22 @@ describe("monitoring", () => {
     expect(alarmOn(template, metricName)).toHaveLength(2);
   });
 
-  it.each(["Invocation5XXErrors", "InvocationModelErrors"])("alarms on the endpoint's %s", (metricName) => {
-    const [alarm] = alarmOn(template, metricName);
-    expect(alarm.Properties).toMatchObject({
-      Namespace: "AWS/SageMaker",
-      Dimensions: expect.arrayContaining([{ Name: "EndpointName", Value: "cellseg-g4dn-xlarge-realtime" }, { Name: "VariantName", Value: "AllTraffic" }]),
-      Threshold: 1,
-    });
+  it.each(["Invocation5XXErrors", "InvocationModelErrors"])("alarms when over 5 %% of the endpoint's invocations end in %s, not on a few refused in a burst", (metricName) => {
+    // Prepare
+    const rateAlarms = alarmsOf(template).filter((alarm) => JSON.stringify(alarm.Properties).includes(`"MetricName":"${metricName}"`));
+
+    // Assess
+    expect(rateAlarms).toHaveLength(1);
+    const { Properties: alarm } = rateAlarms[0] as unknown as { Properties: { Threshold: number; ComparisonOperator: string; Metrics: { Id: string; Expression?: string; MetricStat?: { Metric: { MetricName: string; Namespace: string; Dimensions: unknown[] } } }[] } };
+    expect(alarm).toMatchObject({ Threshold: 5, ComparisonOperator: "GreaterThanThreshold" });
+    expect(alarm.Metrics.find((m) => m.Expression)?.Expression).toBe("IF(invocations > 0, 100 * errors / invocations, 0)");
+    const dimensions = [{ Name: "EndpointName", Value: "cellseg-g4dn-xlarge-realtime" }, { Name: "VariantName", Value: "AllTraffic" }];
+    expect(alarm.Metrics.filter((m) => m.MetricStat).map((m) => [m.Id, m.MetricStat!.Metric])).toEqual(
+      expect.arrayContaining([
+        ["errors", { MetricName: metricName, Namespace: "AWS/SageMaker", Dimensions: dimensions }],
+        ["invocations", { MetricName: "Invocations", Namespace: "AWS/SageMaker", Dimensions: dimensions }],
+      ]),
+    );
   });
 
   it("alarms on what an async endpoint publishes, with the dimensions it publishes them under", () => {

@@ -48,6 +48,10 @@ const MIB = 1024 * 1024;
  * One schema per variable, keyed by its name, so an error can name the variable. Defaults are documented
  * where they are chosen.
  */
+/** Inferences at once and requests waiting, by default: a server admits their sum and refuses more (503). */
+export const DEFAULT_MAX_CONCURRENCY = 1;
+export const DEFAULT_MAX_QUEUE = 16;
+
 const variables = {
   /** SageMaker's contract port. */
   PORT: integer(0, 65_535).default(8080),
@@ -62,8 +66,8 @@ const variables = {
     .pipe(z.array(z.enum(PROFILES)).min(1, "must name at least one profile")),
   // One inference at a time: onnxruntime already spreads one over every core (or the whole GPU), and
   // two would only compete for them while doubling the memory held (each worker loads its own sessions).
-  CELLSEG_MAX_CONCURRENCY: integer(1, 64).default(1),
-  CELLSEG_MAX_QUEUE: integer(0, 10_000).default(16),
+  CELLSEG_MAX_CONCURRENCY: integer(1, 64).default(DEFAULT_MAX_CONCURRENCY),
+  CELLSEG_MAX_QUEUE: integer(0, 10_000).default(DEFAULT_MAX_QUEUE),
   // A 16-bit 2048x2048 TIFF tile is 8 MiB; base64 JSON adds a third. 50 MiB leaves room for larger
   // tiles while keeping 16 queued bodies under a gigabyte.
   CELLSEG_MAX_BODY_BYTES: integer(1, 2 ** 31 - 1).default(50 * MIB),

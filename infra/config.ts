@@ -29,6 +29,7 @@
  * | `uploadUrlTtlSeconds`, `resultUrlTtlSeconds` | 3600, 900 | lifetime of presigned upload and download links |
  * | `maxFilesPerJob` | 1536 | images per API job |
  * | `resultRetentionDays` | 30 | days results and job records stay in the output bucket |
+ * | `inputRetentionDays` | none (kept) | days uploads stay in the input bucket |
  * | `logRetentionDays` | 30 | CloudWatch Logs retention (one of CloudWatch's allowed values) |
  * | `logLevel` | `INFO` | the functions' log level |
  * | `alarmEmail` | none | when set, alarms notify this address through an SNS topic |
@@ -118,6 +119,7 @@ const contextKeys = {
   resultUrlTtlSeconds: wholeNumber(60, 7 * 24 * 3_600).default(900),
   maxFilesPerJob: wholeNumber(1, 10_000).default(1_536),
   resultRetentionDays: wholeNumber(1, 3_650).default(30),
+  inputRetentionDays: wholeNumber(1, 3_650).optional(),
   logRetentionDays: z
     .preprocess(fromText, z.number())
     .refine((days) => (LOG_RETENTION_DAYS as readonly number[]).includes(days), `must be one of ${LOG_RETENTION_DAYS.join(", ")}`)

@@ -84,6 +84,12 @@ export class Monitoring extends Construct {
           threshold: 1,
         }),
       ]),
+      // hono answers an unexpected error with a 500 and the function succeeds: only API Gateway sees it.
+      this.alarm("ApiServerErrors", {
+        description: "The API answered 5xx: an unexpected error in the API function (its log has the request), or API Gateway's own.",
+        metric: api.restApi.metricServerError({ statistic: "Sum", period: PERIOD }),
+        threshold: 1,
+      }),
       ...this.endpointErrorAlarms(endpoint),
     ];
 

@@ -38,6 +38,8 @@ const privateBucket: BucketProps = {
 export interface StorageProps {
   /** How long results, status documents and job records stay in the output bucket. */
   readonly resultRetention: Duration;
+  /** How long uploads stay in the input bucket. @default - kept until deleted */
+  readonly inputRetention?: Duration;
 }
 
 export class Storage extends Construct {
@@ -59,6 +61,9 @@ export class Storage extends Construct {
       versioned: true,
       lifecycleRules: [
         { id: "expire-replaced-uploads", noncurrentVersionExpiration: REPLACED_UPLOAD_RETENTION },
+        // Expiring a current version leaves a delete marker (the bucket is versioned); its old version then
+        // expires like a replaced upload's.
+        ...(props.inputRetention ? [{ id: "expire-uploads", prefix: KEY_PREFIXES.input, expiration: props.inputRetention }] : []),
         { id: "abort-incomplete-uploads", abortIncompleteMultipartUploadAfter: INCOMPLETE_UPLOAD_LIMIT },
       ],
     });

@@ -33,7 +33,10 @@ export class CellsegStack extends Stack {
     // loadInfraConfig admits only the values CloudWatch Logs accepts, which are RetentionDays' values.
     const logRetention = config.logRetentionDays as RetentionDays;
 
-    this.storage = new Storage(this, "Storage", { resultRetention: Duration.days(config.resultRetentionDays) });
+    this.storage = new Storage(this, "Storage", {
+      resultRetention: Duration.days(config.resultRetentionDays),
+      ...(config.inputRetentionDays !== undefined ? { inputRetention: Duration.days(config.inputRetentionDays) } : {}),
+    });
     const { inputBucket, outputBucket } = this.storage;
 
     this.endpoint = new ModelEndpoint(this, "Model", {

@@ -53,6 +53,12 @@ describe("monitoring", () => {
     );
   });
 
+  it("alarms on the API's 5xx answers, which a function that answered 500 does not count as errors", () => {
+    const [alarm, ...more] = alarmOn(template, "5XXError");
+    expect(more).toEqual([]);
+    expect(alarm.Properties).toMatchObject({ Namespace: "AWS/ApiGateway", Threshold: 1 });
+  });
+
   it("alarms on what an async endpoint publishes, with the dimensions it publishes them under", () => {
     const asyncTemplate = synthesize({ endpointMode: "async" }).template;
     for (const metricName of ["Invocation5XXErrors", "InvocationFailures", "RequestDownloadFailures", "ResponseUploadFailures"]) {

@@ -66,7 +66,13 @@ describe("storage", () => {
     expect(rules.filter((rule: { Prefix?: string }) => rule.Prefix === "output/" || rule.Prefix === "jobs/").map((rule: { ExpirationInDays: number }) => rule.ExpirationInDays)).toEqual([7, 7]);
   });
 
-  it("keeps uploads, but expires replaced versions of them and the access logs", () => {
+  it("expires uploads after inputRetentionDays when it is set", () => {
+    const { stack: custom, template: customTemplate } = synthesize({ inputRetentionDays: "14" });
+    const rules = customTemplate.toJSON().Resources[logicalId(custom.storage.inputBucket)].Properties.LifecycleConfiguration.Rules;
+    expect(rules).toEqual(expect.arrayContaining([expect.objectContaining({ Prefix: "input/", ExpirationInDays: 14, Status: "Enabled" })]));
+  });
+
+  it("keeps uploads by default, but expires replaced versions of them and the access logs", () => {
     expect(bucketResource(inputBucket).Properties.LifecycleConfiguration.Rules).toEqual(
       expect.arrayContaining([expect.objectContaining({ NoncurrentVersionExpiration: { NoncurrentDays: 30 } })]),
     );

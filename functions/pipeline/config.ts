@@ -18,6 +18,7 @@
  * | `ASYNC_PREFIX` | `async/` | key prefix of the async requests, ending with `/` (infra expires it after a day) |
  * | `ASYNC_TIMEOUT_MS` | 600000 | one async call's deadline, long enough for an instance to start from zero; at most 840000 |
  * | `ASYNC_POLL_MAX_MS` | 5000 | longest wait between two polls for an async answer (the first wait is 250 ms) |
+ * | `ASYNC_RETRY_DELAY_SECONDS` | 60 | an image whose async call outlived its deadline (the endpoint still starting) comes back this soon, not after the queue's visibility timeout |
  * | `MODEL_PROFILE` | the endpoint's | `fast` or `accurate` |
  * | `MODEL_THRESHOLDS` | the manifest's | JSON threshold overrides, as `thresholds` of the endpoint's request |
  * | `TILE_WIDTH`, `TILE_HEIGHT`, `TILE_OVERLAP` | 704, 520, 128 | tiling of large images |
@@ -66,6 +67,8 @@ export type EndpointConfig =
       /** Ends with `/`. */
       readonly prefix: string;
       readonly maxPollMs: number;
+      /** An image whose call outlived its deadline while the endpoint was starting is retried this soon. */
+      readonly retryDelaySeconds: number;
     }
   | { readonly kind: "http"; readonly url: string };
 
@@ -103,6 +106,8 @@ const variables = {
   // Below Lambda's 15 minutes, with a minute left to write the job's outputs.
   ASYNC_TIMEOUT_MS: integer(1, 840_000).default(600_000),
   ASYNC_POLL_MAX_MS: integer(1, 60_000).default(5_000),
+  // An instance started from zero has had the whole deadline to come up: a minute later it serves.
+  ASYNC_RETRY_DELAY_SECONDS: integer(0, 43_200).default(60),
   MODEL_PROFILE: z.enum(PROFILES).optional(),
   MODEL_THRESHOLDS: z
     .string()
@@ -185,7 +190,14 @@ export function loadPipelineConfig(env: Environment): PipelineConfig {
 /** The endpoint the variables choose, once they are known to be consistent. */
 function endpointConfig(v: EnvironmentValues<typeof variables>): EndpointConfig {
   if (v.ENDPOINT_MODE === "async") {
-    return { kind: "sagemaker-async", name: v.ENDPOINT_NAME!, bucket: v.ASYNC_BUCKET!, prefix: v.ASYNC_PREFIX, maxPollMs: v.ASYNC_POLL_MAX_MS };
+    return {
+      kind: "sagemaker-async",
+      name: v.ENDPOINT_NAME!,
+      bucket: v.ASYNC_BUCKET!,
+      prefix: v.ASYNC_PREFIX,
+      maxPollMs: v.ASYNC_POLL_MAX_MS,
+      retryDelaySeconds: v.ASYNC_RETRY_DELAY_SECONDS,
+    };
   }
   return v.ENDPOINT_NAME !== undefined ? { kind: "sagemaker", name: v.ENDPOINT_NAME } : { kind: "http", url: v.MODEL_SERVER_URL! };
 }

@@ -67,3 +67,14 @@ export class JobInProgressError extends Error {
 export function isRetryable(error: unknown): boolean {
   return typeof error === "object" && error !== null && "retryable" in error && error.retryable === true;
 }
+
+/**
+ * Whether a job failed because an async endpoint did not answer within the deadline, most likely still
+ * starting an instance after scaling to zero (the error may be wrapped as another's cause).
+ */
+export function isEndpointStillStarting(error: unknown): boolean {
+  for (let current = error; current instanceof Error; current = current.cause) {
+    if (current instanceof EndpointUnavailableError && !current.retryNow) return true;
+  }
+  return false;
+}

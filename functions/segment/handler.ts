@@ -12,14 +12,23 @@ import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { s3NotificationSchema, type S3Notification } from "../../core/schemas/pipeline";
 import { loadPipelineConfig } from "../pipeline/config";
-import { JobInProgressError } from "../pipeline/errors";
+import { SQSClient } from "@aws-sdk/client-sqs";
+import { errorFields } from "../../core/error-fields";
+import { isEndpointStillStarting, JobInProgressError } from "../pipeline/errors";
 import { processObject, type JobOutcome } from "../pipeline/process-image";
 import { wirePipeline, type Pipeline } from "../pipeline/wiring";
+import { type MessageVisibility, sqsMessageVisibility } from "./message-visibility";
 import { SEGMENT_METRICS } from "./metrics";
 
 export interface Observability {
   readonly logger: Logger;
   readonly metrics: Metrics;
+}
+
+/** Where an image whose async call outlived its deadline goes: back to the queue soon, not after its timeout. */
+export interface EarlyRetry {
+  readonly visibility: MessageVisibility;
+  readonly delaySeconds: number;
 }
 
 /** A job that failed on this delivery; the record goes back to the queue. */
@@ -42,7 +51,7 @@ type S3SqsRecord = ParsedRecord<SQSRecord, S3Notification>;
  * const { batchItemFailures } = await segment(sqsEvent, context);
  * ```
  */
-export function createSegmentHandler(pipeline: Pipeline, { logger, metrics }: Observability) {
+export function createSegmentHandler(pipeline: Pipeline, { logger, metrics }: Observability, earlyRetry?: EarlyRetry) {
   const recordHandler = async (record: S3SqsRecord): Promise<void> => {
     const attempt = Number(record.attributes.ApproximateReceiveCount) || 1;
     if (!("Records" in record.body)) {
@@ -69,11 +78,22 @@ export function createSegmentHandler(pipeline: Pipeline, { logger, metrics }: Ob
       );
       recordOutcome(outcome, object.key);
       if (outcome.kind === "failed") {
+        if (earlyRetry && isEndpointStillStarting(outcome.error)) await returnEarly(record, earlyRetry, object.key);
         throw new JobFailedError(`${object.key}: ${outcome.status.error.message}`, { cause: outcome.error });
       }
       if (outcome.kind === "in-progress") throw new JobInProgressError(`${object.key}: ${outcome.reason}`);
     }
   };
+
+  async function returnEarly(record: S3SqsRecord, { visibility, delaySeconds }: EarlyRetry, key: string): Promise<void> {
+    try {
+      await visibility.returnIn(record, delaySeconds);
+      logger.info("the endpoint is still starting: the image comes back soon", { key, delaySeconds });
+    } catch (error) {
+      // The message still comes back, after the queue's visibility timeout.
+      logger.warn("cannot bring the message back early", { key, error: errorFields(error) });
+    }
+  }
 
   function recordOutcome(outcome: JobOutcome, key: string): void {
     switch (outcome.kind) {
@@ -135,6 +155,13 @@ let wired: ReturnType<typeof createSegmentHandler> | undefined;
  * missing variable fails every invocation with a ConfigError naming it.
  */
 export const handler = async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
-  wired ??= createSegmentHandler(wirePipeline(loadPipelineConfig(process.env), logger), { logger, metrics });
+  if (wired === undefined) {
+    const config = loadPipelineConfig(process.env);
+    const earlyRetry =
+      config.endpoint.kind === "sagemaker-async"
+        ? { visibility: sqsMessageVisibility(new SQSClient(config.region ? { region: config.region } : {})), delaySeconds: config.endpoint.retryDelaySeconds }
+        : undefined;
+    wired = createSegmentHandler(wirePipeline(config, logger), { logger, metrics }, earlyRetry);
+  }
   return wired(event, context);
 };

@@ -9,7 +9,13 @@ import { SageMakerRuntimeClient } from "@aws-sdk/client-sagemaker-runtime";
 import sharp from "sharp";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { InvocationResponse } from "../../core/schemas/endpoint";
+import { Logger } from "@aws-lambda-powertools/logger";
+import { Metrics } from "@aws-lambda-powertools/metrics";
+import { HeadObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { loadPipelineConfig } from "../../functions/pipeline/config";
+import { createSegmentHandler } from "../../functions/segment/handler";
+import type { DeliveredMessage } from "../../functions/segment/message-visibility";
+import { lambdaContext, objectCreatedRecord, sqsEvent } from "../support/sqs-events";
 import { invocationBody, retrying, type TileRequest } from "../../functions/pipeline/endpoint";
 import { EndpointRejectedError, EndpointUnavailableError, isRetryable } from "../../functions/pipeline/errors";
 import { S3Storage } from "../../functions/pipeline/s3-storage";
@@ -302,6 +308,38 @@ describe("wirePipeline with ENDPOINT_MODE=async (S3_ENDPOINT_URL to s3rver)", ()
     expect(answer).toEqual(ANSWER);
     expect(runtime.calls.at(-1)).toMatchObject({ inputLocation: expect.stringMatching(/^s3:\/\/cellseg-async\/wired\/requests\//), requestTtlSeconds: 600 });
     expect(await leftovers(client)).toEqual([]);
+  });
+
+  it("brings an image back in a minute, not after the queue's visibility timeout, when its call outlived the deadline of a starting endpoint", async () => {
+    // Prepare: an upload, and an endpoint that stays cold past the deadline.
+    const config = loadPipelineConfig({
+      INPUT_BUCKET: REQUEST_BUCKET,
+      OUTPUT_BUCKET: RESULT_BUCKET,
+      AWS_REGION: "us-east-1",
+      S3_ENDPOINT_URL: s3.url,
+      ENDPOINT_MODE: "async",
+      ENDPOINT_NAME: ENDPOINT_NAME,
+      ASYNC_BUCKET: REQUEST_BUCKET,
+      ASYNC_TIMEOUT_MS: "300",
+      ASYNC_POLL_MAX_MS: "50",
+    });
+    const key = "input/job-cold/a.png";
+    const png = await sharp(path.join(TRAIN_IMAGES, "2025512a5956.png")).extract({ left: 0, top: 0, width: 96, height: 64 }).png().toBuffer();
+    await client.send(new PutObjectCommand({ Bucket: REQUEST_BUCKET, Key: key, Body: png }));
+    const head = await client.send(new HeadObjectCommand({ Bucket: REQUEST_BUCKET, Key: key }));
+    const record = objectCreatedRecord({ bucket: REQUEST_BUCKET, key, etag: head.ETag!.replaceAll('"', ""), size: png.length });
+    const returned: { receiptHandle: string; seconds: number }[] = [];
+    const visibility = { returnIn: async (message: DeliveredMessage, seconds: number) => void returned.push({ receiptHandle: message.receiptHandle, seconds }) };
+    const observability = { logger: new Logger({ logLevel: "SILENT" }), metrics: new Metrics({ namespace: "test", serviceName: "test" }) };
+    const segment = createSegmentHandler(wirePipeline(config, observability.logger), observability, { visibility, delaySeconds: config.endpoint.kind === "sagemaker-async" ? config.endpoint.retryDelaySeconds : -1 });
+    runtime.cold();
+
+    // Act
+    const { batchItemFailures } = await segment(sqsEvent(record), lambdaContext());
+
+    // Assess: the message fails (it comes back), a minute from now.
+    expect(batchItemFailures).toEqual([{ itemIdentifier: record.messageId }]);
+    expect(returned).toEqual([{ receiptHandle: record.receiptHandle, seconds: 60 }]);
   });
 });
 

@@ -7,7 +7,7 @@ describe("loadPipelineConfig with ENDPOINT_MODE=async", () => {
     const config = loadPipelineConfig({ INPUT_BUCKET: "in", ENDPOINT_MODE: "async", ENDPOINT_NAME: "cellseg-async", ASYNC_BUCKET: "cellseg-async" });
 
     // Assess
-    expect(config.endpoint).toEqual({ kind: "sagemaker-async", name: "cellseg-async", bucket: "cellseg-async", prefix: "async/", maxPollMs: 5_000 });
+    expect(config.endpoint).toEqual({ kind: "sagemaker-async", name: "cellseg-async", bucket: "cellseg-async", prefix: "async/", maxPollMs: 5_000, retryDelaySeconds: 60 });
     expect(config.endpointTimeoutMs).toBe(600_000);
   });
 
@@ -21,11 +21,12 @@ describe("loadPipelineConfig with ENDPOINT_MODE=async", () => {
       ASYNC_PREFIX: "cellseg/async/",
       ASYNC_TIMEOUT_MS: "300000",
       ASYNC_POLL_MAX_MS: "2000",
+      ASYNC_RETRY_DELAY_SECONDS: "120",
       ENDPOINT_TIMEOUT_MS: "30000",
     });
 
     // Assess
-    expect(config.endpoint).toEqual({ kind: "sagemaker-async", name: "cellseg-async", bucket: "shared-bucket", prefix: "cellseg/async/", maxPollMs: 2_000 });
+    expect(config.endpoint).toEqual({ kind: "sagemaker-async", name: "cellseg-async", bucket: "shared-bucket", prefix: "cellseg/async/", maxPollMs: 2_000, retryDelaySeconds: 120 });
     expect(config.endpointTimeoutMs).toBe(300_000);
   });
 

@@ -5,6 +5,7 @@
  */
 import { Duration, RemovalPolicy } from "aws-cdk-lib";
 import {
+  AccessLogField,
   AccessLogFormat,
   AuthorizationType,
   EndpointType,
@@ -27,6 +28,30 @@ export const API_SERVICE_NAME = "cellseg-api";
 export const API_FUNCTION_TIMEOUT = Duration.seconds(29);
 
 export const API_STAGE_NAME = "prod";
+
+/**
+ * API Gateway's standard JSON access-log fields, and why a request failed where API Gateway or the Lambda
+ * integration (not our function's answer) ended it: an authorization refusal, throttling, a timeout.
+ */
+const ACCESS_LOG_FORMAT = AccessLogFormat.custom(
+  JSON.stringify({
+    requestId: AccessLogField.contextRequestId(),
+    ip: AccessLogField.contextIdentitySourceIp(),
+    user: AccessLogField.contextIdentityUser(),
+    caller: AccessLogField.contextIdentityCaller(),
+    requestTime: AccessLogField.contextRequestTime(),
+    httpMethod: AccessLogField.contextHttpMethod(),
+    resourcePath: AccessLogField.contextResourcePath(),
+    status: AccessLogField.contextStatus(),
+    protocol: AccessLogField.contextProtocol(),
+    responseLength: AccessLogField.contextResponseLength(),
+    errorMessage: AccessLogField.contextErrorMessage(),
+    errorType: AccessLogField.contextErrorResponseType(),
+    integrationStatus: AccessLogField.contextIntegrationStatus(),
+    integrationError: AccessLogField.contextIntegrationErrorMessage(),
+    integrationLatency: AccessLogField.contextIntegrationLatency(),
+  }),
+);
 
 export interface ApiProps {
   /** The function's settings; its timeout is always {@link API_FUNCTION_TIMEOUT}. */
@@ -78,17 +103,7 @@ export class Api extends Construct {
         throttlingRateLimit: props.throttle.rateLimit,
         throttlingBurstLimit: props.throttle.burstLimit,
         accessLogDestination: new LogGroupLogDestination(this.accessLogs),
-        accessLogFormat: AccessLogFormat.jsonWithStandardFields({
-          caller: true,
-          httpMethod: true,
-          ip: true,
-          protocol: true,
-          requestTime: true,
-          resourcePath: true,
-          responseLength: true,
-          status: true,
-          user: true,
-        }),
+        accessLogFormat: ACCESS_LOG_FORMAT,
         loggingLevel: MethodLoggingLevel.ERROR,
         // Request and response bodies are images and results: never copy them into the logs.
         dataTraceEnabled: false,
@@ -115,7 +130,7 @@ export class Api extends Construct {
       acknowledge(
         this.restApi,
         "IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]",
-        "API Gateway's account-level logging role uses the AWS-managed policy API Gateway documents for it; it only creates and writes log groups and streams, which the access and execution logs need.",
+        "API Gateway's account-level logging role uses the AWS-managed policy API Gateway documents for it. That policy lets API Gateway create, describe, read and write every log group of the account (Resource *), more than the access and execution logs need; only apigateway.amazonaws.com can assume the role. Where an account needs it narrower, deploy with apiCloudWatchRole=false and manage the role yourself.",
       );
     }
   }

@@ -4,10 +4,16 @@
  * dead-letter queue.
  */
 import { Duration, Stack } from "aws-cdk-lib";
-import { EventType, type IBucket } from "aws-cdk-lib/aws-s3";
-import { SqsDestination } from "aws-cdk-lib/aws-s3-notifications";
+import { PolicyStatement, ServicePrincipal } from "aws-cdk-lib/aws-iam";
+import {
+  BucketNotificationDestinationType,
+  EventType,
+  type BucketNotificationDestinationConfig,
+  type IBucket,
+  type IBucketNotificationDestination,
+} from "aws-cdk-lib/aws-s3";
 import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
-import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
+import { Queue, QueueEncryption, type IQueue } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import { KEY_PREFIXES } from "../../core/schemas/pipeline";
 import { grantList, grantObjects } from "../bucket-access";
@@ -39,6 +45,28 @@ export interface SegmentPipelineProps {
   readonly maxReceiveCount: number;
 }
 
+/**
+ * The queue as the input bucket's notification target, sent to by S3 for that bucket of this account only:
+ * the aws:SourceArn condition of CDK's SqsDestination alone names a bucket, and bucket names are global (a
+ * bucket of that name in another account after this one's is deleted could publish). The queue's
+ * SQS-managed encryption needs no KMS grant.
+ */
+class AccountScopedQueueDestination implements IBucketNotificationDestination {
+  constructor(private readonly queue: IQueue) {}
+
+  bind(_scope: Construct, bucket: IBucket): BucketNotificationDestinationConfig {
+    this.queue.addToResourcePolicy(
+      new PolicyStatement({
+        principals: [new ServicePrincipal("s3.amazonaws.com")],
+        actions: ["sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"],
+        resources: [this.queue.queueArn],
+        conditions: { ArnLike: { "aws:SourceArn": bucket.bucketArn }, StringEquals: { "aws:SourceAccount": Stack.of(bucket).account } },
+      }),
+    );
+    return { arn: this.queue.queueArn, type: BucketNotificationDestinationType.QUEUE, dependencies: [this.queue] };
+  }
+}
+
 export class SegmentPipeline extends Construct {
   readonly queue: Queue;
   readonly deadLetterQueue: Queue;
@@ -60,7 +88,7 @@ export class SegmentPipeline extends Construct {
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: props.maxReceiveCount },
     });
 
-    props.inputBucket.addEventNotification(EventType.OBJECT_CREATED, new SqsDestination(this.queue), { prefix: KEY_PREFIXES.input });
+    props.inputBucket.addEventNotification(EventType.OBJECT_CREATED, new AccountScopedQueueDestination(this.queue), { prefix: KEY_PREFIXES.input });
     this.acknowledgeNotificationsHandler();
 
     this.segment = new CellsegFunction(this, "Segment", {
@@ -110,7 +138,7 @@ export class SegmentPipeline extends Construct {
     acknowledge(
       handler,
       "IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
-      "CDK's bucket-notification custom resource runs only while CloudFormation configures the input bucket's notification; the AWS-managed AWSLambdaBasicExecutionRole only lets it write its own logs.",
+      "CDK's bucket-notification custom resource runs only while CloudFormation configures the input bucket's notification. Its AWS-managed AWSLambdaBasicExecutionRole lets it create and write any log group of the account (Resource *), not only its own; CDK writes this role and offers no narrower one for the singleton.",
     );
   }
 }

@@ -42,6 +42,8 @@ describe("HTTPS API", () => {
     expect(JSON.stringify((stage().Properties.AccessLogSetting as { DestinationArn: unknown }).DestinationArn)).toContain(JSON.stringify(ref(api.accessLogs)));
     const format = JSON.parse((stage().Properties.AccessLogSetting as { Format: string }).Format) as Record<string, string>;
     expect(format).toMatchObject({ requestId: "$context.requestId", status: "$context.status", user: "$context.identity.user", caller: "$context.identity.caller" });
+    // Why API Gateway or the integration ended a request (authorization, throttling, a timeout).
+    expect(format).toMatchObject({ errorMessage: "$context.error.message", errorType: "$context.error.responseType", integrationError: "$context.integrationErrorMessage" });
     expect(template.toJSON().Resources[logicalId(api.accessLogs)].Properties.RetentionInDays).toBe(30);
   });
 

@@ -19,7 +19,7 @@ describe("segment pipeline", () => {
     });
   });
 
-  it("lets only the input bucket's notifications send to the queue", () => {
+  it("lets only the input bucket's notifications, from this account, send to the queue", () => {
     template.hasResourceProperties("AWS::SQS::QueuePolicy", {
       Queues: [ref(queue)],
       PolicyDocument: {
@@ -28,7 +28,7 @@ describe("segment pipeline", () => {
             Effect: "Allow",
             Principal: { Service: "s3.amazonaws.com" },
             Action: Match.arrayWith(["sqs:SendMessage"]),
-            Condition: { ArnLike: { "aws:SourceArn": getAtt(stack.storage.inputBucket, "Arn") } },
+            Condition: { ArnLike: { "aws:SourceArn": getAtt(stack.storage.inputBucket, "Arn") }, StringEquals: { "aws:SourceAccount": { Ref: "AWS::AccountId" } } },
           }),
         ]),
       },

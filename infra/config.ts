@@ -26,6 +26,7 @@
  * | `apiMemoryMb` | 1536 | the API function's memory |
  * | `apiThrottleRateLimit`, `apiThrottleBurstLimit` | 10, 20 | API stage throttling (requests per second, burst) |
  * | `apiCloudWatchRole` | true | create API Gateway's account-wide logging role; `false` where the account has one |
+ * | `tracing` | false | X-Ray: active tracing of both functions (their S3, SageMaker and SQS calls) and the API stage |
  * | `uploadUrlTtlSeconds`, `resultUrlTtlSeconds` | 3600, 900 | lifetime of presigned upload and download links |
  * | `maxFilesPerJob` | 1536 | images per API job |
  * | `resultRetentionDays` | 30 | days results and job records stay in the output bucket |
@@ -115,6 +116,7 @@ const contextKeys = {
   apiThrottleRateLimit: wholeNumber(1, 10_000).default(10),
   apiThrottleBurstLimit: wholeNumber(1, 5_000).default(20),
   apiCloudWatchRole: flag.default(true),
+  tracing: flag.default(false),
   uploadUrlTtlSeconds: wholeNumber(60, 7 * 24 * 3_600).default(3_600),
   resultUrlTtlSeconds: wholeNumber(60, 7 * 24 * 3_600).default(900),
   maxFilesPerJob: wholeNumber(1, 10_000).default(1_536),

@@ -6,6 +6,7 @@
 import path from "node:path";
 import { S3Client, type S3ClientConfig } from "@aws-sdk/client-s3";
 import { SageMakerRuntimeClient } from "@aws-sdk/client-sagemaker-runtime";
+import { traced } from "../tracing";
 import type { PipelineConfig } from "./config";
 import { limited, retrying, type SegmentationEndpoint } from "./endpoint";
 import { HttpEndpoint } from "./http-endpoint";
@@ -84,7 +85,7 @@ export function connect(config: PipelineConfig): Connections {
  */
 export function s3Client(config: PipelineConfig, overrides: S3ClientConfig = {}): S3Client {
   const endpointUrl = config.storage.kind === "s3" ? config.storage.endpointUrl : undefined;
-  return new S3Client({
+  const client = new S3Client({
     ...(config.region || endpointUrl ? { region: config.region ?? "us-east-1" } : {}),
     ...(endpointUrl
       ? {
@@ -99,6 +100,7 @@ export function s3Client(config: PipelineConfig, overrides: S3ClientConfig = {})
       : {}),
     ...overrides,
   });
+  return traced(client);
 }
 
 /** The endpoint, with retries inside and the instance-wide concurrency bound outside. */
@@ -109,7 +111,7 @@ function wireEndpoint(config: PipelineConfig, s3: S3Client): SegmentationEndpoin
 function baseEndpoint(config: PipelineConfig, s3: S3Client): SegmentationEndpoint {
   const { endpoint, endpointTimeoutMs: timeoutMs } = config;
   // One attempt per call: the pipeline's retries (wireEndpoint) replace the SDK's.
-  const runtime = () => new SageMakerRuntimeClient({ maxAttempts: 1, ...(config.region ? { region: config.region } : {}) });
+  const runtime = () => traced(new SageMakerRuntimeClient({ maxAttempts: 1, ...(config.region ? { region: config.region } : {}) }));
   switch (endpoint.kind) {
     case "http":
       return new HttpEndpoint(endpoint.url, { timeoutMs });

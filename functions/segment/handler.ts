@@ -15,6 +15,7 @@ import { loadPipelineConfig } from "../pipeline/config";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { errorFields } from "../../core/error-fields";
 import { isEndpointStillStarting, JobInProgressError } from "../pipeline/errors";
+import { traced } from "../tracing";
 import { processObject, type JobOutcome } from "../pipeline/process-image";
 import { wirePipeline, type Pipeline } from "../pipeline/wiring";
 import { type MessageVisibility, sqsMessageVisibility } from "./message-visibility";
@@ -159,7 +160,7 @@ export const handler = async (event: SQSEvent, context: Context): Promise<SQSBat
     const config = loadPipelineConfig(process.env);
     const earlyRetry =
       config.endpoint.kind === "sagemaker-async"
-        ? { visibility: sqsMessageVisibility(new SQSClient(config.region ? { region: config.region } : {})), delaySeconds: config.endpoint.retryDelaySeconds }
+        ? { visibility: sqsMessageVisibility(traced(new SQSClient(config.region ? { region: config.region } : {}))), delaySeconds: config.endpoint.retryDelaySeconds }
         : undefined;
     wired = createSegmentHandler(wirePipeline(config, logger), { logger, metrics }, earlyRetry);
   }

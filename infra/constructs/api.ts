@@ -108,6 +108,7 @@ export class Api extends Construct {
         // Request and response bodies are images and results: never copy them into the logs.
         dataTraceEnabled: false,
         metricsEnabled: true,
+        tracingEnabled: props.function.tracing,
       },
     });
 

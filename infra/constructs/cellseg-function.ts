@@ -5,11 +5,11 @@
  */
 import { Duration, RemovalPolicy } from "aws-cdk-lib";
 import { Role, ServicePrincipal } from "aws-cdk-lib/aws-iam";
-import { Architecture, Runtime } from "aws-cdk-lib/aws-lambda";
+import { Architecture, Runtime, Tracing } from "aws-cdk-lib/aws-lambda";
 import { NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
 import { LogGroup, type RetentionDays } from "aws-cdk-lib/aws-logs";
 import { Construct } from "constructs";
-import { acknowledge } from "../nag";
+import { WILDCARD_RESOURCE, acknowledge } from "../nag";
 import type { LambdaArchitecture } from "../pricing";
 import { repositoryPath } from "../repository";
 
@@ -30,6 +30,8 @@ export interface CellsegFunctionProps {
   /** Powertools' log level. */
   readonly logLevel: string;
   readonly logRetention: RetentionDays;
+  /** X-Ray active tracing, and Powertools' Tracer on (functions/tracing.ts). */
+  readonly tracing: boolean;
   /**
    * Native packages the function imports: installed for the function's platform next to the bundle instead
    * of being bundled (esbuild cannot bundle a `.node` binary).
@@ -67,12 +69,14 @@ export class CellsegFunction extends Construct {
       timeout: props.timeout,
       role: this.role,
       logGroup: this.logGroup,
+      tracing: props.tracing ? Tracing.ACTIVE : Tracing.DISABLED,
       projectRoot: repositoryPath("."),
       depsLockFilePath: repositoryPath("package-lock.json"),
       environment: {
         POWERTOOLS_SERVICE_NAME: props.serviceName,
         POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
         POWERTOOLS_LOG_LEVEL: props.logLevel,
+        POWERTOOLS_TRACE_ENABLED: String(props.tracing),
         // Stack traces in the minified bundle's logs, mapped back to the TypeScript sources.
         NODE_OPTIONS: "--enable-source-maps",
         ...props.environment,
@@ -99,6 +103,13 @@ export class CellsegFunction extends Construct {
         },
       },
     });
+    if (props.tracing) {
+      acknowledge(
+        this.role,
+        WILDCARD_RESOURCE,
+        "Active tracing adds xray:PutTraceSegments and xray:PutTelemetryRecords, which have no resource-level permissions and need Resource \"*\"; they only send this function's traces.",
+      );
+    }
     acknowledge(
       this.function,
       "L1",

@@ -61,6 +61,7 @@ export class CellsegStack extends Stack {
       architecture: config.lambdaArchitecture,
       logLevel: config.logLevel,
       logRetention,
+      tracing: config.tracing,
     };
     const pipelineEnvironment = {
       INPUT_BUCKET: inputBucket.bucketName,

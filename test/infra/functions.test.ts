@@ -37,6 +37,21 @@ describe("functions", () => {
     expect(apiOf(custom).Environment.Variables.COST_FUNCTION_USD_PER_SECOND).toBe("0.0000666668");
   });
 
+  it("traces both functions and the API stage with X-Ray only when tracing is on", () => {
+    const traced = synthesize({ tracing: "true" });
+    for (const fn of [segmentOf(traced), apiOf(traced)]) {
+      expect(fn.TracingConfig).toEqual({ Mode: "Active" });
+      expect(fn.Environment.Variables.POWERTOOLS_TRACE_ENABLED).toBe("true");
+    }
+    const stages = (synthesized: typeof traced) => Object.values(synthesized.template.findResources("AWS::ApiGateway::Stage")) as { Properties: { TracingEnabled?: boolean } }[];
+    expect(stages(traced).map((stage) => stage.Properties.TracingEnabled)).toEqual([true]);
+    for (const fn of [segmentOf(realtime), apiOf(realtime)]) {
+      expect(fn.TracingConfig).toBeUndefined();
+      expect(fn.Environment.Variables.POWERTOOLS_TRACE_ENABLED).toBe("false");
+    }
+    expect(stages(realtime).map((stage) => stage.Properties.TracingEnabled)).toEqual([false]);
+  });
+
   it("sets the segment function's variables for a realtime endpoint", () => {
     const { stack } = realtime;
     expect(segmentOf(realtime).Environment.Variables).toEqual({
@@ -48,6 +63,7 @@ describe("functions", () => {
       ENDPOINT_TIMEOUT_MS: "60000",
       CLAIM_TTL_SECONDS: "900",
       POWERTOOLS_SERVICE_NAME: "cellseg-segment",
+      POWERTOOLS_TRACE_ENABLED: "false",
       POWERTOOLS_METRICS_NAMESPACE: "cellseg",
       POWERTOOLS_LOG_LEVEL: "INFO",
       NODE_OPTIONS: "--enable-source-maps",
@@ -68,6 +84,7 @@ describe("functions", () => {
       COST_ENDPOINT_USD_PER_HOUR: "0.7364",
       COST_FUNCTION_USD_PER_SECOND: "0.0000391669",
       POWERTOOLS_SERVICE_NAME: "cellseg-api",
+      POWERTOOLS_TRACE_ENABLED: "false",
       POWERTOOLS_METRICS_NAMESPACE: "cellseg",
       POWERTOOLS_LOG_LEVEL: "INFO",
       NODE_OPTIONS: "--enable-source-maps",

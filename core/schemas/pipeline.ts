@@ -214,6 +214,9 @@ export const JOB_ERROR_CODES = {
 } as const;
 export type JobErrorCode = (typeof JOB_ERROR_CODES)[keyof typeof JOB_ERROR_CODES];
 
+/** Failures the input itself causes: the same upload fails the same way on every try. */
+export const INPUT_ERROR_CODES: readonly JobErrorCode[] = [JOB_ERROR_CODES.invalidImage, JOB_ERROR_CODES.imageTooLarge, JOB_ERROR_CODES.invalidInput];
+
 export const JOB_STATUSES = ["queued", "running", "succeeded", "failed"] as const;
 export type JobStatusName = (typeof JOB_STATUSES)[number];
 

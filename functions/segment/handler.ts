@@ -2,15 +2,17 @@
  * The segment function: SQS messages carrying S3 "object created" notifications for `input/`, one image
  * job per object. Thin: it parses the SQS envelope (Powertools) and the S3 notification inside it
  * (core/schemas/pipeline.ts) separately, hands each object to processObject, and maps outcomes to
- * metrics and to SQS partial batch failures: a failed or busy job sends its message back to the queue
- * (and, after the queue's redrive limit, to its dead-letter queue) without failing the rest of the batch.
+ * metrics and to SQS partial batch failures: a job that failed retryably or is busy sends its message back to
+ * the queue (and, after the queue's redrive limit, to its dead-letter queue) without failing the rest of the
+ * batch; an upload that cannot succeed (not an image, too large) is recorded as failed once and its message
+ * consumed.
  */
 import { BatchProcessor, EventType, processPartialResponse, type ParsedRecord } from "@aws-lambda-powertools/batch";
 import { parser } from "@aws-lambda-powertools/batch/parser";
 import { Logger } from "@aws-lambda-powertools/logger";
 import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
-import { s3NotificationSchema, type S3Notification } from "../../core/schemas/pipeline";
+import { INPUT_ERROR_CODES, s3NotificationSchema, type S3Notification } from "../../core/schemas/pipeline";
 import { loadPipelineConfig } from "../pipeline/config";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { errorFields } from "../../core/error-fields";
@@ -78,6 +80,10 @@ export function createSegmentHandler(pipeline: Pipeline, { logger, metrics }: Ob
         pipeline.settings,
       );
       recordOutcome(outcome, object.key);
+      // An upload that cannot succeed (not an image, too large) failed for good: its status document says
+      // why, and another delivery could only fail again. The dead-letter queue keeps the failures that a
+      // retry or a redrive after a fix can cure (the endpoint refusing our requests, a bug).
+      if (outcome.kind === "failed" && INPUT_ERROR_CODES.includes(outcome.status.error.code)) continue;
       if (outcome.kind === "failed") {
         if (earlyRetry && isEndpointStillStarting(outcome.error)) await returnEarly(record, earlyRetry, object.key);
         throw new JobFailedError(`${object.key}: ${outcome.status.error.message}`, { cause: outcome.error });
@@ -109,6 +115,7 @@ export function createSegmentHandler(pipeline: Pipeline, { logger, metrics }: Ob
         return;
       }
       case "failed":
+        if (outcome.repeated) return; // counted when it failed
         metrics.addMetric(SEGMENT_METRICS.jobFailed, MetricUnit.Count, 1);
         if (!outcome.status.error.retryable) metrics.addMetric(SEGMENT_METRICS.poisonImage, MetricUnit.Count, 1);
         if (outcome.retries > 0) metrics.addMetric(SEGMENT_METRICS.endpointRetries, MetricUnit.Count, outcome.retries);

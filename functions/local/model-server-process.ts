@@ -48,7 +48,8 @@ export interface ModelServerProcessOptions {
 export async function startModelServerProcess(options: ModelServerProcessOptions = {}): Promise<ModelServerProcess> {
   const child = spawn(process.execPath, ["--import", "tsx", SERVER_ENTRY], {
     cwd: REPO_ROOT,
-    env: { ...process.env, ...options.env },
+    // Loopback: the model server has no authentication, and only this process calls it (at 127.0.0.1).
+    env: { ...process.env, CELLSEG_HOST: "127.0.0.1", ...options.env },
     stdio: ["ignore", "pipe", "pipe"],
     detached: options.detached ?? false,
   });

@@ -18,6 +18,8 @@ export class ConfigError extends Error {
 export interface ServerConfig {
   /** TCP port; 0 picks a free one (tests). */
   readonly port: number;
+  /** The interface to listen on: every one in the container (SageMaker calls it from outside), loopback when a local stack starts it. */
+  readonly host: string;
   /** Model directory; undefined means `defaultModelDir()` (/opt/ml/model when present, else the bundled models). */
   readonly modelDir: string | undefined;
   readonly executionProvider: ExecutionProviderChoice;
@@ -55,6 +57,7 @@ export const DEFAULT_MAX_QUEUE = 16;
 const variables = {
   /** SageMaker's contract port. */
   PORT: integer(0, 65_535).default(8080),
+  CELLSEG_HOST: nonEmpty.default("0.0.0.0"),
   CELLSEG_MODEL_DIR: nonEmpty.optional(),
   CELLSEG_EXECUTION_PROVIDER: z.enum(EXECUTION_PROVIDERS).default("auto"),
   CELLSEG_THREADS: integer(1, 1024).optional(),
@@ -95,6 +98,7 @@ export function loadConfig(env: Environment): ServerConfig {
   const v = parsed.values;
   return {
     port: v.PORT,
+    host: v.CELLSEG_HOST,
     modelDir: v.CELLSEG_MODEL_DIR,
     executionProvider: v.CELLSEG_EXECUTION_PROVIDER,
     threads: v.CELLSEG_THREADS,

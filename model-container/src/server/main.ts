@@ -37,7 +37,7 @@ async function main(): Promise<void> {
   const limits = { maxBodyBytes, maxPixels, maxConcurrency, maxQueue, requestTimeoutMs };
   const app = createApp({ state, queue, limits, logger, defaultProfile: config.defaultProfile });
 
-  const server = serve({ fetch: app.fetch, port: config.port });
+  const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host });
   server.on("error", (error) => fail("cannot listen", error, { port: config.port }));
   await new Promise<void>((resolve) => server.once("listening", resolve));
   const { port } = server.address() as AddressInfo;

@@ -340,6 +340,7 @@ describe("server config", () => {
   it("uses SageMaker's port and the documented defaults", () => {
     expect(loadConfig({})).toEqual({
       port: 8080,
+      host: "0.0.0.0",
       modelDir: undefined,
       executionProvider: "auto",
       threads: undefined,
@@ -356,6 +357,7 @@ describe("server config", () => {
   it("reads every variable", () => {
     const config = loadConfig({
       PORT: "9000",
+      CELLSEG_HOST: "127.0.0.1",
       CELLSEG_MODEL_DIR: "/models",
       CELLSEG_EXECUTION_PROVIDER: "cpu",
       CELLSEG_THREADS: "2",
@@ -368,6 +370,7 @@ describe("server config", () => {
     });
     expect(config).toEqual({
       port: 9000,
+      host: "127.0.0.1",
       modelDir: "/models",
       executionProvider: "cpu",
       threads: 2,

@@ -50,6 +50,11 @@ export interface ApiDeps {
 /** Routes anyone may call: the API's description, its health, and uploads (their link is their key). */
 const PUBLIC_PATHS = [/^\/v1\/openapi\.json$/, /^\/health$/, /^\/v1\/uploads\//];
 
+/** An upload link's token is a credential (it lets anyone write that file): never into the logs. */
+function loggedPath(path: string): string {
+  return path.replace(/^(\/v1\/uploads\/)[^/]+/, "$1<token>");
+}
+
 /**
  * @example
  * ```ts
@@ -75,7 +80,7 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
     await next();
     // Set after the route ran, so that answers made outside it (bearer auth's 401) carry it too.
     c.res.headers.set("X-Request-Id", requestId);
-    logger.info("request", { requestId, method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round(performance.now() - started) });
+    logger.info("request", { requestId, method: c.req.method, path: loggedPath(c.req.path), status: c.res.status, ms: Math.round(performance.now() - started) });
   });
 
   if (deps.bearerToken !== undefined) {
@@ -86,7 +91,16 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
       invalidAuthenticationHeader: { message: unauthorized("the Authorization header must be `Bearer <token>`") },
       invalidToken: { message: unauthorized("the token is not valid") },
     });
-    app.use(async (c, next) => (PUBLIC_PATHS.some((path) => path.test(c.req.path)) ? next() : guard(c, next)));
+    app.use(async (c, next) => {
+      if (PUBLIC_PATHS.some((path) => path.test(c.req.path))) return next();
+      // Credentials of another scheme (Basic, say) are no bearer credentials: a 401 challenge, as for none
+      // (RFC 6750 §3: 400 invalid_request is for a malformed bearer request).
+      if (!/^Bearer\s/i.test(c.req.header("Authorization") ?? "Bearer ")) {
+        c.header("WWW-Authenticate", 'Bearer realm="cellseg"');
+        return c.json(unauthorized("send `Authorization: Bearer <token>`"), 401);
+      }
+      return guard(c, next);
+    });
   }
 
   app.get("/health", (c) => c.json({ status: "ok" }));
@@ -110,7 +124,7 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
     // Answers already made (bearer auth's 401 with its WWW-Authenticate header) pass as they are.
     if (error instanceof HTTPException && error.res) return error.getResponse();
     const { status, body, headers, logLevel } = toApiError(error);
-    logger[logLevel]("request failed", { method: c.req.method, path: c.req.path, status, code: body.error.code, error: errorFields(error) });
+    logger[logLevel]("request failed", { method: c.req.method, path: loggedPath(c.req.path), status, code: body.error.code, error: errorFields(error) });
     return c.json(body, status, headers);
   });
   return app;

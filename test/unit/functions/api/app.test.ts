@@ -244,14 +244,16 @@ describe("the API app", () => {
       expect(await api.bucket.storage.list("")).toEqual([]);
     });
 
-    it("refuses an Authorization header of another scheme", async () => {
+    it("challenges an Authorization header of another scheme with 401, as one without credentials", async () => {
       api = await testApi({ bearerToken: TOKEN });
 
       const response = await api.app.request("/v1/jobs/none", { headers: { authorization: `Basic ${TOKEN}` } });
 
-      // RFC 6750 §3.1: a malformed request is invalid_request, a 400.
-      expect(response.status).toBe(400);
-      expect((await errorOf(response)).code).toBe("unauthorized");
+      // RFC 6750 §3: credentials of another scheme are no bearer credentials (400 is for a malformed bearer request).
+      expect(response.status).toBe(401);
+      expect(response.headers.get("WWW-Authenticate")).toMatch(/^Bearer/);
+      expect(await errorOf(response)).toEqual({ code: "unauthorized", message: "send `Authorization: Bearer <token>`" });
+      expect(response.headers.get("X-Request-Id")).toBeTruthy();
     });
 
     it("serves /v1 routes with the right token", async () => {

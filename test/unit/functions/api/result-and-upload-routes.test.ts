@@ -194,6 +194,10 @@ describe("PUT /v1/uploads/{token}", () => {
       ["A02.tif", "awaiting_upload"],
     ]);
     expect(view.status).toBe("queued");
+    // The token is a credential: the request log names the route, not the token.
+    const token = job.uploads[0]!.url.split("/").at(-1)!;
+    expect(JSON.stringify(api.logger.entries)).not.toContain(token);
+    expect(api.logger.entries).toContainEqual(expect.objectContaining({ message: "request", fields: expect.objectContaining({ method: "PUT", path: "/v1/uploads/<token>" }) }));
   });
 
   it("accepts a body without a content type", async () => {

@@ -7,7 +7,7 @@ import { SUBMISSION_CSV_HEADER } from "../core/kaggle/csv";
 import { renderImageResults } from "../core/outputs/image-results";
 import type { OverlayStyle } from "../core/outputs/overlay-png";
 import type { Profile } from "../core/schemas/manifest";
-import { hasImageExtension } from "../core/image/decode";
+import { hasImageExtension, IMAGE_EXTENSIONS } from "../core/image/decode";
 import type { StageTimings } from "../core/segmentation/segmenter";
 import type { CellType, GrayImage } from "../core/types";
 import { defaultModelDir, loadModels, readManifest } from "../model-container/src/model-store";
@@ -43,6 +43,8 @@ export interface SegmentFilesSummary {
   readonly failed: number;
   readonly images: ImageRecord[];
   readonly failures: { file: string; error: string }[];
+  /** Files of the input folders that are not images this reads (not failures: the exit code ignores them). */
+  readonly ignored: { file: string; reason: string }[];
 }
 
 /**
@@ -53,7 +55,7 @@ export interface SegmentFilesSummary {
 export async function segmentFiles(options: SegmentFilesOptions): Promise<SegmentFilesSummary> {
   const log = options.log ?? process.stderr;
   const failures: { file: string; error: string }[] = [];
-  const files = await collectImageFiles(options.inputs, failures);
+  const { files, ignored } = await collectImageFiles(options.inputs, failures);
   const profile = options.profile ?? (await readManifest(options.modelDir ?? defaultModelDir())).defaultProfile;
   const { segmenters, manifest } = await loadModels({
     modelDir: options.modelDir,
@@ -94,7 +96,7 @@ export async function segmentFiles(options: SegmentFilesOptions): Promise<Segmen
   progress?.stop();
   await closeStream(submission);
 
-  const summary = { succeeded: images.length, failed: failures.length, images, failures };
+  const summary = { succeeded: images.length, failed: failures.length, images, failures, ignored };
   await writeFile(
     path.join(options.outDir, "report.json"),
     JSON.stringify({ modelVersion: manifest.version, profile, ...summary }, null, 2),
@@ -126,8 +128,12 @@ export async function segmentFiles(options: SegmentFilesOptions): Promise<Segmen
 }
 
 /** Files as given, and image files found (recursively, sorted) in folders; unreadable inputs become failures. */
-export async function collectImageFiles(inputs: readonly string[], failures: { file: string; error: string }[]): Promise<string[]> {
+export async function collectImageFiles(
+  inputs: readonly string[],
+  failures: { file: string; error: string }[],
+): Promise<{ files: string[]; ignored: { file: string; reason: string }[] }> {
   const files: string[] = [];
+  const ignored: { file: string; reason: string }[] = [];
   for (const input of inputs) {
     try {
       const info = await stat(input);
@@ -136,18 +142,22 @@ export async function collectImageFiles(inputs: readonly string[], failures: { f
         continue;
       }
       const entries = await readdir(input, { recursive: true, withFileTypes: true });
-      files.push(
-        ...entries
-          // Symbolic links count too (a folder of links into a data store is common); a broken one is reported when read.
-          .filter((e) => (e.isFile() || e.isSymbolicLink()) && hasImageExtension(e.name))
-          .map((e) => path.join(e.parentPath, e.name))
-          .sort(),
+      // Symbolic links count too (a folder of links into a data store is common); a broken one is reported when read.
+      const found = entries.filter((e) => e.isFile() || e.isSymbolicLink()).map((e) => ({ name: e.name, file: path.join(e.parentPath, e.name) }));
+      files.push(...found.filter((e) => hasImageExtension(e.name)).map((e) => e.file).sort());
+      // Other files of a folder are left alone, but listed (a .gif is not a failure, yet its owner should know);
+      // hidden ones (.DS_Store) are nobody's data.
+      ignored.push(
+        ...found
+          .filter((e) => !hasImageExtension(e.name) && !e.name.startsWith("."))
+          .map((e) => ({ file: e.file, reason: `not a PNG, TIFF or JPEG file name (${IMAGE_EXTENSIONS.join(", ")})` }))
+          .sort((a, b) => a.file.localeCompare(b.file)),
       );
     } catch (error) {
       failures.push({ file: input, error: (error as Error).message });
     }
   }
-  return files;
+  return { files, ignored };
 }
 
 /** Two inputs named alike (a.png in two folders) must not overwrite each other's results. */

@@ -29,6 +29,10 @@ describe("cellseg segment (committed model, real image)", () => {
     await symlink(path.join(TRAIN_IMAGES, `${IMAGE_ID}.png`), path.join(input, "plate-1", `${IMAGE_ID}.png`));
     await writeFile(path.join(input, "corrupt.png"), Buffer.from("this is not an image"));
     await writeFile(path.join(input, "truncated.png"), png.subarray(0, png.length / 3));
+    // Files that are not images this reads, and a hidden one.
+    await writeFile(path.join(input, "plate-1", "thumbnail.gif"), Buffer.from("GIF89a"));
+    await writeFile(path.join(input, "notes.txt"), "plate layout");
+    await writeFile(path.join(input, ".DS_Store"), Buffer.alloc(8));
 
     // Act
     result = await runCli(["segment", input, "--out", out]);
@@ -40,6 +44,13 @@ describe("cellseg segment (committed model, real image)", () => {
     expect(report.succeeded).toBe(1);
     expect(report.failures.map((f: { file: string }) => path.basename(f.file)).sort()).toEqual(["corrupt.png", "truncated.png"]);
     expect(result.stderr).toMatch(/skipped .*corrupt\.png/);
+  });
+
+  it("lists the folder's files that are not images it reads, without counting them as failures", async () => {
+    const report = JSON.parse(await readFile(path.join(out, "report.json"), "utf8"));
+    expect(report.ignored.map((f: { file: string }) => path.basename(f.file)).sort()).toEqual(["notes.txt", "thumbnail.gif"]);
+    expect(report.ignored[0].reason).toMatch(/not a PNG, TIFF or JPEG file name/);
+    expect(report.failed).toBe(2);
   });
 
   it("writes a Kaggle submission whose instances are real cells and never overlap", async () => {

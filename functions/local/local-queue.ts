@@ -48,6 +48,11 @@ export class LocalQueue {
     return this.active + this.delayed.size;
   }
 
+  /** Messages being delivered right now (the images being segmented). */
+  get delivering(): number {
+    return this.limit.activeCount;
+  }
+
   /**
    * @throws Error once the queue is closed.
    */

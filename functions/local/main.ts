@@ -37,8 +37,10 @@ async function main(): Promise<void> {
       console.log(`cellseg: ${signal} while starting; stopping once started (${signal} again to exit at once)`);
       return;
     }
-    const pending = stack.pending();
-    console.log(`cellseg: stopping${pending > 0 ? `; waiting for ${pending} image(s) in progress (${signal} again to exit at once)` : ""} ...`);
+    const segmenting = stack.segmenting();
+    const waiting = stack.pending() - segmenting;
+    const later = waiting > 0 ? `; ${waiting} waiting image(s) are picked up at the next start` : "";
+    console.log(`cellseg: stopping${segmenting > 0 ? `; waiting for the ${segmenting} image(s) being segmented (${signal} again to exit at once)` : ""}${later} ...`);
     const clean = await stack.stop();
     console.log(`cellseg: stopped${clean ? "" : " (not cleanly: see the log)"}`);
     process.exit(clean ? 0 : 1);

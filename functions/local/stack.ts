@@ -46,6 +46,8 @@ export interface LocalStack {
   readonly modelServerLog?: string;
   /** Images waiting or being segmented. */
   pending(): number;
+  /** Images being segmented right now (the rest of `pending` waits, and is picked up at the next start). */
+  segmenting(): number;
   /** Resolves when no image is waiting or being segmented. */
   idle(): Promise<void>;
   /**
@@ -182,6 +184,7 @@ export async function startLocalStack(config: LocalStackConfig, env: Environment
           },
       ...(modelServer.log ? { modelServerLog: modelServer.log } : {}),
       pending: () => queue.size,
+      segmenting: () => queue.delivering,
       idle: () => queue.onIdle(),
       stop,
     };

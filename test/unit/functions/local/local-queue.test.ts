@@ -72,6 +72,22 @@ describe("LocalQueue", () => {
     expect(queue.size).toBe(0);
   });
 
+  it("tells the messages being delivered from those waiting for a slot", async () => {
+    // Prepare: one slot, held by the first message.
+    const release = deferred<SQSBatchResponse>();
+    const { queue } = track(harness(() => release.promise));
+
+    // Act
+    for (const body of ["a", "b", "c"]) queue.send(body);
+    await tick();
+
+    // Assess
+    expect([queue.size, queue.delivering]).toEqual([3, 1]);
+    release.resolve(ok);
+    await queue.onIdle();
+    expect([queue.size, queue.delivering]).toEqual([0, 0]);
+  });
+
   it("delivers a message again, receive count one higher each time, while the consumer reports it failed", async () => {
     // Prepare: fails twice, then succeeds.
     const { queue, deliveries, deadLetters, delays } = track(harness((event, delivery) => (delivery.receiveCount < 3 ? failure(event) : ok)));

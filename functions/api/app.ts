@@ -104,6 +104,10 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
   }
 
   app.get("/health", (c) => c.json({ status: "ok" }));
+  // The address npm start prints: where to go from here.
+  app.get("/v1", (c) =>
+    c.json({ service: "cellseg", openapi: "/v1/openapi.json", routes: ["POST /v1/jobs", "GET /v1/jobs/{jobId}", "GET /v1/jobs/{jobId}/result", "POST /v1/segment"] }),
+  );
   registerJobRoutes(app, deps.jobs);
   registerSegmentRoute(app, deps.segment);
   if (deps.uploads) registerUploadRoute(app, deps.uploads);

@@ -145,6 +145,15 @@ describe("the API app", () => {
     expect(await response.json()).toEqual({ status: "ok" });
   });
 
+  it("answers the address npm start prints, /v1, with where to go from there", async () => {
+    api = await testApi();
+
+    const response = await api.app.request("/v1");
+
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ service: "cellseg", openapi: "/v1/openapi.json", routes: expect.arrayContaining(["POST /v1/jobs"]) });
+  });
+
   it("answers an unknown route with a JSON 404 not_found", async () => {
     // Prepare
     api = await testApi();

@@ -7,7 +7,7 @@ import { loadModels } from "../../model-container/src/model-store";
 import { hasTorch, SARTORIUS, TRAIN_IMAGES, TRAINING, trainingPython as python } from "./helpers";
 
 // .ci/run installs Debian's torch, so CI always runs this; elsewhere it needs `apt-get install python3-torch ...`.
-describe.skipIf(!hasTorch())("training and export (real code, a few steps on the CPU)", () => {
+describe.skipIf(!hasTorch())("training and export (real code, a few steps on the CPU; skipped: /usr/bin/python3 cannot import torch)", () => {
   it("trains, continues its checkpoint, validates, exports ONNX + manifest that the Node runtime loads and runs", async () => {
     // Prepare: the real member's architecture with small crops and few detections.
     const dir = await mkdtemp(path.join(tmpdir(), "cellseg-train-"));

@@ -55,7 +55,9 @@ export class LocalUploadLinks implements ObjectLinks {
     if (!payload || !signature || rest.length > 0 || !/^[A-Za-z0-9_-]{43}$/.test(signature)) throw new UploadTokenError("the upload link is malformed");
     const expected = Buffer.from(this.sign(payload), "base64url");
     const given = Buffer.from(signature, "base64url");
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new UploadTokenError("the upload link's signature is not valid");
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new UploadTokenError(
+        "the upload link's signature is not valid: links are signed by this run of the service, so one from before a restart no longer works; create the job's links again",
+      );
     let decoded: z.infer<typeof tokenPayloadSchema>;
     try {
       decoded = tokenPayloadSchema.parse(JSON.parse(Buffer.from(payload, "base64url").toString("utf8")));

@@ -6,7 +6,8 @@
  * | variable | default | meaning |
  * |---|---|---|
  * | `PORT` | 3000 | the API's port (0: any free port) |
- * | `HOST` | 127.0.0.1 | the API's address (`0.0.0.0` to serve other machines: set `API_TOKEN` too) |
+ * | `HOST` | 127.0.0.1 | the API's address (`0.0.0.0` to serve other machines: set `API_TOKEN` and `PUBLIC_URL` too) |
+ * | `PUBLIC_URL` | `http://<HOST>:<PORT>` | the API's address as other machines reach it: upload links point there |
  * | `CELLSEG_DATA_DIR` | `local-data` | where the local bucket, the logs and dead letters live |
  * | `LOCAL_STORAGE` | `directory` | `directory` (the bucket is a folder) or `s3rver` (an S3 protocol server on `LOCAL_S3_PORT`) |
  * | `LOCAL_S3_PORT` | 4569 | |
@@ -25,6 +26,8 @@ import { ConfigError } from "../pipeline/config";
 export interface LocalStackConfig {
   readonly port: number;
   readonly host: string;
+  /** The API's address as clients reach it (upload links); undefined: the address it listens on. */
+  readonly publicUrl?: string;
   readonly dataDirectory: string;
   readonly bucket: string;
   readonly storage: { readonly kind: "directory" } | { readonly kind: "s3rver"; readonly port: number };
@@ -37,6 +40,10 @@ export interface LocalStackConfig {
 const variables = {
   PORT: integer(0, 65_535).default(3000),
   HOST: nonEmpty.default("127.0.0.1"),
+  PUBLIC_URL: z
+    .url()
+    .transform((url) => url.replace(/\/+$/, ""))
+    .optional(),
   CELLSEG_DATA_DIR: nonEmpty.default("local-data"),
   LOCAL_STORAGE: z.enum(["directory", "s3rver"]).default("directory"),
   LOCAL_S3_PORT: integer(0, 65_535).default(4569),
@@ -65,6 +72,7 @@ export function loadLocalStackConfig(env: Environment): LocalStackConfig {
   return {
     port: v.PORT,
     host: v.HOST,
+    ...(v.PUBLIC_URL ? { publicUrl: v.PUBLIC_URL } : {}),
     dataDirectory: path.resolve(v.CELLSEG_DATA_DIR),
     bucket: v.LOCAL_BUCKET,
     storage: v.LOCAL_STORAGE === "s3rver" ? { kind: "s3rver", port: v.LOCAL_S3_PORT } : { kind: "directory" },

@@ -6,7 +6,7 @@
 import { ConfigError } from "../pipeline/config";
 import { loadLocalStackConfig, type LocalStackConfig } from "./config";
 import { LOCAL_S3_CREDENTIALS } from "./s3-server";
-import { startLocalStack, type LocalStack } from "./stack";
+import { exposureWarnings, startLocalStack, type LocalStack } from "./stack";
 
 async function main(): Promise<void> {
   let config: LocalStackConfig;
@@ -58,6 +58,7 @@ async function main(): Promise<void> {
     stopping = false;
     return stop("SIGINT");
   }
+  for (const warning of exposureWarnings(config, process.env)) console.warn(`cellseg: warning: ${warning}`);
   const { apiUrl, modelServerUrl, modelServerPid, storage } = stack;
   console.log(JSON.stringify({ level: "INFO", message: "local stack ready", apiUrl, modelServerUrl, modelServerPid, storage }));
   console.log(banner(stack));

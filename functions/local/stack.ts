@@ -111,7 +111,7 @@ export async function startLocalStack(config: LocalStackConfig, env: Environment
       server.once("error", reject);
     });
     started.push({ stop: () => new Promise<void>((resolve) => server.close(() => resolve())) });
-    const apiUrl = `http://${urlHost(config.host)}:${(server.address() as AddressInfo).port}`;
+    const apiUrl = config.publicUrl ?? `http://${urlHost(config.host)}:${(server.address() as AddressInfo).port}`;
     const uploadLinks = s3 ? undefined : new LocalUploadLinks(apiUrl);
     app = createApi(wireApi(apiConfig, apiLogger, uploadLinks ? { uploadLinks } : {}));
 
@@ -229,6 +229,22 @@ async function stopAll(parts: readonly { stop(): Promise<unknown> }[], logger: L
   }
   return clean;
 }
+
+/**
+ * What a user serving other machines should know: the API has no authentication without API_TOKEN, and its
+ * upload links name `localhost` unless PUBLIC_URL says how others reach it.
+ */
+export function exposureWarnings(config: Pick<LocalStackConfig, "host" | "publicUrl">, env: Environment): string[] {
+  if (LOOPBACK_HOSTS.has(config.host)) return [];
+  const warnings: string[] = [];
+  if (!env.API_TOKEN) warnings.push(`HOST=${config.host} serves other machines over plain HTTP with no API_TOKEN: anyone who reaches it can use it`);
+  if (config.publicUrl === undefined && (config.host === "0.0.0.0" || config.host === "::")) {
+    warnings.push("upload links name localhost, which other machines cannot reach: set PUBLIC_URL to this machine's address as they see it");
+  }
+  return warnings;
+}
+
+const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "::1"]);
 
 function urlHost(host: string): string {
   if (host === "0.0.0.0" || host === "::") return "localhost";

@@ -1,6 +1,7 @@
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadLocalStackConfig } from "../../../../functions/local/config";
+import { exposureWarnings } from "../../../../functions/local/stack";
 import { ConfigError } from "../../../../functions/pipeline/config";
 
 describe("loadLocalStackConfig", () => {
@@ -27,6 +28,7 @@ describe("loadLocalStackConfig", () => {
     const config = loadLocalStackConfig({
       PORT: "0",
       HOST: "0.0.0.0",
+      PUBLIC_URL: "http://lab-server.local:3000/",
       CELLSEG_DATA_DIR: "/var/lib/cellseg",
       LOCAL_STORAGE: "s3rver",
       LOCAL_S3_PORT: "4570",
@@ -41,6 +43,7 @@ describe("loadLocalStackConfig", () => {
     expect(config).toEqual({
       port: 0,
       host: "0.0.0.0",
+      publicUrl: "http://lab-server.local:3000",
       dataDirectory: "/var/lib/cellseg",
       bucket: "my.bucket-1",
       storage: { kind: "s3rver", port: 4570 },
@@ -49,6 +52,15 @@ describe("loadLocalStackConfig", () => {
       maxReceives: 5,
       redeliveryDelayMs: 0,
     });
+  });
+
+  it("warns a user who serves other machines without a token or a public address, and nobody else", () => {
+    const warnings = (env: Record<string, string>) => exposureWarnings(loadLocalStackConfig(env), env);
+    expect(warnings({})).toEqual([]);
+    const [noToken, localhostLinks] = warnings({ HOST: "0.0.0.0" });
+    expect(noToken).toMatch(/plain HTTP with no API_TOKEN/);
+    expect(localhostLinks).toMatch(/upload links name localhost.*set PUBLIC_URL/);
+    expect(warnings({ HOST: "0.0.0.0", API_TOKEN: "a".repeat(16), PUBLIC_URL: "http://lab:3000" })).toEqual([]);
   });
 
   it("uses a model server that is already running when MODEL_SERVER_URL is set", () => {

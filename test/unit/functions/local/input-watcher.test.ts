@@ -88,6 +88,18 @@ describe("watchInputFolder", () => {
     await vi.waitFor(() => expect(keys).toContain("input/job-2/plate 1/row a/A01.tif"), WAIT);
   });
 
+  it("reports files in folders whose names end in '~', which the API accepts as job folders", async () => {
+    // Prepare
+    const { keys } = await watch();
+
+    // Act
+    await put("input/job-1/~/x.png");
+    await put("input/job-2/backup~/y.png");
+
+    // Assess
+    await vi.waitFor(() => expect(keys).toEqual(expect.arrayContaining(["input/job-1/~/x.png", "input/job-2/backup~/y.png"])), WAIT);
+  });
+
   it("ignores dotfiles, hidden folders and staging folders", async () => {
     // Prepare
     const { keys } = await watch();

@@ -19,7 +19,7 @@ import type { SegmentationEndpoint } from "../pipeline/endpoint";
 import type { PipelineLogger } from "../pipeline/process-image";
 import { errorFields } from "../../core/error-fields";
 import type { SegmentImageOptions } from "../pipeline/segment-image";
-import type { Storage } from "../pipeline/storage";
+import type { LocalStorage } from "../pipeline/local-storage";
 import { ApiRequestError, toApiError } from "./errors";
 import { registerJobRoutes } from "./routes/jobs";
 import { registerSegmentRoute } from "./routes/segment";
@@ -35,7 +35,8 @@ export interface SyncSegmentation {
 /** Uploads through the API itself (the local stack, whose storage no client can reach). */
 export interface ApiUploads {
   readonly links: LocalUploadLinks;
-  readonly input: Storage;
+  /** Where uploads are written, streamed (an upload may be hundreds of MB): the local bucket. */
+  readonly input: Pick<LocalStorage, "putStream">;
   readonly maxBytes: number;
 }
 

@@ -5,6 +5,7 @@
  */
 import type { LocalUploadLinks } from "../jobs/local-upload-links";
 import type { ObjectLinks } from "../jobs/object-links";
+import { LocalStorage } from "../pipeline/local-storage";
 import { S3ObjectLinks } from "../jobs/s3-object-links";
 import { ConfigError } from "../pipeline/config";
 import type { PipelineLogger } from "../pipeline/process-image";
@@ -33,7 +34,7 @@ export function wireApi(config: ApiConfig, logger: PipelineLogger, local: LocalA
     // Presigned uploads must not carry the SDK's default checksum (of an empty body): every upload would fail.
     const presigner = s3Client(pipeline, { requestChecksumCalculation: "WHEN_REQUIRED", responseChecksumValidation: "WHEN_REQUIRED" });
     links = new S3ObjectLinks(presigner, { input: pipeline.inputBucket, output: pipeline.outputBucket });
-  } else if (local.uploadLinks !== undefined) {
+  } else if (local.uploadLinks !== undefined && connections.input instanceof LocalStorage) {
     links = local.uploadLinks;
     uploads = { links: local.uploadLinks, input: connections.input, maxBytes: config.maxUploadBytes };
   } else {

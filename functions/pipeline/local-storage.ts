@@ -3,7 +3,9 @@
  * bucket: key `a/b.png` is the file `<root>/a/b.png`.
  */
 import { createHash, randomUUID } from "node:crypto";
+import { createWriteStream } from "node:fs";
 import { link, mkdir, readFile, readdir, rename, rm, writeFile } from "node:fs/promises";
+import { pipeline } from "node:stream/promises";
 import path from "node:path";
 import type { ObjectInfo, Storage, StoredObject } from "./storage";
 
@@ -52,6 +54,37 @@ export class LocalStorage implements Storage {
       await rm(staged, { force: true });
       throw error;
     }
+  }
+
+  /**
+   * {@link put} from a stream, held on disk instead of in memory (an upload of hundreds of MB). An empty
+   * stream stores nothing.
+   *
+   * @returns the bytes stored.
+   */
+  async putStream(key: string, chunks: AsyncIterable<Uint8Array>): Promise<number> {
+    const target = this.pathOf(key);
+    const staged = await this.stagingFile();
+    let size = 0;
+    try {
+      await pipeline(
+        chunks,
+        async function* (source) {
+          for await (const chunk of source) {
+            size += chunk.length;
+            yield chunk;
+          }
+        },
+        createWriteStream(staged),
+      );
+      if (size > 0) {
+        await mkdir(path.dirname(target), { recursive: true });
+        await rename(staged, target);
+      }
+    } finally {
+      await rm(staged, { force: true });
+    }
+    return size;
   }
 
   /**
@@ -107,11 +140,15 @@ export class LocalStorage implements Storage {
   }
 
   private async stage(body: Uint8Array | string): Promise<string> {
-    const directory = path.join(this.name, STAGING_DIR);
-    await mkdir(directory, { recursive: true });
-    const file = path.join(directory, randomUUID());
+    const file = await this.stagingFile();
     await writeFile(file, body);
     return file;
+  }
+
+  private async stagingFile(): Promise<string> {
+    const directory = path.join(this.name, STAGING_DIR);
+    await mkdir(directory, { recursive: true });
+    return path.join(directory, randomUUID());
   }
 }
 

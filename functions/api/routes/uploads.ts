@@ -4,6 +4,8 @@
  * the local worker sees the new file exactly as it sees one dropped into the input folder.
  */
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
+import { Readable } from "node:stream";
+import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import { z } from "zod";
 import type { ApiUploads } from "../app";
 import { ApiRequestError } from "../errors";
@@ -30,9 +32,9 @@ const uploadRoute = (maxBytes: number) =>
 export function registerUploadRoute(app: OpenAPIHono, uploads: ApiUploads): void {
   app.openapi(uploadRoute(uploads.maxBytes), async (c) => {
     const key = uploads.links.verify(c.req.valid("param").token);
-    const body = new Uint8Array(await c.req.arrayBuffer());
-    if (body.length === 0) throw new ApiRequestError(400, "empty_body", "the upload is empty: send the image's bytes");
-    await uploads.input.put(key, body);
-    return c.json({ key, size: body.length }, 200);
+    // Streamed to the bucket, never whole in memory; the body limit counts the bytes as they pass.
+    const size = c.req.raw.body ? await uploads.input.putStream(key, Readable.fromWeb(c.req.raw.body as WebReadableStream<Uint8Array>)) : 0;
+    if (size === 0) throw new ApiRequestError(400, "empty_body", "the upload is empty: send the image's bytes");
+    return c.json({ key, size }, 200);
   });
 }

@@ -30,6 +30,32 @@ describe("LocalStorage", () => {
     expect(head).toEqual({ key: "input/job-1/plate 1/a.png", etag: md5, size: 4 });
   });
 
+  it("stores a stream chunk by chunk, and nothing for an empty stream or one that fails midway", async () => {
+    // Prepare
+    async function* chunks(count: number, failAfter = Infinity) {
+      for (let i = 0; i < count; i++) {
+        if (i === failAfter) throw new Error("the client went away");
+        yield new Uint8Array(64 * 1024).fill(i);
+      }
+    }
+
+    // Act
+    const size = await storage.putStream("input/job-1/big.tif", chunks(16));
+    const empty = await storage.putStream("input/job-1/empty.tif", chunks(0));
+    const failed = await storage.putStream("input/job-1/broken.tif", chunks(16, 3)).catch((error: unknown) => error);
+
+    // Assess
+    expect(size).toBe(16 * 64 * 1024);
+    const stored = await storage.get("input/job-1/big.tif");
+    expect(stored?.size).toBe(size);
+    expect(stored?.body[5 * 64 * 1024]).toBe(5);
+    expect(empty).toBe(0);
+    expect(await storage.head("input/job-1/empty.tif")).toBeUndefined();
+    expect(failed).toBeInstanceOf(Error);
+    expect(await storage.head("input/job-1/broken.tif")).toBeUndefined();
+    expect(await readdir(path.join(root, ".staging"))).toEqual([]);
+  });
+
   it("answers undefined for a missing object, and for a key that names a folder", async () => {
     // Prepare
     await storage.put("output/job-1/a.png/status.json", "{}");

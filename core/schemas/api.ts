@@ -34,7 +34,11 @@ export const createJobRequestSchema = z
     files: z.array(imageFileName).min(1).max(MAX_FILES_PER_JOB_LIMIT).optional(),
   })
   .refine((body) => (body.filename === undefined) !== (body.files === undefined), "give either `filename` (one image) or `files` (a list), not both")
-  .refine((body) => body.files === undefined || new Set(body.files).size === body.files.length, "file names in `files` must be unique");
+  .refine((body) => body.files === undefined || new Set(body.files).size === body.files.length, "file names in `files` must be unique")
+  .refine(
+    (body) => body.files === undefined || !body.files.some((name) => body.files!.some((other) => other.startsWith(`${name}/`))),
+    "a file name in `files` must not also be a folder of another (`a.png` and `a.png/b.png`)",
+  );
 export type CreateJobRequest = z.infer<typeof createJobRequestSchema>;
 
 /** How to upload one image: an HTTP PUT of the raw bytes to `url`, with `headers`, before `expiresAt`. */
@@ -56,12 +60,16 @@ export const createJobResponseSchema = z.object({
 });
 export type CreateJobResponse = z.infer<typeof createJobResponseSchema>;
 
-/** What the API stores when it creates a job. */
+/**
+ * What the API stores when it creates a job. Its names passed createJobRequestSchema when it was written;
+ * one written by an older version may hold names refused today, which readers skip (jobFileNameSchema)
+ * rather than fail the whole job on.
+ */
 export const jobManifestSchema = z.object({
   schemaVersion: z.literal(1),
   jobId: jobIdSchema,
   createdAt: z.iso.datetime(),
-  files: z.array(jobFileNameSchema),
+  files: z.array(z.string()),
 });
 export type JobManifest = z.infer<typeof jobManifestSchema>;
 

@@ -50,6 +50,9 @@ export const RESULT_CONTENT_TYPES: { readonly [K in ResultKind]: string } = {
   overlay: "image/png",
 };
 
+/** The longest file or folder name file systems accept. */
+const MAX_SEGMENT_BYTES = 255;
+
 /** A job id: what the API generates (a UUID) or a folder name a user chose. */
 export const jobIdSchema = z
   .string()
@@ -66,6 +69,13 @@ export const jobFileNameSchema = z
   .refine(
     (name) => name.split("/").every((segment) => segment !== "" && !segment.startsWith(".") && !/[\u0000-\u001f\u007f]/.test(segment)),
     "a file name is '/'-separated segments, none empty or starting with '.', without control characters",
+  )
+  // What every storage can hold, S3 and a folder alike: a backslash is a separator on Windows, and file
+  // systems refuse names over 255 bytes.
+  .refine((name) => !name.includes("\\"), "a file name must not contain '\\' (use '/' between folders)")
+  .refine(
+    (name) => name.split("/").every((segment) => Buffer.byteLength(segment) <= MAX_SEGMENT_BYTES),
+    `each folder or file name is at most ${MAX_SEGMENT_BYTES} bytes (UTF-8)`,
   );
 
 /** Where an input object belongs. */

@@ -6,7 +6,17 @@
  */
 import pLimit from "p-limit";
 import { IMAGE_STATES, jobManifestSchema, type JobManifest, RESULT_FORMATS, type ImageState, type JobImage, type JobView, type ResultFormat } from "../../core/schemas/api";
-import { inputKey, jobInputPrefix, jobKeys, jobStatusSchema, parseInputKey, statusKey, type JobStatus, type JobTimings } from "../../core/schemas/pipeline";
+import {
+  inputKey,
+  jobFileNameSchema,
+  jobInputPrefix,
+  jobKeys,
+  jobStatusSchema,
+  parseInputKey,
+  statusKey,
+  type JobStatus,
+  type JobTimings,
+} from "../../core/schemas/pipeline";
 import type { CellType } from "../../core/types";
 import { getJson, StoredDocumentError, type ObjectInfo } from "../pipeline/storage";
 import { jobCompute } from "./compute-cost";
@@ -55,7 +65,8 @@ export async function readJobRecords(jobId: string, context: Pick<JobsContext, "
     const location = parseInputKey(upload.key);
     if (location?.jobId === jobId) uploadsByName.set(location.fileName, upload);
   }
-  const fileNames = [...new Set([...(manifest?.files ?? []), ...uploadsByName.keys()])];
+  const listed = (manifest?.files ?? []).filter((name) => jobFileNameSchema.safeParse(name).success);
+  const fileNames = [...new Set([...listed, ...uploadsByName.keys()])];
   if (manifest === undefined && fileNames.length === 0) throw new JobNotFoundError(jobId);
 
   const limit = pLimit(STATUS_READ_CONCURRENCY);

@@ -120,7 +120,8 @@ export class LocalStorage implements Storage {
     const keys = entries
       .filter((entry) => entry.isFile())
       .map((entry) => path.relative(this.name, path.join(entry.parentPath, entry.name)).split(path.sep).join("/"))
-      .filter((key) => key.startsWith(prefix) && !key.startsWith(`${STAGING_DIR}/`))
+      // A file the key rules cannot name (a backslash in it, dropped there by hand) is no object of this bucket.
+      .filter((key) => key.startsWith(prefix) && isKey(key))
       .sort();
     const infos: ObjectInfo[] = [];
     for (const key of keys) {
@@ -132,11 +133,10 @@ export class LocalStorage implements Storage {
 
   /** The file of a key; refuses keys that could leave the directory or collide with staging. */
   private pathOf(key: string): string {
-    const segments = key.split("/");
-    if (key === "" || segments.some((s) => s === "" || s === "." || s === ".." || s.includes("\\") || s.includes("\0")) || segments[0] === STAGING_DIR) {
+    if (!isKey(key)) {
       throw new RangeError(`"${key}" is not a key local storage accepts: '/'-separated segments, none empty, '.', '..' or '${STAGING_DIR}' first`);
     }
-    return path.join(this.name, ...segments);
+    return path.join(this.name, ...key.split("/"));
   }
 
   private async stage(body: Uint8Array | string): Promise<string> {
@@ -150,6 +150,12 @@ export class LocalStorage implements Storage {
     await mkdir(directory, { recursive: true });
     return path.join(directory, randomUUID());
   }
+}
+
+/** Keys that stay inside the directory and clear of staging. */
+function isKey(key: string): boolean {
+  const segments = key.split("/");
+  return key !== "" && segments[0] !== STAGING_DIR && segments.every((s) => s !== "" && s !== "." && s !== ".." && !s.includes("\\") && !s.includes("\0"));
 }
 
 function md5(body: Uint8Array): string {

@@ -1,3 +1,5 @@
+import { mkdir, writeFile } from "node:fs/promises";
+import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { apiErrorSchema, createJobResponseSchema, jobManifestSchema, jobViewSchema } from "../../../../core/schemas/api";
 import { jobKeys } from "../../../../core/schemas/pipeline";
@@ -56,6 +58,11 @@ describe("POST /v1/jobs", () => {
     ["a name that is not an image", { files: ["a.png", "notes.txt"] }, "files.1"],
     ["a name with a .. segment", { files: ["../escape.png"] }, "files.0"],
     ["a name with an empty segment", { filename: "plate//a.png" }, "filename"],
+    // Names a folder cannot store: refused for every storage, so a job works the same on S3 and locally.
+    ["a name with a backslash", { files: ["a\\..\\..\\b.png"] }, "files.0"],
+    ["a Windows path", { filename: "C:\\x.png" }, "filename"],
+    ["a folder name over 255 bytes", { files: [`${"é".repeat(128)}/a.png`] }, "files.0"],
+    ["a file name that is also a folder of another", { files: ["a.png", "a.png/b.png"] }, ""],
     ["an unknown key", { files: ["a.png"], priority: "high" }, ""],
     ["an empty list", { files: [] }, "files"],
     ["a list of numbers", { files: [1, 2] }, "files.0"],
@@ -162,6 +169,23 @@ describe("GET /v1/jobs/{jobId}", () => {
     // Assess
     expect(response.status).toBe(200);
     expect(jobViewSchema.parse(await response.json())).toMatchObject({ status: "queued", images: { queued: 1, total: 1 } });
+  });
+
+  it("answers a job whatever its bucket holds: a file the folder cannot name, an older manifest's refused names", async () => {
+    // Prepare: a manifest written before backslashes were refused, and a file with one dropped by hand.
+    const manifest = { schemaVersion: 1, jobId: "old-job", createdAt: new Date().toISOString(), files: ["good.png", "a\\b.png"] };
+    await api.bucket.storage.put(jobKeys("old-job").manifest, JSON.stringify(manifest));
+    await mkdir(path.join(api.bucket.root, "input", "old-job"), { recursive: true });
+    await writeFile(path.join(api.bucket.root, "input", "old-job", "c\\d.png"), "bytes");
+    await storeUpload(api.bucket.storage, "old-job", "good.png");
+
+    // Act
+    const response = await api.app.request("/v1/jobs/old-job");
+
+    // Assess
+    expect(api.logger.entries.filter((entry) => entry.level === "error")).toEqual([]);
+    expect(response.status).toBe(200);
+    expect(jobViewSchema.parse(await response.json()).files.map((file) => file.fileName)).toEqual(["good.png"]);
   });
 
   it("answers 404 job_not_found for an unknown job", async () => {

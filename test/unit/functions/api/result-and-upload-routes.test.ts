@@ -96,6 +96,7 @@ describe("GET /v1/jobs/{jobId}/result", () => {
     ["an unknown format", "?format=tiff&file=a.png", "invalid_request"],
     ["an unknown query parameter", "?format=json&file=a.png&page=2", "invalid_request"],
     ["a file name with ..", `?file=${encodeURIComponent("../b.png")}`, "invalid_request"],
+    ["a file name with a backslash", `?file=${encodeURIComponent("a\\b.png")}`, "invalid_request"],
     ["no file in a job of several images", "?format=coco", "file_required"],
   ])("answers 400 for %s", async (_, query, code) => {
     // Prepare

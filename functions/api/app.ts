@@ -37,6 +37,11 @@ export interface ApiUploads {
   readonly links: LocalUploadLinks;
   /** Where uploads are written, streamed (an upload may be hundreds of MB): the local bucket. */
   readonly input: Pick<LocalStorage, "putStream">;
+  /**
+   * Told of each stored upload, as S3 tells its queue: the local stack queues the image from here rather
+   * than rely on its folder watcher alone, which can miss a file in a folder created a moment before.
+   */
+  readonly onStored?: (key: string) => Promise<void>;
   readonly maxBytes: number;
 }
 

@@ -16,6 +16,8 @@ import type { ApiConfig } from "./config";
 export interface LocalApiOptions {
   /** Upload links to the local API itself, for directory storage. */
   readonly uploadLinks?: LocalUploadLinks;
+  /** Told of each upload stored through those links (the local stack queues it). */
+  readonly onUploadStored?: (key: string) => Promise<void>;
 }
 
 /**
@@ -36,7 +38,12 @@ export function wireApi(config: ApiConfig, logger: PipelineLogger, local: LocalA
     links = new S3ObjectLinks(presigner, { input: pipeline.inputBucket, output: pipeline.outputBucket });
   } else if (local.uploadLinks !== undefined && connections.input instanceof LocalStorage) {
     links = local.uploadLinks;
-    uploads = { links: local.uploadLinks, input: connections.input, maxBytes: config.maxUploadBytes };
+    uploads = {
+      links: local.uploadLinks,
+      input: connections.input,
+      maxBytes: config.maxUploadBytes,
+      ...(local.onUploadStored ? { onStored: local.onUploadStored } : {}),
+    };
   } else {
     throw new ConfigError("STORAGE_BACKEND=local needs the local stack (npm start), which serves the upload links");
   }

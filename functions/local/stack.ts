@@ -113,7 +113,9 @@ export async function startLocalStack(config: LocalStackConfig, env: Environment
     started.push({ stop: () => new Promise<void>((resolve) => server.close(() => resolve())) });
     const apiUrl = config.publicUrl ?? `http://${urlHost(config.host)}:${(server.address() as AddressInfo).port}`;
     const uploadLinks = s3 ? undefined : new LocalUploadLinks(apiUrl);
-    app = createApi(wireApi(apiConfig, apiLogger, uploadLinks ? { uploadLinks } : {}));
+    // Set once the queue exists; an upload cannot arrive before the links that allow it are handed out.
+    let onUploadStored: (key: string) => Promise<void> = async () => {};
+    app = createApi(wireApi(apiConfig, apiLogger, uploadLinks ? { uploadLinks, onUploadStored: (key) => onUploadStored(key) } : {}));
 
     const pipeline = wirePipeline(pipelineConfig, workerLogger);
     const segment = createSegmentHandler(pipeline, {
@@ -136,7 +138,17 @@ export async function startLocalStack(config: LocalStackConfig, env: Environment
     started.push({ stop: () => queue.close(STOP_WAIT_MS) });
 
     const { input } = pipeline.deps;
-    const notify = (object: CreatedObject) => queue.send(s3NotificationBody(object));
+    // An upload through the API is notified twice, by its route and by the folder watcher: one event per version.
+    const notified = new Set<string>();
+    const notify = (object: CreatedObject) => {
+      const version = `${object.key}\n${object.versionId ?? object.etag ?? ""}`;
+      if (notified.has(version)) return;
+      notified.add(version);
+      // The two notifications of one upload come seconds apart: the recent ones are enough to remember.
+      if (notified.size > NOTIFIED_REMEMBERED) notified.delete(notified.values().next().value!);
+      queue.send(s3NotificationBody(object));
+    };
+    onUploadStored = (key) => notifyLocalObject(input, config.bucket, key, notify, logger);
     let watcher: InputWatcher | undefined;
     let unsubscribe: (() => void) | undefined;
     if (s3) {
@@ -245,6 +257,9 @@ export function exposureWarnings(config: Pick<LocalStackConfig, "host" | "public
 }
 
 const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "::1"]);
+
+/** Uploads whose notification is remembered, to drop the folder watcher's second one. */
+const NOTIFIED_REMEMBERED = 10_000;
 
 function urlHost(host: string): string {
   if (host === "0.0.0.0" || host === "::") return "localhost";

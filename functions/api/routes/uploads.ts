@@ -35,6 +35,7 @@ export function registerUploadRoute(app: OpenAPIHono, uploads: ApiUploads): void
     // Streamed to the bucket, never whole in memory; the body limit counts the bytes as they pass.
     const size = c.req.raw.body ? await uploads.input.putStream(key, Readable.fromWeb(c.req.raw.body as WebReadableStream<Uint8Array>)) : 0;
     if (size === 0) throw new ApiRequestError(400, "empty_body", "the upload is empty: send the image's bytes");
+    await uploads.onStored?.(key);
     return c.json({ key, size }, 200);
   });
 }

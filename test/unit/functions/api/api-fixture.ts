@@ -64,6 +64,8 @@ export interface TestApiOptions {
   readonly maxFilesPerJob?: number;
   /** The upload links' signing secret. @default 32 bytes of 1 */
   readonly uploadSecret?: Uint8Array;
+  /** Told of each stored upload, as the local stack is. */
+  readonly onUploadStored?: (key: string) => Promise<void>;
 }
 
 export async function testApi(options: TestApiOptions = {}): Promise<TestApi> {
@@ -84,7 +86,14 @@ export async function testApi(options: TestApiOptions = {}): Promise<TestApi> {
       options: { tiling: DEFAULT_TILING, maxConcurrentTiles: 1, maxPixels: options.segmentMaxPixels ?? 4_000_000 },
       maxBytes: options.segmentMaxBytes ?? 64 * 1024,
     },
-    ...(options.withoutUploads ? {} : { uploads: { links: uploadLinks, input: bucket.storage, maxBytes: options.maxUploadBytes ?? 1024 } }),
+    ...(options.withoutUploads ? {} : {
+          uploads: {
+            links: uploadLinks,
+            input: bucket.storage,
+            maxBytes: options.maxUploadBytes ?? 1024,
+            ...(options.onUploadStored ? { onStored: options.onUploadStored } : {}),
+          },
+        }),
     ...(options.bearerToken ? { bearerToken: options.bearerToken } : {}),
     logger,
   };

@@ -201,6 +201,20 @@ describe("PUT /v1/uploads/{token}", () => {
     expect(api.logger.entries).toContainEqual(expect.objectContaining({ message: "request", fields: expect.objectContaining({ method: "PUT", path: "/v1/uploads/<token>" }) }));
   });
 
+  it("tells the stack of each stored upload, as S3 tells its queue, and of no refused one", async () => {
+    // Prepare
+    const stored: string[] = [];
+    api = await testApi({ onUploadStored: async (key) => void stored.push(key) });
+    const job = await createJob(["a.png", "b.png"]);
+
+    // Act
+    await api.app.request(api.pathOf(job.uploads[0]!.url), { method: "PUT", body: new Uint8Array([1, 2, 3]) });
+    await api.app.request(api.pathOf(job.uploads[1]!.url), { method: "PUT", body: new Uint8Array() });
+
+    // Assess
+    expect(stored).toEqual([`input/${job.jobId}/a.png`]);
+  });
+
   it("accepts a body without a content type", async () => {
     // Prepare
     api = await testApi();

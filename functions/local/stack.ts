@@ -5,6 +5,7 @@
  * that lands in the bucket's `input/<jobId>/`, by the API's upload link or dropped into the folder,
  * triggers the pipeline exactly as an S3 upload does in AWS.
  */
+import { randomUUID } from "node:crypto";
 import { appendFileSync, mkdirSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import type { AddressInfo } from "node:net";
@@ -117,7 +118,10 @@ export async function startLocalStack(config: LocalStackConfig, env: Environment
     let onUploadStored: (key: string) => Promise<void> = async () => {};
     app = createApi(wireApi(apiConfig, apiLogger, uploadLinks ? { uploadLinks, onUploadStored: (key) => onUploadStored(key) } : {}));
 
-    const pipeline = wirePipeline(pipelineConfig, workerLogger);
+    const wired = wirePipeline(pipelineConfig, workerLogger);
+    // This process is the data directory's only worker: a claim left by an earlier run of the service (killed
+    // mid-image) is taken over at the next start instead of blocking the image until it expires.
+    const pipeline = { ...wired, settings: { ...wired.settings, soleWorker: randomUUID() } };
     const segment = createSegmentHandler(pipeline, {
       logger: workerLogger,
       // Metrics go to CloudWatch in AWS; locally they print EMF lines unless POWERTOOLS_METRICS_DISABLED (npm start sets it).

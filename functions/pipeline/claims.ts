@@ -13,6 +13,8 @@ import type { Storage } from "./storage";
 /** The claim document: internal to the pipeline, read only by other claimers. */
 const claimSchema = z.object({
   owner: z.string(),
+  /** The worker process that made the claim, when it has an identity (the local stack). */
+  worker: z.string().optional(),
   claimedAt: z.iso.datetime(),
   expiresAt: z.iso.datetime(),
   released: z.boolean().optional(),
@@ -37,6 +39,12 @@ export interface ClaimOptions {
   readonly ttlMs: number;
   /** @default () => new Date() */
   readonly now?: () => Date;
+  /**
+   * The only worker of this bucket (the local stack, one per data directory): its claims carry this id, and
+   * a claim of any other worker is abandoned, a process that crashed or was killed, and taken over at once
+   * rather than waited out. Undefined where workers come and go (Lambda): claims then hold until they expire.
+   */
+  readonly soleWorker?: string;
 }
 
 /**
@@ -58,12 +66,18 @@ export async function claimRun(storage: Storage, keys: Pick<OutputKeys, "claimsP
     const held = await readClaim(storage, latest.key);
     generation = Number(latest.key.slice(keys.claimsPrefix.length).replace(/\.json$/, "")) + 1;
     if (!Number.isInteger(generation)) throw new Error(`unexpected claim key ${latest.key}`);
-    if (held !== undefined && !held.released && Date.parse(held.expiresAt) > now.getTime()) {
+    const abandoned = options.soleWorker !== undefined && held?.worker !== options.soleWorker;
+    if (held !== undefined && !held.released && !abandoned && Date.parse(held.expiresAt) > now.getTime()) {
       return { acquired: false, heldBy: held.owner, expiresAt: held.expiresAt };
     }
   }
   const owner = randomUUID();
-  const record: ClaimRecord = { owner, claimedAt: now.toISOString(), expiresAt: new Date(now.getTime() + options.ttlMs).toISOString() };
+  const record: ClaimRecord = {
+    owner,
+    ...(options.soleWorker !== undefined ? { worker: options.soleWorker } : {}),
+    claimedAt: now.toISOString(),
+    expiresAt: new Date(now.getTime() + options.ttlMs).toISOString(),
+  };
   const key = keys.claim(generation);
   if (!(await storage.createIfAbsent(key, JSON.stringify(record), { contentType: "application/json" }))) {
     // Someone created this number between our list and our write: they hold the run now.

@@ -57,6 +57,8 @@ export interface PipelineDeps {
 /** How images are processed; from the configuration (config.ts). */
 export interface PipelineSettings extends Omit<SegmentImageOptions, "onRetry"> {
   readonly claimTtlMs: number;
+  /** The bucket's only worker, when there is one (the local stack): see ClaimOptions.soleWorker. */
+  readonly soleWorker?: string;
   readonly overlayStyle: OverlayStyle;
 }
 
@@ -142,7 +144,7 @@ export async function processObject(event: ObjectCreated, deps: PipelineDeps, se
   const done = await finishedRun(output, keys, runId, logger);
   if (done !== undefined) return done;
 
-  const claimed = await claimRun(output, keys, { ttlMs: settings.claimTtlMs, now });
+  const claimed = await claimRun(output, keys, { ttlMs: settings.claimTtlMs, now, ...(settings.soleWorker ? { soleWorker: settings.soleWorker } : {}) });
   if (!claimed.acquired) {
     return { kind: "in-progress", reason: `run ${runId} is claimed by ${claimed.heldBy} until ${claimed.expiresAt ?? "it finishes"}` };
   }

@@ -19,6 +19,9 @@ async function main(): Promise<void> {
   }
   // Metrics go to CloudWatch in AWS; here they would only print EMF lines among the logs.
   process.env.POWERTOOLS_METRICS_DISABLED ??= "true";
+  // On Node 20 the AWS SDK warns on every start that its 2027 releases will need Node 22 (the lock file pins
+  // today's; Lambda and the container run Node 22): the README says it once instead.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
   if (config.storage.kind === "s3rver") {
     // The SDK signs with credentials from the environment; s3rver checks them against its own.
     process.env.AWS_ACCESS_KEY_ID ??= LOCAL_S3_CREDENTIALS.accessKeyId;

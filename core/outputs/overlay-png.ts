@@ -5,15 +5,11 @@
 import sharp from "sharp";
 import { FAST_PNG } from "./png-options";
 import { percentileLut } from "../image/normalize";
-import type { CellType, GrayImage, Instance } from "../types";
+import type { GrayImage, Instance } from "../types";
+import { CELL_TYPE_COLOURS } from "./cell-type-colours";
 import { labelMap } from "./label-png";
 
-/** One colour per cell type, from the Okabe-Ito palette, which colour-blind viewers can tell apart. */
-export const CELL_TYPE_COLOURS = {
-  shsy5y: [230, 159, 0], // orange
-  astro: [86, 180, 233], // sky blue
-  cort: [204, 121, 167], // reddish purple
-} as const satisfies Record<CellType, readonly [number, number, number]>;
+export { CELL_TYPE_COLOURS };
 
 /** How cells are drawn: a 1-pixel outline inside each mask, or a translucent tint over it. */
 export const OVERLAY_STYLES = ["outline", "tint"] as const;

@@ -147,8 +147,27 @@ export type JobView = z.infer<typeof jobViewSchema>;
 export const resultQuerySchema = z.strictObject({
   format: resultFormatSchema.default("json"),
   file: jobFileNameSchema.optional(),
+  /**
+   * `link`: answer where to fetch the result (resultLinkSchema) instead of the result or a redirect to it,
+   * for browsers, which cannot read where a cross-origin redirect leads. @default "file"
+   */
+  as: z.enum(["file", "link"]).default("file"),
 });
 export type ResultQuery = z.infer<typeof resultQuerySchema>;
+
+/**
+ * `GET /v1/jobs/{jobId}/result?as=link`: a time-limited link to the result (AWS: a presigned S3 URL, which
+ * needs no credentials), or the API's own address of the bytes where storage offers no links (locally),
+ * relative to the API's base URL and fetched with the API's credentials.
+ */
+export const resultLinkSchema = z.object({
+  url: z.string(),
+  /** Whether `url` is the API's own (send the API's credentials) or a presigned link (send none). */
+  signed: z.boolean(),
+  fileName: z.string(),
+  contentType: z.string(),
+});
+export type ResultLink = z.infer<typeof resultLinkSchema>;
 
 /** The query of `POST /v1/segment`. */
 export const segmentQuerySchema = z.strictObject({

@@ -10,6 +10,7 @@
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { bearerAuth } from "hono/bearer-auth";
+import { cors } from "hono/cors";
 import { HTTPException } from "hono/http-exception";
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
@@ -50,6 +51,8 @@ export interface ApiDeps {
   readonly segment: SyncSegmentation;
   readonly uploads?: ApiUploads;
   readonly bearerToken?: string;
+  /** Origins whose pages may call the API (the deployed web console's); none: same-origin pages only. */
+  readonly corsAllowOrigins?: readonly string[];
   readonly logger: PipelineLogger;
 }
 
@@ -88,6 +91,19 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
     c.res.headers.set("X-Request-Id", requestId);
     logger.info("request", { requestId, method: c.req.method, path: loggedPath(c.req.path), status: c.res.status, ms: Math.round(performance.now() - started) });
   });
+
+  if (deps.corsAllowOrigins?.length) {
+    // The web console signs every request (SigV4 headers): those headers must be allowed, and X-Request-Id
+    // readable. In AWS, API Gateway answers the preflights itself (they carry no signature).
+    app.use(
+      cors({
+        origin: [...deps.corsAllowOrigins],
+        allowHeaders: ["Authorization", "Content-Type", "X-Amz-Date", "X-Amz-Security-Token", "X-Amz-Content-Sha256", "X-Request-Id"],
+        exposeHeaders: ["X-Request-Id", "Retry-After"],
+        maxAge: 3600,
+      }),
+    );
+  }
 
   if (deps.bearerToken !== undefined) {
     const unauthorized = (message: string) => ({ error: { code: "unauthorized", message } });

@@ -14,6 +14,7 @@
  * | `SYNC_TIMEOUT_MS` | 25000 | `POST /v1/segment` deadline (API Gateway gives up at 29 s) |
  * | `COST_ENDPOINT_USD_PER_HOUR` | 0.7364 | the endpoint instance's price (infra's default, ml.g4dn.xlarge, us-east-1 on-demand) |
  * | `COST_FUNCTION_USD_PER_SECOND` | 0.0000391669 | the segment function's price per second (infra's default, 3008 MB arm64) |
+ * | `CORS_ALLOW_ORIGINS` | none | comma-separated origins whose pages may call the API from a browser (the deployed web console's) |
  * | `API_TOKEN` | none | when set, every `/v1` request but the OpenAPI document and uploads needs `Authorization: Bearer <token>` (local runs; AWS uses IAM) |
  */
 import { z } from "zod";
@@ -30,6 +31,8 @@ export interface ApiConfig {
   readonly sync: { readonly maxBytes: number; readonly maxPixels: number; readonly timeoutMs: number };
   readonly pricing: ComputePricing;
   readonly bearerToken?: string;
+  /** Origins allowed to call the API from a browser (CORS); none: same-origin pages only. */
+  readonly corsAllowOrigins: readonly string[];
 }
 
 const price = z
@@ -49,6 +52,11 @@ const variables = {
   COST_ENDPOINT_USD_PER_HOUR: price.default(0.7364),
   COST_FUNCTION_USD_PER_SECOND: price.default(0.0000391669),
   API_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
+  CORS_ALLOW_ORIGINS: z
+    .string()
+    .transform((list) => list.split(",").map((origin) => origin.trim()).filter((origin) => origin !== ""))
+    .pipe(z.array(z.url({ protocol: /^https?$/ }).refine((origin) => new URL(origin).origin === origin, "an origin is scheme://host[:port], no path")))
+    .default([]),
 } as const;
 
 /**
@@ -79,5 +87,6 @@ export function loadApiConfig(env: Environment): ApiConfig {
     sync: { maxBytes: v.MAX_SYNC_IMAGE_BYTES, maxPixels: Math.min(v.MAX_SYNC_IMAGE_PIXELS, pipeline.settings.maxPixels), timeoutMs: v.SYNC_TIMEOUT_MS },
     pricing: { endpointUsdPerHour: v.COST_ENDPOINT_USD_PER_HOUR, functionUsdPerSecond: v.COST_FUNCTION_USD_PER_SECOND },
     ...(v.API_TOKEN ? { bearerToken: v.API_TOKEN } : {}),
+    corsAllowOrigins: v.CORS_ALLOW_ORIGINS,
   };
 }

@@ -68,6 +68,7 @@ export function wireApi(config: ApiConfig, logger: PipelineLogger, local: LocalA
     },
     ...(uploads ? { uploads } : {}),
     ...(config.bearerToken ? { bearerToken: config.bearerToken } : {}),
+    corsAllowOrigins: config.corsAllowOrigins,
     logger,
   };
 }

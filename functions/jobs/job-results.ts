@@ -45,7 +45,7 @@ type Succeeded = Extract<JobStatus, { status: "succeeded" }>;
  * const object = await context.output.get(result.key);
  * ```
  */
-export async function jobResult(jobId: string, query: ResultQuery, context: JobsContext): Promise<ResultObject> {
+export async function jobResult(jobId: string, query: Pick<ResultQuery, "format" | "file">, context: JobsContext): Promise<ResultObject> {
   if (query.file !== undefined) {
     const record = await readImageRecord(jobId, query.file, context);
     if (record !== undefined) return imageResult(record, query.format);

@@ -5,7 +5,7 @@
  */
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import { z } from "zod";
-import { createJobRequestSchema, createJobResponseSchema, jobViewSchema, resultQuerySchema } from "../../../core/schemas/api";
+import { createJobRequestSchema, createJobResponseSchema, jobViewSchema, resultLinkSchema, resultQuerySchema, type ResultLink } from "../../../core/schemas/api";
 import { jobIdSchema } from "../../../core/schemas/pipeline";
 import type { JobsContext } from "../../jobs/context";
 import { createJob } from "../../jobs/create-job";
@@ -55,7 +55,7 @@ const resultRoute = createRoute({
     200: {
       description: "The result",
       content: {
-        "application/json": { schema: z.unknown() },
+        "application/json": { schema: z.union([resultLinkSchema, z.unknown()]) },
         "text/csv": { schema: z.string() },
         "image/png": { schema: binarySchema },
       },
@@ -74,12 +74,19 @@ export function registerJobRoutes(app: OpenAPIHono, context: JobsContext): void 
   app.openapi(jobViewRoute, async (c) => c.json(await readJob(c.req.valid("param").jobId, context), 200));
 
   app.openapi(resultRoute, async (c) => {
-    const result = await jobResult(c.req.valid("param").jobId, c.req.valid("query"), context);
+    const query = c.req.valid("query");
+    const result = await jobResult(c.req.valid("param").jobId, query, context);
     const link = await context.links.download(result.key, {
       expiresInSeconds: context.settings.resultUrlTtlSeconds,
       fileName: result.fileName,
       contentType: result.contentType,
     });
+    if (query.as === "link") {
+      const self = new URL(c.req.url);
+      self.searchParams.delete("as");
+      const answer: ResultLink = { url: link ?? `${self.pathname.replace(/^.*?\/v1\//, "/v1/")}${self.search}`, signed: link !== undefined, fileName: result.fileName, contentType: result.contentType };
+      return c.json(answer, 200);
+    }
     if (link !== undefined) return c.redirect(link, 302);
     const object = await context.output.get(result.key);
     if (object === undefined) throw new Error(`${result.key} is missing although its status says it was written`);

@@ -54,6 +54,7 @@ export interface TestApi {
 
 export interface TestApiOptions {
   readonly bearerToken?: string;
+  readonly corsAllowOrigins?: readonly string[];
   /** Links other than the local upload links (e.g. ones with download URLs). */
   readonly links?: ObjectLinks;
   /** Leave out the upload route (the AWS wiring). */
@@ -95,6 +96,7 @@ export async function testApi(options: TestApiOptions = {}): Promise<TestApi> {
           },
         }),
     ...(options.bearerToken ? { bearerToken: options.bearerToken } : {}),
+    ...(options.corsAllowOrigins ? { corsAllowOrigins: options.corsAllowOrigins } : {}),
     logger,
   };
   return {

@@ -233,6 +233,39 @@ describe("the API app", () => {
     });
   });
 
+  describe("CORS", () => {
+    const CONSOLE = "https://d111111abcdef8.cloudfront.net";
+
+    it("lets the allowed origin's pages read answers, signed headers allowed, and no other origin", async () => {
+      // Prepare
+      api = await testApi({ corsAllowOrigins: [CONSOLE] });
+
+      // Act
+      const preflight = await api.app.request("/v1/jobs", {
+        method: "OPTIONS",
+        headers: { origin: CONSOLE, "access-control-request-method": "POST", "access-control-request-headers": "authorization,x-amz-date,x-amz-security-token,content-type" },
+      });
+      const allowed = await api.app.request("/health", { headers: { origin: CONSOLE } });
+      const other = await api.app.request("/health", { headers: { origin: "https://elsewhere.example.com" } });
+
+      // Assess
+      expect(preflight.status).toBe(204);
+      expect(preflight.headers.get("access-control-allow-origin")).toBe(CONSOLE);
+      expect(preflight.headers.get("access-control-allow-headers")?.toLowerCase()).toContain("x-amz-security-token");
+      expect(allowed.headers.get("access-control-allow-origin")).toBe(CONSOLE);
+      expect(allowed.headers.get("access-control-expose-headers")).toContain("X-Request-Id");
+      expect(other.headers.get("access-control-allow-origin")).toBeNull();
+    });
+
+    it("sends no CORS headers when no origin is allowed", async () => {
+      api = await testApi();
+
+      const response = await api.app.request("/health", { headers: { origin: CONSOLE } });
+
+      expect(response.headers.get("access-control-allow-origin")).toBeNull();
+    });
+  });
+
   describe("with a bearer token", () => {
     const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 

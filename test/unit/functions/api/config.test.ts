@@ -19,6 +19,7 @@ describe("loadApiConfig", () => {
       sync: { maxBytes: 4 * 1024 * 1024, maxPixels: 4 * 1024 * 1024, timeoutMs: 25_000 },
       pricing: { endpointUsdPerHour: 0.7364, functionUsdPerSecond: 0.0000391669 },
       pipeline: { inputBucket: "cellseg-in", endpoint: { kind: "sagemaker", name: "cellseg" } },
+      corsAllowOrigins: [],
     });
     expect(config).not.toHaveProperty("bearerToken");
   });
@@ -37,6 +38,7 @@ describe("loadApiConfig", () => {
       COST_ENDPOINT_USD_PER_HOUR: "0.5",
       COST_FUNCTION_USD_PER_SECOND: "0.0000166667",
       API_TOKEN: "a-long-enough-token",
+      CORS_ALLOW_ORIGINS: "https://d111.cloudfront.net, http://localhost:5173",
     });
 
     // Assess
@@ -48,6 +50,7 @@ describe("loadApiConfig", () => {
       sync: { maxBytes: 2048, maxPixels: 1_000_000, timeoutMs: 5000 },
       pricing: { endpointUsdPerHour: 0.5, functionUsdPerSecond: 0.0000166667 },
       bearerToken: "a-long-enough-token",
+      corsAllowOrigins: ["https://d111.cloudfront.net", "http://localhost:5173"],
     });
   });
 
@@ -73,6 +76,8 @@ describe("loadApiConfig", () => {
     ["COST_ENDPOINT_USD_PER_HOUR", "one dollar", /COST_ENDPOINT_USD_PER_HOUR="one dollar": must be a decimal number/],
     ["COST_FUNCTION_USD_PER_SECOND", "-0.1", /COST_FUNCTION_USD_PER_SECOND="-0.1": must be a decimal number/],
     ["API_TOKEN", "short", /API_TOKEN="short": must be at least 16 characters/],
+    ["CORS_ALLOW_ORIGINS", "https://console.example.com/app", /CORS_ALLOW_ORIGINS=.*no path/],
+    ["CORS_ALLOW_ORIGINS", "ftp://console.example.com", /CORS_ALLOW_ORIGINS=/],
   ])("refuses %s=%j, naming the variable", (name, value, message) => {
     // Act
     const load = () => loadApiConfig({ ...PIPELINE, [name]: value });

@@ -2,7 +2,7 @@ import { rm } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { SUBMISSION_CSV_HEADER } from "../../../../core/kaggle/csv";
-import { createJobResponseSchema, jobViewSchema } from "../../../../core/schemas/api";
+import { createJobResponseSchema, jobViewSchema, resultLinkSchema } from "../../../../core/schemas/api";
 import { jobKeys, statusKey } from "../../../../core/schemas/pipeline";
 import { errorOf, json, testApi, type TestApi } from "./api-fixture";
 import { FixedObjectLinks, runningStatus, storeFailedImage, storeStatus, storeSucceededImage, storeUpload, submissionRows } from "../jobs/status-builders";
@@ -90,6 +90,42 @@ describe("GET /v1/jobs/{jobId}/result", () => {
     expect(response.headers.get("location")).toBe("https://results.example.com/signed?sig=abc");
     expect(response.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
     expect(links.downloads).toEqual([{ key: status.results.labels, options: { expiresInSeconds: 120, fileName: "a.labels.png", contentType: "image/png" } }]);
+  });
+
+  it("answers where to fetch the result with as=link: the presigned link, which needs no credentials", async () => {
+    // Prepare
+    api = await testApi({ links: new FixedObjectLinks("https://results.example.com/signed?sig=abc") });
+    await storeSucceededImage(api.bucket.storage, JOB, "a.png");
+
+    // Act
+    const response = await api.app.request(`/v1/jobs/${JOB}/result?format=labels&file=a.png&as=link`);
+
+    // Assess
+    expect(response.status).toBe(200);
+    expect(resultLinkSchema.parse(await response.json())).toEqual({
+      url: "https://results.example.com/signed?sig=abc",
+      signed: true,
+      fileName: "a.labels.png",
+      contentType: "image/png",
+    });
+  });
+
+  it("answers with as=link the API's own address of the bytes where storage gives no links", async () => {
+    // Prepare
+    api = await testApi();
+    const status = await storeSucceededImage(api.bucket.storage, JOB, "plate/A01.tif");
+    await storeSucceededImage(api.bucket.storage, JOB, "plate/A02.tif");
+
+    // Act
+    const response = await api.app.request(`/v1/jobs/${JOB}/result?format=coco&as=link&file=${encodeURIComponent("plate/A01.tif")}`);
+    const link = resultLinkSchema.parse(await response.json());
+    const bytes = await api.app.request(link.url);
+
+    // Assess
+    expect(link).toMatchObject({ signed: false, fileName: "A01.coco.json", contentType: "application/json" });
+    expect(link.url).toMatch(/^\/v1\/jobs\/job-1\/result\?/);
+    expect(bytes.status).toBe(200);
+    expect(await bytes.text()).toBe(Buffer.from((await api.bucket.storage.get(status.results.coco))!.body).toString("utf8"));
   });
 
   it.each([

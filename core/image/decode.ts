@@ -10,22 +10,7 @@ import type { GrayImage } from "../types";
 /** Default bound on decoded pixels (all pages together): 50 megapixels, about 100 MB at 16 bits. */
 export const DEFAULT_MAX_PIXELS = 50_000_000;
 
-/** The file name extensions of the formats the decoder reads (PNG, TIFF, JPEG), lower case. */
-export const IMAGE_EXTENSIONS = [".png", ".tif", ".tiff", ".jpg", ".jpeg"] as const;
-
-/**
- * Whether a file name has one of {@link IMAGE_EXTENSIONS}, in any case.
- *
- * @example
- * ```ts
- * hasImageExtension("plate-1/A01.TIF"); // true
- * hasImageExtension("notes.txt");       // false
- * ```
- */
-export function hasImageExtension(fileName: string): boolean {
-  const dot = fileName.lastIndexOf(".");
-  return dot > fileName.lastIndexOf("/") && (IMAGE_EXTENSIONS as readonly string[]).includes(fileName.slice(dot).toLowerCase());
-}
+export { hasImageExtension, IMAGE_EXTENSIONS } from "./extensions";
 
 /**
  * Leading bytes of each accepted format. Sniffing them ourselves keeps every other format sharp could

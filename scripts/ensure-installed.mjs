@@ -6,5 +6,5 @@ const installed = "node_modules/.package-lock.json";
 const stale = !existsSync(installed) || statSync(installed).mtimeMs < statSync("package-lock.json").mtimeMs;
 if (stale) {
   console.log("installing npm packages (npm ci)...");
-  execSync("npm ci", { stdio: "inherit", env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: "skip" } });
+  execSync("npm ci", { stdio: "inherit" });
 }

@@ -3,7 +3,8 @@
  * stage times of both profiles on held-out images, RLE encoding throughput, peak memory while the CLI segments
  * a folder of `--batch` images, the model server's overhead, throughput and memory under a burst
  * (`--burst-seconds 300` for the 5-minute figure), and the local stack end to end on `--stack-images` images
- * (0 skips a part). `--baseline-model-dir DIR` also times both profiles with another model directory (the
+ * (0 skips a part). `--measure-image ID` (a dense training image; '' skips it) times what measuring adds to an
+ * image's CPU time outside inference. `--baseline-model-dir DIR` also times both profiles with another model directory (the
  * previous model, say) on the same images right after each profile, and prints the time ratios.
  * Figures are printed and written to bench/out/bench.json; compare them as ratios within one run.
  */
@@ -21,6 +22,7 @@ import { PROFILES, type Profile } from "../core/schemas/manifest";
 import type { BinaryMask } from "../core/types";
 import { loadModels } from "../model-container/src/model-store";
 import { benchLocalStack } from "./local-stack";
+import { benchMeasurements } from "./measurements";
 import { benchModelServer } from "./model-server";
 
 const REPO_ROOT = path.resolve(import.meta.dirname, "..");
@@ -33,6 +35,7 @@ const { values: args } = parseArgs({
     "burst-seconds": { type: "string", default: "30" },
     "stack-images": { type: "string", default: "12" },
     "baseline-model-dir": { type: "string" },
+    "measure-image": { type: "string", default: "d164e96bb7a9" },
   },
 });
 
@@ -73,7 +76,7 @@ async function profileStages(profile: Profile, images: { id: string; cellType: s
     const decodeMs = performance.now() - t0;
     const { instances, timings } = await segmenter.segment(image);
     const t1 = performance.now();
-    await renderImageResults(id, `${id}.png`, image, instances, "outline");
+    await renderImageResults(id, `${id}.png`, image, instances, { overlayStyle: "outline" });
     const encodeMs = performance.now() - t1;
     masks.push(...instances.map((i) => i.mask));
     rows.push({ decodeMs, ...timings, encodeMs, cells: instances.length });
@@ -150,6 +153,16 @@ for (const profile of Number(args.images) > 0 ? PROFILES : []) {
     `${profile.padEnd(8)} per image: decode ${ms(p.decode)}, normalise ${ms(p.normalize)}, inference ${ms(p.inference)}, ` +
       `post-process ${ms(p.postprocess)}, encode ${ms(p.encode)}; total ${ms(p.total)}; ` +
       `non-inference ${(figures.nonInferenceShare * 100).toFixed(1)} %; ${figures.cellsPerImage.toFixed(0)} cells/image`,
+  );
+}
+if (args["measure-image"] !== "") {
+  const { segmenters } = await loadModels({ profiles: ["fast"] });
+  const measuring = await benchMeasurements(SARTORIUS, args["measure-image"]!, segmenters.fast!);
+  results.measurements = measuring;
+  console.log(
+    `measuring ${measuring.cells} cells (${measuring.imageId}): ${ms(measuring.measureMs)} CPU, ` +
+      `${(measuring.addedShare * 100).toFixed(1)} % added to the ${ms(measuring.withoutMeasuringMs)} of CPU outside inference ` +
+      `(decode ${ms(measuring.decodeMs)}, normalise + post-process ${ms(measuring.modelStagesMs)}, all results ${ms(measuring.renderMs)})`,
   );
 }
 if (masks.length > 0) {

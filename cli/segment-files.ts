@@ -5,6 +5,7 @@ import cliProgress from "cli-progress";
 import { decodeImage, decodeImagePages } from "../core/image/decode";
 import { SUBMISSION_CSV_HEADER } from "../core/kaggle/csv";
 import { renderImageResults } from "../core/outputs/image-results";
+import { MEASUREMENTS_CSV_HEADER, SUMMARY_CSV_HEADER } from "../core/outputs/measurements-csv";
 import type { OverlayStyle } from "../core/outputs/overlay-png";
 import type { Profile } from "../core/schemas/manifest";
 import { hasImageExtension, IMAGE_EXTENSIONS } from "../core/image/decode";
@@ -21,6 +22,8 @@ export interface SegmentFilesOptions {
   /** Every page of a multi-page TIFF (as `<name>-p<k>`), instead of the first page only. */
   readonly allPages: boolean;
   readonly overlayStyle: OverlayStyle;
+  /** Micrometres per pixel of every image, over what a TIFF's resolution tags say. */
+  readonly pixelSizeUm?: number;
   readonly modelDir?: string;
   readonly executionProvider: ExecutionProviderChoice;
   readonly threads?: number;
@@ -49,8 +52,9 @@ export interface SegmentFilesSummary {
 
 /**
  * Segments files and folders one image at a time (a batch of any size runs in bounded memory) and writes
- * `<out>/submission.csv`, `<out>/<id>.coco.json`, `<out>/<id>.labels.png`, `<out>/<id>.overlay.png` and
- * `<out>/report.json`. A file that cannot be read or decoded is reported and skipped.
+ * `<out>/submission.csv`, `<out>/measurements.csv`, `<out>/summary.csv`, `<out>/<id>.coco.json`,
+ * `<out>/<id>.labels.png`, `<out>/<id>.overlay.png`, `<out>/<id>.geojson` and `<out>/report.json`. A file
+ * that cannot be read or decoded is reported and skipped.
  */
 export async function segmentFiles(options: SegmentFilesOptions): Promise<SegmentFilesSummary> {
   const log = options.log ?? process.stderr;
@@ -66,6 +70,10 @@ export async function segmentFiles(options: SegmentFilesOptions): Promise<Segmen
   await mkdir(options.outDir, { recursive: true });
   const submission = createWriteStream(path.join(options.outDir, "submission.csv"));
   submission.write(SUBMISSION_CSV_HEADER);
+  const measurements = createWriteStream(path.join(options.outDir, "measurements.csv"));
+  measurements.write(MEASUREMENTS_CSV_HEADER);
+  const summaries = createWriteStream(path.join(options.outDir, "summary.csv"));
+  summaries.write(SUMMARY_CSV_HEADER);
 
   const progress = log.isTTY ? new cliProgress.MultiBar({ stream: log, format: "{bar} {value}/{total} images | {file}", hideCursor: true }, cliProgress.Presets.shades_classic) : undefined;
   const bar = progress?.create(files.length, 0, { file: "" });
@@ -94,7 +102,7 @@ export async function segmentFiles(options: SegmentFilesOptions): Promise<Segmen
     bar?.increment();
   }
   progress?.stop();
-  await closeStream(submission);
+  await Promise.all([submission, measurements, summaries].map(closeStream));
 
   const summary = { succeeded: images.length, failed: failures.length, images, failures, ignored };
   await writeFile(
@@ -107,14 +115,20 @@ export async function segmentFiles(options: SegmentFilesOptions): Promise<Segmen
   async function segmentOne(id: string, file: string, image: GrayImage, decodeMs: number): Promise<ImageRecord> {
     const { instances, timings } = await segmenters[profile]!.segment(image);
     const encodeStarted = performance.now();
-    const results = await renderImageResults(id, path.basename(file), image, instances, options.overlayStyle);
+    const results = await renderImageResults(id, path.basename(file), image, instances, {
+      overlayStyle: options.overlayStyle,
+      ...(options.pixelSizeUm !== undefined ? { pixelSizeUm: options.pixelSizeUm } : {}),
+    });
     const base = path.join(options.outDir, id);
     await Promise.all([
       writeFile(`${base}.coco.json`, JSON.stringify(results.coco)),
       writeFile(`${base}.labels.png`, results.labelPng),
       writeFile(`${base}.overlay.png`, results.overlayPng),
+      writeFile(`${base}.geojson`, JSON.stringify(results.outlines)),
     ]);
     submission.write(results.submissionRows);
+    measurements.write(results.measurementRows);
+    summaries.write(results.summaryRow);
     return {
       id,
       file,

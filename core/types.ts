@@ -14,6 +14,8 @@ export interface GrayImage {
   readonly bitDepth: 8 | 16;
   /** Row-major, one value per pixel. */
   readonly pixels: Uint8Array | Uint16Array;
+  /** Micrometres per pixel, when the file states it (a TIFF's resolution tags); never guessed. */
+  readonly pixelSizeUm?: number;
 }
 
 /** Axis-aligned box in pixels: x1, y1 inclusive; x2, y2 exclusive. */

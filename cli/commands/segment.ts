@@ -1,4 +1,4 @@
-import { Command, Option } from "commander";
+import { Command, InvalidArgumentError, Option } from "commander";
 import { PROFILES, type Profile } from "../../core/schemas/manifest";
 import { EXECUTION_PROVIDERS, type ExecutionProviderChoice } from "../../model-container/src/onnx-member";
 import { segmentFiles } from "../segment-files";
@@ -18,6 +18,7 @@ export function segmentCommand(): Command {
     .option("--model-dir <dir>", "model directory with manifest.json (default: /opt/ml/model if present, else the bundled models)")
     .addOption(new Option("--device <provider>", "execution provider").choices(EXECUTION_PROVIDERS).default("cpu"))
     .option("--threads <n>", "inference threads (default: all cores)", (v) => parsePositiveInt(v, "--threads"))
+    .option("--pixel-size <um>", "micrometres per pixel: adds the _um and _um2 columns to measurements.csv (default: a TIFF's resolution tags, else none)", parsePixelSize)
     .action(async (inputs: string[], options) => {
       const summary = await segmentFiles({
         inputs,
@@ -28,10 +29,17 @@ export function segmentCommand(): Command {
         modelDir: options.modelDir,
         executionProvider: options.device as ExecutionProviderChoice,
         threads: options.threads,
+        pixelSizeUm: options.pixelSize,
       });
       // Failed files were reported and skipped; a non-zero exit still tells a script that some did.
       if (summary.failed > 0 || summary.succeeded === 0) process.exitCode = 2;
     });
+}
+
+function parsePixelSize(value: string): number {
+  const size = Number(value);
+  if (!Number.isFinite(size) || size <= 0) throw new InvalidArgumentError(`--pixel-size must be a positive number of micrometres, got "${value}"`);
+  return size;
 }
 
 function parsePositiveInt(value: string, flag: string): number {

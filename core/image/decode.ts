@@ -45,6 +45,26 @@ interface PageHeader {
   readonly pages: number;
   readonly bitDepth: 8 | 16;
   readonly gray: boolean;
+  readonly pixelSizeUm?: number;
+}
+
+/**
+ * The coarsest resolution read as a calibration: 600 dots per inch (a 42 um pixel). Software that knows
+ * nothing of the optics writes 72, 96 or 300 dpi (screen and print defaults); a microscope's pixels are a
+ * few micrometres at most, so such a tag says nothing about the sample and is ignored, never guessed from.
+ */
+const MIN_CALIBRATED_DPI = 600;
+
+/**
+ * The pixel size a TIFF's resolution tags state (XResolution with ResolutionUnit inch or cm; sharp reports
+ * the density in whole dots per inch either way, which keeps a microscope's pixel size to 1 part in 10^4),
+ * or undefined when they state none.
+ */
+function tiffPixelSizeUm(format: ImageFormat, metadata: Metadata): number | undefined {
+  const { density, resolutionUnit } = metadata;
+  if (format !== "tiff" || density === undefined || !(resolutionUnit === "inch" || resolutionUnit === "cm")) return undefined;
+  if (!Number.isFinite(density) || density < MIN_CALIBRATED_DPI) return undefined;
+  return 25_400 / density;
 }
 
 /**
@@ -162,6 +182,7 @@ async function readHeader(bytes: Uint8Array, format: ImageFormat, page: number):
     pages: metadata.pages ?? 1,
     bitDepth: depth === "ushort" ? 16 : 8,
     gray: channels - (hasAlpha ? 1 : 0) === 1,
+    pixelSizeUm: tiffPixelSizeUm(format, metadata),
   };
 }
 
@@ -184,7 +205,13 @@ async function decodePage(
   );
   const samples = wide ? toUint16(data) : new Uint8Array(data.buffer, data.byteOffset, data.length);
   const pixels = info.channels === 1 ? samples : luminance(samples, info.channels);
-  return { width: info.width, height: info.height, bitDepth: header.bitDepth, pixels };
+  return {
+    width: info.width,
+    height: info.height,
+    bitDepth: header.bitDepth,
+    pixels,
+    ...(header.pixelSizeUm !== undefined ? { pixelSizeUm: header.pixelSizeUm } : {}),
+  };
 }
 
 function toUint16(data: Buffer): Uint16Array {

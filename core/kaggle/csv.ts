@@ -100,7 +100,7 @@ export function formatSubmissionCsv(
 }
 
 /** Kaggle ids are hex, but an id from elsewhere must not break the row (RFC 4180 quoting). */
-function csvField(value: string): string {
+export function csvField(value: string): string {
   return /[",\r\n]/.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
 }
 

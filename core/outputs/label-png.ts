@@ -50,6 +50,18 @@ export function labelMap(instances: readonly Instance[], width: number, height: 
  * ```
  */
 export async function labelPng(instances: readonly Instance[], width: number, height: number): Promise<Buffer> {
-  const labels = labelMap(instances, width, height);
+  return labelMapPng(labelMap(instances, width, height), width, height);
+}
+
+/**
+ * Encodes a label map already painted by {@link labelMap} (for callers that also measure from it).
+ *
+ * @example
+ * ```ts
+ * const labels = labelMap(instances, 704, 520);
+ * await writeFile("0030fd0e6378_labels.png", await labelMapPng(labels, 704, 520));
+ * ```
+ */
+export async function labelMapPng(labels: Uint16Array, width: number, height: number): Promise<Buffer> {
   return sharp(labels, { raw: { width, height, channels: 1 } }).toColourspace("grey16").png(FAST_PNG).toBuffer();
 }

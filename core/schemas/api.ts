@@ -16,22 +16,31 @@ import { JOB_ERROR_CODES, JOB_STATUSES, jobFileNameSchema, jobIdSchema, jobTimin
 /** The most files one job may hold, whatever the deployment allows (a 1536-well plate fits). */
 export const MAX_FILES_PER_JOB_LIMIT = 10_000;
 
+/**
+ * Micrometres per pixel of a job's images: the measurements gain their micrometre columns. Up to 1 mm,
+ * which no microscope image comes near; more is a unit mistake (nanometres given as micrometres).
+ */
+const pixelSizeUmSchema = z.number().positive().max(1000);
+
 const imageFileName = jobFileNameSchema.refine(hasImageExtension, `a file name must end in one of ${IMAGE_EXTENSIONS.join(", ")}`);
 
 /**
  * `POST /v1/jobs`: the images the job will hold, by the names they will be uploaded as (`/` makes folders).
- * `filename` is the one-image shorthand.
+ * `filename` is the one-image shorthand; `pixelSizeUm` (micrometres per pixel) applies to every image of the job,
+ * over what a TIFF's resolution tags say.
  *
  * @example
  * ```ts
  * createJobRequestSchema.parse({ files: ["plate-1/A01.tif", "plate-1/A02.tif"] });
  * createJobRequestSchema.parse({ filename: "cells.png" });
+ * createJobRequestSchema.parse({ files: ["A01.tif"], pixelSizeUm: 0.65 }); // measurements in micrometres too
  * ```
  */
 export const createJobRequestSchema = z
   .strictObject({
     filename: imageFileName.optional(),
     files: z.array(imageFileName).min(1).max(MAX_FILES_PER_JOB_LIMIT).optional(),
+    pixelSizeUm: pixelSizeUmSchema.optional(),
   })
   .refine((body) => (body.filename === undefined) !== (body.files === undefined), "give either `filename` (one image) or `files` (a list), not both")
   .refine((body) => body.files === undefined || new Set(body.files).size === body.files.length, "file names in `files` must be unique")
@@ -70,6 +79,7 @@ export const jobManifestSchema = z.object({
   jobId: jobIdSchema,
   createdAt: z.iso.datetime(),
   files: z.array(z.string()),
+  pixelSizeUm: pixelSizeUmSchema.optional(),
 });
 export type JobManifest = z.infer<typeof jobManifestSchema>;
 
@@ -78,11 +88,21 @@ export const IMAGE_STATES = ["awaiting_upload", ...JOB_STATUSES] as const;
 export type ImageState = (typeof IMAGE_STATES)[number];
 
 /** The formats of `GET /v1/jobs/{jobId}/result?format=`, and the result file each one is. */
-export const RESULT_FORMATS = { json: "instances", kaggle: "submission", coco: "coco", labels: "labels", overlay: "overlay" } as const satisfies Record<
-  string,
-  ResultKind
->;
+export const RESULT_FORMATS = {
+  json: "instances",
+  kaggle: "submission",
+  coco: "coco",
+  labels: "labels",
+  overlay: "overlay",
+  measurements: "measurements",
+  summary: "summary",
+  geojson: "outlines",
+} as const satisfies Record<string, ResultKind>;
 export type ResultFormat = keyof typeof RESULT_FORMATS;
+
+/** The formats a whole job also has, without `file`: every image's CSV under one header. */
+export const JOB_WIDE_FORMATS = ["kaggle", "measurements", "summary"] as const satisfies readonly ResultFormat[];
+export type JobWideFormat = (typeof JOB_WIDE_FORMATS)[number];
 const resultFormatSchema = z.enum(Object.keys(RESULT_FORMATS) as [ResultFormat, ...ResultFormat[]]);
 
 const cellCountsSchema = z.partialRecord(z.enum(CELL_TYPES), z.number().int().nonnegative());
@@ -137,8 +157,11 @@ export const jobViewSchema = z.object({
   cellsPerType: cellCountsSchema,
   compute: jobComputeSchema,
   error: z.object({ message: z.string(), failedFiles: z.array(jobFileNameSchema) }).optional(),
-  /** Job-wide results: every succeeded image's cells in one Kaggle CSV. */
-  results: z.object({ kaggle: z.string() }),
+  /**
+   * Job-wide results: every succeeded image's cells in one Kaggle CSV, in one measurements.csv, and one
+   * summary.csv row per image.
+   */
+  results: z.object({ kaggle: z.string(), measurements: z.string(), summary: z.string() }),
   files: z.array(jobImageSchema),
 });
 export type JobView = z.infer<typeof jobViewSchema>;

@@ -18,9 +18,14 @@ import { PROFILES } from "./manifest";
  * output/<jobId>/<fileName>/runs/<runId>/coco.json            follows status.json never sees a half-written
  * output/<jobId>/<fileName>/runs/<runId>/labels.png           result set
  * output/<jobId>/<fileName>/runs/<runId>/overlay.png
+ * output/<jobId>/<fileName>/runs/<runId>/measurements.csv
+ * output/<jobId>/<fileName>/runs/<runId>/summary.csv
+ * output/<jobId>/<fileName>/runs/<runId>/outlines.geojson
  * output/<jobId>/<fileName>/runs/<runId>/claims/<n>.json    who is working on the run (idempotency)
  * jobs/<jobId>/job.json                                     the files a job created by the API expects
  * jobs/<jobId>/results/submission-<digest>.csv              the job's images in one Kaggle CSV (API)
+ * jobs/<jobId>/results/measurements-<digest>.csv            ... in one measurements.csv (API)
+ * jobs/<jobId>/results/summary-<digest>.csv                 ... in one summary.csv, a row per image (API)
  * ```
  *
  * `<fileName>` may contain `/` (folders inside a job); `<runId>` is derived from the uploaded object's
@@ -38,6 +43,9 @@ export const RESULT_FILES = {
   coco: "coco.json",
   labels: "labels.png",
   overlay: "overlay.png",
+  measurements: "measurements.csv",
+  summary: "summary.csv",
+  outlines: "outlines.geojson",
 } as const;
 export type ResultKind = keyof typeof RESULT_FILES;
 
@@ -48,7 +56,17 @@ export const RESULT_CONTENT_TYPES: { readonly [K in ResultKind]: string } = {
   coco: "application/json",
   labels: "image/png",
   overlay: "image/png",
+  measurements: "text/csv; charset=utf-8",
+  summary: "text/csv; charset=utf-8",
+  outlines: "application/geo+json",
 };
+
+/** Result files that runs from before measurements existed lack: their status documents name none. */
+export const MEASUREMENT_RESULT_KINDS = ["measurements", "summary", "outlines"] as const satisfies readonly ResultKind[];
+
+/** The CSV results whose files a job's images share one header of, so the API merges them for the whole job. */
+export const MERGEABLE_RESULT_KINDS = ["submission", "measurements", "summary"] as const satisfies readonly ResultKind[];
+export type MergeableResultKind = (typeof MERGEABLE_RESULT_KINDS)[number];
 
 /** The longest file or folder name file systems accept. */
 const MAX_SEGMENT_BYTES = 255;
@@ -133,9 +151,9 @@ export function jobInputPrefix(jobId: string): string {
 }
 
 /** Where the API keeps what it knows of a job: `jobs/<jobId>/job.json` and the job-wide results. */
-export function jobKeys(jobId: string): { readonly manifest: string; mergedSubmission(digest: string): string } {
+export function jobKeys(jobId: string): { readonly manifest: string; merged(kind: MergeableResultKind, digest: string): string } {
   const prefix = `${KEY_PREFIXES.jobs}${jobIdSchema.parse(jobId)}/`;
-  return { manifest: `${prefix}job.json`, mergedSubmission: (digest) => `${prefix}results/submission-${digest}.csv` };
+  return { manifest: `${prefix}job.json`, merged: (kind, digest) => `${prefix}results/${kind}-${digest}.csv` };
 }
 
 /** The status document of an input object: `output/<jobId>/<fileName>/status.json`. */
@@ -298,7 +316,14 @@ export const jobStatusSchema = z.discriminatedUnion("status", [
     manifestSha256: z.string().regex(/^[0-9a-f]{64}$/),
     profile: z.enum(PROFILES),
     timings: jobTimingsSchema,
-    results: z.object(Object.fromEntries(Object.keys(RESULT_FILES).map((kind) => [kind, z.string().min(1)])) as { [K in ResultKind]: z.ZodString }),
+    results: z.object({
+      ...(Object.fromEntries(Object.keys(RESULT_FILES).map((kind) => [kind, z.string().min(1)])) as { [K in ResultKind]: z.ZodString }),
+      ...(Object.fromEntries(MEASUREMENT_RESULT_KINDS.map((kind) => [kind, z.string().min(1).optional()])) as {
+        [K in (typeof MEASUREMENT_RESULT_KINDS)[number]]: z.ZodOptional<z.ZodString>;
+      }),
+    }),
+    /** Micrometres per pixel the measurements used (the job's, else the image's own); absent when unknown. */
+    pixelSizeUm: z.number().positive().optional(),
   }),
   z.object({
     ...runBase,

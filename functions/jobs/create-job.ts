@@ -33,7 +33,13 @@ export async function createJob(request: CreateJobRequest, context: JobsContext)
   }
   const now = (context.now ?? (() => new Date()))();
   const jobId = (context.newJobId ?? randomUUID)();
-  const manifest: JobManifest = { schemaVersion: 1, jobId, createdAt: now.toISOString(), files };
+  const manifest: JobManifest = {
+    schemaVersion: 1,
+    jobId,
+    createdAt: now.toISOString(),
+    files,
+    ...(request.pixelSizeUm !== undefined ? { pixelSizeUm: request.pixelSizeUm } : {}),
+  };
   await putJson(context.output, jobKeys(jobId).manifest, manifest);
 
   const limit = pLimit(LINK_CONCURRENCY);

@@ -27,7 +27,8 @@ export class JobNotFoundError extends Error {
 /** The result asked for does not exist yet (or never will: the image failed). */
 export class ResultNotAvailableError extends Error {
   constructor(
-    readonly code: "result_not_ready" | "image_failed",
+    /** `result_not_in_run`: the image was segmented by a version that did not write this format. */
+    readonly code: "result_not_ready" | "image_failed" | "result_not_in_run",
     message: string,
     readonly details?: unknown,
   ) {

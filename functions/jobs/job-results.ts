@@ -1,14 +1,15 @@
 /**
  * `GET /v1/jobs/{jobId}/result`: which stored object answers a request for one format of one image, or
- * of the whole job (`kaggle` without a file: every image's cells in one submission CSV, built once per
- * set of runs and kept, so that asking again costs one read).
+ * of the whole job (`kaggle`, `measurements` or `summary` without a file: every image's rows under one
+ * header, built once per set of runs and kept, so that asking again costs one read).
  */
 import { createHash } from "node:crypto";
-import pLimit from "p-limit";
 import { SUBMISSION_CSV_HEADER } from "../../core/kaggle/csv";
-import { RESULT_FORMATS, type ResultFormat, type ResultQuery } from "../../core/schemas/api";
-import type { JobStatus } from "../../core/schemas/pipeline";
+import { MEASUREMENTS_CSV_HEADER, SUMMARY_CSV_HEADER } from "../../core/outputs/measurements-csv";
+import { JOB_WIDE_FORMATS, RESULT_FORMATS, type JobWideFormat, type ResultFormat, type ResultQuery } from "../../core/schemas/api";
+import type { JobStatus, MergeableResultKind } from "../../core/schemas/pipeline";
 import { jobKeys, RESULT_CONTENT_TYPES } from "../../core/schemas/pipeline";
+import type { Storage } from "../pipeline/storage";
 import type { JobsContext } from "./context";
 import { JobRequestError, ResultNotAvailableError } from "./errors";
 import { imageState, readImageRecord, readJobRecords, type ImageRecord } from "./job-view";
@@ -27,10 +28,23 @@ const SAVE_AS_SUFFIXES: Record<ResultFormat, string> = {
   coco: ".coco.json",
   labels: ".labels.png",
   overlay: ".overlay.png",
+  measurements: ".measurements.csv",
+  summary: ".summary.csv",
+  geojson: ".geojson",
 };
 
-/** Per-image submission files read at once while merging. */
-const MERGE_READ_CONCURRENCY = 16;
+/** The header each per-image file of a job-wide format starts with, which the merge writes once. */
+const CSV_HEADERS: Record<MergeableResultKind, string> = {
+  submission: SUBMISSION_CSV_HEADER,
+  measurements: MEASUREMENTS_CSV_HEADER,
+  summary: SUMMARY_CSV_HEADER,
+};
+
+/**
+ * Per-image files read ahead of the one being written while merging: enough to hide S3's latency, few
+ * enough that memory holds a handful of images' rows, never the job's.
+ */
+const MERGE_READ_AHEAD = 16;
 
 /** How many file names an error lists before it stops. */
 const LISTED_FILES = 20;
@@ -54,16 +68,32 @@ export async function jobResult(jobId: string, query: Pick<ResultQuery, "format"
     throw new JobRequestError("unknown_file", `job ${jobId} has no file "${query.file}"`, { files: records.slice(0, LISTED_FILES).map((r) => r.fileName) });
   }
   const { records } = await readJobRecords(jobId, context);
-  if (query.format === "kaggle") return mergedSubmission(jobId, records, context);
+  if (isJobWide(query.format)) return mergedResult(jobId, query.format, records, context);
   if (records.length === 1) return imageResult(records[0]!, query.format);
-  throw new JobRequestError("file_required", `job ${jobId} holds ${records.length} images: name one with ?file= (only kaggle merges them)`, {
+  throw new JobRequestError("file_required", `job ${jobId} holds ${records.length} images: name one with ?file= (only ${JOB_WIDE_FORMATS.join(", ")} merge them)`, {
     files: records.slice(0, LISTED_FILES).map((r) => r.fileName),
   });
 }
 
+function isJobWide(format: ResultFormat): format is JobWideFormat {
+  return (JOB_WIDE_FORMATS as readonly ResultFormat[]).includes(format);
+}
+
 function imageResult(record: ImageRecord, format: ResultFormat): ResultObject {
   const status = succeededStatus(record);
-  return { key: status.results[RESULT_FORMATS[format]], contentType: RESULT_CONTENT_TYPES[RESULT_FORMATS[format]], fileName: status.imageId + SAVE_AS_SUFFIXES[format] };
+  const kind = RESULT_FORMATS[format];
+  return { key: resultKey(status, kind), contentType: RESULT_CONTENT_TYPES[kind], fileName: status.imageId + SAVE_AS_SUFFIXES[format] };
+}
+
+/** The run's file of that kind; a run from before measurements existed has none of theirs. */
+function resultKey(status: Succeeded, kind: keyof Succeeded["results"]): string {
+  const key = status.results[kind];
+  if (key === undefined) {
+    throw new ResultNotAvailableError("result_not_in_run", `${status.fileName} was segmented before ${kind} were written; upload it again to have them`, {
+      fileName: status.fileName,
+    });
+  }
+  return key;
 }
 
 function succeededStatus(record: ImageRecord): Succeeded {
@@ -79,38 +109,57 @@ function succeededStatus(record: ImageRecord): Succeeded {
   });
 }
 
-/** Every succeeded image's rows under one header, once every image has finished. */
-async function mergedSubmission(jobId: string, records: readonly ImageRecord[], context: JobsContext): Promise<ResultObject> {
+/**
+ * Every succeeded image's rows of one CSV format under one header, once every image has finished. The
+ * file is streamed to storage image by image, so a plate of 1,536 dense images is never held in memory.
+ */
+async function mergedResult(jobId: string, format: JobWideFormat, records: readonly ImageRecord[], context: JobsContext): Promise<ResultObject> {
   const pending = records.filter((record) => !["succeeded", "failed"].includes(imageState(record)));
   if (pending.length > 0) {
     throw new ResultNotAvailableError("result_not_ready", `${pending.length} of ${records.length} images have not finished; the job's CSV is made once all have`, {
       pending: pending.slice(0, LISTED_FILES).map((r) => ({ fileName: r.fileName, state: imageState(r) })),
     });
   }
+  const kind = RESULT_FORMATS[format];
   const succeeded = records.filter((record) => imageState(record) === "succeeded").map(succeededStatus);
+  const parts = succeeded.map((status) => resultKey(status, kind));
   // Named after the runs it merges: a re-uploaded image makes a new one, an unchanged job finds its own.
   const digest = createHash("sha256")
     .update(succeeded.map((status) => `${status.fileName}\n${status.runId}`).join("\n"))
     .digest("hex")
     .slice(0, 20);
-  const key = jobKeys(jobId).mergedSubmission(digest);
-  const result = { key, contentType: RESULT_CONTENT_TYPES.submission, fileName: `${jobId}.csv` };
+  const key = jobKeys(jobId).merged(kind, digest);
+  const result = { key, contentType: RESULT_CONTENT_TYPES[kind], fileName: `${jobId}${format === "kaggle" ? "" : `.${format}`}.csv` };
   if ((await context.output.head(key)) !== undefined) return result;
-
-  const limit = pLimit(MERGE_READ_CONCURRENCY);
-  const parts = await Promise.all(
-    succeeded.map((status) =>
-      limit(async () => {
-        const object = await context.output.get(status.results.submission);
-        if (object === undefined) throw new Error(`${status.results.submission} is missing although ${status.fileName} succeeded`);
-        return withoutHeader(new TextDecoder().decode(object.body));
-      }),
-    ),
-  );
-  await context.output.put(key, SUBMISSION_CSV_HEADER + parts.join(""), { contentType: RESULT_CONTENT_TYPES.submission });
+  await context.output.putStream(key, concatenatedCsv(CSV_HEADERS[kind], parts, context.output), { contentType: RESULT_CONTENT_TYPES[kind] });
   return result;
 }
 
-function withoutHeader(csv: string): string {
-  return csv.startsWith(SUBMISSION_CSV_HEADER) ? csv.slice(SUBMISSION_CSV_HEADER.length) : csv;
+/** The header, then each file's rows without its header, in order; reads run ahead by {@link MERGE_READ_AHEAD} files. */
+async function* concatenatedCsv(header: string, keys: readonly string[], storage: Storage): AsyncGenerator<Uint8Array> {
+  const headerBytes = Buffer.from(header);
+  yield headerBytes;
+  const read = async (key: string) => {
+    const object = await storage.get(key);
+    if (object === undefined) throw new Error(`${key} is missing although its image succeeded`);
+    return object.body;
+  };
+  const ahead: Promise<Uint8Array>[] = [];
+  let next = 0;
+  const readNext = () => {
+    const body = read(keys[next++]!);
+    // Awaited in turn below; until then a failure must not count as unhandled.
+    body.catch(() => undefined);
+    ahead.push(body);
+  };
+  while (next < keys.length && ahead.length < MERGE_READ_AHEAD) readNext();
+  while (ahead.length > 0) {
+    const body = await ahead.shift()!;
+    if (next < keys.length) readNext();
+    yield Buffer.from(body.buffer, body.byteOffset, body.byteLength).subarray(startsWith(body, headerBytes) ? headerBytes.length : 0);
+  }
+}
+
+function startsWith(body: Uint8Array, prefix: Uint8Array): boolean {
+  return body.length >= prefix.length && prefix.every((byte, i) => body[i] === byte);
 }

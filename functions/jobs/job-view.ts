@@ -5,7 +5,7 @@
  * keeps up to date.
  */
 import pLimit from "p-limit";
-import { IMAGE_STATES, jobManifestSchema, type JobManifest, RESULT_FORMATS, type ImageState, type JobImage, type JobView, type ResultFormat } from "../../core/schemas/api";
+import { IMAGE_STATES, JOB_WIDE_FORMATS, jobManifestSchema, type JobManifest, RESULT_FORMATS, type ImageState, type JobImage, type JobView, type ResultFormat } from "../../core/schemas/api";
 import {
   inputKey,
   jobFileNameSchema,
@@ -190,7 +190,7 @@ export function summarizeJob(jobId: string, createdAt: string | undefined, recor
     ...(failedFiles.length > 0
       ? { error: { message: `${failedFiles.length} of ${total} images failed; each image's error says why`, failedFiles } }
       : {}),
-    results: { kaggle: `/v1/jobs/${jobId}/result?format=kaggle` },
+    results: Object.fromEntries(JOB_WIDE_FORMATS.map((format) => [format, `/v1/jobs/${jobId}/result?format=${format}`])) as JobView["results"],
     files,
   };
 }

@@ -56,12 +56,7 @@ export class LocalStorage implements Storage {
     }
   }
 
-  /**
-   * {@link put} from a stream, held on disk instead of in memory (an upload of hundreds of MB). An empty
-   * stream stores nothing.
-   *
-   * @returns the bytes stored.
-   */
+  /** Staged on disk, then renamed into place as {@link put} is. */
   async putStream(key: string, chunks: AsyncIterable<Uint8Array>): Promise<number> {
     const target = this.pathOf(key);
     const staged = await this.stagingFile();

@@ -11,9 +11,12 @@
 import { CellsegInputError, ImageTooLargeError, InvalidImageError } from "../../core/errors";
 import { SUBMISSION_CSV_HEADER } from "../../core/kaggle/csv";
 import { renderImageResults } from "../../core/outputs/image-results";
+import { MEASUREMENTS_CSV_HEADER, SUMMARY_CSV_HEADER } from "../../core/outputs/measurements-csv";
+import { jobManifestSchema } from "../../core/schemas/api";
 import type { OverlayStyle } from "../../core/outputs/overlay-png";
 import {
   JOB_ERROR_CODES,
+  jobKeys,
   jobStatusSchema,
   outputKeys,
   RESULT_CONTENT_TYPES,
@@ -283,7 +286,11 @@ class Run {
     lap();
     const { image, instances, document, cellsPerType } = segmented;
     const fileName = location.fileName.slice(location.fileName.lastIndexOf("/") + 1);
-    const rendered = await renderImageResults(location.imageId, fileName, image, instances, settings.overlayStyle);
+    const pixelSizeUm = (await jobPixelSizeUm(output, location.jobId, this.deps.logger)) ?? image.pixelSizeUm;
+    const rendered = await renderImageResults(location.imageId, fileName, image, instances, {
+      overlayStyle: settings.overlayStyle,
+      ...(pixelSizeUm !== undefined ? { pixelSizeUm } : {}),
+    });
     const renderMs = lap();
 
     // Results first, each under this run's prefix; the status document that names them last.
@@ -293,6 +300,9 @@ class Run {
       putJson(output, keys.results.coco, rendered.coco),
       output.put(keys.results.labels, rendered.labelPng, { contentType: RESULT_CONTENT_TYPES.labels }),
       output.put(keys.results.overlay, rendered.overlayPng, { contentType: RESULT_CONTENT_TYPES.overlay }),
+      output.put(keys.results.measurements, MEASUREMENTS_CSV_HEADER + rendered.measurementRows, { contentType: RESULT_CONTENT_TYPES.measurements }),
+      output.put(keys.results.summary, SUMMARY_CSV_HEADER + rendered.summaryRow, { contentType: RESULT_CONTENT_TYPES.summary }),
+      output.put(keys.results.outlines, JSON.stringify(rendered.outlines), { contentType: RESULT_CONTENT_TYPES.outlines }),
     ]);
     // A newer upload may have landed while this one ran: its run owns the status document now.
     const current = await input.head(this.source.key);
@@ -317,9 +327,25 @@ class Run {
       profile: document.profile,
       timings,
       results: keys.results,
+      ...(pixelSizeUm !== undefined ? { pixelSizeUm } : {}),
     }) as Extract<JobStatus, { status: "succeeded" }>;
     await putJson(output, keys.status, status);
     return { kind: "succeeded", status, report: { tiles: segmented.tiles, cells: instances.length, cellsPerType, retries: this.retries, timings } };
+  }
+}
+
+/**
+ * The pixel size the job was created with (`pixelSizeUm` of POST /v1/jobs, kept in its manifest), or
+ * undefined for a job without one (created without it, or dropped into the bucket without the API). An
+ * unreadable manifest is logged and read as none: it must not fail the image.
+ */
+async function jobPixelSizeUm(output: Storage, jobId: string, logger: PipelineLogger): Promise<number | undefined> {
+  try {
+    return (await getJson(output, jobKeys(jobId).manifest, jobManifestSchema))?.pixelSizeUm;
+  } catch (error) {
+    if (!(error instanceof StoredDocumentError)) throw error;
+    logger.warn("ignoring an unreadable job manifest", { jobId, reason: error.message });
+    return undefined;
   }
 }
 

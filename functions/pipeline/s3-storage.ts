@@ -1,5 +1,5 @@
 /**
- * {@link Storage} on one S3 bucket. Every write is a single PutObject, which S3 makes visible atomically;
+ * {@link Storage} on one S3 bucket. Every write is a single PutObject (or one multipart upload), which S3 makes visible atomically;
  * conditional creation uses S3's conditional writes (`If-None-Match: *`, 412 when the key exists).
  */
 import {
@@ -9,6 +9,8 @@ import {
   PutObjectCommand,
   type S3Client,
 } from "@aws-sdk/client-s3";
+import { Readable } from "node:stream";
+import { Upload } from "@aws-sdk/lib-storage";
 import type { ObjectInfo, PutOptions, Storage, StoredObject } from "./storage";
 
 /** How often a conditional write that collided with another in flight (409) is tried again. */
@@ -54,6 +56,29 @@ export class S3Storage implements Storage {
 
   async put(key: string, body: Uint8Array | string, options: PutOptions = {}): Promise<void> {
     await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: options.contentType }));
+  }
+
+  /**
+   * A multipart upload (lib-storage's Upload: a few 5 MB parts in memory at a time; one PutObject when the
+   * whole stream fits in a part). S3 shows the object only once the upload completes, so it is atomic too.
+   */
+  async putStream(key: string, chunks: AsyncIterable<Uint8Array>, options: PutOptions = {}): Promise<number> {
+    const iterator = chunks[Symbol.asyncIterator]();
+    let first = await iterator.next();
+    while (!first.done && first.value.length === 0) first = await iterator.next();
+    if (first.done) return 0;
+    let size = 0;
+    const counted = async function* () {
+      for (let chunk: IteratorResult<Uint8Array> = first; !chunk.done; chunk = await iterator.next()) {
+        size += chunk.value.length;
+        yield chunk.value;
+      }
+    };
+    await new Upload({
+      client: this.client,
+      params: { Bucket: this.bucket, Key: key, Body: Readable.from(counted()), ContentType: options.contentType },
+    }).done();
+    return size;
   }
 
   async createIfAbsent(key: string, body: Uint8Array | string, options: PutOptions = {}): Promise<boolean> {

@@ -39,6 +39,13 @@ export interface Storage {
   /** Writes an object atomically: a reader sees the old content or the new, never a part. */
   put(key: string, body: Uint8Array | string, options?: PutOptions): Promise<void>;
   /**
+   * {@link put} from a stream, never holding the whole object in memory (an upload, a job-wide CSV of
+   * hundreds of MB); as atomic as put. An empty stream stores nothing.
+   *
+   * @returns the bytes stored.
+   */
+  putStream(key: string, chunks: AsyncIterable<Uint8Array>, options?: PutOptions): Promise<number>;
+  /**
    * Writes an object only if no object has the key, atomically with respect to concurrent calls: of two
    * callers, exactly one gets true.
    *

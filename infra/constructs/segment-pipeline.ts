@@ -122,9 +122,15 @@ export class SegmentPipeline extends Construct {
       prefixes: [KEY_PREFIXES.output],
       why: "Writes and re-reads each image's status document, claims and results under output/<jobId>/<fileName>/; the keys are per job and image.",
     });
-    // Listing both prefixes also makes a missing key a 404 (a deleted upload, a status not yet written), not a 403.
+    grantObjects(role, props.outputBucket, {
+      actions: ["s3:GetObject"],
+      prefixes: [KEY_PREFIXES.jobs],
+      why: "Reads the job manifest the API wrote (jobs/<jobId>/job.json) for the pixel size the job's measurements use; the keys are per job.",
+    });
+    // Listing the prefixes also makes a missing key a 404 (a deleted upload, a status not yet written, a job
+    // dropped into the bucket without the API, so without a manifest), not a 403.
     grantList(role, props.inputBucket, [KEY_PREFIXES.input]);
-    grantList(role, props.outputBucket, [KEY_PREFIXES.output]);
+    grantList(role, props.outputBucket, [KEY_PREFIXES.output, KEY_PREFIXES.jobs]);
     props.endpoint.grantInvoke(role);
   }
 

@@ -34,8 +34,9 @@ function segmentPermissions(synthesized: Synthesized): Permission[] {
     { action: "s3:GetObjectVersion", resource: inputBucket.arnForObjects("input/*") },
     { action: "s3:GetObject", resource: outputBucket.arnForObjects("output/*") },
     { action: "s3:PutObject", resource: outputBucket.arnForObjects("output/*") },
+    { action: "s3:GetObject", resource: outputBucket.arnForObjects("jobs/*") },
     { action: "s3:ListBucket", resource: inputBucket.bucketArn, condition: listUnder("input/") },
-    { action: "s3:ListBucket", resource: outputBucket.bucketArn, condition: listUnder("output/") },
+    { action: "s3:ListBucket", resource: outputBucket.bucketArn, condition: listUnder("output/", "jobs/") },
     { action: isAsync ? "sagemaker:InvokeEndpointAsync" : "sagemaker:InvokeEndpoint", resource: endpointArn(stack.endpoint.endpointName) },
     ...(isAsync ? asyncClientPermissions(synthesized) : []),
   ];

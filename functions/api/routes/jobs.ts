@@ -49,7 +49,8 @@ const jobViewRoute = createRoute({
 const resultRoute = createRoute({
   method: "get",
   path: "/v1/jobs/{jobId}/result",
-  summary: "One result format of one image (json, kaggle, coco, labels, overlay), or the whole job as one Kaggle CSV",
+  summary:
+    "One result format of one image (json, kaggle, coco, labels, overlay, measurements, summary, geojson), or the whole job as one CSV (kaggle, measurements, summary)",
   request: { params: jobParams, query: resultQuerySchema },
   responses: {
     200: {
@@ -57,13 +58,16 @@ const resultRoute = createRoute({
       content: {
         "application/json": { schema: z.union([resultLinkSchema, z.unknown()]) },
         "text/csv": { schema: z.string() },
+        "application/geo+json": { schema: z.unknown() },
         "image/png": { schema: binarySchema },
       },
     },
     302: { description: "A time-limited link to the result (AWS)" },
     400: errorResponse("The query is malformed, or a job of several images needs ?file="),
     404: errorResponse("No job has this id, or the job has no such file"),
-    409: errorResponse("The result is not ready yet (result_not_ready) or the image failed (image_failed)"),
+    409: errorResponse(
+      "The result is not ready yet (result_not_ready), the image failed (image_failed), or it was segmented before this format existed (result_not_in_run)",
+    ),
   },
 });
 

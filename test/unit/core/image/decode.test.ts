@@ -130,6 +130,24 @@ describe("decodeImage of supported formats", () => {
   });
 });
 
+describe("pixel size from the file", () => {
+  const gray = () => sharp(Buffer.alloc(16 * 16, 80), { raw: { width: 16, height: 16, channels: 1 } });
+
+  it.each(["cm", "inch"] as const)("reads a TIFF's resolution tags (unit %s) as micrometres per pixel", async (resolutionUnit) => {
+    // sharp takes the resolution in pixels per millimetre, whatever unit the file records it in, and
+    // reports it in whole dots per inch (78,156 here, off by 1 part in 10^4).
+    const tiff = await gray().tiff({ compression: "lzw", xres: 307.7, yres: 307.7, resolutionUnit }).toBuffer();
+    expect((await decodeImage(tiff)).pixelSizeUm! / (1000 / 307.7)).toBeCloseTo(1, 3);
+  });
+
+  it("states none for a TIFF without resolution tags, a 72-dpi screen default, or a PNG", async () => {
+    const untagged = await gray().tiff({ compression: "lzw" }).toBuffer();
+    const screen = await gray().tiff({ compression: "lzw", xres: 72 / 25.4, yres: 72 / 25.4, resolutionUnit: "inch" }).toBuffer();
+    const png = await gray().png().withMetadata({ density: 30_000 }).toBuffer();
+    for (const bytes of [untagged, screen, png]) expect((await decodeImage(bytes)).pixelSizeUm).toBeUndefined();
+  });
+});
+
 describe("multi-page TIFF", () => {
   const pages = [gradient16(0), gradient16(1000), gradient16(2000)];
   const stack = () => grayEncoder(...pages).tiff({ compression: "lzw" }).toBuffer();

@@ -44,6 +44,9 @@ describe("output keys", () => {
       coco: "output/job-1/plate 1/a01.png/runs/0123456789abcdef0123/coco.json",
       labels: "output/job-1/plate 1/a01.png/runs/0123456789abcdef0123/labels.png",
       overlay: "output/job-1/plate 1/a01.png/runs/0123456789abcdef0123/overlay.png",
+      measurements: "output/job-1/plate 1/a01.png/runs/0123456789abcdef0123/measurements.csv",
+      summary: "output/job-1/plate 1/a01.png/runs/0123456789abcdef0123/summary.csv",
+      outlines: "output/job-1/plate 1/a01.png/runs/0123456789abcdef0123/outlines.geojson",
     });
     expect(keys.claim(12)).toBe("output/job-1/plate 1/a01.png/runs/0123456789abcdef0123/claims/000012.json");
   });

@@ -1,10 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { SUBMISSION_CSV_HEADER } from "../../../../core/kaggle/csv";
+import { MEASUREMENTS_CSV_HEADER, SUMMARY_CSV_HEADER } from "../../../../core/outputs/measurements-csv";
 import { jobKeys } from "../../../../core/schemas/pipeline";
 import { JobNotFoundError, JobRequestError, ResultNotAvailableError } from "../../../../functions/jobs/errors";
 import { jobResult } from "../../../../functions/jobs/job-results";
 import {
   jobsContext,
+  measurementRowsOf,
   runningStatus,
   storeFailedImage,
   storeStatus,
@@ -40,6 +42,9 @@ describe("jobResult", () => {
       ["coco", "coco", "application/json", "A01.coco.json"],
       ["labels", "labels", "image/png", "A01.labels.png"],
       ["overlay", "overlay", "image/png", "A01.overlay.png"],
+      ["measurements", "measurements", "text/csv; charset=utf-8", "A01.measurements.csv"],
+      ["summary", "summary", "text/csv; charset=utf-8", "A01.summary.csv"],
+      ["geojson", "outlines", "application/geo+json", "A01.geojson"],
     ] as const)("answers format=%s with the run's %s file", async (format, kind, contentType, fileName) => {
       // Prepare
       const status = await storeSucceededImage(bucket.storage, JOB, "plate/A01.tif");
@@ -122,6 +127,18 @@ describe("jobResult", () => {
       expect(error).toBeInstanceOf(ResultNotAvailableError);
       expect(error).toMatchObject({ code: "image_failed", details: { fileName: "a.png", error: status.error } });
       expect((error as Error).message).toContain("the bytes are not an image");
+    });
+
+    it.each(["measurements", "summary", "geojson"] as const)("answers result_not_in_run for %s of an image segmented before measurements existed", async (format) => {
+      // Prepare
+      await storeSucceededImage(bucket.storage, JOB, "a.png", { beforeMeasurements: true });
+
+      // Act
+      const error = await jobResult(JOB, { format, file: "a.png" }, context()).catch((e: unknown) => e);
+
+      // Assess
+      expect(error).toBeInstanceOf(ResultNotAvailableError);
+      expect(error).toMatchObject({ code: "result_not_in_run", details: { fileName: "a.png" } });
     });
 
     it("answers result_not_ready when the file was uploaded again after its run succeeded", async () => {
@@ -224,6 +241,52 @@ describe("jobResult", () => {
 
       // Assess
       expect(result).toEqual({ key: status.results.submission, contentType: "text/csv; charset=utf-8", fileName: "a.csv" });
+    });
+  });
+
+  describe.each([
+    ["measurements", MEASUREMENTS_CSV_HEADER, measurementRowsOf],
+    ["summary", SUMMARY_CSV_HEADER, (imageId: string, cells: number) => `${imageId},${imageId}.png,${cells}\n`],
+  ] as const)("the job's %s CSV", (format, header, rows) => {
+    it("holds one header and every succeeded image's rows in manifest order, failed images left out", async () => {
+      // Prepare
+      await storeManifest(["c.png", "a.png", "b.png"]);
+      await storeSucceededImage(bucket.storage, JOB, "c.png", { cellsPerType: { astro: 3 } });
+      await storeSucceededImage(bucket.storage, JOB, "a.png", { cellsPerType: { cort: 1 } });
+      await storeFailedImage(bucket.storage, JOB, "b.png");
+
+      // Act
+      const result = await jobResult(JOB, { format }, context());
+
+      // Assess
+      expect(result).toMatchObject({ contentType: "text/csv; charset=utf-8", fileName: `job-1.${format}.csv` });
+      expect(result.key).toMatch(new RegExp(`^jobs/job-1/results/${format}-[0-9a-f]{20}\\.csv$`));
+      expect(await text(result.key)).toBe(header + rows("c", 3) + rows("a", 1));
+    });
+
+    it("streams a job of many images in order, reading ahead of the writer", async () => {
+      // Prepare: more images than the merge reads at once.
+      const names = Array.from({ length: 40 }, (_, i) => `img-${String(i).padStart(2, "0")}.png`);
+      for (const name of names) await storeSucceededImage(bucket.storage, JOB, name, { cellsPerType: { shsy5y: 1 } });
+
+      // Act
+      const result = await jobResult(JOB, { format }, context());
+
+      // Assess
+      expect(await text(result.key)).toBe(header + names.map((name) => rows(name.replace(".png", ""), 1)).join(""));
+    });
+
+    it("answers result_not_in_run, naming the image, when one was segmented before measurements existed", async () => {
+      // Prepare
+      await storeSucceededImage(bucket.storage, JOB, "a.png");
+      await storeSucceededImage(bucket.storage, JOB, "b.png", { beforeMeasurements: true });
+
+      // Act
+      const error = await jobResult(JOB, { format }, context()).catch((e: unknown) => e);
+
+      // Assess
+      expect(error).toMatchObject({ code: "result_not_in_run", details: { fileName: "b.png" } });
+      expect(await bucket.storage.list("jobs/job-1/results/")).toEqual([]);
     });
   });
 });

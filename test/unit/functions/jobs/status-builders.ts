@@ -8,9 +8,11 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { SUBMISSION_CSV_HEADER } from "../../../../core/kaggle/csv";
+import { MEASUREMENTS_CSV_HEADER, SUMMARY_CSV_HEADER } from "../../../../core/outputs/measurements-csv";
 import { type CellType } from "../../../../core/types";
 import {
   inputKey,
+  MEASUREMENT_RESULT_KINDS,
   jobStatusSchema,
   outputKeys,
   parseInputKey,
@@ -100,6 +102,8 @@ export interface SucceededOptions {
   readonly timings?: Partial<JobTimings>;
   readonly width?: number;
   readonly height?: number;
+  /** A run of a version that wrote no measurements, summary or outlines. */
+  readonly beforeMeasurements?: boolean;
 }
 
 export function succeededStatus(target: StatusTarget, options: SucceededOptions = {}): Succeeded {
@@ -121,7 +125,9 @@ export function succeededStatus(target: StatusTarget, options: SucceededOptions 
     manifestSha256: "a".repeat(64),
     profile: "fast",
     timings: timings(options.timings),
-    results: outputKeys(target, runId).results,
+    results: options.beforeMeasurements
+      ? Object.fromEntries(Object.entries(outputKeys(target, runId).results).filter(([kind]) => !(MEASUREMENT_RESULT_KINDS as readonly string[]).includes(kind)))
+      : outputKeys(target, runId).results,
   }) as Succeeded;
 }
 
@@ -145,6 +151,11 @@ export async function storeStatus(storage: Storage, status: JobStatus): Promise<
 }
 
 /** The CSV rows one image's `submission.csv` holds in these tests: one row per cell, RLE made up. */
+/** Stand-ins for `measurements.csv` rows: what the merge must keep is which image and cell each row is. */
+export function measurementRowsOf(imageId: string, cells = 2): string {
+  return Array.from({ length: cells }, (_, i) => `${imageId},${i + 1}\n`).join("");
+}
+
 export function submissionRows(imageId: string, cells = 2): string {
   return Array.from({ length: cells }, (_, i) => `${imageId},${i * 10 + 1} ${i + 3}\n`).join("");
 }
@@ -162,6 +173,11 @@ export async function storeSucceededImage(storage: Storage, jobId: string, fileN
   await storage.put(status.results.coco, JSON.stringify({ images: [{ file_name: fileName }] }));
   await storage.put(status.results.labels, new Uint8Array([0x89, 0x50, 0x4e, 0x47, 1]));
   await storage.put(status.results.overlay, new Uint8Array([0x89, 0x50, 0x4e, 0x47, 2]));
+  if (status.results.measurements !== undefined) {
+    await storage.put(status.results.measurements, MEASUREMENTS_CSV_HEADER + measurementRowsOf(status.imageId, cells));
+    await storage.put(status.results.summary!, SUMMARY_CSV_HEADER + `${status.imageId},${fileName},${cells}\n`);
+    await storage.put(status.results.outlines!, JSON.stringify({ type: "FeatureCollection", features: [] }));
+  }
   await storeStatus(storage, status);
   return status;
 }

@@ -1,0 +1,171 @@
+/**
+ * `measurements.csv` (one row per cell) and `summary.csv` (one row per image). Every file has the same
+ * columns whether or not the pixel size is known (the micrometre columns are then empty), so the files of
+ * a plate's images concatenate under one header.
+ */
+import { csvField } from "../kaggle/csv";
+import type { CellMeasurement } from "../measurements/cell-measurements";
+import type { ImageSummary } from "../measurements/image-summary";
+import { CELL_TYPES, type CellType } from "../types";
+
+const MEASUREMENT_COLUMNS = [
+  "image_id",
+  "cell_id",
+  "cell_type",
+  "score",
+  "area_px",
+  "centroid_x",
+  "centroid_y",
+  "bbox_x",
+  "bbox_y",
+  "bbox_width",
+  "bbox_height",
+  "equivalent_diameter_px",
+  "perimeter_px",
+  "major_axis_px",
+  "minor_axis_px",
+  "eccentricity",
+  "orientation_deg",
+  "solidity",
+  "form_factor",
+  "touches_border",
+  "mean_intensity",
+  "std_intensity",
+  "min_intensity",
+  "max_intensity",
+  "integrated_intensity",
+  "pixel_size_um",
+  "area_um2",
+  "centroid_x_um",
+  "centroid_y_um",
+  "equivalent_diameter_um",
+  "perimeter_um",
+  "major_axis_um",
+  "minor_axis_um",
+] as const;
+
+const SUMMARY_COLUMNS = [
+  "image_id",
+  "file_name",
+  "width",
+  "height",
+  "pixel_size_um",
+  "cell_type",
+  "cell_count",
+  ...CELL_TYPES.map((type) => `count_${type}` as const),
+  "confluence_pct",
+  "mean_area_px",
+  "median_area_px",
+  "mean_area_um2",
+  "median_area_um2",
+  "mean_intensity_inside",
+  "mean_intensity_outside",
+] as const;
+
+/** The header lines, newline included, so that a stream writes them as they are. */
+export const MEASUREMENTS_CSV_HEADER = `${MEASUREMENT_COLUMNS.join(",")}\n`;
+export const SUMMARY_CSV_HEADER = `${SUMMARY_COLUMNS.join(",")}\n`;
+
+/** Decimals written: well below a pixel, and below what a 16-bit intensity can tell apart. */
+const DECIMALS = 4;
+
+/**
+ * One row per cell (no header; an image without cells has none).
+ *
+ * @example
+ * ```ts
+ * await writeFile("measurements.csv", MEASUREMENTS_CSV_HEADER + measurementRows("A01", cells, 0.65));
+ * ```
+ */
+export function measurementRows(imageId: string, cells: readonly CellMeasurement[], pixelSizeUm?: number): string {
+  const id = csvField(imageId);
+  const um = (value: number) => (pixelSizeUm === undefined ? "" : number(value * pixelSizeUm));
+  return cells
+    .map((cell) =>
+      [
+        id,
+        cell.cellId,
+        cell.cellType,
+        number(cell.score),
+        cell.area,
+        number(cell.centroidX),
+        number(cell.centroidY),
+        cell.bboxX,
+        cell.bboxY,
+        cell.bboxWidth,
+        cell.bboxHeight,
+        number(cell.equivalentDiameter),
+        number(cell.perimeter),
+        number(cell.majorAxis),
+        number(cell.minorAxis),
+        number(cell.eccentricity),
+        number((cell.orientation * 180) / Math.PI),
+        number(cell.solidity),
+        number(cell.formFactor),
+        cell.touchesBorder,
+        number(cell.meanIntensity),
+        number(cell.stdIntensity),
+        cell.minIntensity,
+        cell.maxIntensity,
+        cell.integratedIntensity,
+        pixelSizeUm ?? "",
+        pixelSizeUm === undefined ? "" : number(cell.area * pixelSizeUm * pixelSizeUm),
+        um(cell.centroidX),
+        um(cell.centroidY),
+        um(cell.equivalentDiameter),
+        um(cell.perimeter),
+        um(cell.majorAxis),
+        um(cell.minorAxis),
+      ].join(",") + "\n",
+    )
+    .join("");
+}
+
+/** Which image a summary row describes. */
+export interface SummarizedImage {
+  readonly imageId: string;
+  /** The file the image came from (its path inside a job, or as given to the CLI). */
+  readonly fileName: string;
+  readonly width: number;
+  readonly height: number;
+  /** The type most of its cells have; null without cells. */
+  readonly cellType: CellType | null;
+  readonly pixelSizeUm?: number;
+}
+
+/**
+ * The image's row of `summary.csv` (no header).
+ *
+ * @example
+ * ```ts
+ * const row = summaryRow({ imageId: "A01", fileName: "plate-1/A01.tif", width: 704, height: 520, cellType: "astro" }, summary);
+ * ```
+ */
+export function summaryRow(image: SummarizedImage, summary: ImageSummary): string {
+  const { pixelSizeUm } = image;
+  const optional = (value: number | undefined) => (value === undefined ? "" : number(value));
+  const squareUm = (value: number | undefined) => (value === undefined || pixelSizeUm === undefined ? "" : number(value * pixelSizeUm * pixelSizeUm));
+  return (
+    [
+      csvField(image.imageId),
+      csvField(image.fileName),
+      image.width,
+      image.height,
+      pixelSizeUm ?? "",
+      image.cellType ?? "",
+      summary.cells,
+      ...CELL_TYPES.map((type) => summary.cellsPerType[type]),
+      number(summary.confluencePct),
+      optional(summary.meanArea),
+      optional(summary.medianArea),
+      squareUm(summary.meanArea),
+      squareUm(summary.medianArea),
+      optional(summary.meanIntensityInside),
+      optional(summary.meanIntensityOutside),
+    ].join(",") + "\n"
+  );
+}
+
+function number(value: number): string {
+  return String(Number(value.toFixed(DECIMALS)));
+}

@@ -1,0 +1,73 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { maskFromPixelIndices } from "../../core/masks/binary-mask";
+import { outlinesGeoJson } from "../../core/outputs/outlines-geojson";
+import type { Instance } from "../../core/types";
+
+const labelImage = fc
+  .record({ width: fc.integer({ min: 1, max: 16 }), height: fc.integer({ min: 1, max: 16 }) })
+  .chain(({ width, height }) =>
+    fc.record({
+      width: fc.constant(width),
+      height: fc.constant(height),
+      labels: fc.uint16Array({ min: 0, max: 2, minLength: width * height, maxLength: width * height }),
+    }),
+  );
+
+function instancesOf(labels: Uint16Array, width: number, height: number): Instance[] {
+  return [1, 2].map((label) => {
+    const pixels = [...labels.keys()].filter((i) => labels[i] === label);
+    const mask = maskFromPixelIndices(pixels, width, height);
+    return { cellType: "cort", score: 0.5, mask, area: pixels.length, box: [0, 0, width, height] };
+  });
+}
+
+/** Even-odd rule over every ring of the geometry (holes included). */
+function contains(polygons: number[][][][], x: number, y: number): boolean {
+  let inside = false;
+  for (const ring of polygons.flat()) {
+    for (let i = 0, j = ring.length - 1; i < ring.length; j = i++) {
+      const [xi, yi] = ring[i]!;
+      const [xj, yj] = ring[j]!;
+      if (yi! > y !== yj! > y && x < ((xj! - xi!) * (y - yi!)) / (yj! - yi!) + xi!) inside = !inside;
+    }
+  }
+  return inside;
+}
+
+describe("outlinesGeoJson", () => {
+  it("outlines exactly the pixels of each cell: every pixel centre inside its cell's polygons, no other", () => {
+    fc.assert(
+      fc.property(labelImage, ({ width, height, labels }) => {
+        const instances = instancesOf(labels, width, height);
+        const { features } = outlinesGeoJson(labels, width, instances);
+        const present = [1, 2].filter((label) => labels.includes(label));
+        expect(features.map((feature) => feature.properties.cell_id)).toEqual(present);
+        for (const feature of features) {
+          const polygons = feature.geometry.type === "Polygon" ? [feature.geometry.coordinates] : feature.geometry.coordinates;
+          for (let y = 0; y < height; y++) {
+            for (let x = 0; x < width; x++) {
+              expect(contains(polygons as number[][][][], x + 0.5, y + 0.5)).toBe(labels[y * width + x] === feature.properties.cell_id);
+            }
+          }
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("classifies each cell as a QuPath detection of its type, coloured as in the overlay", () => {
+    const labels = new Uint16Array([1, 1, 0, 0]);
+    const [first] = instancesOf(labels, 2, 2);
+    const { features } = outlinesGeoJson(labels, 2, [{ ...first!, cellType: "astro", score: 0.75 }]);
+    expect(features).toEqual([
+      {
+        type: "Feature",
+        geometry: { type: "Polygon", coordinates: [expect.any(Array)] },
+        properties: { objectType: "detection", classification: { name: "astro", color: [86, 180, 233] }, cell_id: 1, cell_type: "astro", score: 0.75 },
+      },
+    ]);
+    const ring = (features[0]!.geometry.coordinates as number[][][])[0]!;
+    expect(new Set(ring.map((point) => point.join(",")))).toEqual(new Set(["0,0", "2,0", "2,1", "0,1"]));
+  });
+});

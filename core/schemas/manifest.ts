@@ -59,17 +59,45 @@ const postprocessFields = z.object({
 
 export const postprocessSchema = z.preprocess(upgradeLegacyPostprocess, postprocessFields);
 
-export const memberSchema = z.object({
-  name: z.string().min(1),
+const graphSchema = z.object({
   file: z.string().regex(/^[\w.-]+\.onnx$/, "a file name inside the model directory"),
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
-  architecture: z.string(),
-  trainingData: z.string(),
-  training: z.record(z.string(), z.unknown()),
-  validation: mapScoreSchema.optional(),
-  /** Relative weight in fusion. */
-  weight: z.number().positive().default(1),
 });
+
+/**
+ * A member's ONNX graphs (model-container/README.md, "The ONNX contract"): the detector and the mask head,
+ * or, in manifests exported before the split, one graph (`combined`) that computes every detection's mask.
+ */
+const graphsSchema = z.union([
+  z.object({
+    /** image -> boxes, scores, labels and the feature maps the mask head reads. */
+    detector: graphSchema,
+    /** feature maps, boxes, labels -> box-frame masks, run on the detections post-processing keeps. */
+    masks: graphSchema,
+  }),
+  z.object({ combined: graphSchema }),
+]);
+
+/** Manifests written before the detector / mask-head split named a member's one graph by `file` and `sha256`. */
+function upgradeSingleGraphMember(value: unknown): unknown {
+  if (typeof value !== "object" || value === null || !("file" in value) || "graphs" in value) return value;
+  const { file, sha256, ...rest } = value as Record<string, unknown>;
+  return { ...rest, graphs: { combined: { file, sha256 } } };
+}
+
+export const memberSchema = z.preprocess(
+  upgradeSingleGraphMember,
+  z.object({
+    name: z.string().min(1),
+    graphs: graphsSchema,
+    architecture: z.string(),
+    trainingData: z.string(),
+    training: z.record(z.string(), z.unknown()),
+    validation: mapScoreSchema.optional(),
+    /** Relative weight in fusion. */
+    weight: z.number().positive().default(1),
+  }),
+);
 
 export const profileSchema = z.object({
   members: z.array(z.string()).min(1),

@@ -65,17 +65,11 @@ export async function loadModels(options: LoadOptions): Promise<LoadedModels> {
     manifest.members
       .filter((m) => wanted.has(m.name))
       .map(async (member) => {
-        const file = path.join(modelDir, member.file);
-        let bytes: Buffer;
-        try {
-          bytes = await readFile(file);
-        } catch (error) {
-          throw new ModelUnavailableError(`cannot read model file ${file}: ${(error as Error).message}`, { cause: error });
-        }
-        const digest = sha256(bytes);
-        if (digest !== member.sha256) {
-          throw new ModelUnavailableError(`${file} has sha256 ${digest}, but the manifest expects ${member.sha256}`);
-        }
+        const { graphs } = member;
+        const bytes =
+          "combined" in graphs
+            ? { combined: await readGraph(modelDir, graphs.combined) }
+            : { detector: await readGraph(modelDir, graphs.detector), masks: await readGraph(modelDir, graphs.masks) };
         return OnnxMember.load(bytes, {
           name: member.name,
           weight: member.weight,
@@ -91,6 +85,22 @@ export async function loadModels(options: LoadOptions): Promise<LoadedModels> {
     segmenters: Object.fromEntries(options.profiles.map((profile) => [profile, new Segmenter(manifest, members, profile)])),
     members,
   };
+}
+
+/** A graph's bytes, refused when its sha256 is not the manifest's. */
+async function readGraph(modelDir: string, graph: { file: string; sha256: string }): Promise<Buffer> {
+  const file = path.join(modelDir, graph.file);
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(file);
+  } catch (error) {
+    throw new ModelUnavailableError(`cannot read model file ${file}: ${(error as Error).message}`, { cause: error });
+  }
+  const digest = sha256(bytes);
+  if (digest !== graph.sha256) {
+    throw new ModelUnavailableError(`${file} has sha256 ${digest}, but the manifest expects ${graph.sha256}`);
+  }
+  return bytes;
 }
 
 function sha256(bytes: Uint8Array): string {

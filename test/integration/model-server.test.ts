@@ -34,7 +34,7 @@ interface LogLine {
 /** The parts of GET /info the tests read. */
 interface Info {
   readonly executionProvider: string;
-  readonly members: { name: string; sha256: string; executionProvider: string }[];
+  readonly members: { name: string; graphs: Record<"detector" | "masks", { file: string; sha256: string }>; executionProvider: string }[];
   readonly queue: { active: number; pending: number };
 }
 
@@ -169,7 +169,11 @@ describe("model server (committed model, real HTTP)", () => {
       limits: { maxConcurrency: 1, maxQueue: MAX_QUEUE, maxPixels: 25_000_000, requestTimeoutMs: 60_000 },
       queue: { active: 0, pending: 0 },
     });
-    expect(info.members[0]).toMatchObject({ name: expect.any(String), sha256: expect.stringMatching(/^[0-9a-f]{64}$/), executionProvider: info.executionProvider });
+    expect(info.members[0]).toMatchObject({
+      name: expect.any(String),
+      graphs: { detector: { sha256: expect.stringMatching(/^[0-9a-f]{64}$/) }, masks: { sha256: expect.stringMatching(/^[0-9a-f]{64}$/) } },
+      executionProvider: info.executionProvider,
+    });
   });
 
   it("segments a PNG into disjoint instances with Kaggle RLEs in the image's frame", async () => {

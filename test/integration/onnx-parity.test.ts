@@ -1,10 +1,10 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { decodeImage } from "../../core/image/decode";
 import { modelInput } from "../../core/image/normalize";
-import { BUNDLED_MODEL_DIR, readManifest } from "../../model-container/src/model-store";
-import { OnnxMember } from "../../model-container/src/onnx-member";
+import { PROFILES } from "../../core/schemas/manifest";
+import { BUNDLED_MODEL_DIR, loadModels } from "../../model-container/src/model-store";
 import { SARTORIUS } from "./helpers";
 
 /** What export.py recorded from PyTorch on one image (model-container/models/parity/<member>.json). */
@@ -20,24 +20,20 @@ interface ParityRecord {
   maskMeans: number[];
 }
 
-const manifest = await readManifest(BUNDLED_MODEL_DIR);
+// Every member a profile uses, loaded as the runtime loads them (sha256 checked).
+const { manifest, members } = await loadModels({ profiles: [...PROFILES] });
+afterAll(() => Promise.all(members.map((m) => m.release())));
 
-describe.each(manifest.members)("member $name: onnxruntime-node agrees with PyTorch", (member) => {
+describe.each(manifest.members.filter((m) => members.some((loaded) => loaded.name === m.name)))("member $name: onnxruntime-node agrees with PyTorch", (member) => {
   it("on the image export.py recorded", async () => {
     // Prepare
     const record: ParityRecord = JSON.parse(await readFile(path.join(BUNDLED_MODEL_DIR, "parity", `${member.name}.json`), "utf8"));
     const image = await decodeImage(await readFile(path.join(SARTORIUS, "test", record.image)));
     const input = modelInput(image, manifest.input);
-    const onnx = await OnnxMember.load(await readFile(path.join(BUNDLED_MODEL_DIR, member.file)), {
-      name: member.name,
-      weight: 1,
-      maskSize: manifest.maskSize,
-      executionProvider: "cpu",
-    });
+    const onnx = members.find((m) => m.name === member.name)!;
 
-    // Act
+    // Act: every detection with its mask
     const found = await onnx.infer(input);
-    await onnx.release();
 
     // Assess: the TypeScript preprocessing feeds the model what PyTorch's did...
     expect([3, input.paddedHeight, input.paddedWidth]).toEqual(record.inputShape);

@@ -8,7 +8,7 @@ import { hasTorch, SARTORIUS, TRAIN_IMAGES, TRAINING, trainingPython as python }
 
 // .ci/run installs Debian's torch, so CI always runs this; elsewhere it needs `apt-get install python3-torch ...`.
 describe.skipIf(!hasTorch())("training and export (real code, a few steps on the CPU; skipped: /usr/bin/python3 cannot import torch)", () => {
-  it("trains, continues its checkpoint, validates, exports ONNX + manifest that the Node runtime loads and runs", async () => {
+  it("trains, continues its checkpoint, validates, exports both ONNX graphs + manifest that the Node runtime loads and runs", async () => {
     // Prepare: the real member's architecture with small crops and few detections.
     const dir = await mkdtemp(path.join(tmpdir(), "cellseg-train-"));
     const config = path.join(dir, "tiny.yaml");
@@ -40,9 +40,13 @@ describe.skipIf(!hasTorch())("training and export (real code, a few steps on the
     const scores = JSON.parse(await readFile(metrics, "utf8"));
     expect(scores.validation_images).toBe(1);
     expect(scores.map_tuned.map).toBeGreaterThanOrEqual(0);
-    // ...and the export runs in the Node runtime.
+    // ...and the export (detector and mask head) runs in the Node runtime.
     const { manifest, segmenters } = await loadModels({ modelDir: models, profiles: ["accurate"] });
-    expect(manifest.members[0]).toMatchObject({ name: "tiny", file: "tiny.onnx", training: { steps: 2 } });
+    expect(manifest.members[0]).toMatchObject({
+      name: "tiny",
+      graphs: { detector: { file: "tiny.detector.onnx" }, masks: { file: "tiny.masks.onnx" } },
+      training: { steps: 2 },
+    });
     const image = await decodeImage(await readFile(path.join(TRAIN_IMAGES, "0030fd0e6378.png")));
     const { instances, timings } = await segmenters.accurate!.segment(image);
     expect(Array.isArray(instances)).toBe(true);

@@ -182,7 +182,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
       defaultProfile: defaultProfileOf(models),
       members: models.manifest.members
         .filter((member) => loaded.has(member.name))
-        .map(({ name, file, sha256, architecture }) => ({ name, file, sha256, architecture, executionProvider: loaded.get(name) })),
+        .map(({ name, graphs, architecture }) => ({ name, graphs, architecture, executionProvider: loaded.get(name) })),
       limits: {
         maxBodyBytes: limits.maxBodyBytes,
         maxPixels: limits.maxPixels,

@@ -112,3 +112,56 @@ class BoxFrameMaskRCNN(nn.Module):
     def forward(self, image: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         found = box_frame_detections(self.model, image.unsqueeze(0))[0]
         return found["boxes"], found["scores"], found["labels"], found["masks"]
+
+
+class DetectorGraph(nn.Module):
+    """The first exported graph: one [3, H, W] image -> boxes, scores, labels and the FPN levels the mask
+    head pools from (`mask_feature_names`), so that the runtime computes masks only for the detections it
+    keeps (the mask head is a fifth of the model's time, and most detections fall below the score threshold).
+    """
+
+    def __init__(self, model: MaskRCNN):
+        super().__init__()
+        self.model = model
+
+    def forward(self, image: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        batch = image.unsqueeze(0)
+        image_sizes: List[Tuple[int, int]] = [(batch.shape[-2], batch.shape[-1])]
+        features: Dict[str, torch.Tensor] = self.model.backbone(batch)
+        proposals, _ = self.model.rpn(ImageList(batch, image_sizes), features)
+        heads = self.model.roi_heads
+        box_features = heads.box_head(heads.box_roi_pool(features, proposals, image_sizes))
+        class_logits, box_regression = heads.box_predictor(box_features)
+        boxes, scores, labels = heads.postprocess_detections(class_logits, box_regression, proposals, image_sizes)
+        levels = [features[name] for name in pooled_levels(self.model)]
+        return (boxes[0], scores[0], labels[0], *levels)
+
+
+class MaskHeadGraph(nn.Module):
+    """The second exported graph: the detector's FPN levels, boxes [K, 4] and labels [K] -> [K, 1, M, M]
+    box-frame mask probabilities of each box's class; what `BoxFrameMaskRCNN` computes for the same boxes
+    (the mask head works on each box alone: RoIAlign, convolutions, per-box GroupNorm)."""
+
+    def __init__(self, model: MaskRCNN, image_size: Tuple[int, int]):
+        super().__init__()
+        self.model = model
+        # The pooler infers each level's stride from the feature and image sizes: fixed by the architecture.
+        self.image_size = image_size
+
+    def forward(self, boxes: torch.Tensor, labels: torch.Tensor, *levels: torch.Tensor) -> torch.Tensor:
+        heads = self.model.roi_heads
+        features = dict(zip(pooled_levels(self.model), levels))
+        pooled = heads.mask_roi_pool(features, [boxes], [self.image_size])
+        logits = heads.mask_predictor(heads.mask_head(pooled))
+        return logits[torch.arange(logits.shape[0]), labels].sigmoid()[:, None]
+
+
+def pooled_levels(model: MaskRCNN) -> List[str]:
+    """The FPN levels the mask head pools from: those of its pooler's names the backbone has (no '3' without layer4)."""
+    present = set(model.backbone.body.return_layers.values())
+    return [name for name in model.roi_heads.mask_roi_pool.featmap_names if name in present]
+
+
+def mask_feature_names(model: MaskRCNN) -> List[str]:
+    """The exported names of the FPN levels the detector hands to the mask head."""
+    return [f"features_{name}" for name in pooled_levels(model)]

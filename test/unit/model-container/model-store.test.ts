@@ -8,13 +8,22 @@ import { loadModels, readManifest } from "../../../model-container/src/model-sto
 
 const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
 
+/** A manifest whose one member's detector is `file` (its mask head: `masks.onnx`, same digest). */
 function manifestFor(file: string, digest: string) {
   return {
     version: "test",
     classes: ["shsy5y", "astro", "cort"],
     input: { percentileLow: 0.5, percentileHigh: 99.5, mean: 0.5, std: 0.25, scale: 1.5, sizeDivisor: 32 },
     maskSize: 28,
-    members: [{ name: "m", file, sha256: digest, architecture: "x", trainingData: "x", training: {} }],
+    members: [
+      {
+        name: "m",
+        graphs: { detector: { file, sha256: digest }, masks: { file: "masks.onnx", sha256: digest } },
+        architecture: "x",
+        trainingData: "x",
+        training: {} as Record<string, unknown>,
+      },
+    ],
     postprocess: {
       scoreThresholds: { shsy5y: 0.3, astro: 0.4, cort: 0.5 },
       minAreas: { shsy5y: 50, astro: 100, cort: 50 },
@@ -37,7 +46,7 @@ describe("model store", () => {
   it("refuses a model file whose sha256 differs from the manifest's", async () => {
     // Prepare
     const bytes = new TextEncoder().encode("not the model the manifest names");
-    const dir = await modelDir(manifestFor("m.onnx", "0".repeat(64)), { "m.onnx": bytes });
+    const dir = await modelDir(manifestFor("m.onnx", "0".repeat(64)), { "m.onnx": bytes, "masks.onnx": bytes });
 
     // Act / Assess
     await expect(loadModels({ modelDir: dir, profiles: ["fast"] })).rejects.toThrow(/m\.onnx has sha256 [0-9a-f]{64}, but the manifest expects 0{64}/);
@@ -50,7 +59,7 @@ describe("model store", () => {
 
   it("fails clearly when the file is not an ONNX model", async () => {
     const bytes = new TextEncoder().encode("garbage");
-    const dir = await modelDir(manifestFor("m.onnx", sha256(bytes)), { "m.onnx": bytes });
+    const dir = await modelDir(manifestFor("m.onnx", sha256(bytes)), { "m.onnx": bytes, "masks.onnx": bytes });
     await expect(loadModels({ modelDir: dir, profiles: ["fast"] })).rejects.toBeInstanceOf(ModelUnavailableError);
   });
 
@@ -61,7 +70,21 @@ describe("model store", () => {
     const dir = await modelDir(broken);
 
     // Act / Assess
-    await expect(readManifest(dir)).rejects.toThrow(/members\.0\.sha256.*profiles\.fast: unknown member "nobody"|profiles\.fast: unknown member "nobody".*sha256/);
+    await expect(readManifest(dir)).rejects.toThrow(/members\.0\.graphs\.detector\.sha256.*profiles\.fast: unknown member "nobody"|profiles\.fast: unknown member "nobody".*sha256/);
+  });
+
+  it("reads a member exported as one graph (before the detector / mask-head split) as a combined graph", async () => {
+    // Prepare
+    const current = manifestFor("m.onnx", "0".repeat(64));
+    const { graphs: _, ...rest } = current.members[0];
+    const dir = await modelDir({ ...current, members: [{ ...rest, file: "m.onnx", sha256: "1".repeat(64) }] });
+
+    // Act
+    const manifest = await readManifest(dir);
+
+    // Assess
+    expect(manifest.members[0].graphs).toEqual({ combined: { file: "m.onnx", sha256: "1".repeat(64) } });
+    expect(manifest.members[0]).not.toHaveProperty("file");
   });
 
   it("fails clearly when manifest.json is not JSON", async () => {

@@ -71,6 +71,7 @@ function banner(stack: LocalStack): string {
   const lines = [
     "",
     "cellseg is running locally",
+    `  web console    ${stack.apiUrl}/`,
     `  API            ${stack.apiUrl}/v1   (OpenAPI document: ${stack.apiUrl}/v1/openapi.json)`,
     `  model server   ${stack.modelServerUrl}${stack.modelServerLog ? `   (pid ${stack.modelServerPid}, log: ${stack.modelServerLog})` : ""}`,
   ];

@@ -32,6 +32,8 @@ export interface LocalS3Options {
   readonly port?: number;
   /** Where the objects live. @default a temporary directory, removed by close() */
   readonly directory?: string;
+  /** Origins whose pages may use presigned links from a browser (the web console's), as the deployed buckets' CORS. */
+  readonly corsOrigins?: readonly string[];
 }
 
 /** s3rver's default credentials: the SDK must sign with them. */
@@ -69,7 +71,7 @@ export async function startLocalS3(buckets: readonly string[], options: LocalS3O
   const temporary = options.directory === undefined;
   const directory = options.directory ?? (await mkdtemp(path.join(tmpdir(), "cellseg-s3rver-")));
   await mkdir(directory, { recursive: true });
-  const server = new S3rver({ address: "127.0.0.1", port: options.port ?? 0, directory, silent: true, configureBuckets: buckets.map((name) => ({ name })) });
+  const server = new S3rver({ address: "127.0.0.1", port: options.port ?? 0, directory, silent: true, configureBuckets: buckets.map((name) => ({ name, configs: options.corsOrigins?.length ? [corsConfiguration(options.corsOrigins)] : [] })) });
   const queues = new Map<string, Promise<void>>();
   server.middleware.unshift(async (ctx, next) => {
     if (ctx.method !== "PUT" || ctx.headers["if-none-match"] !== "*") return next();
@@ -109,6 +111,12 @@ export async function startLocalS3(buckets: readonly string[], options: LocalS3O
       if (temporary) await rm(directory, { recursive: true, force: true });
     },
   };
+}
+
+/** Uploads (PUT) and downloads (GET) through presigned links from the given origins' pages. */
+function corsConfiguration(origins: readonly string[]): string {
+  const allowed = origins.map((origin) => `<AllowedOrigin>${origin}</AllowedOrigin>`).join("");
+  return `<CORSConfiguration><CORSRule>${allowed}<AllowedMethod>GET</AllowedMethod><AllowedMethod>PUT</AllowedMethod><AllowedMethod>HEAD</AllowedMethod><AllowedHeader>*</AllowedHeader><ExposeHeader>ETag</ExposeHeader><MaxAgeSeconds>3600</MaxAgeSeconds></CORSRule></CORSConfiguration>`;
 }
 
 /**

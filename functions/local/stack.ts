@@ -27,6 +27,7 @@ import { createSegmentHandler } from "../segment/handler";
 import type { LocalStackConfig } from "./config";
 import { watchInputFolder, type InputWatcher } from "./input-watcher";
 import { localLambdaContext } from "./lambda-context";
+import { consoleSite } from "./console-site";
 import { LocalQueue } from "./local-queue";
 import { startModelServerProcess, type ModelServerProcess } from "./model-server-process";
 import { startLocalS3 } from "./s3-server";
@@ -36,6 +37,7 @@ import { s3NotificationBody, type CreatedObject } from "./sqs-messages";
 const STOP_WAIT_MS = 180_000;
 
 export interface LocalStack {
+  /** The API's base URL, which also serves the web console (at `/`). */
   readonly apiUrl: string;
   readonly modelServerUrl: string;
   /** The model server's process, when the stack started it. */
@@ -87,7 +89,21 @@ export async function startLocalStack(config: LocalStackConfig, env: Environment
   try {
     const modelServer = await startModelServer(config);
     if (modelServer.process) started.push(modelServer.process);
-    const s3 = config.storage.kind === "s3rver" ? await startLocalS3([config.bucket], { port: config.storage.port, directory: path.join(config.dataDirectory, "s3rver") }) : undefined;
+
+    // The API listens first: its address is part of the upload links it hands out, and the origin of the
+    // console whose pages may use the local S3 server's presigned links.
+    let site: { fetch(request: Request): Response | Promise<Response> } | undefined;
+    const server = serve({ fetch: (request) => site!.fetch(request), port: config.port, hostname: config.host });
+    await new Promise<void>((resolve, reject) => {
+      server.once("listening", resolve);
+      server.once("error", reject);
+    });
+    started.push({ stop: () => new Promise<void>((resolve) => server.close(() => resolve())) });
+    const apiUrl = config.publicUrl ?? `http://${urlHost(config.host)}:${(server.address() as AddressInfo).port}`;
+    const s3 =
+      config.storage.kind === "s3rver"
+        ? await startLocalS3([config.bucket], { port: config.storage.port, directory: path.join(config.dataDirectory, "s3rver"), corsOrigins: [new URL(apiUrl).origin] })
+        : undefined;
     if (s3) started.push({ stop: () => s3.close() });
 
     const serviceEnv: Environment = {
@@ -103,20 +119,11 @@ export async function startLocalStack(config: LocalStackConfig, env: Environment
     };
     const pipelineConfig = loadPipelineConfig(serviceEnv);
     const apiConfig = loadApiConfig(serviceEnv);
-
-    // The API listens first: its address is part of the upload links it hands out.
-    let app: { fetch(request: Request): Response | Promise<Response> } | undefined;
-    const server = serve({ fetch: (request) => app!.fetch(request), port: config.port, hostname: config.host });
-    await new Promise<void>((resolve, reject) => {
-      server.once("listening", resolve);
-      server.once("error", reject);
-    });
-    started.push({ stop: () => new Promise<void>((resolve) => server.close(() => resolve())) });
-    const apiUrl = config.publicUrl ?? `http://${urlHost(config.host)}:${(server.address() as AddressInfo).port}`;
     const uploadLinks = s3 ? undefined : new LocalUploadLinks(apiUrl);
     // Set once the queue exists; an upload cannot arrive before the links that allow it are handed out.
     let onUploadStored: (key: string) => Promise<void> = async () => {};
-    app = createApi(wireApi(apiConfig, apiLogger, uploadLinks ? { uploadLinks, onUploadStored: (key) => onUploadStored(key) } : {}));
+    const app = createApi(wireApi(apiConfig, apiLogger, uploadLinks ? { uploadLinks, onUploadStored: (key) => onUploadStored(key) } : {}));
+    site = await consoleSite((request) => app.fetch(request), { connectOrigins: s3 ? [s3.url] : [] });
 
     const wired = wirePipeline(pipelineConfig, workerLogger);
     // This process is the data directory's only worker: a claim left by an earlier run of the service (killed

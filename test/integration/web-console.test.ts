@@ -1,0 +1,267 @@
+/**
+ * The web console in a real browser (Debian's Chromium driven by playwright-core) against `npm start`'s
+ * entry as a process, with real images: drop two images and a corrupt file, watch the uploads and the job,
+ * look at both results drawn, read a cell, move between images with the keyboard, download the job's CSV;
+ * the page logs no error. Also the bearer token: asked once, kept for the tab. Screenshots of the main
+ * views go to CONSOLE_SCREENSHOT_DIR (the README's are made this way), else to a temporary folder.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { createInterface } from "node:readline";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseSubmissionCsv } from "../../core/kaggle/csv";
+import { decodeKaggleRle } from "../../core/masks/kaggle-rle";
+import { CELL_TYPE_COLOURS } from "../../core/outputs/cell-type-colours";
+import type { JobView } from "../../core/schemas/api";
+import type { InstancesDocument } from "../../core/schemas/pipeline";
+import { startModelServer, type ModelServer } from "../support/model-server";
+import { REPO_ROOT, TRAIN_IMAGES } from "./helpers";
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const hasChromium = existsSync(CHROMIUM);
+if (!hasChromium) {
+  // vitest shows a skipped test without its reason: say it, and how to have it run.
+  console.warn(`web console tests skipped: no Chromium at ${CHROMIUM} (CHROMIUM_PATH). Install it with\n  apt-get install -y chromium`);
+}
+
+// A sparse cort image and a dense shsy5y one: real images, read in place.
+const CORT_IMAGE = "0030fd0e6378";
+const SHSY5Y_IMAGE = "2025512a5956";
+const TOKEN = "console-test-token-0123456789";
+
+interface Service {
+  readonly url: string;
+  readonly child: ChildProcess;
+  readonly output: string[];
+  stop(): Promise<void>;
+}
+
+/** `npm start`'s entry on a free port, using the test's model server; resolves with the console's URL it prints. */
+async function startService(modelServerUrl: string, dataDirectory: string, env: Record<string, string> = {}): Promise<Service> {
+  const child = spawn(process.execPath, ["--import", "tsx", "functions/local/main.ts"], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, PORT: "0", MODEL_SERVER_URL: modelServerUrl, CELLSEG_DATA_DIR: dataDirectory, POWERTOOLS_LOG_LEVEL: "WARN", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const output: string[] = [];
+  createInterface({ input: child.stderr! }).on("line", (line) => output.push(line));
+  const url = await new Promise<string>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).on("line", (line) => {
+      output.push(line);
+      const printed = /^\s*web console\s+(http\S+)/.exec(line);
+      if (printed) resolve(printed[1]!);
+    });
+    child.once("exit", (code) => reject(new Error(`npm start exited (${code}) before printing the console's URL:\n${output.join("\n")}`)));
+  });
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  return {
+    url,
+    child,
+    output,
+    stop: async () => {
+      if (child.exitCode === null) child.kill("SIGINT");
+      await exited;
+    },
+  };
+}
+
+/** The page's errors: console errors, uncaught exceptions, failed requests. */
+function watchErrors(page: Page): string[] {
+  const errors: string[] = [];
+  page.on("console", (message) => message.type() === "error" && errors.push(`console: ${message.text()}`));
+  page.on("pageerror", (error) => errors.push(`page: ${error.message}`));
+  page.on("requestfailed", (request) => errors.push(`request: ${request.url()} ${request.failure()?.errorText}`));
+  return errors;
+}
+
+/**
+ * The few browser globals the page functions below use (the tests' TypeScript has Node's types, not the
+ * DOM's; these functions run in the page).
+ */
+interface PageGlobals {
+  DataTransfer: new () => { items: { add(file: unknown): void } };
+  File: new (parts: Uint8Array[], name: string, options: { type: string }) => unknown;
+  atob(base64: string): string;
+  localStorage: { length: number };
+  sessionStorage: Record<string, string>;
+}
+interface PageCanvas {
+  width: number;
+  height: number;
+  getContext(kind: "2d"): { getImageData(x: number, y: number, width: number, height: number): { data: Uint8ClampedArray } };
+}
+
+/** Drops files on the upload zone as a user's drag and drop does: a `drop` event carrying them. */
+async function dropFiles(page: Page, files: { name: string; bytes: Buffer; type: string }[]): Promise<void> {
+  const transfer = await page.evaluateHandle((payload) => {
+    const page = globalThis as unknown as PageGlobals;
+    const data = new page.DataTransfer();
+    for (const file of payload) data.items.add(new page.File([Uint8Array.from(page.atob(file.base64), (c) => c.charCodeAt(0))], file.name, { type: file.type }));
+    return data;
+  }, files.map((file) => ({ name: file.name, type: file.type, base64: file.bytes.toString("base64") })));
+  await page.dispatchEvent("[data-testid=upload-zone]", "drop", { dataTransfer: transfer });
+}
+
+/** A pixel inside the cell, in page coordinates of the canvas fitted to the image. */
+async function cellPoint(page: Page, document: InstancesDocument, index: number): Promise<{ x: number; y: number }> {
+  const mask = decodeKaggleRle(document.instances[index]!.rle, document.width, document.height);
+  const inside = mask.data.indexOf(1);
+  const x = mask.left + (inside % mask.width);
+  const y = mask.top + Math.floor(inside / mask.width);
+  const box = (await page.locator("[data-testid=result-canvas]").boundingBox())!;
+  const scale = Math.min(box.width / document.width, box.height / document.height);
+  return { x: box.x + (box.width - document.width * scale) / 2 + (x + 0.5) * scale, y: box.y + (box.height - document.height * scale) / 2 + (y + 0.5) * scale };
+}
+
+/** Pixels of the canvas in a cell type's colour exactly: outlines drawn (a grey image has none). */
+function typeColouredPixels(page: Page, colour: readonly number[]): Promise<number> {
+  return page.locator("[data-testid=result-canvas]").evaluate((element, [r, g, b]) => {
+    const canvas = element as unknown as PageCanvas;
+    const data = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+    let count = 0;
+    for (let i = 0; i < data.length; i += 4) if (data[i] === r && data[i + 1] === g && data[i + 2] === b) count++;
+    return count;
+  }, colour as number[]);
+}
+
+describe.skipIf(!hasChromium)("web console in Chromium, against npm start", () => {
+  let modelServer: ModelServer;
+  let browser: Browser;
+  let dataDirectory: string;
+  let screenshots: string;
+  const services: Service[] = [];
+
+  beforeAll(async () => {
+    modelServer = await startModelServer();
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
+    dataDirectory = await mkdtemp(path.join(tmpdir(), "cellseg-console-"));
+    screenshots = process.env.CONSOLE_SCREENSHOT_DIR ? path.resolve(process.env.CONSOLE_SCREENSHOT_DIR) : path.join(dataDirectory, "screenshots");
+    await mkdir(screenshots, { recursive: true });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    for (const service of services) await service.stop();
+    await modelServer?.stop();
+    if (dataDirectory) await rm(dataDirectory, { recursive: true, force: true });
+  });
+
+  it("uploads two images and a corrupt file, shows progress, both results drawn and the corrupt file's error, and downloads the job's CSV", async () => {
+    const service = await startService(modelServer.url, path.join(dataDirectory, "plain"));
+    services.push(service);
+    expect(service.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+    const context = await browser.newContext({ viewport: { width: 1400, height: 1000 }, acceptDownloads: true });
+    const page = await context.newPage();
+    const errors = watchErrors(page);
+    // Uploads from this machine take milliseconds: hold each a moment so that its progress can be seen.
+    await page.route("**/v1/uploads/**", async (route) => {
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      await route.continue();
+    });
+    await page.goto(service.url);
+    await expect.poll(() => page.getByRole("heading", { name: "New job" }).isVisible()).toBe(true);
+
+    const png = (id: string) => readFile(path.join(TRAIN_IMAGES, `${id}.png`));
+    const truncated = (await png(CORT_IMAGE)).subarray(0, 3000);
+    await dropFiles(page, [
+      { name: `${CORT_IMAGE}.png`, bytes: await png(CORT_IMAGE), type: "image/png" },
+      { name: `${SHSY5Y_IMAGE}.png`, bytes: await png(SHSY5Y_IMAGE), type: "image/png" },
+      { name: "broken.png", bytes: truncated, type: "image/png" },
+    ]);
+
+    // Progress: each file's upload has its bar while it is held.
+    await expect.poll(() => page.locator("progress").count()).toBeGreaterThan(0);
+    await expect.poll(() => page.locator("tr[data-state=uploading]").count()).toBeGreaterThan(0);
+    await page.screenshot({ path: path.join(screenshots, "console-uploading.png") });
+
+    const rows = page.locator("table.files tbody tr");
+    await expect.poll(() => rows.count()).toBe(3);
+    await expect
+      .poll(async () => [await page.locator("tr[data-state=done]").count(), await page.locator("tr[data-state=failed]").count()], { timeout: 240_000, interval: 1000 })
+      .toEqual([2, 1]);
+    const brokenRow = page.locator("tr", { hasText: "broken.png" });
+    expect(await brokenRow.locator("td.details").textContent()).toMatch(/image/i);
+    const jobId = /#\/jobs\/([^/]+)/.exec(page.url())![1]!;
+    const view = (await (await fetch(`${service.url}v1/jobs/${jobId}`)).json()) as JobView;
+    expect(await page.locator(".badge.state-failed").first().textContent()).toBe("failed");
+    await page.screenshot({ path: path.join(screenshots, "console-job.png"), fullPage: true });
+
+    // Both results drawn: the cells' count, outlines in the type's colour, a cell under the pointer.
+    for (const id of [CORT_IMAGE, SHSY5Y_IMAGE]) {
+      const image = view.files.find((file) => file.imageId === id)!;
+      const document = (await (await fetch(`${service.url}${image.results!.json!.slice(1)}`)).json()) as InstancesDocument;
+      await page.getByRole("button", { name: `View ${image.fileName}` }).click();
+      const canvas = page.locator("[data-testid=result-canvas]");
+      await expect.poll(() => canvas.getAttribute("data-cells")).toBe(String(image.cells));
+      expect(image.cells).toBeGreaterThan(0);
+      expect(await typeColouredPixels(page, CELL_TYPE_COLOURS[document.instances[0]!.cellType])).toBeGreaterThan(100);
+      const point = await cellPoint(page, document, 0);
+      await page.mouse.move(point.x, point.y);
+      const info = page.locator("[data-testid=cell-info]");
+      await expect.poll(() => info.textContent()).toContain(`#${document.instances[0]!.id}`);
+      expect(await info.textContent()).toContain(document.instances[0]!.score.toFixed(3));
+      expect(await page.locator("[data-testid=type-counts]").textContent()).toContain(`${document.instances[0]!.cellType} ${image.cells}`);
+      if (id === CORT_IMAGE) await page.locator(".viewer").screenshot({ path: path.join(screenshots, "console-viewer.png") });
+    }
+
+    // The keyboard moves between the job's images and toggles the fill.
+    const title = page.locator("#viewer-title");
+    const before = await title.textContent();
+    await page.locator("[data-testid=result-canvas]").focus();
+    await page.keyboard.press("ArrowRight");
+    await expect.poll(() => title.textContent()).not.toBe(before);
+    await page.keyboard.press("f");
+    expect(await page.getByRole("checkbox", { name: "Fill" }).isChecked()).toBe(true);
+
+    // The job's Kaggle CSV: both images' cells, the corrupt file absent.
+    const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: /Job CSV/ }).click()]);
+    const csv = parseSubmissionCsv(await readFile((await download.path())!));
+    expect([...csv.keys()].sort()).toEqual([CORT_IMAGE, SHSY5Y_IMAGE].sort());
+    for (const file of view.files.filter((f) => f.state === "succeeded")) expect(csv.get(file.imageId)?.annotations).toHaveLength(file.cells!);
+
+    // After a reload the job is still listed, and opens.
+    await page.reload();
+    await page.getByRole("link", { name: /3 images/ }).click();
+    await expect.poll(() => page.locator("tr[data-state=done]").count()).toBe(2);
+
+    expect(errors).toEqual([]);
+    await context.close();
+  });
+
+  it("asks for API_TOKEN once when the service needs it, and keeps it until the tab closes", async () => {
+    const service = await startService(modelServer.url, path.join(dataDirectory, "token"), { API_TOKEN: TOKEN });
+    services.push(service);
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const asked: string[] = [];
+    page.on("request", (request) => request.url().includes("/v1/jobs") && asked.push(request.headers().authorization ?? "none"));
+    await page.goto(service.url);
+
+    await dropFiles(page, [{ name: `${CORT_IMAGE}.png`, bytes: await readFile(path.join(TRAIN_IMAGES, `${CORT_IMAGE}.png`)), type: "image/png" }]);
+    const dialog = page.getByRole("dialog", { name: "Access token" });
+    await expect.poll(() => dialog.isVisible()).toBe(true);
+    await page.getByLabel("Token", { exact: true }).fill("a-wrong-token-of-16-chars");
+    await page.getByRole("button", { name: "Continue" }).click();
+    await expect.poll(() => dialog.textContent()).toContain("refused");
+    await page.getByLabel("Token", { exact: true }).fill(TOKEN);
+    await page.getByRole("button", { name: "Continue" }).click();
+    await expect.poll(() => page.locator("table.files tbody tr").count()).toBe(1);
+
+    // A reload keeps the token for the tab: no question again.
+    await page.reload();
+    await expect.poll(() => page.locator("table.files tbody tr").count()).toBe(1);
+    expect(await dialog.isVisible()).toBe(false);
+    expect(asked.at(-1)).toBe(`Bearer ${TOKEN}`);
+    expect(
+      await page.evaluate(() => {
+        const { localStorage, sessionStorage } = globalThis as unknown as PageGlobals;
+        return [localStorage.length, Object.keys(sessionStorage)];
+      }),
+    ).toEqual([1, ["cellseg.apiToken"]]);
+    await context.close();
+  });
+});

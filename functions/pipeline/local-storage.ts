@@ -4,13 +4,15 @@
  */
 import { createHash, randomUUID } from "node:crypto";
 import { createWriteStream } from "node:fs";
-import { link, mkdir, readFile, readdir, rename, rm, writeFile } from "node:fs/promises";
+import { link, mkdir, open, readFile, readdir, rename, rm, writeFile } from "node:fs/promises";
 import { pipeline } from "node:stream/promises";
 import path from "node:path";
 import type { ObjectInfo, Storage, StoredObject } from "./storage";
 
 /** Where objects are written before they are moved into place; never listed, never a key. */
 const STAGING_DIR = ".staging";
+/** Files whose ETag is remembered (about 200 bytes each). */
+const ETAGS_REMEMBERED = 100_000;
 
 /**
  * @example
@@ -21,6 +23,11 @@ const STAGING_DIR = ".staging";
  */
 export class LocalStorage implements Storage {
   readonly name: string;
+  /**
+   * The ETag (MD5 of the content, as S3's for a single-part upload) of each file already read, with the file's
+   * identity and modification when it was: a listing of a job reads each image once, not at every call.
+   */
+  private readonly etags = new Map<string, { readonly version: string; readonly etag: string }>();
 
   constructor(root: string) {
     this.name = path.resolve(root);
@@ -38,9 +45,35 @@ export class LocalStorage implements Storage {
     return { key, etag: md5(body), size: body.length, body };
   }
 
+  /** Reads the file (once per version of it) through MD5 in chunks: never whole in memory, however large. */
   async head(key: string): Promise<ObjectInfo | undefined> {
-    const object = await this.get(key);
-    return object && { key: object.key, etag: object.etag, size: object.size };
+    const file = this.pathOf(key);
+    let handle;
+    try {
+      handle = await open(file);
+    } catch (error) {
+      if (isMissing(error)) return undefined;
+      throw error;
+    }
+    try {
+      // The open file, not the path: a file replaced meanwhile (rename) cannot mix two versions.
+      const stats = await handle.stat();
+      if (!stats.isFile()) return undefined;
+      const version = `${stats.ino}:${stats.size}:${stats.mtimeMs}`;
+      const known = this.etags.get(file);
+      let etag = known?.version === version ? known.etag : undefined;
+      if (etag === undefined) {
+        const hash = createHash("md5");
+        for await (const chunk of handle.createReadStream({ autoClose: false })) hash.update(chunk as Buffer);
+        etag = hash.digest("hex");
+        this.etags.delete(file);
+        this.etags.set(file, { version, etag });
+        if (this.etags.size > ETAGS_REMEMBERED) this.etags.delete(this.etags.keys().next().value!);
+      }
+      return { key, etag, size: stats.size };
+    } finally {
+      await handle.close();
+    }
   }
 
   /** Atomic: the content is written to a staging file and renamed into place (rename replaces atomically). */

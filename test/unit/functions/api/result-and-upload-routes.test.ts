@@ -1,6 +1,6 @@
 import { rm } from "node:fs/promises";
 import path from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { SUBMISSION_CSV_HEADER } from "../../../../core/kaggle/csv";
 import { createJobResponseSchema, jobViewSchema, resultLinkSchema } from "../../../../core/schemas/api";
 import { jobKeys, statusKey } from "../../../../core/schemas/pipeline";
@@ -319,6 +319,54 @@ describe("PUT /v1/uploads/{token}", () => {
     expect(response.status).toBe(413);
     expect((await errorOf(response)).code).toBe("payload_too_large");
     expect(await api.bucket.storage.list("input/")).toEqual([]);
+  });
+
+  it("answers 413 for a body sent without Content-Length once it passes the limit, keeping nothing", async () => {
+    // Prepare: a body that never ends, in 256-byte chunks.
+    api = await testApi({ maxUploadBytes: 1024 });
+    const job = await createJob(["a.png"]);
+    const endless = new ReadableStream<Uint8Array>({ pull: (controller) => controller.enqueue(new Uint8Array(256)) });
+
+    // Act
+    const response = await api.app.request(api.pathOf(job.uploads[0]!.url), { method: "PUT", body: endless, duplex: "half" } as RequestInit);
+
+    // Assess
+    expect(response.status).toBe(413);
+    expect((await errorOf(response)).code).toBe("payload_too_large");
+    expect(await api.bucket.storage.list("input/")).toEqual([]);
+  });
+
+  it("passes a body sent without Content-Length to storage as it arrives, not once it has all arrived", async () => {
+    // Prepare: 64 chunks of 1 KiB, counted as the route pulls them; storage notes how many had been pulled
+    // when the first one reached it.
+    api = await testApi({ maxUploadBytes: 1024 * 1024 });
+    const job = await createJob(["a.png"]);
+    let pulled = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull: (controller) => (pulled === 64 ? controller.close() : (pulled++, controller.enqueue(new Uint8Array(1024).fill(pulled)))),
+    });
+    let pulledAtFirstChunk: number | undefined;
+    const putStream = api.bucket.storage.putStream.bind(api.bucket.storage);
+    vi.spyOn(api.bucket.storage, "putStream").mockImplementation((key, chunks) =>
+      putStream(
+        key,
+        (async function* () {
+          for await (const chunk of chunks) {
+            pulledAtFirstChunk ??= pulled;
+            yield chunk;
+          }
+        })(),
+      ),
+    );
+
+    // Act
+    const response = await api.app.request(api.pathOf(job.uploads[0]!.url), { method: "PUT", body, duplex: "half" } as RequestInit);
+
+    // Assess
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ size: 64 * 1024 });
+    expect(pulledAtFirstChunk).toBeLessThan(8);
+    expect((await api.bucket.storage.get(`input/${job.jobId}/a.png`))?.body.length).toBe(64 * 1024);
   });
 
   it("does not exist where uploads go to S3 (no upload deps)", async () => {

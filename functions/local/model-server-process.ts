@@ -7,10 +7,12 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 const SERVER_ENTRY = path.join("model-container", "src", "server", "main.ts");
+/** Ends the server when this process ends, even killed: it watches the stdin pipe from this process. */
+const EXIT_WITH_PARENT = pathToFileURL(path.join(REPO_ROOT, "functions", "local", "exit-with-parent.ts")).href;
 
 /** Log lines kept for the error message when the server fails to start. */
 const KEPT_LOG_LINES = 40;
@@ -46,11 +48,11 @@ export interface ModelServerProcessOptions {
  * ```
  */
 export async function startModelServerProcess(options: ModelServerProcessOptions = {}): Promise<ModelServerProcess> {
-  const child = spawn(process.execPath, ["--import", "tsx", SERVER_ENTRY], {
+  const child = spawn(process.execPath, ["--import", "tsx", "--import", EXIT_WITH_PARENT, SERVER_ENTRY], {
     cwd: REPO_ROOT,
     // Loopback: the model server has no authentication, and only this process calls it (at 127.0.0.1).
     env: { ...process.env, CELLSEG_HOST: "127.0.0.1", ...options.env },
-    stdio: ["ignore", "pipe", "pipe"],
+    stdio: ["pipe", "pipe", "pipe"],
     detached: options.detached ?? false,
   });
   const recent: string[] = [];
@@ -61,7 +63,8 @@ export async function startModelServerProcess(options: ModelServerProcessOptions
   };
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   if (options.detached) {
-    // A detached server outlives its parent unless the parent takes it along, however the parent exits.
+    // Out of the terminal's reach, it goes at once when this process exits (exit-with-parent.ts stops it
+    // when this process is killed before it can do so).
     const takeAlong = () => child.kill("SIGKILL");
     process.once("exit", takeAlong);
     void exited.then(() => process.off("exit", takeAlong));

@@ -14,6 +14,7 @@ import type { SQSBatchResponse, SQSRecord } from "aws-lambda";
 import sharp from "sharp";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { decodeImage } from "../../core/image/decode";
+import { parse } from "csv-parse/sync";
 import { parseSubmissionCsv } from "../../core/kaggle/csv";
 import { maskArea, maskBox, maskIntersectionArea, maskPixelIndices } from "../../core/masks/binary-mask";
 import { decodeCocoRle } from "../../core/masks/coco-rle";
@@ -181,6 +182,14 @@ describe("segment function (s3rver + model server)", () => {
     });
     expect(Array.from(labels.pixels).reduce((a, b) => Math.max(a, b), 0)).toBe(masks.length);
     expect(await sharp((await read(OUTPUT_BUCKET, job.results.overlay)).body).metadata()).toMatchObject({ width, height, format: "png", channels: 3 });
+
+    // Measurements: a row per cell named by its label; the summary; an outline per cell.
+    const measurements = parse(await text(job.results.measurements!), { columns: true }) as Record<string, string>[];
+    expect(measurements.map((row) => [row.image_id, Number(row.cell_id), Number(row.area_px)])).toEqual(masks.map((mask, i) => [job.imageId, i + 1, maskArea(mask)]));
+    const [summary] = parse(await text(job.results.summary!), { columns: true }) as Record<string, string>[];
+    expect(summary).toMatchObject({ image_id: job.imageId, file_name: path.basename(job.fileName), cell_count: String(masks.length) });
+    const outlines = JSON.parse(await text(job.results.outlines!)) as { features: { properties: { cell_id: number } }[] };
+    expect(outlines.features.map((feature) => feature.properties.cell_id)).toEqual(masks.map((_, i) => i + 1));
     return { masks, tiles: document.instances.map((i) => i.tile) };
   }
 
@@ -218,6 +227,26 @@ describe("segment function (s3rver + model server)", () => {
     expect(metrics.get("TilesProcessed")).toEqual([1]);
     expect(metrics.get("CellsFound")).toEqual([job.cells]);
     expect(metrics.get("JobDuration")?.[0]).toBeGreaterThan(0);
+  });
+
+  it("measures in micrometres at the pixel size the job was created with", async () => {
+    // Prepare: the manifest POST /v1/jobs writes.
+    const manifest = { schemaVersion: 1, jobId: "job-um", createdAt: new Date().toISOString(), files: ["a.png"], pixelSizeUm: 0.5 };
+    await client.send(new PutObjectCommand({ Bucket: OUTPUT_BUCKET, Key: "jobs/job-um/job.json", Body: JSON.stringify(manifest) }));
+    const object = await upload("input/job-um/a.png", png);
+
+    // Act
+    await segmentFunction()(objectCreatedRecord(object));
+
+    // Assess
+    const job = await succeeded("job-um", "a.png");
+    expect(job.pixelSizeUm).toBe(0.5);
+    const rows = parse(Buffer.from((await read(OUTPUT_BUCKET, job.results.measurements!)).body), { columns: true }) as Record<string, string>[];
+    expect(rows.length).toBe(job.cells);
+    for (const row of rows) {
+      expect(row.pixel_size_um).toBe("0.5");
+      expect(Number(row.area_um2)).toBeCloseTo(Number(row.area_px) * 0.25, 3);
+    }
   });
 
   it("does not redo or rewrite a job when the same event comes again", async () => {

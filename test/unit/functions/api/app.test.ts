@@ -123,6 +123,13 @@ describe("the API app", () => {
     const createJob = doc.paths["/v1/jobs"]!.post as { requestBody: { content: Record<string, unknown> }; responses: Record<string, unknown> };
     expect(Object.keys(createJob.requestBody.content)).toEqual(["application/json"]);
     expect(Object.keys(createJob.responses).sort()).toEqual(["201", "400", "413", "415"]);
+    const result = doc.paths["/v1/jobs/{jobId}/result"]!.get as { parameters: { name: string; schema: { enum?: string[] } }[]; responses: Record<string, { content?: Record<string, unknown> }> };
+    expect(result.parameters.find((parameter) => parameter.name === "format")!.schema.enum).toEqual(
+      expect.arrayContaining(["json", "kaggle", "coco", "labels", "overlay", "measurements", "summary", "geojson"]),
+    );
+    expect(Object.keys(result.responses["200"]!.content!)).toContain("application/geo+json");
+    const createJobBody = createJob.requestBody.content["application/json"] as { schema: { properties: Record<string, unknown> } };
+    expect(createJobBody.schema.properties).toHaveProperty("pixelSizeUm");
   });
 
   it("leaves the upload route out of the document where there are no local uploads", async () => {

@@ -41,6 +41,17 @@ describe("POST /v1/jobs", () => {
     expect(manifest.files).toEqual(["plate-1/A01.tif", "plate-1/A02.tif"]);
   });
 
+  it("keeps the job's pixel size in its manifest, for the pipeline's measurements", async () => {
+    // Act
+    const response = await api.app.request("/v1/jobs", json({ files: ["A01.tif"], pixelSizeUm: 0.65 }));
+
+    // Assess
+    expect(response.status).toBe(201);
+    const job = createJobResponseSchema.parse(await response.json());
+    const manifest = jobManifestSchema.parse(JSON.parse(Buffer.from((await api.bucket.storage.get(jobKeys(job.jobId).manifest))!.body).toString("utf8")));
+    expect(manifest.pixelSizeUm).toBe(0.65);
+  });
+
   it("answers uploadUrl for the one-file shorthand", async () => {
     // Act
     const response = await api.app.request("/v1/jobs", json({ filename: "cells.PNG" }));
@@ -66,6 +77,9 @@ describe("POST /v1/jobs", () => {
     ["an unknown key", { files: ["a.png"], priority: "high" }, ""],
     ["an empty list", { files: [] }, "files"],
     ["a list of numbers", { files: [1, 2] }, "files.0"],
+    ["a pixel size of 0", { files: ["a.png"], pixelSizeUm: 0 }, "pixelSizeUm"],
+    ["a pixel size over 1 mm (nanometres given as micrometres)", { files: ["a.png"], pixelSizeUm: 650 * 1000 }, "pixelSizeUm"],
+    ["a pixel size as text", { files: ["a.png"], pixelSizeUm: "0.65" }, "pixelSizeUm"],
   ])("refuses %s with 400 invalid_request and its issues", async (_, body, path) => {
     // Act
     const response = await api.app.request("/v1/jobs", json(body));

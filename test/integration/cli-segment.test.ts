@@ -4,6 +4,7 @@ import path from "node:path";
 import sharp from "sharp";
 import { beforeAll, describe, expect, it } from "vitest";
 import { decodeImage } from "../../core/image/decode";
+import { parse } from "csv-parse/sync";
 import { parseSubmissionCsv } from "../../core/kaggle/csv";
 import { maskPixelIndices } from "../../core/masks/binary-mask";
 import { decodeCocoRle } from "../../core/masks/coco-rle";
@@ -35,7 +36,7 @@ describe("cellseg segment (committed model, real image)", () => {
     await writeFile(path.join(input, ".DS_Store"), Buffer.alloc(8));
 
     // Act
-    result = await runCli(["segment", input, "--out", out]);
+    result = await runCli(["segment", input, "--out", out, "--pixel-size", "0.65"]);
   });
 
   it("reports and skips bad files without aborting the batch, exiting 2", async () => {
@@ -84,6 +85,37 @@ describe("cellseg segment (committed model, real image)", () => {
     expect(labels.bitDepth).toBe(16);
     expect(Array.from(labels.pixels).reduce((a, b) => Math.max(a, b), 0)).toBe(rles.length);
     expect(overlay).toMatchObject({ width: 704, height: 520, channels: 3, format: "png" });
+  });
+
+  it("writes a measurements row per cell, named by its label, in pixels and micrometres; a summary row per image; the outlines", async () => {
+    // Prepare
+    const rows = parse(await readFile(path.join(out, "measurements.csv")), { columns: true }) as Record<string, string>[];
+    const [summary, ...others] = parse(await readFile(path.join(out, "summary.csv")), { columns: true }) as Record<string, string>[];
+    const labels = await decodeImage(await readFile(path.join(out, `${IMAGE_ID}.labels.png`)));
+    const outlines = JSON.parse(await readFile(path.join(out, `${IMAGE_ID}.geojson`), "utf8"));
+
+    // Assess
+    const areas = new Map<number, number>();
+    for (const label of labels.pixels) if (label > 0) areas.set(label, (areas.get(label) ?? 0) + 1);
+    expect(rows.map((row) => [Number(row.cell_id), Number(row.area_px)])).toEqual([...areas.entries()].sort((a, b) => a[0] - b[0]));
+    for (const row of rows) {
+      // One cell type per image: the model's verdict for the whole image.
+      expect(row).toMatchObject({ image_id: IMAGE_ID, cell_type: rows[0]!.cell_type, pixel_size_um: "0.65" });
+      expect(Number(row.area_um2)).toBeCloseTo(Number(row.area_px) * 0.65 ** 2, 3);
+      expect(Number(row.solidity)).toBeLessThanOrEqual(1);
+    }
+    expect(others).toEqual([]);
+    expect(summary).toMatchObject({ image_id: IMAGE_ID, cell_type: rows[0]!.cell_type, cell_count: String(rows.length), [`count_${rows[0]!.cell_type}`]: String(rows.length), pixel_size_um: "0.65" });
+    expect(outlines.type).toBe("FeatureCollection");
+    expect(outlines.features.map((feature: { properties: { cell_id: number } }) => feature.properties.cell_id)).toEqual(rows.map((row) => Number(row.cell_id)));
+  });
+});
+
+describe("cellseg segment --pixel-size", () => {
+  it("refuses a pixel size that is not a positive number before reading any image", async () => {
+    const refused = await runCli(["segment", path.join(TRAIN_IMAGES, `${IMAGE_ID}.png`), "--out", path.join(tmpdir(), "never"), "--pixel-size", "-1"]);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/--pixel-size must be a positive number of micrometres, got "-1"/);
   });
 });
 

@@ -111,7 +111,7 @@ function rleThroughput(masks: BinaryMask[]) {
 }
 
 /** Peak RSS of the real CLI segmenting a folder of `count` images (symlinks to ../shared, nothing copied). */
-async function batchMemory(count: number) {
+async function batchMemory(count: number, modelDir?: string) {
   const dir = await mkdtemp(path.join(tmpdir(), "cellseg-bench-"));
   const input = path.join(dir, "in");
   await mkdir(input);
@@ -120,7 +120,7 @@ async function batchMemory(count: number) {
   const t0 = performance.now();
   const { stderr } = await promisify(execFile)(
     "/usr/bin/time",
-    ["-f", "maxrss_kb=%M", process.execPath, path.join(REPO_ROOT, "bin", "cellseg.js"), "segment", input, "--out", path.join(dir, "out")],
+    ["-f", "maxrss_kb=%M", process.execPath, path.join(REPO_ROOT, "bin", "cellseg.js"), "segment", input, "--out", path.join(dir, "out"), "--profile", "fast", ...(modelDir ? ["--model-dir", modelDir] : [])],
     { maxBuffer: 64 << 20 },
   );
   const seconds = (performance.now() - t0) / 1000;
@@ -176,6 +176,14 @@ if (Number(args.batch) > 0) {
   const batch = await batchMemory(Number(args.batch));
   results.batch = batch;
   console.log(`CLI batch of ${batch.images} images (fast): ${batch.secondsPerImage.toFixed(2)} s/image, peak RSS ${batch.peakRssMiB.toFixed(0)} MiB`);
+  if (baseline) {
+    const before = await batchMemory(Number(args.batch), baseline);
+    results.batchBaseline = { modelDir: baseline, ...before, secondsRatio: batch.seconds / before.seconds, peakRssRatio: batch.peakRssMiB / before.peakRssMiB };
+    console.log(
+      `CLI batch baseline (${baseline}): ${before.secondsPerImage.toFixed(2)} s/image, peak RSS ${before.peakRssMiB.toFixed(0)} MiB; ` +
+        `this model / baseline = ${(batch.seconds / before.seconds).toFixed(3)} (time), ${(batch.peakRssMiB / before.peakRssMiB).toFixed(3)} (peak RSS)`,
+    );
+  }
 }
 if (Number(args["server-seconds"]) > 0) {
   const server = await benchModelServer({

@@ -35,6 +35,8 @@
  * | `logLevel` | `INFO` | the functions' log level |
  * | `alarmEmail` | none | when set, alarms notify this address through an SNS topic |
  * | `queueAgeAlarmMinutes` | 60 | alarm when the oldest queued image waited longer |
+ * | `webConsole` | true | deploy the web console (CloudFront, Cognito sign-in); `false` leaves the API to IAM principals alone |
+ * | `signInDomainPrefix` | `<stackname>-<account id>` | the Cognito hosted sign-in page's domain prefix (unique in the region) |
  */
 import { z } from "zod";
 import { PROFILES } from "../core/schemas/manifest";
@@ -129,6 +131,13 @@ const contextKeys = {
   logLevel: z.enum(LOG_LEVELS).default("INFO"),
   alarmEmail: z.email("must be an email address").optional(),
   queueAgeAlarmMinutes: wholeNumber(1, 20_160).default(60),
+  webConsole: flag.default(true),
+  // Cognito's rules for a domain prefix: lower case letters, digits and hyphens, and never "aws", "amazon" or "cognito".
+  signInDomainPrefix: z
+    .string()
+    .regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, "must be 1-63 lower-case letters, digits or '-', not starting or ending with '-'")
+    .refine((prefix) => !/aws|amazon|cognito/.test(prefix), "must not contain aws, amazon or cognito")
+    .optional(),
 } as const;
 
 const contextSchema = z

@@ -4,7 +4,9 @@
  */
 import { render } from "preact";
 import { consoleConfigSchema, type ConsoleConfig } from "./console-config";
+import { CognitoAuth } from "./auth/cognito";
 import { App } from "./components/app";
+import { SignIn } from "./components/sign-in";
 import "./styles.css";
 
 async function start(root: HTMLElement): Promise<void> {
@@ -19,7 +21,24 @@ async function start(root: HTMLElement): Promise<void> {
   }
   // Preact renders beside what is there: the loading note goes first.
   root.replaceChildren();
-  render(<App config={config} />, root);
+  if (config.auth.kind === "bearer") {
+    render(<App config={config} />, root);
+    return;
+  }
+  const cognito = config.auth;
+  const signIn = () => CognitoAuth.signIn(cognito);
+  let session: CognitoAuth | undefined;
+  try {
+    session = await CognitoAuth.resume(cognito);
+  } catch (error) {
+    render(<SignIn onSignIn={signIn} problem={error instanceof Error ? error.message : String(error)} />, root);
+    return;
+  }
+  if (!session) {
+    render(<SignIn onSignIn={signIn} />, root);
+    return;
+  }
+  render(<App config={config} authenticator={session} account={{ name: session.userName, signOut: () => session.signOut() }} />, root);
 }
 
 void start(document.getElementById("app")!);

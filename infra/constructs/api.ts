@@ -12,6 +12,7 @@ import {
   LambdaRestApi,
   LogGroupLogDestination,
   MethodLoggingLevel,
+  ResponseType,
 } from "aws-cdk-lib/aws-apigateway";
 import type { IBucket } from "aws-cdk-lib/aws-s3";
 import { LogGroup } from "aws-cdk-lib/aws-logs";
@@ -66,6 +67,11 @@ export interface ApiProps {
    * off in an account where another stack already manages it.
    */
   readonly cloudWatchRole: boolean;
+  /**
+   * The web console's origin: browsers on its pages may call the API (CORS; API Gateway answers the
+   * preflights, which carry no signature). @default - no browser clients
+   */
+  readonly browserOrigin?: string;
 }
 
 export class Api extends Construct {
@@ -82,6 +88,7 @@ export class Api extends Construct {
       // POST /v1/segment decodes and tiles the image with core/image, which uses sharp.
       nativeModules: ["sharp"],
       ...props.function,
+      environment: { ...props.function.environment, ...(props.browserOrigin ? { CORS_ALLOW_ORIGINS: props.browserOrigin } : {}) },
       timeout: API_FUNCTION_TIMEOUT,
     });
     this.grantApiAccess(props);
@@ -94,6 +101,16 @@ export class Api extends Construct {
       endpointTypes: [EndpointType.REGIONAL],
       binaryMediaTypes: ["*/*"],
       defaultMethodOptions: { authorizationType: AuthorizationType.IAM },
+      ...(props.browserOrigin
+        ? {
+            defaultCorsPreflightOptions: {
+              allowOrigins: [props.browserOrigin],
+              allowMethods: ["GET", "POST", "PUT", "OPTIONS"],
+              allowHeaders: ["Authorization", "Content-Type", "X-Amz-Date", "X-Amz-Security-Token", "X-Amz-Content-Sha256", "X-Request-Id"],
+              maxAge: Duration.hours(1),
+            },
+          }
+        : {}),
       cloudWatchRole: props.cloudWatchRole,
       // The role is the account's, shared by every REST API in the region: deleting this stack must not
       // take logging away from the others.
@@ -112,6 +129,8 @@ export class Api extends Construct {
       },
     });
 
+    if (props.browserOrigin) this.answerBrowsers(props.browserOrigin);
+
     acknowledge(
       this.restApi,
       "APIG2",
@@ -120,7 +139,7 @@ export class Api extends Construct {
     acknowledge(
       this.restApi,
       "APIG3",
-      "No WAF web ACL: every method requires SigV4-signed requests from IAM principals of the account, the stage is throttled, and the API serves no browser clients; a web ACL would add a fixed monthly cost without a threat it addresses.",
+      "No WAF web ACL: every method requires SigV4-signed requests from IAM principals of the account (the web console's users sign with temporary credentials of the account's identity pool), and the stage is throttled; a web ACL would add a fixed monthly cost without a threat it addresses.",
     );
     acknowledge(
       this.restApi,
@@ -133,6 +152,19 @@ export class Api extends Construct {
         "IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]",
         "API Gateway's account-level logging role uses the AWS-managed policy API Gateway documents for it. That policy lets API Gateway create, describe, read and write every log group of the account (Resource *), more than the access and execution logs need; only apigateway.amazonaws.com can assume the role. Where an account needs it narrower, deploy with apiCloudWatchRole=false and manage the role yourself.",
       );
+    }
+  }
+
+  /**
+   * API Gateway's own refusals (a bad signature, throttling, an error before the function) carry the CORS
+   * header too, so that the console can read why; the function's answers carry it from the app.
+   */
+  private answerBrowsers(origin: string): void {
+    for (const [id, type] of [
+      ["Default4xx", ResponseType.DEFAULT_4XX],
+      ["Default5xx", ResponseType.DEFAULT_5XX],
+    ] as const) {
+      this.restApi.addGatewayResponse(id, { type, responseHeaders: { "Access-Control-Allow-Origin": `'${origin}'`, Vary: "'Origin'" } });
     }
   }
 

@@ -2,7 +2,7 @@
  * The whole service in one stack. The stack only wires the constructs together and sets the functions'
  * environment variables, the contract with functions/pipeline/config.ts and functions/api/config.ts.
  */
-import { CfnOutput, Duration, Stack, type StackProps } from "aws-cdk-lib";
+import { Aws, CfnOutput, Duration, Stack, type StackProps } from "aws-cdk-lib";
 import type { RetentionDays } from "aws-cdk-lib/aws-logs";
 import type { Construct } from "constructs";
 import type { InfraConfig } from "../config";
@@ -14,6 +14,7 @@ import { ModelEndpoint } from "../constructs/model-endpoint";
 import { Monitoring } from "../constructs/monitoring";
 import { SegmentPipeline } from "../constructs/segment-pipeline";
 import { Storage } from "../constructs/storage";
+import { WebConsole } from "../constructs/web-console";
 
 export interface CellsegStackProps extends StackProps {
   readonly config: InfraConfig;
@@ -26,6 +27,8 @@ export class CellsegStack extends Stack {
   readonly pipeline: SegmentPipeline;
   readonly api: Api;
   readonly monitoring: Monitoring;
+  /** Absent with `-c webConsole=false`. */
+  readonly webConsole?: WebConsole;
 
   constructor(scope: Construct, id: string, props: CellsegStackProps) {
     super(scope, id, props);
@@ -92,12 +95,22 @@ export class CellsegStack extends Stack {
       },
     });
 
+    if (config.webConsole) {
+      this.webConsole = new WebConsole(this, "Console", {
+        inputBucket,
+        outputBucket,
+        accessLogBucket: this.storage.accessLogBucket,
+        signInDomainPrefix: config.signInDomainPrefix ?? `${this.stackName.toLowerCase()}-${Aws.ACCOUNT_ID}`,
+      });
+    }
+
     this.api = new Api(this, "Api", {
       inputBucket,
       outputBucket,
       endpoint: this.endpoint,
       throttle: { rateLimit: config.apiThrottleRateLimit, burstLimit: config.apiThrottleBurstLimit },
       cloudWatchRole: config.apiCloudWatchRole,
+      ...(this.webConsole ? { browserOrigin: this.webConsole.origin } : {}),
       function: {
         ...shared,
         memorySize: config.apiMemoryMb,
@@ -113,6 +126,8 @@ export class CellsegStack extends Stack {
       },
     });
 
+    this.webConsole?.serve(this.api);
+
     this.monitoring = new Monitoring(this, "Monitoring", {
       pipeline: this.pipeline,
       api: this.api,
@@ -127,5 +142,9 @@ export class CellsegStack extends Stack {
     new CfnOutput(this, "EndpointName", { value: this.endpoint.endpointName, description: `The SageMaker ${config.endpointMode} endpoint` });
     new CfnOutput(this, "DeadLetterQueueUrl", { value: this.pipeline.deadLetterQueue.queueUrl, description: "Images that failed every delivery" });
     new CfnOutput(this, "DashboardName", { value: this.monitoring.dashboard.dashboardName });
+    if (this.webConsole) {
+      new CfnOutput(this, "ConsoleUrl", { value: this.webConsole.url, description: "The web console (sign in with a user of ConsoleUserPoolId)" });
+      new CfnOutput(this, "ConsoleUserPoolId", { value: this.webConsole.userPool.userPoolId, description: "Create the console's users here (README: Web console)" });
+    }
   }
 }

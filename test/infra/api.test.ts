@@ -13,8 +13,10 @@ describe("HTTPS API", () => {
   });
 
   it("requires SigV4 (AWS_IAM) on every method, and proxies each to the API function", () => {
-    const methods = Object.values(template.findResources("AWS::ApiGateway::Method")) as { Properties: Record<string, unknown> }[];
-    // ANY / and ANY /{proxy+}
+    // ANY / and ANY /{proxy+}; the OPTIONS methods answer the web console's CORS preflights (web-console.test.ts).
+    const methods = (Object.values(template.findResources("AWS::ApiGateway::Method")) as { Properties: Record<string, unknown> }[]).filter(
+      (method) => method.Properties.HttpMethod !== "OPTIONS",
+    );
     expect(methods).toHaveLength(2);
     for (const method of methods) {
       expect(method.Properties).toMatchObject({ AuthorizationType: "AWS_IAM", HttpMethod: "ANY", Integration: { Type: "AWS_PROXY", IntegrationHttpMethod: "POST" } });

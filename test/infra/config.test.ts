@@ -116,6 +116,13 @@ describe("loadInfraConfig", () => {
     expect(message).toContain('alarmEmail="ops": must be an email address');
   });
 
+  it("refuses a sign-in domain prefix Cognito would refuse, and a webConsole that is no flag", () => {
+    const message = problemsWith({ signInDomainPrefix: "my-aws-lab", webConsole: "maybe" });
+    expect(message).toContain('signInDomainPrefix="my-aws-lab": must not contain aws, amazon or cognito');
+    expect(message).toContain('webConsole="maybe": must be true or false');
+    expect(problemsWith({ signInDomainPrefix: "Lab_Cells" })).toContain("must be 1-63 lower-case letters, digits or '-'");
+  });
+
   it("refuses an unknown key, which is most likely a misspelt one", () => {
     expect(problemsWith({ endpointmode: "async" })).toContain("endpointmode: unknown context key (known: stackName, endpointMode,");
   });

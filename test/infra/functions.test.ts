@@ -83,6 +83,8 @@ describe("functions", () => {
       // ml.g4dn.xlarge; 3008 MB of arm64 seconds (the segment function's).
       COST_ENDPOINT_USD_PER_HOUR: "0.7364",
       COST_FUNCTION_USD_PER_SECOND: "0.0000391669",
+      // The web console's pages may call it.
+      CORS_ALLOW_ORIGINS: stack.resolve(stack.webConsole!.origin),
       POWERTOOLS_SERVICE_NAME: "cellseg-api",
       POWERTOOLS_TRACE_ENABLED: "false",
       POWERTOOLS_METRICS_NAMESPACE: "cellseg",

@@ -9,7 +9,8 @@ describe("storage", () => {
   const bucketResource = (bucket: typeof inputBucket) => template.toJSON().Resources[logicalId(bucket)];
 
   it("creates the input, output and access-log buckets, and keeps them when the stack is deleted", () => {
-    template.resourceCountIs("AWS::S3::Bucket", 3);
+    // And the web console's two (its files, its CDN logs: web-console.test.ts).
+    template.resourceCountIs("AWS::S3::Bucket", 3 + 2);
     for (const bucket of Object.values(buckets)) {
       expect(bucketResource(bucket)).toMatchObject({ DeletionPolicy: "Retain", UpdateReplacePolicy: "Retain" });
     }

@@ -86,7 +86,7 @@ describe("local stack: the API over s3rver, the real model server", () => {
       await fetch(`${api}/v1/jobs`, {
         method: "POST",
         headers: { "content-type": "application/json" },
-        body: JSON.stringify({ files: [`${CORT_IMAGE}.png`, `plate 1/${SHSY5Y_IMAGE}.tif`, "broken.png"] }),
+        body: JSON.stringify({ files: [`${CORT_IMAGE}.png`, `plate 1/${SHSY5Y_IMAGE}.tif`, "broken.png"], pixelSizeUm: 0.65 }),
       }),
       createJobResponseSchema,
     );
@@ -145,6 +145,19 @@ describe("local stack: the API over s3rver, the real model server", () => {
     const merged = parseSubmissionCsv(await result(view.results.kaggle));
     expect([...merged.keys()].sort()).toEqual([CORT_IMAGE, SHSY5Y_IMAGE].sort());
     expect(merged.get(CORT_IMAGE)?.annotations).toHaveLength(cort!.cells!);
+
+    // Measurements: the job's in one CSV (streamed to the bucket), a summary row per image, the outlines.
+    const rows = (await result(view.results.measurements)).toString().trimEnd().split("\n");
+    const columns = rows[0]!.split(",");
+    const cells = rows.slice(1).map((row) => Object.fromEntries(row.split(",").map((value, i) => [columns[i], value])));
+    expect(cells.filter((cell) => cell.image_id === SHSY5Y_IMAGE).map((cell) => Number(cell.cell_id))).toEqual(instances.instances.map((cell) => cell.id));
+    expect(cells).toHaveLength(cort!.cells! + shsy5y!.cells!);
+    expect(cells.every((cell) => cell.pixel_size_um === "0.65" && Number(cell.area_um2) > 0)).toBe(true);
+    const summary = (await result(view.results.summary)).toString().trimEnd().split("\n");
+    expect(summary).toHaveLength(3);
+    expect(summary[2]).toMatch(new RegExp(`^${SHSY5Y_IMAGE},${SHSY5Y_IMAGE}\\.tif,704,520,0\\.65,${shsy5y!.cellType},${shsy5y!.cells},`));
+    const outlines = JSON.parse((await result(links.geojson!)).toString()) as { features: { properties: { cell_id: number; objectType: string } }[] };
+    expect(outlines.features.map((feature) => feature.properties.cell_id)).toEqual(instances.instances.map((cell) => cell.id));
   });
 
   it("treats the same bytes uploaded again as a duplicate: the run is not redone", async () => {

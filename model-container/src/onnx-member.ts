@@ -27,7 +27,7 @@ const DETECTIONS = ["boxes", "scores", "labels"] as const;
 
 /**
  * An ensemble member backed by onnxruntime-node: the only module that touches the runtime. A member is two
- * graphs (model-container/README.md, "The ONNX contract"): the detector (image -> boxes, scores, labels and
+ * graphs (README.md, "The model": the ONNX contract): the detector (image -> boxes, scores, labels and
  * feature maps) and the mask head (feature maps, boxes, labels -> box-frame masks), run only on the
  * detections the segmenter keeps. A combined graph from before the split still runs (every mask computed).
  * It checks names, types and shapes against that contract and converts the outputs to domain types.

@@ -15,7 +15,6 @@
  * Every image should be 704x520 (the Sartorius size). Compare figures within one run, on one machine.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { readFile, readdir } from "node:fs/promises";
 import { cpus } from "node:os";
 import path from "node:path";
@@ -27,6 +26,7 @@ import { invocationResponseSchema } from "../core/schemas/endpoint";
 import type { Profile, TtaVariant } from "../core/schemas/manifest";
 import { loadModels } from "../model-container/src/model-store";
 import type { ExecutionProviderChoice } from "../model-container/src/onnx-member";
+import { readMemory } from "./process-memory";
 
 const REPO_ROOT = path.resolve(import.meta.dirname, "..");
 const TRAIN_IMAGES = path.resolve(REPO_ROOT, "..", "shared", "data", "sartorius", "train", "images");
@@ -297,19 +297,6 @@ function startServer(env: Record<string, string>): Promise<BenchServer> {
     });
     void exited.then(() => reject(new Error("the model server exited before it was ready")));
   });
-}
-
-/** Resident and peak resident memory of a process, in KiB (0 where /proc is unavailable). */
-function readMemory(pid: number): { rssKiB: number; hwmKiB: number } {
-  let status: string;
-  try {
-    // Synchronous on purpose: a sample must not wait behind the load generator's callbacks.
-    status = readFileSync(`/proc/${pid}/status`, "utf8");
-  } catch {
-    return { rssKiB: 0, hwmKiB: 0 };
-  }
-  const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? 0);
-  return { rssKiB: field("VmRSS"), hwmKiB: field("VmHWM") };
 }
 
 const round = (value: number, digits = 1) => Math.round(value * 10 ** digits) / 10 ** digits;

@@ -4,48 +4,28 @@
  * server. One part runs the stack in-process (the API over s3rver); the other runs `npm start`'s entry
  * as a process, drops a file into the input folder and stops it with Ctrl-C (SIGINT).
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import { copyFile, mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { createInterface } from "node:readline";
 import sharp from "sharp";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { parseSubmissionCsv } from "../../core/kaggle/csv";
 import { maskArea } from "../../core/masks/binary-mask";
 import { decodeCocoRle } from "../../core/masks/coco-rle";
 import { decodeKaggleRle } from "../../core/masks/kaggle-rle";
-import { createJobResponseSchema, jobViewSchema, type JobView } from "../../core/schemas/api";
+import { createJobResponseSchema, jobViewSchema } from "../../core/schemas/api";
 import { instancesDocumentSchema, jobStatusSchema } from "../../core/schemas/pipeline";
 import type { LocalStackConfig } from "../../functions/local/config";
 import { LOCAL_S3_CREDENTIALS } from "../../functions/local/s3-server";
 import { startLocalStack, type LocalStack } from "../../functions/local/stack";
 import { pngClaiming } from "../support/forged-png";
+import { finishedJob, json, startLocalService, type LocalService } from "../support/local-service";
 import { startModelServer, type ModelServer } from "../support/model-server";
-import { REPO_ROOT, TRAIN_IMAGES } from "./helpers";
+import { TRAIN_IMAGES } from "./helpers";
 
 // A sparse cort image and a dense shsy5y one: real images, read in place.
 const CORT_IMAGE = "0030fd0e6378";
 const SHSY5Y_IMAGE = "2025512a5956";
-
-async function json<T>(response: Response, schema: { parse(value: unknown): T }): Promise<T> {
-  const text = await response.text();
-  expect(response.ok, `${response.status} ${text}`).toBe(true);
-  return schema.parse(JSON.parse(text));
-}
-
-/** Polls the job until no image is queued or running (uploads all made). */
-async function finishedJob(apiUrl: string, jobId: string): Promise<JobView> {
-  let view: JobView | undefined;
-  await vi.waitFor(
-    async () => {
-      view = await json(await fetch(`${apiUrl}/v1/jobs/${jobId}`), jobViewSchema);
-      expect(view.images.queued + view.images.running + view.images.awaiting_upload).toBe(0);
-    },
-    { timeout: 240_000, interval: 500 },
-  );
-  return view!;
-}
 
 describe("local stack: the API over s3rver, the real model server", () => {
   let server: ModelServer;
@@ -199,35 +179,8 @@ describe("local stack: the API over s3rver, the real model server", () => {
   });
 });
 
-/** `npm start`'s entry as a process, with its output kept and its "ready" line parsed. */
-interface NpmStart {
-  readonly child: ChildProcess;
-  readonly ready: { apiUrl: string; modelServerUrl: string; modelServerPid: number; storage: { inputDirectory: string } };
-  readonly exited: Promise<number | null>;
-  readonly output: string[];
-}
-
-async function npmStart(dataDirectory: string): Promise<NpmStart> {
-  const child = spawn(process.execPath, ["--import", "tsx", path.join("functions", "local", "main.ts")], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, PORT: "0", MODEL_SERVER_PORT: "0", CELLSEG_DATA_DIR: dataDirectory, CELLSEG_THREADS: "1", CELLSEG_PROFILES: "fast", POWERTOOLS_LOG_LEVEL: "WARN" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  const output: string[] = [];
-  createInterface({ input: child.stderr! }).on("line", (line) => output.push(line));
-  const ready = await new Promise<NpmStart["ready"]>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on("line", (line) => {
-      output.push(line);
-      if (line.includes('"local stack ready"')) resolve(JSON.parse(line));
-    });
-    void exited.then((code) => reject(new Error(`npm start exited with ${code}:\n${output.join("\n")}`)));
-  });
-  return { child, ready, exited, output };
-}
-
 describe("npm start: a folder as the bucket, Ctrl-C", () => {
-  let started: NpmStart | undefined;
+  let started: LocalService | undefined;
   let dataDirectory: string;
 
   beforeEach(async () => {
@@ -240,7 +193,7 @@ describe("npm start: a folder as the bucket, Ctrl-C", () => {
   });
 
   it("segments an image dropped into the input folder, then stops everything cleanly on SIGINT", async () => {
-    started = await npmStart(dataDirectory);
+    started = await startLocalService(dataDirectory);
     const { child, ready, exited, output } = started;
 
     const job = path.join(ready.storage.inputDirectory, "dropped");
@@ -259,7 +212,7 @@ describe("npm start: a folder as the bucket, Ctrl-C", () => {
   });
 
   it("stops with exit code 1, saying why, when its model server dies", async () => {
-    started = await npmStart(dataDirectory);
+    started = await startLocalService(dataDirectory);
     const { ready, exited, output } = started;
 
     process.kill(ready.modelServerPid, "SIGKILL");

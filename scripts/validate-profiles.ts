@@ -7,7 +7,10 @@
  * single-model thresholds from training are not right for `accurate`. Run it after export.py; it prints the
  * figures for the README.
  *
- *   npm run validate-models -- [--model-dir DIR] [--tune]
+ * Without `--tune`, each profile is scored through the segmenter itself (the runtime's path: masks only for
+ * the cells kept) with the manifest's thresholds. `--profile NAME` (repeatable) limits the run to those profiles.
+ *
+ *   npm run validate-models -- [--model-dir DIR] [--tune] [--profile fast]
  */
 import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
@@ -19,15 +22,23 @@ import { evaluateSubmission, formatEvaluationReport } from "../core/metric/evalu
 import { detectionsToInstances } from "../core/postprocess/instances";
 import { fuseDetections } from "../core/postprocess/fusion";
 import { tuneFusion, type FusionTuningSample } from "../core/postprocess/tune";
-import { PROFILES } from "../core/schemas/manifest";
+import { PROFILES, type Profile } from "../core/schemas/manifest";
+import type { Instance } from "../core/types";
 import { BUNDLED_MODEL_DIR, loadModels, readManifest } from "../model-container/src/model-store";
 
 const REPO_ROOT = path.resolve(import.meta.dirname, "..");
 const TRAIN = path.resolve(REPO_ROOT, "..", "shared", "data", "sartorius", "train");
 const { values } = parseArgs({
-  options: { "model-dir": { type: "string", default: BUNDLED_MODEL_DIR }, tune: { type: "boolean", default: false } },
+  options: {
+    "model-dir": { type: "string", default: BUNDLED_MODEL_DIR },
+    tune: { type: "boolean", default: false },
+    profile: { type: "string", multiple: true },
+  },
 });
 const modelDir = values["model-dir"]!;
+const unknown = (values.profile ?? []).filter((p) => !(PROFILES as readonly string[]).includes(p));
+if (unknown.length) throw new Error(`unknown profile ${unknown.join(", ")}: the profiles are ${PROFILES.join(", ")}`);
+const profiles = values.profile?.length ? (values.profile as Profile[]) : [...PROFILES];
 
 const manifest = await readManifest(modelDir);
 if (!manifest.validationSplit) throw new Error(`${modelDir}/manifest.json names no validationSplit`);
@@ -36,13 +47,25 @@ const truth = parseTrainingCsv(await readFile(path.join(TRAIN, "train.csv")));
 for (const id of [...truth.keys()]) if (!ids.includes(id)) truth.delete(id);
 
 const raw = JSON.parse(await readFile(path.join(modelDir, "manifest.json"), "utf8"));
-if (values.tune) for (const profile of PROFILES) delete raw.profiles[profile].postprocess;
-const { segmenters } = await loadModels({ modelDir, profiles: [...PROFILES] });
+if (values.tune) for (const profile of profiles) delete raw.profiles[profile].postprocess;
+const { segmenters } = await loadModels({ modelDir, profiles });
 
-for (const profile of PROFILES) {
+for (const profile of profiles) {
   const segmenter = segmenters[profile]!;
-  // Segmenter.segment is detectSources + fusion + detectionsToInstances: running the members once serves
-  // tuning (fusion IoU included) and scoring alike.
+  if (!values.tune) {
+    // The runtime's own path (masks only for the cells kept), with the manifest's thresholds.
+    const predictions: { id: string; instances: Instance[] }[] = [];
+    let inferenceMs = 0;
+    for (const id of ids) {
+      const { instances, timings } = await segmenter.segment(await decodeImage(await readFile(path.join(TRAIN, "images", `${id}.png`))));
+      inferenceMs += timings.inferenceMs;
+      predictions.push({ id, instances });
+    }
+    record(profile, predictions, inferenceMs);
+    continue;
+  }
+  // Segmenter.segment gives what detectSources + fusion + detectionsToInstances give: running the members
+  // once, with every mask, serves tuning (fusion IoU included) and scoring alike.
   const samples: (FusionTuningSample & { id: string })[] = [];
   let inferenceMs = 0;
   for (const id of ids) {
@@ -52,20 +75,20 @@ for (const profile of PROFILES) {
     const truthMasks = truth.get(id)!.annotations.map((rle) => decodeKaggleRle(rle, image.width, image.height));
     samples.push({ id, sources, width: image.width, height: image.height, truth: truthMasks });
   }
-  let postprocess = values.tune ? manifest.postprocess : segmenter.postprocess;
-  if (values.tune) {
-    const tuned = tuneFusion(samples, postprocess);
-    postprocess = tuned.postprocess;
-    raw.profiles[profile].postprocess = postprocess;
-    console.log(`${profile}: tuned ${JSON.stringify(postprocess)}`);
-  }
-  const submission = formatSubmissionCsv(
-    samples.map(({ id, sources, width, height }) => ({
-      id,
-      instances: detectionsToInstances(fuseDetections(sources, postprocess.fusionIou), width, height, postprocess),
-    })),
-  );
-  const report = evaluateSubmission(truth, parseSubmissionCsv(submission));
+  const tuned = tuneFusion(samples, manifest.postprocess);
+  const { postprocess } = tuned;
+  raw.profiles[profile].postprocess = postprocess;
+  console.log(`${profile}: tuned ${JSON.stringify(postprocess)}`);
+  const predictions = samples.map(({ id, sources, width, height }) => ({
+    id,
+    instances: detectionsToInstances(fuseDetections(sources, postprocess.fusionIou), width, height, postprocess),
+  }));
+  record(profile, predictions, inferenceMs);
+}
+
+/** Scores a profile's predictions with the competition metric, prints the figures and records them in the manifest. */
+function record(profile: Profile, predictions: { id: string; instances: Instance[] }[], inferenceMs: number): void {
+  const report = evaluateSubmission(truth, parseSubmissionCsv(formatSubmissionCsv(predictions)));
   console.log(`\n${profile}: ${(inferenceMs / ids.length / 1000).toFixed(2)} s inference per image`);
   for (const line of formatEvaluationReport(report)) console.log(line);
   raw.profiles[profile].validation = {
@@ -76,7 +99,9 @@ for (const profile of PROFILES) {
 }
 if (values.tune) {
   // The better profile on validation serves requests and commands that name none.
-  raw.defaultProfile = PROFILES.reduce((best, profile) => (raw.profiles[profile].validation.map > raw.profiles[best].validation.map ? profile : best));
+  raw.defaultProfile = PROFILES.reduce((best, profile) =>
+    (raw.profiles[profile].validation?.map ?? 0) > (raw.profiles[best].validation?.map ?? 0) ? profile : best,
+  );
   console.log(`default profile: ${raw.defaultProfile}`);
 }
 await writeFile(path.join(modelDir, "manifest.json"), `${JSON.stringify(raw, null, 2)}\n`);

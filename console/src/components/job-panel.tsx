@@ -30,6 +30,13 @@ function shownState(image: JobImage | undefined, upload: UploadState | undefined
   }
 }
 
+/** The job-wide results (every image's rows in one file), by format. */
+const JOB_RESULT_LABELS: Readonly<Record<string, string>> = {
+  kaggle: "Job CSV (Kaggle)",
+  measurements: "Job measurements (CSV)",
+  summary: "Job summary (CSV)",
+};
+
 const finished = (view: JobView) => view.images.awaiting_upload + view.images.queued + view.images.running === 0;
 
 export interface JobPanelProps {
@@ -129,7 +136,9 @@ export function JobPanel({ api, jobId, uploads, localFiles, viewing, onView }: J
             </div>
           </dl>
           <div class="buttons">
-            <DownloadButton api={api} path={view.results.kaggle} label="Job CSV (Kaggle)" disabled={!done || view.images.succeeded === 0} />
+            {Object.entries(view.results).map(([format, path]) => (
+              <DownloadButton key={format} api={api} path={path} label={JOB_RESULT_LABELS[format] ?? `Job ${format}`} disabled={!done || view.images.succeeded === 0} />
+            ))}
           </div>
         </div>
       )}

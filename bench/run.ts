@@ -159,10 +159,11 @@ if (args["measure-image"] !== "") {
   const { segmenters } = await loadModels({ profiles: ["fast"] });
   const measuring = await benchMeasurements(SARTORIUS, args["measure-image"]!, segmenters.fast!);
   results.measurements = measuring;
+  const percent = (share: number) => `${(share * 100).toFixed(1)} %`;
   console.log(
-    `measuring ${measuring.cells} cells (${measuring.imageId}): ${ms(measuring.measureMs)} CPU, ` +
-      `${(measuring.addedShare * 100).toFixed(1)} % added to the ${ms(measuring.withoutMeasuringMs)} of CPU outside inference ` +
-      `(decode ${ms(measuring.decodeMs)}, normalise + post-process ${ms(measuring.modelStagesMs)}, all results ${ms(measuring.renderMs)})`,
+    `${measuring.imageId}, ${measuring.cells} cells: measuring ${ms(measuring.measureMs)} CPU (+${percent(measuring.measureShare)}), ` +
+      `outlines ${ms(measuring.outlinesMs)} (+${percent(measuring.outlinesShare)}), over the ${ms(measuring.beforeMs)} of CPU outside inference without them ` +
+      `(decode ${ms(measuring.decodeMs)}, normalise + post-process ${ms(measuring.modelStagesMs)}, every result format ${ms(measuring.renderMs)} with them)`,
   );
 }
 if (masks.length > 0) {

@@ -54,10 +54,13 @@ export function measureCells(image: GrayImage, labels: Uint16Array, instances: r
     let sumSquares = 0;
     let min = Infinity;
     let max = -Infinity;
-    for (let y = 0; y < region.height; y++) {
-      for (let x = 0; x < region.width; x++) {
-        if (!region.data[y * region.width + x]) continue;
-        const value = pixels[(region.top + y) * width + region.left + x]!;
+    const { data, width: regionWidth, height: regionHeight } = region;
+    // The margin lies outside the cell, so only the rows and columns inside it are read.
+    for (let y = 1; y < regionHeight - 1; y++) {
+      const pixelRow = (region.top + y) * width + region.left;
+      for (let x = 1, i = y * regionWidth + 1; x < regionWidth - 1; x++, i++) {
+        if (data[i] === 0) continue;
+        const value = pixels[pixelRow + x]!;
         sum += value;
         sumSquares += value * value;
         if (value < min) min = value;
@@ -66,7 +69,19 @@ export function measureCells(image: GrayImage, labels: Uint16Array, instances: r
     }
     const mean = sum / shape.area;
     rows.push({
-      ...shape,
+      area: shape.area,
+      centroidX: shape.centroidX,
+      centroidY: shape.centroidY,
+      bboxX: shape.bboxX,
+      bboxY: shape.bboxY,
+      bboxWidth: shape.bboxWidth,
+      bboxHeight: shape.bboxHeight,
+      perimeter: shape.perimeter,
+      majorAxis: shape.majorAxis,
+      minorAxis: shape.minorAxis,
+      eccentricity: shape.eccentricity,
+      orientation: shape.orientation,
+      convexArea: shape.convexArea,
       cellId,
       cellType: instance.cellType,
       score: instance.score,
@@ -85,15 +100,20 @@ export function measureCells(image: GrayImage, labels: Uint16Array, instances: r
   return rows;
 }
 
-/** The pixels of `labels` equal to `cellId` inside the instance's mask crop, as a mask of their own. */
+/**
+ * The pixels of `labels` equal to `cellId` inside the instance's mask crop, as a mask of their own with
+ * the empty one-pixel margin regionShape works on.
+ */
 function cellRegion(mask: BinaryMask, labels: Uint16Array, cellId: number, width: number, height: number): BinaryMask {
   if (mask.imageWidth !== width || mask.imageHeight !== height) {
     throw new RangeError(`Cell ${cellId} has a mask of a ${mask.imageWidth}x${mask.imageHeight} image, not ${width}x${height}`);
   }
-  const data = new Uint8Array(mask.width * mask.height);
+  const paddedWidth = mask.width + 2;
+  const data = new Uint8Array(paddedWidth * (mask.height + 2));
   for (let y = 0; y < mask.height; y++) {
     const row = (mask.top + y) * width + mask.left;
-    for (let x = 0; x < mask.width; x++) data[y * mask.width + x] = labels[row + x] === cellId ? 1 : 0;
+    const target = (y + 1) * paddedWidth + 1;
+    for (let x = 0; x < mask.width; x++) if (labels[row + x] === cellId) data[target + x] = 1;
   }
-  return { ...mask, data };
+  return { imageWidth: width, imageHeight: height, left: mask.left - 1, top: mask.top - 1, width: paddedWidth, height: mask.height + 2, data };
 }

@@ -3,7 +3,6 @@
  * reference most bioimage users know; CellProfiler's MeasureObjectSizeShape uses the same ones), so that a
  * number here means what it means in a Python notebook. Pixel (x, y) has its centre at (x, y), as in numpy.
  */
-import { polygonHull } from "d3-polygon";
 import type { BinaryMask } from "../types";
 
 /** The shape of a region, in pixels (and radians for the orientation). */
@@ -42,50 +41,71 @@ const PERIMETER_WEIGHTS = (() => {
 })();
 
 /**
- * The region's shape properties, or undefined when the mask has no pixels.
+ * The region's shape properties, or undefined when the mask has no pixels. The crop must have an empty
+ * margin of one pixel on every side (it may reach one pixel past the image), which spares every
+ * neighbour lookup a bounds check.
  *
+ * @throws RangeError when the margin holds a pixel.
  * @example
  * ```ts
- * const shape = regionShape(maskFromPixelIndices([5, 6, 9, 10], 4, 4)); // a 2 x 2 square
+ * // A 2 x 2 square at (1, 1) of a 4 x 4 image, in a crop with its margin.
+ * const data = Uint8Array.from([0, 0, 0, 0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 0, 0, 0]);
+ * const shape = regionShape({ imageWidth: 4, imageHeight: 4, left: 0, top: 0, width: 4, height: 4, data });
  * shape?.area;      // 4
  * shape?.perimeter; // 4: skimage counts a 2 x 2 square's border pixels' links, not its outer edge
  * ```
  */
 export function regionShape(mask: BinaryMask): RegionShape | undefined {
+  checkMargin(mask);
   const { width, height, data } = mask;
+  // One pass: the raw moments (in the crop's coordinates, small enough that the central ones derived
+  // from them lose nothing that shows in 4 decimals), the box, and each row's first and last pixel.
   let area = 0;
   let sumX = 0;
   let sumY = 0;
+  let sumXX = 0;
+  let sumYY = 0;
+  let sumXY = 0;
   let x1 = width;
-  let y1 = height;
   let x2 = -1;
+  let y1 = height;
   let y2 = -1;
-  for (let y = 0, i = 0; y < height; y++) {
-    for (let x = 0; x < width; x++, i++) {
-      if (!data[i]) continue;
-      area++;
-      sumX += x;
-      sumY += y;
-      if (x < x1) x1 = x;
-      if (x > x2) x2 = x;
-      if (y < y1) y1 = y;
-      y2 = y;
+  const firsts = new Int32Array(height).fill(-1);
+  const lasts = new Int32Array(height).fill(-1);
+  for (let y = 1; y < height - 1; y++) {
+    let first = -1;
+    let last = -1;
+    let rowArea = 0;
+    let rowSumX = 0;
+    let rowSumXX = 0;
+    for (let x = 1, i = y * width + 1; x < width - 1; x++, i++) {
+      if (data[i] === 0) continue;
+      if (first < 0) first = x;
+      last = x;
+      rowArea++;
+      rowSumX += x;
+      rowSumXX += x * x;
     }
+    if (rowArea === 0) continue;
+    firsts[y] = first;
+    lasts[y] = last;
+    area += rowArea;
+    sumX += rowSumX;
+    sumXX += rowSumXX;
+    sumY += rowArea * y;
+    sumYY += rowArea * y * y;
+    sumXY += rowSumX * y;
+    if (first < x1) x1 = first;
+    if (last > x2) x2 = last;
+    if (y1 > y) y1 = y;
+    y2 = y;
   }
   if (area === 0) return undefined;
   const cx = sumX / area;
   const cy = sumY / area;
-  let muXX = 0;
-  let muYY = 0;
-  let muXY = 0;
-  for (let y = y1; y <= y2; y++) {
-    for (let x = x1; x <= x2; x++) {
-      if (!data[y * width + x]) continue;
-      muXX += (x - cx) * (x - cx);
-      muYY += (y - cy) * (y - cy);
-      muXY += (x - cx) * (y - cy);
-    }
-  }
+  const muXX = sumXX - area * cx * cx;
+  const muYY = sumYY - area * cy * cy;
+  const muXY = sumXY - area * cx * cy;
   // skimage's inertia tensor in (row, column) order: [[muXX, -muXY], [-muXY, muYY]] / area.
   const a = muXX / area;
   const b = -muXY / area;
@@ -107,7 +127,7 @@ export function regionShape(mask: BinaryMask): RegionShape | undefined {
     minorAxis: 4 * Math.sqrt(minor),
     eccentricity: major === 0 ? 0 : Math.sqrt(1 - minor / major),
     orientation,
-    convexArea: convexArea(mask),
+    convexArea: convexArea(firsts, lasts),
   };
 }
 
@@ -116,70 +136,107 @@ export function regionShape(mask: BinaryMask): RegionShape | undefined {
  * linked to their border neighbours, straight links counting 1 and diagonal ones sqrt(2).
  */
 function perimeter(mask: BinaryMask): number {
-  const { width, height, data } = mask;
-  const at = (x: number, y: number) => x >= 0 && y >= 0 && x < width && y < height && data[y * width + x] !== 0;
-  const border = new Uint8Array(width * height);
-  for (let y = 0, i = 0; y < height; y++) {
-    for (let x = 0; x < width; x++, i++) {
-      if (data[i] && !(at(x - 1, y) && at(x + 1, y) && at(x, y - 1) && at(x, y + 1))) border[i] = 1;
+  const { width: w, height, data } = mask;
+  const border = new Uint8Array(w * height);
+  for (let y = 1; y < height - 1; y++) {
+    for (let i = y * w + 1, end = y * w + w - 1; i < end; i++) {
+      if (data[i] && !(data[i - 1] && data[i + 1] && data[i - w] && data[i + w])) border[i] = 1;
     }
   }
-  const isBorder = (x: number, y: number) => x >= 0 && y >= 0 && x < width && y < height && border[y * width + x] === 1;
   let total = 0;
-  for (let y = 0, i = 0; y < height; y++) {
-    for (let x = 0; x < width; x++, i++) {
+  for (let y = 1; y < height - 1; y++) {
+    for (let i = y * w + 1, end = y * w + w - 1; i < end; i++) {
       if (!border[i]) continue;
-      const straight = +isBorder(x - 1, y) + +isBorder(x + 1, y) + +isBorder(x, y - 1) + +isBorder(x, y + 1);
-      const diagonal = +isBorder(x - 1, y - 1) + +isBorder(x + 1, y - 1) + +isBorder(x - 1, y + 1) + +isBorder(x + 1, y + 1);
-      total += PERIMETER_WEIGHTS[1 + 2 * straight + 10 * diagonal];
+      const straight = border[i - 1]! + border[i + 1]! + border[i - w]! + border[i + w]!;
+      const diagonal = border[i - w - 1]! + border[i - w + 1]! + border[i + w - 1]! + border[i + w + 1]!;
+      total += PERIMETER_WEIGHTS[1 + 2 * straight + 10 * diagonal]!;
     }
   }
   return total;
 }
 
-/** How far from an edge a pixel centre still counts as on it (the hull's vertices are half-integers). */
-const ON_EDGE = 1e-9;
+function checkMargin({ width, height, data }: BinaryMask): void {
+  for (let x = 0; x < width; x++) {
+    if (data[x] || data[(height - 1) * width + x]) throw new RangeError("regionShape needs an empty one-pixel margin around the region");
+  }
+  for (let y = 0; y < height; y++) {
+    if (data[y * width] || data[y * width + width - 1]) throw new RangeError("regionShape needs an empty one-pixel margin around the region");
+  }
+}
 
 /**
  * skimage's `convex_hull_image`: the hull of the pixels' edge midpoints (each pixel a diamond of radius
- * 1/2), then every pixel whose centre lies inside it or on its boundary. Only the first and last pixel of
- * each row can be hull vertices, as skimage's `possible_hull` also uses.
+ * 1/2), then every pixel whose centre lies inside it or on its boundary. Each row of pixel centres meets
+ * the hull in one interval, bounded by the hull's right and left chains: the concave envelope (in x, as a
+ * function of y) of the rightmost diamond point at each height, and the convex one of the leftmost. Those
+ * points are the first and last pixel of each row pushed out by 1/2 (at the row's height) and the two
+ * rows' extreme pixels between rows (at the half-integer height), so the chains are built in one pass in
+ * height order, as Andrew's monotone chain builds a hull.
  */
-function convexArea(mask: BinaryMask): number {
-  const { width, height, data } = mask;
-  const points: [number, number][] = [];
-  for (let y = 0; y < height; y++) {
-    let first = -1;
-    let last = -1;
-    for (let x = 0; x < width; x++) {
-      if (!data[y * width + x]) continue;
-      if (first < 0) first = x;
-      last = x;
-    }
-    if (first < 0) continue;
-    for (const x of first === last ? [first] : [first, last]) points.push([x - 0.5, y], [x + 0.5, y], [x, y - 0.5], [x, y + 0.5]);
-  }
-  const hull = polygonHull(points);
-  if (hull === null) return 0;
+function convexArea(firsts: Int32Array, lasts: Int32Array): number {
+  const height = firsts.length;
+  const right = envelope(firsts, lasts, height, 1);
+  const left = envelope(firsts, lasts, height, -1);
   let count = 0;
-  // The hull is convex: each row of pixel centres meets it in one interval.
-  for (let y = 0; y < height; y++) {
-    let left = Infinity;
-    let right = -Infinity;
-    for (let i = 0, j = hull.length - 1; i < hull.length; j = i++) {
-      const [xi, yi] = hull[i]!;
-      const [xj, yj] = hull[j]!;
-      if (y < Math.min(yi, yj) - ON_EDGE || y > Math.max(yi, yj) + ON_EDGE) continue;
-      if (Math.abs(yj - yi) < ON_EDGE) {
-        left = Math.min(left, xi, xj);
-        right = Math.max(right, xi, xj);
-        continue;
-      }
-      const x = xi + ((y - yi) * (xj - xi)) / (yj - yi);
-      left = Math.min(left, x);
-      right = Math.max(right, x);
-    }
-    if (right >= left) count += Math.max(0, Math.min(width - 1, Math.floor(right + ON_EDGE)) - Math.max(0, Math.ceil(left - ON_EDGE)) + 1);
+  for (let y = 0, r = 0, l = 0; y < height; y++) {
+    if (y < right.ys[0]! || y > right.ys[right.length - 1]!) continue;
+    while (right.ys[r + 1]! < y) r++;
+    while (left.ys[l + 1]! < y) l++;
+    const xr = at(right, r, y);
+    const xl = at(left, l, y);
+    count += Math.floor(xr + ON_EDGE) - Math.ceil(xl - ON_EDGE) + 1;
   }
   return count;
+}
+
+/** How far from an edge a pixel centre still counts as on it (the hull's vertices are half-integers). */
+const ON_EDGE = 1e-9;
+
+/** A chain of the hull: vertices by increasing height. */
+interface Chain {
+  readonly xs: Float64Array;
+  readonly ys: Float64Array;
+  readonly length: number;
+}
+
+/** The chain's x at height y, on its segment from vertex i (ys[i] <= y <= ys[i + 1]). */
+function at(chain: Chain, i: number, y: number): number {
+  const { xs, ys, length } = chain;
+  if (i + 1 >= length || ys[i + 1] === ys[i]) return xs[i]!;
+  return xs[i]! + ((y - ys[i]!) * (xs[i + 1]! - xs[i]!)) / (ys[i + 1]! - ys[i]!);
+}
+
+/**
+ * The right (side 1) or left (side -1) chain of the hull: of the extreme points at each height (the
+ * outermost of the rows above and below, between rows), the ones on the envelope.
+ */
+function envelope(firsts: Int32Array, lasts: Int32Array, height: number, side: 1 | -1): Chain {
+  const extreme = side === 1 ? lasts : firsts;
+  const xs = new Float64Array(3 * height + 1);
+  const ys = new Float64Array(3 * height + 1);
+  let length = 0;
+  for (let row = 0; row < height; row++) {
+    if (firsts[row]! < 0) continue;
+    for (let k = 0; k < 3; k++) {
+      // The row's top point, its outer point, its bottom point.
+      const x = k === 1 ? extreme[row]! + side * 0.5 : extreme[row]!;
+      const y = row - 0.5 + k * 0.5;
+      if (length > 0 && ys[length - 1] === y) {
+        // Between rows, the outer of the two rows' points.
+        if (side * x <= side * xs[length - 1]!) continue;
+        length--;
+      }
+      // Drop the last vertex while it is not strictly outside the segment from the one before it to the new
+      // point (x measured outwards, so that one test serves both sides).
+      while (length >= 2) {
+        const cross = (xs[length - 1]! - xs[length - 2]!) * (y - ys[length - 2]!) - (x - xs[length - 2]!) * (ys[length - 1]! - ys[length - 2]!);
+        if (side * cross > 0) break;
+        length--;
+      }
+      xs[length] = x;
+      ys[length] = y;
+      length++;
+    }
+  }
+  return { xs, ys, length };
 }

@@ -58,6 +58,9 @@ export function outlinesGeoJson(labels: Uint16Array, width: number, instances: r
   return { type: "FeatureCollection", features };
 }
 
+/** Marching squares between a cell's pixels (1) and the rest (0). */
+const OUTLINE = contours().thresholds([0.5]).smooth(false);
+
 function cellOutline(labels: Uint16Array, width: number, instance: Instance, cellId: number): Polygon | MultiPolygon | undefined {
   const { left, top, width: cropWidth, height: cropHeight } = instance.mask;
   // A margin of one empty pixel closes every outline inside the grid.
@@ -73,7 +76,9 @@ function cellOutline(labels: Uint16Array, width: number, instance: Instance, cel
     }
   }
   if (area === 0) return undefined;
-  const [contour] = contours().size([gridWidth, gridHeight]).thresholds([0.5])(Array.from(values));
+  // Unsmoothed: the vertices stay on the pixel edges' midpoints, which pixelCorners relies on. d3 only
+  // indexes the values, so the typed array goes in without a copy.
+  const [contour] = OUTLINE.size([gridWidth, gridHeight])(values as unknown as number[]);
   const shift = (point: Position): Position => [point[0]! + left - 1, point[1]! + top - 1];
   const polygons = contour!.coordinates.map((polygon) => polygon.map((ring) => pixelCorners(ring).map(shift)));
   return polygons.length === 1 ? { type: "Polygon", coordinates: polygons[0]! } : { type: "MultiPolygon", coordinates: polygons };

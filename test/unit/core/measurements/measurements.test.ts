@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { maskFromPixelIndices } from "../../../../core/masks/binary-mask";
 import { measureCells } from "../../../../core/measurements/cell-measurements";
 import { summarizeImage } from "../../../../core/measurements/image-summary";
+import { regionShape } from "../../../../core/measurements/region-properties";
 import { renderImageResults } from "../../../../core/outputs/image-results";
 import { labelMap } from "../../../../core/outputs/label-png";
 import { MEASUREMENTS_CSV_HEADER, SUMMARY_CSV_HEADER } from "../../../../core/outputs/measurements-csv";
@@ -44,6 +45,13 @@ describe("measureCells", () => {
     const hidden = cell("astro", 0.5, [7]);
     const rows = measureCells(image, labelMap([square, hidden, bar], 6, 4), [square, hidden, bar]);
     expect(rows.map((row) => row.cellId)).toEqual([1, 3]);
+  });
+});
+
+describe("regionShape", () => {
+  it("refuses a crop without its empty one-pixel margin, rather than read past it", () => {
+    const data = Uint8Array.from([1, 0, 0, 0]);
+    expect(() => regionShape({ imageWidth: 2, imageHeight: 2, left: 0, top: 0, width: 2, height: 2, data })).toThrow(RangeError);
   });
 });
 

@@ -22,7 +22,10 @@ export interface RegionShape {
   readonly majorAxis: number;
   readonly minorAxis: number;
   readonly eccentricity: number;
-  /** `regionprops` `orientation`: from the row axis to the major axis, -pi/2..pi/2, counter-clockwise as displayed. */
+  /**
+   * `regionprops` `orientation`: the angle from the row (vertical) axis to the major axis, -pi/2..pi/2;
+   * pi/4 for a cell running like '/' as the image is displayed, -pi/4 like '\\'.
+   */
   readonly orientation: number;
   /** Pixels of the convex hull image (skimage's `convex_hull_image` of the region's crop). */
   readonly convexArea: number;

@@ -41,6 +41,16 @@ describe("measureCells", () => {
     expect(second!.orientation).toBe(0);
   });
 
+  it("measures the orientation from the vertical: +45 degrees for a '/' cell, -45 for a '\\' one", () => {
+    // Diagonals of a 6 x 4 image: (1, 2), (2, 1), (3, 0) and (1, 0), (2, 1), (3, 2).
+    const rising = cell("astro", 0.5, [13, 8, 3]);
+    const falling = cell("astro", 0.5, [1, 8, 15]);
+    const [up] = measureCells(image, labelMap([rising], 6, 4), [rising]);
+    const [down] = measureCells(image, labelMap([falling], 6, 4), [falling]);
+    expect((up!.orientation * 180) / Math.PI).toBeCloseTo(45, 9);
+    expect((down!.orientation * 180) / Math.PI).toBeCloseTo(-45, 9);
+  });
+
   it("gives a cell that lost every pixel to an earlier one no row, keeping the others' ids", () => {
     const hidden = cell("astro", 0.5, [7]);
     const rows = measureCells(image, labelMap([square, hidden, bar], 6, 4), [square, hidden, bar]);

@@ -5,6 +5,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import { createWriteStream } from "node:fs";
 import { link, mkdir, open, readFile, readdir, rename, rm, writeFile } from "node:fs/promises";
+import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import path from "node:path";
 import type { ObjectInfo, Storage, StoredObject } from "./storage";
@@ -43,6 +44,18 @@ export class LocalStorage implements Storage {
       throw error;
     }
     return { key, etag: md5(body), size: body.length, body };
+  }
+
+  async getStream(key: string): Promise<ReadableStream<Uint8Array> | undefined> {
+    let handle;
+    try {
+      handle = await open(this.pathOf(key));
+    } catch (error) {
+      if (isMissing(error)) return undefined;
+      throw error;
+    }
+    // The open file: a version put meanwhile (a rename over it) does not change what is read.
+    return Readable.toWeb(handle.createReadStream()) as ReadableStream<Uint8Array>;
   }
 
   /** Reads the file (once per version of it) through MD5 in chunks: never whole in memory, however large. */

@@ -44,6 +44,16 @@ export class S3Storage implements Storage {
     }
   }
 
+  async getStream(key: string): Promise<ReadableStream<Uint8Array> | undefined> {
+    try {
+      const response = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      return response.Body?.transformToWebStream() ?? new Blob([]).stream();
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+  }
+
   async head(key: string): Promise<ObjectInfo | undefined> {
     try {
       const response = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));

@@ -34,6 +34,11 @@ export interface Storage {
   readonly name: string;
   /** The object, or undefined when there is none. `versionId` reads that version (S3 only). */
   get(key: string, options?: { readonly versionId?: string }): Promise<StoredObject | undefined>;
+  /**
+   * The object's bytes as a stream, never whole in memory (a job's merged CSV served by the local API), or
+   * undefined when there is none.
+   */
+  getStream(key: string): Promise<ReadableStream<Uint8Array> | undefined>;
   /** The object's metadata, or undefined when there is none. */
   head(key: string): Promise<ObjectInfo | undefined>;
   /** Writes an object atomically: a reader sees the old content or the new, never a part. */

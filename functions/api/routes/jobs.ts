@@ -92,8 +92,9 @@ export function registerJobRoutes(app: OpenAPIHono, context: JobsContext): void 
       return c.json(answer, 200);
     }
     if (link !== undefined) return c.redirect(link, 302);
-    const object = await context.output.get(result.key);
-    if (object === undefined) throw new Error(`${result.key} is missing although its status says it was written`);
-    return c.body(new Uint8Array(object.body), 200, { "Content-Type": result.contentType, "Content-Disposition": contentDisposition(result.fileName) });
+    // Streamed: a plate's merged measurements may be hundreds of MB.
+    const body = await context.output.getStream(result.key);
+    if (body === undefined) throw new Error(`${result.key} is missing although its status says it was written`);
+    return c.body(body, 200, { "Content-Type": result.contentType, "Content-Disposition": contentDisposition(result.fileName) });
   });
 }

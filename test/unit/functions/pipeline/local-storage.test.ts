@@ -30,6 +30,20 @@ describe("LocalStorage", () => {
     expect(head).toEqual({ key: "input/job-1/plate 1/a.png", etag: md5, size: 4 });
   });
 
+  it("reads an object as a stream, and answers undefined for a missing one", async () => {
+    // Prepare
+    const body = new Uint8Array(300_000).map((_, i) => i % 251);
+    await storage.put("jobs/job-1/results/measurements-x.csv", body);
+
+    // Act
+    const stream = await storage.getStream("jobs/job-1/results/measurements-x.csv");
+    const missing = await storage.getStream("jobs/job-1/results/none.csv");
+
+    // Assess
+    expect(Buffer.from(await new Response(stream).arrayBuffer()).equals(Buffer.from(body))).toBe(true);
+    expect(missing).toBeUndefined();
+  });
+
   it("stores a stream chunk by chunk, and nothing for an empty stream or one that fails midway", async () => {
     // Prepare
     async function* chunks(count: number, failAfter = Infinity) {

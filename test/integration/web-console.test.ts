@@ -152,16 +152,20 @@ describe.skipIf(!hasChromium)("web console in Chromium, against npm start", () =
     if (dataDirectory) await rm(dataDirectory, { recursive: true, force: true });
   });
 
-  it("uploads two images and a corrupt file, shows progress, both results drawn and the corrupt file's error, and downloads the job's CSV", async () => {
+  it("uploads two images, a corrupt file and one whose upload is cut off: progress, both results drawn, each failure's reason, the job's CSV", async () => {
     const service = await startService(modelServer.url, path.join(dataDirectory, "plain"));
     services.push(service);
     expect(service.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
     const context = await browser.newContext({ viewport: { width: 1400, height: 1000 }, acceptDownloads: true });
     const page = await context.newPage();
     const errors = watchErrors(page);
-    // Uploads from this machine take milliseconds: hold each a moment so that its progress can be seen.
+    // Uploads from this machine take milliseconds: hold each a moment so that its progress can be seen. One
+    // upload's connection is cut: that file fails alone, and the job still finishes.
+    const cutOff = Buffer.concat([await readFile(path.join(TRAIN_IMAGES, `${CORT_IMAGE}.png`)), Buffer.alloc(7)]);
+    let cutting = true;
     await page.route("**/v1/uploads/**", async (route) => {
       await new Promise((resolve) => setTimeout(resolve, 1500));
+      if (cutting && route.request().postDataBuffer()?.length === cutOff.length) return route.abort("connectionreset");
       await route.continue();
     });
     await page.goto(service.url);
@@ -173,6 +177,7 @@ describe.skipIf(!hasChromium)("web console in Chromium, against npm start", () =
       { name: `${CORT_IMAGE}.png`, bytes: await png(CORT_IMAGE), type: "image/png" },
       { name: `${SHSY5Y_IMAGE}.png`, bytes: await png(SHSY5Y_IMAGE), type: "image/png" },
       { name: "broken.png", bytes: truncated, type: "image/png" },
+      { name: "cut-off.png", bytes: cutOff, type: "image/png" },
     ]);
 
     // Progress: each file's upload has its bar while it is held.
@@ -181,14 +186,14 @@ describe.skipIf(!hasChromium)("web console in Chromium, against npm start", () =
     await page.screenshot({ path: path.join(screenshots, "console-uploading.png") });
 
     const rows = page.locator("table.files tbody tr");
-    await expect.poll(() => rows.count()).toBe(3);
+    await expect.poll(() => rows.count()).toBe(4);
     await expect
       .poll(async () => [await page.locator("tr[data-state=done]").count(), await page.locator("tr[data-state=failed]").count()], { timeout: 240_000, interval: 1000 })
-      .toEqual([2, 1]);
-    const brokenRow = page.locator("tr", { hasText: "broken.png" });
-    expect(await brokenRow.locator("td.details").textContent()).toMatch(/image/i);
+      .toEqual([2, 2]);
+    expect(await page.locator("tr", { hasText: "broken.png" }).locator("td.details").textContent()).toMatch(/Cannot read the PNG image/);
+    expect(await page.locator("tr", { hasText: "cut-off.png" }).locator("td.details").textContent()).toMatch(/the upload was cut off/);
     const jobId = /#\/jobs\/([^/]+)/.exec(page.url())![1]!;
-    const view = (await (await fetch(`${service.url}v1/jobs/${jobId}`)).json()) as JobView;
+    let view = (await (await fetch(`${service.url}v1/jobs/${jobId}`)).json()) as JobView;
     expect(await page.locator(".badge.state-failed").first().textContent()).toBe("failed");
     await page.screenshot({ path: path.join(screenshots, "console-job.png"), fullPage: true });
 
@@ -219,18 +224,27 @@ describe.skipIf(!hasChromium)("web console in Chromium, against npm start", () =
     await page.keyboard.press("f");
     expect(await page.getByRole("checkbox", { name: "Fill" }).isChecked()).toBe(true);
 
-    // The job's Kaggle CSV: both images' cells, the corrupt file absent.
+    // The cut-off upload, tried again, goes through; the job then finishes.
+    cutting = false;
+    await page.getByRole("button", { name: "Retry upload of cut-off.png" }).click();
+    await expect.poll(() => page.locator("tr[data-state=done]").count(), { timeout: 240_000, interval: 1000 }).toBe(3);
+    view = (await (await fetch(`${service.url}v1/jobs/${jobId}`)).json()) as JobView;
+
+    // The job's Kaggle CSV: every segmented image's cells, the corrupt file absent.
     const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: /Job CSV/ }).click()]);
     const csv = parseSubmissionCsv(await readFile((await download.path())!));
-    expect([...csv.keys()].sort()).toEqual([CORT_IMAGE, SHSY5Y_IMAGE].sort());
+    expect([...csv.keys()].sort()).toEqual([CORT_IMAGE, SHSY5Y_IMAGE, "cut-off"].sort());
     for (const file of view.files.filter((f) => f.state === "succeeded")) expect(csv.get(file.imageId)?.annotations).toHaveLength(file.cells!);
 
     // After a reload the job is still listed, and opens.
     await page.reload();
-    await page.getByRole("link", { name: /3 images/ }).click();
-    await expect.poll(() => page.locator("tr[data-state=done]").count()).toBe(2);
+    await page.getByRole("link", { name: /4 images/ }).click();
+    await expect.poll(() => page.locator("tr[data-state=done]").count()).toBe(3);
 
-    expect(errors).toEqual([]);
+    // The cut connection is the one failed request (Chromium also logs it).
+    const cutUpload = (error: string) => /^request: .*\/v1\/uploads\//.test(error) || error === "console: Failed to load resource: net::ERR_CONNECTION_RESET";
+    expect(errors.some(cutUpload)).toBe(true);
+    expect(errors.filter((error) => !cutUpload(error))).toEqual([]);
     await page.unrouteAll({ behavior: "ignoreErrors" });
     await context.close();
   });

@@ -4,6 +4,7 @@
  * (`#/jobs/<id>/<file>`), so a reload or a shared link opens the same view.
  */
 import { useCallback, useEffect, useMemo, useState } from "preact/hooks";
+import type { UploadTarget } from "../../../core/schemas/api";
 import { ApiClient, type Authenticator } from "../api-client";
 import { BearerTokenAuth } from "../auth/bearer-token";
 import type { ConsoleConfig } from "../console-config";
@@ -47,6 +48,7 @@ export function App({ config, authenticator, account }: AppProps) {
   // Per job: this page's uploads and the files they came from (the viewer draws on the originals).
   const [uploads, setUploads] = useState<ReadonlyMap<string, ReadonlyMap<string, UploadState>>>(new Map());
   const [localFiles, setLocalFiles] = useState<ReadonlyMap<string, ReadonlyMap<string, File>>>(new Map());
+  const [uploadTargets, setUploadTargets] = useState<ReadonlyMap<string, readonly UploadTarget[]>>(new Map());
 
   const api = useMemo(() => {
     const auth =
@@ -94,6 +96,7 @@ export function App({ config, authenticator, account }: AppProps) {
       const label = images.length === 1 ? images[0]!.name : (images[0]!.name.includes("/") ? images[0]!.name.split("/")[0]! : `${images.length} images`);
       setRecent(rememberJob({ jobId: job.jobId, createdAt: new Date().toISOString(), files: images.length, label }));
       setLocalFiles((all) => new Map(all).set(job.jobId, files));
+      setUploadTargets((all) => new Map(all).set(job.jobId, job.uploads));
       setUploads((all) => new Map(all).set(job.jobId, new Map(images.map((image) => [image.name, { state: "waiting", total: image.file.size } as const]))));
       navigate({ jobId: job.jobId });
       await uploadAll(job.uploads, files, (fileName, state) => setUpload(job.jobId, fileName, state));
@@ -102,6 +105,13 @@ export function App({ config, authenticator, account }: AppProps) {
     } finally {
       setBusy(false);
     }
+  };
+
+  /** Uploads one file again through the link its job gave (valid for the API's upload link lifetime). */
+  const retryUpload = (jobId: string, fileName: string) => {
+    const target = uploadTargets.get(jobId)?.find((upload) => upload.fileName === fileName);
+    const file = localFiles.get(jobId)?.get(fileName);
+    if (target && file) void uploadAll([target], new Map([[fileName, file]]), (name, state) => setUpload(jobId, name, state));
   };
 
   const forget = (jobId: string) => {
@@ -141,6 +151,7 @@ export function App({ config, authenticator, account }: AppProps) {
               jobId={route.jobId}
               uploads={uploads.get(route.jobId)}
               localFiles={localFiles.get(route.jobId)}
+              onRetryUpload={uploadTargets.has(route.jobId) ? (fileName) => retryUpload(route.jobId!, fileName) : undefined}
               viewing={route.fileName}
               onView={(fileName) => navigate({ jobId: route.jobId!, ...(fileName ? { fileName } : {}) })}
             />

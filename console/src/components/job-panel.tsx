@@ -2,7 +2,7 @@
  * One job, live: its state and counts, elapsed time and cost estimate, each image's state (the uploads
  * this page makes, then the service's), the job's Kaggle CSV, and the viewer of the image picked.
  */
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import type { JobImage, JobView } from "../../../core/schemas/api";
 import { CELL_TYPES } from "../../../core/types";
 import { ApiError, type ApiClient } from "../api-client";
@@ -37,24 +37,36 @@ const JOB_RESULT_LABELS: Readonly<Record<string, string>> = {
   summary: "Job summary (CSV)",
 };
 
-const finished = (view: JobView) => view.images.awaiting_upload + view.images.queued + view.images.running === 0;
+/**
+ * Whether nothing more will happen to the job: no image queued or running, and none awaiting an upload but
+ * those whose upload from this page failed (the service waits for them; the page shows why).
+ */
+function finished(view: JobView, uploads: ReadonlyMap<string, UploadState> | undefined): boolean {
+  return view.files.every((file) => file.state === "succeeded" || file.state === "failed" || (file.state === "awaiting_upload" && uploads?.get(file.fileName)?.state === "failed"));
+}
 
 export interface JobPanelProps {
   readonly api: ApiClient;
   readonly jobId: string;
   readonly uploads: ReadonlyMap<string, UploadState> | undefined;
   readonly localFiles: ReadonlyMap<string, File> | undefined;
+  /** Uploads this page made and can make again (their link is still valid for a while). */
+  readonly onRetryUpload?: (fileName: string) => void;
   /** The image shown in the viewer, by file name. */
   readonly viewing: string | undefined;
   readonly onView: (fileName: string | undefined) => void;
 }
 
-export function JobPanel({ api, jobId, uploads, localFiles, viewing, onView }: JobPanelProps) {
+export function JobPanel({ api, jobId, uploads, localFiles, onRetryUpload, viewing, onView }: JobPanelProps) {
   const [view, setView] = useState<JobView>();
   const [error, setError] = useState<string>();
   const [now, setNow] = useState(Date.now());
+  // The poll reads the latest uploads without restarting on each progress event.
+  const uploadsRef = useRef(uploads);
+  uploadsRef.current = uploads;
   const uploading = [...(uploads?.values() ?? [])].some((upload) => upload.state === "waiting" || upload.state === "uploading");
-  const done = view !== undefined && finished(view) && !uploading;
+  // The job-wide files exist once every image has finished, as the service sees it (a failed upload leaves its image waiting).
+  const done = view !== undefined && view.images.awaiting_upload + view.images.queued + view.images.running === 0;
 
   useEffect(() => {
     setView(undefined);
@@ -71,7 +83,7 @@ export function JobPanel({ api, jobId, uploads, localFiles, viewing, onView }: J
         setView(next);
         setError(undefined);
         setNow(Date.now());
-        if (finished(next) && !uploading) return;
+        if (finished(next, uploadsRef.current) && !uploading) return;
       } catch (caught) {
         if (stopped) return;
         setError(caught instanceof Error ? caught.message : String(caught));
@@ -178,7 +190,24 @@ export function JobPanel({ api, jobId, uploads, localFiles, viewing, onView }: J
                   )}
                 </td>
                 <td class="number">{image?.cells ?? ""}</td>
-                <td class="details">{upload?.state === "failed" ? upload.error : image?.error ? image.error.message : image?.timings ? `${(image.timings.totalMs / 1000).toFixed(1)} s` : ""}</td>
+                <td class="details">
+                  {upload?.state === "failed" && image?.state !== "succeeded" && image?.state !== "failed" ? (
+                    <>
+                      {upload.error}{" "}
+                      {onRetryUpload && (
+                        <button type="button" class="retry" onClick={() => onRetryUpload(name)} aria-label={`Retry upload of ${name}`}>
+                          Retry
+                        </button>
+                      )}
+                    </>
+                  ) : image?.error ? (
+                    image.error.message
+                  ) : image?.timings ? (
+                    `${(image.timings.totalMs / 1000).toFixed(1)} s`
+                  ) : (
+                    ""
+                  )}
+                </td>
                 <td>
                   {image?.state === "succeeded" && image.results?.json && (
                     <button type="button" onClick={() => onView(name)} aria-label={`View ${name}`}>

@@ -247,7 +247,7 @@ describe.skipIf(!hasChromium)("web console in Chromium, against npm start", () =
     expect(errors.filter((error) => !cutUpload(error))).toEqual([]);
     await page.unrouteAll({ behavior: "ignoreErrors" });
     await context.close();
-  });
+  }, 360_000); // three images segmented one after another, on a CPU the rest of the suite shares
 
   it("asks for API_TOKEN once when the service needs it, and keeps it until the tab closes", async () => {
     const service = await startService(modelServer.url, path.join(dataDirectory, "token"), { API_TOKEN: TOKEN });

@@ -80,7 +80,9 @@ function cellOutline(labels: Uint16Array, width: number, instance: Instance, cel
   // indexes the values, so the typed array goes in without a copy.
   const [contour] = OUTLINE.size([gridWidth, gridHeight])(values as unknown as number[]);
   const shift = (point: Position): Position => [point[0]! + left - 1, point[1]! + top - 1];
-  const polygons = contour!.coordinates.map((polygon) => polygon.map((ring) => pixelCorners(ring).map(shift)));
+  const polygons = contour!.coordinates.map((polygon) =>
+    polygon.map((ring, index) => rightHandRule(pixelCorners(ring).map(shift), index === 0)),
+  );
   return polygons.length === 1 ? { type: "Polygon", coordinates: polygons[0]! } : { type: "MultiPolygon", coordinates: polygons };
 }
 
@@ -107,4 +109,14 @@ function pixelCorners(ring: Position[]): Position[] {
     return !((previous[0] === point[0] && point[0] === next[0]) || (previous[1] === point[1] && point[1] === next[1]));
   });
   return [...corners, corners[0]!];
+}
+
+/**
+ * RFC 7946's winding, read in the coordinates' own plane (x, y as written; counterclockwise when y points
+ * up): the exterior ring has a positive shoelace area, holes a negative one.
+ */
+function rightHandRule(ring: Position[], exterior: boolean): Position[] {
+  let twiceArea = 0;
+  for (let i = 0; i < ring.length - 1; i++) twiceArea += ring[i]![0]! * ring[i + 1]![1]! - ring[i + 1]![0]! * ring[i]![1]!;
+  return twiceArea > 0 === exterior ? ring : [...ring].reverse();
 }

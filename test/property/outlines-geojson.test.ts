@@ -35,6 +35,12 @@ function contains(polygons: number[][][][], x: number, y: number): boolean {
   return inside;
 }
 
+function shoelaceArea(ring: number[][]): number {
+  let twice = 0;
+  for (let i = 0; i < ring.length - 1; i++) twice += ring[i]![0]! * ring[i + 1]![1]! - ring[i + 1]![0]! * ring[i]![1]!;
+  return twice / 2;
+}
+
 describe("outlinesGeoJson", () => {
   it("outlines exactly the pixels of each cell: every pixel centre inside its cell's polygons, no other", () => {
     fc.assert(
@@ -45,6 +51,11 @@ describe("outlinesGeoJson", () => {
         expect(features.map((feature) => feature.properties.cell_id)).toEqual(present);
         for (const feature of features) {
           const polygons = feature.geometry.type === "Polygon" ? [feature.geometry.coordinates] : feature.geometry.coordinates;
+          // RFC 7946's right-hand rule: exterior rings counterclockwise (positive shoelace area), holes clockwise.
+          for (const [exterior, ...holes] of polygons) {
+            expect(shoelaceArea(exterior!)).toBeGreaterThan(0);
+            for (const hole of holes) expect(shoelaceArea(hole)).toBeLessThan(0);
+          }
           for (let y = 0; y < height; y++) {
             for (let x = 0; x < width; x++) {
               expect(contains(polygons as number[][][][], x + 0.5, y + 0.5)).toBe(labels[y * width + x] === feature.properties.cell_id);

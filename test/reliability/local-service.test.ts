@@ -140,7 +140,7 @@ describe("the local service under faults (npm start, restarted on the same ports
       await mkdir(folder, { recursive: true });
       await writeFile(path.join(folder, "c\\d.png"), smallPng);
       await writeFile(path.join(folder, "good.png"), smallPng);
-      const view = await finishedJob(api(), "by-hand", 120_000);
+      const view = await finishedJob(api(), "by-hand");
       expect(view.files.map((file) => [file.fileName, file.state])).toEqual([["good.png", "succeeded"]]);
       const result = await fetch(`${api()}/v1/jobs/by-hand/result?file=c%5Cd.png`);
       expect(result.status).toBeGreaterThanOrEqual(400);
@@ -151,7 +151,7 @@ describe("the local service under faults (npm start, restarted on the same ports
     await fault(async () => {
       const created = await createJob({ files: ["~/x.png"] });
       await upload(created.uploads[0]!, smallPng);
-      const view = await finishedJob(api(), created.jobId, 120_000);
+      const view = await finishedJob(api(), created.jobId);
       expect(view).toMatchObject({ status: "succeeded", images: { succeeded: 1, total: 1 } });
       figures.uploadsAccounted++;
     });
@@ -179,7 +179,7 @@ describe("the local service under faults (npm start, restarted on the same ports
         );
         figures.peakRssDuringBigUploadsMiB = mib(peakKiB);
         expect(stored.map((entry) => entry.size)).toEqual(files.map(() => BIG_UPLOAD_BYTES));
-        const view = await finishedJob(api(), created.jobId, 120_000);
+        const view = await finishedJob(api(), created.jobId);
         figures.peakRssUntilRefusedMiB = mib(peakKiB);
         expect(view.files.map((file) => file.error?.code)).toEqual(files.map(() => "image_too_large"));
         figures.uploadsAccounted += BIG_UPLOADS;

@@ -8,7 +8,7 @@ import { renderImageResults } from "../core/outputs/image-results";
 import { MEASUREMENTS_CSV_HEADER, SUMMARY_CSV_HEADER } from "../core/outputs/measurements-csv";
 import type { OverlayStyle } from "../core/outputs/overlay-png";
 import type { Profile } from "../core/schemas/manifest";
-import { hasImageExtension, IMAGE_EXTENSIONS } from "../core/image/decode";
+import { hasImageExtension, IMAGE_EXTENSIONS } from "../core/image/extensions";
 import type { StageTimings } from "../core/segmentation/segmenter";
 import type { CellType, GrayImage } from "../core/types";
 import { defaultModelDir, loadModels, readManifest } from "../model-container/src/model-store";

@@ -10,8 +10,6 @@ import type { GrayImage } from "../types";
 /** Default bound on decoded pixels (all pages together): 50 megapixels, about 100 MB at 16 bits. */
 export const DEFAULT_MAX_PIXELS = 50_000_000;
 
-export { hasImageExtension, IMAGE_EXTENSIONS } from "./extensions";
-
 /**
  * Leading bytes of each accepted format. Sniffing them ourselves keeps every other format sharp could
  * parse (GIF, SVG, PDF, HEIF, ...) away from its decoders.

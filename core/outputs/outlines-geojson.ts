@@ -8,7 +8,7 @@
 import { contours } from "d3-contour";
 import type { MultiPolygon, Polygon, Position } from "geojson";
 import type { CellType, Instance } from "../types";
-import { CELL_TYPE_COLOURS } from "./overlay-png";
+import { CELL_TYPE_COLOURS } from "./cell-type-colours";
 
 export interface OutlineFeature {
   readonly type: "Feature";

@@ -9,8 +9,6 @@ import type { GrayImage, Instance } from "../types";
 import { CELL_TYPE_COLOURS } from "./cell-type-colours";
 import { labelMap } from "./label-png";
 
-export { CELL_TYPE_COLOURS };
-
 /** How cells are drawn: a 1-pixel outline inside each mask, or a translucent tint over it. */
 export const OVERLAY_STYLES = ["outline", "tint"] as const;
 export type OverlayStyle = (typeof OVERLAY_STYLES)[number];

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { hasImageExtension, IMAGE_EXTENSIONS } from "../image/decode";
+import { hasImageExtension, IMAGE_EXTENSIONS } from "../image/extensions";
 import { CELL_TYPES } from "../types";
 import { PROFILES } from "./manifest";
 import { JOB_ERROR_CODES, JOB_STATUSES, jobFileNameSchema, jobIdSchema, jobTimingsSchema, type JobErrorCode, type ResultKind } from "./pipeline";

@@ -1,6 +1,7 @@
 import sharp from "sharp";
 import { describe, expect, it } from "vitest";
-import { CELL_TYPE_COLOURS, overlayPng } from "../../../../core/outputs/overlay-png";
+import { CELL_TYPE_COLOURS } from "../../../../core/outputs/cell-type-colours";
+import { overlayPng } from "../../../../core/outputs/overlay-png";
 import { CELL_TYPES, type CellType, type GrayImage, type Instance } from "../../../../core/types";
 
 const WIDTH = 8;

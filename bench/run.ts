@@ -50,7 +50,7 @@ async function heldOutImages(count: number): Promise<{ id: string; cellType: str
       .map((line) => line.split(","))
       .map(([id, cellType]) => [id, cellType] as const),
   );
-  const val = (await readFile(path.join(REPO_ROOT, "model-container", "training", "splits", "val.txt"), "utf8")).split(/\r?\n/).filter(Boolean);
+  const val = (await readFile(path.join(REPO_ROOT, "training", "splits", "val.txt"), "utf8")).split(/\r?\n/).filter(Boolean);
   // Round-robin over cell types, so dense shsy5y images weigh in as much as sparse cort ones.
   const byType = new Map<string, string[]>();
   for (const id of val) byType.set(types.get(id)!, [...(byType.get(types.get(id)!) ?? []), id]);

@@ -3,7 +3,7 @@ import { CELL_TYPES } from "../types";
 
 /**
  * `model-container/models/manifest.json`: the one description of the ensemble, written by the Python
- * export (`model-container/training/cellseg_train/export.py`) and read by every runtime.
+ * export (`training/cellseg_train/export.py`) and read by every runtime.
  */
 
 const perCellType = <T extends z.ZodType>(value: T) =>

@@ -11,7 +11,7 @@ export const TRAIN_IMAGES = path.join(SARTORIUS, "train", "images");
 
 /** Debian's Python, which has torch (the `python3` on PATH may not). */
 export const PYTHON = "/usr/bin/python3";
-export const TRAINING = path.join(REPO_ROOT, "model-container", "training");
+export const TRAINING = path.join(REPO_ROOT, "training");
 
 let torchFound: boolean | undefined;
 

@@ -1,0 +1,1 @@
+"""Training, validation and ONNX export of cellseg's Mask R-CNN members."""

@@ -1,1 +1,0 @@
-"""Training, validation and ONNX export of cellseg's Mask R-CNN members."""

@@ -15,36 +15,12 @@ import { HTTPException } from "hono/http-exception";
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import type { JobsContext } from "../jobs/context";
-import type { LocalUploadLinks } from "../jobs/local-upload-links";
-import type { SegmentationEndpoint } from "../pipeline/endpoint";
 import type { PipelineLogger } from "../pipeline/process-image";
 import { errorFields } from "../../core/error-fields";
-import type { SegmentImageOptions } from "../pipeline/segment-image";
-import type { LocalStorage } from "../pipeline/local-storage";
 import { ApiRequestError, toApiError } from "./errors";
-import { registerJobRoutes } from "./routes/jobs";
-import { registerSegmentRoute } from "./routes/segment";
-import { registerUploadRoute } from "./routes/uploads";
-
-/** `POST /v1/segment`: an image small enough to segment while the client waits. */
-export interface SyncSegmentation {
-  readonly endpoint: SegmentationEndpoint;
-  readonly options: Omit<SegmentImageOptions, "onRetry" | "profile">;
-  readonly maxBytes: number;
-}
-
-/** Uploads through the API itself (the local stack, whose storage no client can reach). */
-export interface ApiUploads {
-  readonly links: LocalUploadLinks;
-  /** Where uploads are written, streamed (an upload may be hundreds of MB): the local bucket. */
-  readonly input: Pick<LocalStorage, "putStream">;
-  /**
-   * Told of each stored upload, as S3 tells its queue: the local stack queues the image from here rather
-   * than rely on its folder watcher alone, which can miss a file in a folder created a moment before.
-   */
-  readonly onStored?: (key: string) => Promise<void>;
-  readonly maxBytes: number;
-}
+import { jobRoutes } from "./routes/jobs";
+import { segmentRoutes, type SyncSegmentation } from "./routes/segment";
+import { uploadRoutes, type ApiUploads } from "./routes/uploads";
 
 export interface ApiDeps {
   readonly jobs: JobsContext;
@@ -130,9 +106,10 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
   app.get("/v1", (c) =>
     c.json({ service: "cellseg", openapi: "/v1/openapi.json", routes: ["POST /v1/jobs", "GET /v1/jobs/{jobId}", "GET /v1/jobs/{jobId}/result", "POST /v1/segment"] }),
   );
-  registerJobRoutes(app, deps.jobs);
-  registerSegmentRoute(app, deps.segment);
-  if (deps.uploads) registerUploadRoute(app, deps.uploads);
+  // Each route module is a sub-app; its validation failures reach the defaultHook above, its errors onError below.
+  app.route("/", jobRoutes(deps.jobs));
+  app.route("/", segmentRoutes(deps.segment));
+  if (deps.uploads) app.route("/", uploadRoutes(deps.uploads));
 
   app.doc31("/v1/openapi.json", {
     openapi: "3.1.0",

@@ -3,7 +3,7 @@
  * out as download links where storage offers them (S3: a 302 to a presigned URL, which also keeps large
  * overlays clear of Lambda's 6 MB answer limit) and served from storage otherwise (the local stack).
  */
-import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
+import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import { z } from "zod";
 import { createJobRequestSchema, createJobResponseSchema, jobViewSchema, resultLinkSchema, resultQuerySchema, type ResultLink } from "../../../core/schemas/api";
 import { jobIdSchema } from "../../../core/schemas/pipeline";
@@ -50,7 +50,7 @@ const resultRoute = createRoute({
   method: "get",
   path: "/v1/jobs/{jobId}/result",
   summary:
-    "One result format of one image (json, kaggle, coco, labels, overlay, measurements, summary, geojson), or the whole job as one CSV (kaggle, measurements, summary)",
+    "One result format of one image (json, kaggle, coco, labels, overlay, preview, measurements, summary, geojson), or the whole job as one CSV (kaggle, measurements, summary)",
   request: { params: jobParams, query: resultQuerySchema },
   responses: {
     200: {
@@ -71,8 +71,9 @@ const resultRoute = createRoute({
   },
 });
 
-/** @example registerJobRoutes(app, jobsContext) */
-export function registerJobRoutes(app: OpenAPIHono, context: JobsContext): void {
+/** @example app.route("/", jobRoutes(jobsContext)) */
+export function jobRoutes(context: JobsContext): OpenAPIHono {
+  const app = new OpenAPIHono();
   app.openapi(createJobRoute, async (c) => c.json(await createJob(c.req.valid("json"), context), 201));
 
   app.openapi(jobViewRoute, async (c) => c.json(await readJob(c.req.valid("param").jobId, context), 200));
@@ -97,4 +98,5 @@ export function registerJobRoutes(app: OpenAPIHono, context: JobsContext): void 
     if (body === undefined) throw new Error(`${result.key} is missing although its status says it was written`);
     return c.body(body, 200, { "Content-Type": result.contentType, "Content-Disposition": contentDisposition(result.fileName) });
   });
+  return app;
 }

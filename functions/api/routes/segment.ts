@@ -2,13 +2,13 @@
  * `POST /v1/segment`: one small image segmented while the client waits, through the same endpoint,
  * tiling and stitching as a job, without storing anything. For plates and large images, create a job.
  */
-import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
+import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import { z } from "zod";
 import { formatSubmissionRows, SUBMISSION_CSV_HEADER } from "../../../core/kaggle/csv";
 import { segmentQuerySchema } from "../../../core/schemas/api";
 import { instancesDocumentSchema } from "../../../core/schemas/pipeline";
-import { segmentImage } from "../../pipeline/segment-image";
-import type { SyncSegmentation } from "../app";
+import type { SegmentationEndpoint } from "../../pipeline/endpoint";
+import { segmentImage, type SegmentImageOptions } from "../../pipeline/segment-image";
 import { ApiRequestError } from "../errors";
 import { limitBody } from "./body-limit";
 import { binarySchema, errorResponse } from "./openapi-parts";
@@ -16,6 +16,12 @@ import { binarySchema, errorResponse } from "./openapi-parts";
 /** What the body may be: the formats the decoder reads, or bytes of no declared type. */
 const IMAGE_MEDIA_TYPES = ["image/png", "image/tiff", "image/jpeg", "application/octet-stream"] as const;
 
+/** `POST /v1/segment`: an image small enough to segment while the client waits. */
+export interface SyncSegmentation {
+  readonly endpoint: SegmentationEndpoint;
+  readonly options: Omit<SegmentImageOptions, "onRetry" | "profile">;
+  readonly maxBytes: number;
+}
 
 const segmentRoute = (maxBytes: number) =>
   createRoute({
@@ -39,8 +45,9 @@ const segmentRoute = (maxBytes: number) =>
     },
   });
 
-/** @example registerSegmentRoute(app, { endpoint, options, maxBytes: 4 * 1024 * 1024 }) */
-export function registerSegmentRoute(app: OpenAPIHono, segmentation: SyncSegmentation): void {
+/** @example app.route("/", segmentRoutes({ endpoint, options, maxBytes: 4 * 1024 * 1024 })) */
+export function segmentRoutes(segmentation: SyncSegmentation): OpenAPIHono {
+  const app = new OpenAPIHono();
   app.openapi(segmentRoute(segmentation.maxBytes), async (c) => {
     const mediaType = (c.req.header("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
     if (!(IMAGE_MEDIA_TYPES as readonly string[]).includes(mediaType)) {
@@ -59,4 +66,5 @@ export function registerSegmentRoute(app: OpenAPIHono, segmentation: SyncSegment
     if (query.format === "kaggle") return c.text(SUBMISSION_CSV_HEADER + formatSubmissionRows(imageId, instances), 200, { "Content-Type": "text/csv; charset=utf-8" });
     return c.json(document, 200);
   });
+  return app;
 }

@@ -3,12 +3,26 @@
  * LocalUploadLinks when the job was created) names the input key; the body is stored there as it is, and
  * the local worker sees the new file exactly as it sees one dropped into the input folder.
  */
-import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
+import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import { z } from "zod";
-import type { ApiUploads } from "../app";
+import type { LocalUploadLinks } from "../../jobs/local-upload-links";
+import type { LocalStorage } from "../../pipeline/local-storage";
 import { ApiRequestError } from "../errors";
 import { streamedBody } from "./body-limit";
 import { binarySchema, errorResponse } from "./openapi-parts";
+
+/** Uploads through the API itself (the local stack, whose storage no client can reach). */
+export interface ApiUploads {
+  readonly links: LocalUploadLinks;
+  /** Where uploads are written, streamed (an upload may be hundreds of MB): the local bucket. */
+  readonly input: Pick<LocalStorage, "putStream">;
+  /**
+   * Told of each stored upload, as S3 tells its queue: the local stack queues the image from here rather
+   * than rely on its folder watcher alone, which can miss a file in a folder created a moment before.
+   */
+  readonly onStored?: (key: string) => Promise<void>;
+  readonly maxBytes: number;
+}
 
 const uploadRoute = createRoute({
   method: "put",
@@ -23,8 +37,9 @@ const uploadRoute = createRoute({
   },
 });
 
-/** @example registerUploadRoute(app, { links, input, maxBytes }) */
-export function registerUploadRoute(app: OpenAPIHono, uploads: ApiUploads): void {
+/** @example app.route("/", uploadRoutes({ links, input, maxBytes })) */
+export function uploadRoutes(uploads: ApiUploads): OpenAPIHono {
+  const app = new OpenAPIHono();
   app.openapi(uploadRoute, async (c) => {
     const key = uploads.links.verify(c.req.valid("param").token);
     // Streamed to the bucket, never whole in memory, with or without Content-Length.
@@ -34,4 +49,5 @@ export function registerUploadRoute(app: OpenAPIHono, uploads: ApiUploads): void
     await uploads.onStored?.(key);
     return c.json({ key, size }, 200);
   });
+  return app;
 }

@@ -24,8 +24,8 @@ import { decodeImage } from "../core/image/decode";
 import { flipModelInput, modelInput, type ModelInput } from "../core/image/normalize";
 import { invocationResponseSchema } from "../core/schemas/endpoint";
 import type { Profile, TtaVariant } from "../core/schemas/manifest";
-import { loadModels } from "../model-container/src/model-store";
-import type { ExecutionProviderChoice } from "../model-container/src/onnx-member";
+import { loadModels } from "../inference/model-store";
+import type { ExecutionProviderChoice } from "../inference/onnx-member";
 import { readMemory } from "./process-memory";
 
 const REPO_ROOT = path.resolve(import.meta.dirname, "..");

@@ -20,7 +20,7 @@ import { encodeKaggleRle } from "../core/masks/kaggle-rle";
 import { renderImageResults } from "../core/outputs/image-results";
 import { PROFILES, type Profile } from "../core/schemas/manifest";
 import type { BinaryMask } from "../core/types";
-import { loadModels } from "../model-container/src/model-store";
+import { loadModels } from "../inference/model-store";
 import { benchLocalStack } from "./local-stack";
 import { benchMeasurements } from "./measurements";
 import { benchModelServer } from "./model-server";

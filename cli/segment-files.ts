@@ -11,8 +11,8 @@ import type { Profile } from "../core/schemas/manifest";
 import { hasImageExtension, IMAGE_EXTENSIONS } from "../core/image/extensions";
 import type { StageTimings } from "../core/segmentation/segmenter";
 import type { CellType, GrayImage } from "../core/types";
-import { defaultModelDir, loadModels, readManifest } from "../model-container/src/model-store";
-import type { ExecutionProviderChoice } from "../model-container/src/onnx-member";
+import { defaultModelDir, loadModels, readManifest } from "../inference/model-store";
+import type { ExecutionProviderChoice } from "../inference/onnx-member";
 
 export interface SegmentFilesOptions {
   readonly inputs: readonly string[];

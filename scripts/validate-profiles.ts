@@ -24,7 +24,7 @@ import { fuseDetections } from "../core/postprocess/fusion";
 import { tuneFusion, type FusionTuningSample } from "../core/postprocess/tune";
 import { PROFILES, type Profile } from "../core/schemas/manifest";
 import type { Instance } from "../core/types";
-import { BUNDLED_MODEL_DIR, loadModels, readManifest } from "../model-container/src/model-store";
+import { BUNDLED_MODEL_DIR, loadModels, readManifest } from "../inference/model-store";
 
 const REPO_ROOT = path.resolve(import.meta.dirname, "..");
 const TRAIN = path.resolve(REPO_ROOT, "..", "shared", "data", "sartorius", "train");

@@ -19,7 +19,7 @@ export interface MemberDetections {
 
 /**
  * One ensemble member as the segmenter sees it: a model that takes the normalised [3, H, W] input. The
- * onnxruntime implementation lives in model-container/src/onnx-member.ts; the domain code never imports a
+ * onnxruntime implementation lives in inference/onnx-member.ts; the domain code never imports a
  * runtime.
  */
 export interface ModelMember {

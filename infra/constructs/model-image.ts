@@ -22,6 +22,7 @@ export const MODEL_IMAGE_SOURCES = [
   "package-lock.json",
   "tsconfig.json",
   "core",
+  "inference",
   "model-container/src",
   "model-container/models",
   "model-container/serve",

@@ -4,7 +4,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { decodeImage } from "../../core/image/decode";
 import { modelInput } from "../../core/image/normalize";
 import { PROFILES } from "../../core/schemas/manifest";
-import { BUNDLED_MODEL_DIR, loadModels } from "../../model-container/src/model-store";
+import { BUNDLED_MODEL_DIR, loadModels } from "../../inference/model-store";
 import { SARTORIUS } from "./helpers";
 
 /** What export.py recorded from PyTorch on one image (model-container/models/parity/<member>.json). */

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { decodeImage } from "../../core/image/decode";
-import { loadModels } from "../../model-container/src/model-store";
+import { loadModels } from "../../inference/model-store";
 import { hasTorch, SARTORIUS, TRAIN_IMAGES, TRAINING, trainingPython as python } from "./helpers";
 
 // .ci/run installs Debian's torch, so CI always runs this; elsewhere it needs `apt-get install python3-torch ...`.

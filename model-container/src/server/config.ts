@@ -5,7 +5,7 @@
 import { z } from "zod";
 import { type Environment, integer, nonEmpty, parseEnvironment } from "../../../core/config/environment";
 import { PROFILES, type Profile } from "../../../core/schemas/manifest";
-import { EXECUTION_PROVIDERS, type ExecutionProviderChoice } from "../onnx-member";
+import { EXECUTION_PROVIDERS, type ExecutionProviderChoice } from "../../../inference/onnx-member";
 
 /** Thrown when an environment variable is malformed; the message names the variable and the value. */
 export class ConfigError extends Error {

@@ -11,7 +11,7 @@ import type { ThresholdOverrides } from "../../../core/schemas/endpoint";
 import type { Manifest, Postprocess, Profile } from "../../../core/schemas/manifest";
 import type { Segmentation } from "../../../core/segmentation/segmenter";
 import type { GrayImage, Instance } from "../../../core/types";
-import type { LoadOptions } from "../model-store";
+import type { LoadOptions } from "../../../inference/model-store";
 
 /** What the HTTP side needs to know about the loaded models, and the one thing it asks of them. */
 export interface ServedModels {

@@ -5,7 +5,7 @@
 import { parentPort, workerData } from "node:worker_threads";
 import type { Profile } from "../../../core/schemas/manifest";
 import type { GrayImage } from "../../../core/types";
-import { loadModels, type LoadedModels } from "../model-store";
+import { loadModels, type LoadedModels } from "../../../inference/model-store";
 import { serializeError, withOverrides, type WarmUpTimes, type WorkerInit, type WorkerReply, type WorkerRequest } from "./inference-pool";
 
 const port = parentPort!;

@@ -6,7 +6,7 @@
  */
 import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
-import { defaultModelDir } from "../model-store";
+import { defaultModelDir } from "../../../inference/model-store";
 import { createApp, ServingState } from "./app";
 import { loadConfig, type ServerConfig } from "./config";
 import { InferencePool } from "./inference-pool";

@@ -6,7 +6,7 @@ import { constants } from "node:fs";
 import { access, readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { BUNDLED_MODEL_DIR, SAGEMAKER_MODEL_DIR } from "../../../model-container/src/model-store";
+import { BUNDLED_MODEL_DIR, SAGEMAKER_MODEL_DIR } from "../../../inference/model-store";
 import { REPO_ROOT } from "../../integration/helpers";
 
 const DOCKERFILE = path.join(REPO_ROOT, "model-container", "Dockerfile");
@@ -96,7 +96,7 @@ describe("model-container/Dockerfile", () => {
 
     // Assess
     expect(inFinal("WORKDIR").map((i) => i.args)).toContain(IMAGE_ROOT);
-    for (const source of ["core", "model-container/src", bundled, "model-container/serve"]) {
+    for (const source of ["core", "inference", "model-container/src", bundled, "model-container/serve"]) {
       expect(copies).toContain(`${source} ./${source}`);
     }
     expect(copies.some((c) => c.startsWith("--from=deps /opt/program/node_modules ./node_modules"))).toBe(true);

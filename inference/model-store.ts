@@ -3,13 +3,13 @@ import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { ModelUnavailableError } from "../../core/errors";
-import { manifestSchema, type Manifest, type Profile } from "../../core/schemas/manifest";
-import { Segmenter } from "../../core/segmentation/segmenter";
+import { ModelUnavailableError } from "../core/errors";
+import { manifestSchema, type Manifest, type Profile } from "../core/schemas/manifest";
+import { Segmenter } from "../core/segmentation/segmenter";
 import { OnnxMember, type ExecutionProviderChoice } from "./onnx-member";
 
 /** The models baked into the repository (and the container image). */
-export const BUNDLED_MODEL_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "models");
+export const BUNDLED_MODEL_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "model-container", "models");
 /** Where SageMaker unpacks the endpoint's model data. */
 export const SAGEMAKER_MODEL_DIR = "/opt/ml/model";
 

@@ -1,8 +1,8 @@
 import * as ort from "onnxruntime-node";
-import type { ModelInput } from "../../core/image/normalize";
-import type { MemberDetections, ModelMember } from "../../core/segmentation/model-member";
-import type { Detections } from "../../core/types";
-import { ModelUnavailableError } from "../../core/errors";
+import type { ModelInput } from "../core/image/normalize";
+import type { MemberDetections, ModelMember } from "../core/segmentation/model-member";
+import type { Detections } from "../core/types";
+import { ModelUnavailableError } from "../core/errors";
 
 /** Where the member runs: `auto` tries CUDA (the GPU container's build of onnxruntime-node) then the CPU. */
 export const EXECUTION_PROVIDERS = ["auto", "cuda", "cpu"] as const;

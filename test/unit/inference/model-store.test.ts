@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { ModelUnavailableError } from "../../../core/errors";
-import { loadModels, readManifest } from "../../../model-container/src/model-store";
+import { loadModels, readManifest } from "../../../inference/model-store";
 
 const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
 

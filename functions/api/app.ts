@@ -16,7 +16,7 @@ import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import type { JobsContext } from "../jobs/context";
 import type { PipelineLogger } from "../pipeline/process-image";
-import { errorFields } from "../../core/error-fields";
+import { errorFields } from "../../plumbing/error-fields";
 import { ApiRequestError, toApiError } from "./errors";
 import { jobRoutes } from "./routes/jobs";
 import { segmentRoutes, type SyncSegmentation } from "./routes/segment";

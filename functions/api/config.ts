@@ -18,7 +18,7 @@
  * | `API_TOKEN` | none | when set, every `/v1` request but the OpenAPI document and uploads needs `Authorization: Bearer <token>` (local runs; AWS uses IAM) |
  */
 import { z } from "zod";
-import { integer, parseEnvironment, type Environment } from "../../core/config/environment";
+import { integer, parseEnvironment, type Environment } from "../../plumbing/environment";
 import type { ComputePricing } from "../jobs/compute-cost";
 import { ConfigError, loadPipelineConfig, type PipelineConfig } from "../pipeline/config";
 

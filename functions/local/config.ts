@@ -20,7 +20,7 @@
  */
 import path from "node:path";
 import { z } from "zod";
-import { integer, nonEmpty, parseEnvironment, type Environment } from "../../core/config/environment";
+import { integer, nonEmpty, parseEnvironment, type Environment } from "../../plumbing/environment";
 import { ConfigError } from "../pipeline/config";
 
 export interface LocalStackConfig {

@@ -10,7 +10,7 @@ import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { watch } from "chokidar";
 import { KEY_PREFIXES } from "../../core/schemas/pipeline";
-import { errorFields } from "../../core/error-fields";
+import { errorFields } from "../../plumbing/error-fields";
 import type { PipelineLogger } from "../pipeline/process-image";
 
 export interface InputWatcher {

@@ -8,7 +8,7 @@ import { randomUUID } from "node:crypto";
 import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
 import pLimit from "p-limit";
 import type { PipelineLogger } from "../pipeline/process-image";
-import { errorFields } from "../../core/error-fields";
+import { errorFields } from "../../plumbing/error-fields";
 import { sqsRecord, type QueuedMessage } from "./sqs-messages";
 
 export interface LocalQueueOptions {

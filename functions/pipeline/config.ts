@@ -31,7 +31,7 @@
  * | `OVERLAY_STYLE` | `outline` | `outline` or `tint` |
  */
 import { z } from "zod";
-import { type Environment, type EnvironmentValues, integer, nonEmpty, parseEnvironment } from "../../core/config/environment";
+import { type Environment, type EnvironmentValues, integer, nonEmpty, parseEnvironment } from "../../plumbing/environment";
 import { DEFAULT_MAX_PIXELS } from "../../core/image/decode";
 import { OVERLAY_STYLES } from "../../core/outputs/overlay-png";
 import { thresholdOverridesSchema } from "../../core/schemas/endpoint";

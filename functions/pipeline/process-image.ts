@@ -30,7 +30,7 @@ import {
   type SourceObject,
 } from "../../core/schemas/pipeline";
 import type { CellType } from "../../core/types";
-import { errorFields } from "../../core/error-fields";
+import { errorFields } from "../../plumbing/error-fields";
 import { claimRun, type Claim } from "./claims";
 import type { SegmentationEndpoint } from "./endpoint";
 import { EndpointProtocolError, EndpointRejectedError, EndpointUnavailableError } from "./errors";

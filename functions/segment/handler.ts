@@ -15,7 +15,7 @@ import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda"
 import { INPUT_ERROR_CODES, s3NotificationSchema, type S3Notification } from "../../core/schemas/pipeline";
 import { loadPipelineConfig } from "../pipeline/config";
 import { SQSClient } from "@aws-sdk/client-sqs";
-import { errorFields } from "../../core/error-fields";
+import { errorFields } from "../../plumbing/error-fields";
 import { isEndpointStillStarting, JobInProgressError } from "../pipeline/errors";
 import { traced } from "../tracing";
 import { processObject, type JobOutcome } from "../pipeline/process-image";

@@ -23,6 +23,7 @@ export const MODEL_IMAGE_SOURCES = [
   "tsconfig.json",
   "core",
   "inference",
+  "plumbing",
   "model-container/src",
   "model-container/models",
   "model-container/serve",

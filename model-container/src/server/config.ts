@@ -3,7 +3,7 @@
  * and passed inward as a typed object. Nothing else in the server touches `process.env`.
  */
 import { z } from "zod";
-import { type Environment, integer, nonEmpty, parseEnvironment } from "../../../core/config/environment";
+import { type Environment, integer, nonEmpty, parseEnvironment } from "../../../plumbing/environment";
 import { PROFILES, type Profile } from "../../../core/schemas/manifest";
 import { EXECUTION_PROVIDERS, type ExecutionProviderChoice } from "../../../inference/onnx-member";
 

@@ -3,7 +3,7 @@
  * Logs Insights query can then filter on `msg`, `status` or `timings.inferenceMs`). Powertools' logger
  * targets Lambda's context; this server needs only the line format.
  */
-import { errorFields as sharedErrorFields } from "../../../core/error-fields";
+import { errorFields as sharedErrorFields } from "../../../plumbing/error-fields";
 
 export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];

@@ -96,7 +96,7 @@ describe("model-container/Dockerfile", () => {
 
     // Assess
     expect(inFinal("WORKDIR").map((i) => i.args)).toContain(IMAGE_ROOT);
-    for (const source of ["core", "inference", "model-container/src", bundled, "model-container/serve"]) {
+    for (const source of ["core", "inference", "plumbing", "model-container/src", bundled, "model-container/serve"]) {
       expect(copies).toContain(`${source} ./${source}`);
     }
     expect(copies.some((c) => c.startsWith("--from=deps /opt/program/node_modules ./node_modules"))).toBe(true);

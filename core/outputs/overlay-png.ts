@@ -1,13 +1,13 @@
 /**
- * A picture of the segmentation for a biologist to eyeball: the image, contrast-stretched to 8 bits, with
- * each cell outlined or tinted in its cell type's colour.
+ * A picture of the segmentation for a biologist to eyeball: the image as the preview shows it (contrast-stretched
+ * to 8 bits), with each cell outlined or tinted in its cell type's colour.
  */
 import sharp from "sharp";
 import { FAST_PNG } from "./png-options";
-import { percentileLut } from "../image/normalize";
 import type { GrayImage, Instance } from "../types";
 import { CELL_TYPE_COLOURS } from "./cell-type-colours";
 import { labelMap } from "./label-png";
+import { displayLut } from "./preview-png";
 
 /** How cells are drawn: a 1-pixel outline inside each mask, or a translucent tint over it. */
 export const OVERLAY_STYLES = ["outline", "tint"] as const;
@@ -19,8 +19,6 @@ export interface OverlayOptions {
   readonly style?: OverlayStyle;
 }
 
-/** Display stretch: robust to a few saturated pixels, like the model's own input stretch. */
-const DISPLAY_PERCENTILES = [0.5, 99.5] as const;
 /** Opacity of the tint: enough to read the cell type while the cell's texture stays visible. */
 const TINT_OPACITY = 0.4;
 
@@ -41,14 +39,14 @@ export async function overlayPng(
   const { width, height, pixels } = image;
   const outline = (options.style ?? "outline") === "outline";
   const opacity = outline ? 1 : TINT_OPACITY;
-  const display = percentileLut(image, ...DISPLAY_PERCENTILES);
+  const display = displayLut(image);
   // One label map instead of a canvas per instance: each pass over the image is O(pixels).
   const labels = labelMap(instances, width, height);
   const colours = instances.map(({ cellType }) => CELL_TYPE_COLOURS[cellType]);
   const rgb = new Uint8Array(width * height * 3);
   for (let y = 0, i = 0; y < height; y++) {
     for (let x = 0; x < width; x++, i++) {
-      const gray = Math.round(display[pixels[i]] * 255);
+      const gray = display[pixels[i]];
       const label = labels[i];
       const drawn = label !== 0 && (!outline || isBoundary(labels, width, height, x, y));
       for (let channel = 0; channel < 3; channel++) {

@@ -94,6 +94,7 @@ export const RESULT_FORMATS = {
   coco: "coco",
   labels: "labels",
   overlay: "overlay",
+  preview: "preview",
   measurements: "measurements",
   summary: "summary",
   geojson: "outlines",

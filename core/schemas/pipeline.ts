@@ -18,6 +18,7 @@ import { PROFILES } from "./manifest";
  * output/<jobId>/<fileName>/runs/<runId>/coco.json            follows status.json never sees a half-written
  * output/<jobId>/<fileName>/runs/<runId>/labels.png           result set
  * output/<jobId>/<fileName>/runs/<runId>/overlay.png
+ * output/<jobId>/<fileName>/runs/<runId>/preview.png
  * output/<jobId>/<fileName>/runs/<runId>/measurements.csv
  * output/<jobId>/<fileName>/runs/<runId>/summary.csv
  * output/<jobId>/<fileName>/runs/<runId>/outlines.geojson
@@ -43,6 +44,7 @@ export const RESULT_FILES = {
   coco: "coco.json",
   labels: "labels.png",
   overlay: "overlay.png",
+  preview: "preview.png",
   measurements: "measurements.csv",
   summary: "summary.csv",
   outlines: "outlines.geojson",
@@ -56,6 +58,7 @@ export const RESULT_CONTENT_TYPES: { readonly [K in ResultKind]: string } = {
   coco: "application/json",
   labels: "image/png",
   overlay: "image/png",
+  preview: "image/png",
   measurements: "text/csv; charset=utf-8",
   summary: "text/csv; charset=utf-8",
   outlines: "application/geo+json",
@@ -63,6 +66,9 @@ export const RESULT_CONTENT_TYPES: { readonly [K in ResultKind]: string } = {
 
 /** Result files that runs from before measurements existed lack: their status documents name none. */
 export const MEASUREMENT_RESULT_KINDS = ["measurements", "summary", "outlines"] as const satisfies readonly ResultKind[];
+
+/** Result files that runs of earlier versions may lack: the measurements' and the preview (added after them). */
+export const LATER_RESULT_KINDS = [...MEASUREMENT_RESULT_KINDS, "preview"] as const satisfies readonly ResultKind[];
 
 /** The CSV results whose files a job's images share one header of, so the API merges them for the whole job. */
 export const MERGEABLE_RESULT_KINDS = ["submission", "measurements", "summary"] as const satisfies readonly ResultKind[];
@@ -318,8 +324,8 @@ export const jobStatusSchema = z.discriminatedUnion("status", [
     timings: jobTimingsSchema,
     results: z.object({
       ...(Object.fromEntries(Object.keys(RESULT_FILES).map((kind) => [kind, z.string().min(1)])) as { [K in ResultKind]: z.ZodString }),
-      ...(Object.fromEntries(MEASUREMENT_RESULT_KINDS.map((kind) => [kind, z.string().min(1).optional()])) as {
-        [K in (typeof MEASUREMENT_RESULT_KINDS)[number]]: z.ZodOptional<z.ZodString>;
+      ...(Object.fromEntries(LATER_RESULT_KINDS.map((kind) => [kind, z.string().min(1).optional()])) as {
+        [K in (typeof LATER_RESULT_KINDS)[number]]: z.ZodOptional<z.ZodString>;
       }),
     }),
     /** Micrometres per pixel the measurements used (the job's, else the image's own); absent when unknown. */

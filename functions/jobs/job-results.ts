@@ -8,7 +8,7 @@ import { SUBMISSION_CSV_HEADER } from "../../core/kaggle/csv";
 import { MEASUREMENTS_CSV_HEADER, SUMMARY_CSV_HEADER } from "../../core/outputs/measurements-csv";
 import { JOB_WIDE_FORMATS, RESULT_FORMATS, type JobWideFormat, type ResultFormat, type ResultQuery } from "../../core/schemas/api";
 import type { JobStatus, MergeableResultKind } from "../../core/schemas/pipeline";
-import { jobKeys, RESULT_CONTENT_TYPES } from "../../core/schemas/pipeline";
+import { jobKeys, RESULT_CONTENT_TYPES, RESULT_FILES } from "../../core/schemas/pipeline";
 import type { Storage } from "../pipeline/storage";
 import type { JobsContext } from "./context";
 import { JobRequestError, ResultNotAvailableError } from "./errors";
@@ -28,6 +28,7 @@ const SAVE_AS_SUFFIXES: Record<ResultFormat, string> = {
   coco: ".coco.json",
   labels: ".labels.png",
   overlay: ".overlay.png",
+  preview: ".preview.png",
   measurements: ".measurements.csv",
   summary: ".summary.csv",
   geojson: ".geojson",
@@ -85,11 +86,11 @@ function imageResult(record: ImageRecord, format: ResultFormat): ResultObject {
   return { key: resultKey(status, kind), contentType: RESULT_CONTENT_TYPES[kind], fileName: status.imageId + SAVE_AS_SUFFIXES[format] };
 }
 
-/** The run's file of that kind; a run from before measurements existed has none of theirs. */
+/** The run's file of that kind; a run of an earlier version may lack the later kinds (measurements, preview). */
 function resultKey(status: Succeeded, kind: keyof Succeeded["results"]): string {
   const key = status.results[kind];
   if (key === undefined) {
-    throw new ResultNotAvailableError("result_not_in_run", `${status.fileName} was segmented before ${kind} were written; upload it again to have them`, {
+    throw new ResultNotAvailableError("result_not_in_run", `${status.fileName} was segmented by a version that wrote no ${RESULT_FILES[kind]}; upload it again to have it`, {
       fileName: status.fileName,
     });
   }

@@ -12,6 +12,7 @@ import { CellsegInputError, ImageTooLargeError, InvalidImageError } from "../../
 import { SUBMISSION_CSV_HEADER } from "../../core/kaggle/csv";
 import { renderImageResults } from "../../core/outputs/image-results";
 import { MEASUREMENTS_CSV_HEADER, SUMMARY_CSV_HEADER } from "../../core/outputs/measurements-csv";
+import { previewPng } from "../../core/outputs/preview-png";
 import { jobManifestSchema } from "../../core/schemas/api";
 import type { OverlayStyle } from "../../core/outputs/overlay-png";
 import {
@@ -287,12 +288,16 @@ class Run {
     const { image, instances, document, cellsPerType } = segmented;
     const fileName = location.fileName.slice(location.fileName.lastIndexOf("/") + 1);
     const pixelSizeUm = (await jobPixelSizeUm(output, location.jobId, this.deps.logger)) ?? image.pixelSizeUm;
-    const rendered = await renderImageResults(location.imageId, fileName, image, instances, {
-      overlayStyle: settings.overlayStyle,
-      ...(pixelSizeUm !== undefined ? { pixelSizeUm } : {}),
-    });
+    const [rendered, preview] = await Promise.all([
+      renderImageResults(location.imageId, fileName, image, instances, {
+        overlayStyle: settings.overlayStyle,
+        ...(pixelSizeUm !== undefined ? { pixelSizeUm } : {}),
+      }),
+      previewPng(image),
+    ]);
     const renderMs = lap();
 
+      output.put(keys.results.preview, preview, { contentType: RESULT_CONTENT_TYPES.preview }),
     // Results first, each under this run's prefix; the status document that names them last.
     await Promise.all([
       putJson(output, keys.results.instances, document),

@@ -182,6 +182,8 @@ describe("segment function (s3rver + model server)", () => {
     });
     expect(Array.from(labels.pixels).reduce((a, b) => Math.max(a, b), 0)).toBe(masks.length);
     expect(await sharp((await read(OUTPUT_BUCKET, job.results.overlay)).body).metadata()).toMatchObject({ width, height, format: "png", channels: 3 });
+    // Preview: the image alone, 8-bit grey, for viewers that cannot read the upload (TIFF, 16-bit).
+    expect(await sharp((await read(OUTPUT_BUCKET, job.results.preview!)).body).metadata()).toMatchObject({ width, height, format: "png", channels: 1, depth: "uchar" });
 
     // Measurements: a row per cell named by its label; the summary; an outline per cell.
     const measurements = parse(await text(job.results.measurements!), { columns: true }) as Record<string, string>[];

@@ -44,6 +44,7 @@ describe("output keys", () => {
       coco: "output/job-1/plate 1/a01.png/runs/0123456789abcdef0123/coco.json",
       labels: "output/job-1/plate 1/a01.png/runs/0123456789abcdef0123/labels.png",
       overlay: "output/job-1/plate 1/a01.png/runs/0123456789abcdef0123/overlay.png",
+      preview: "output/job-1/plate 1/a01.png/runs/0123456789abcdef0123/preview.png",
       measurements: "output/job-1/plate 1/a01.png/runs/0123456789abcdef0123/measurements.csv",
       summary: "output/job-1/plate 1/a01.png/runs/0123456789abcdef0123/summary.csv",
       outlines: "output/job-1/plate 1/a01.png/runs/0123456789abcdef0123/outlines.geojson",

@@ -42,6 +42,7 @@ describe("jobResult", () => {
       ["coco", "coco", "application/json", "A01.coco.json"],
       ["labels", "labels", "image/png", "A01.labels.png"],
       ["overlay", "overlay", "image/png", "A01.overlay.png"],
+      ["preview", "preview", "image/png", "A01.preview.png"],
       ["measurements", "measurements", "text/csv; charset=utf-8", "A01.measurements.csv"],
       ["summary", "summary", "text/csv; charset=utf-8", "A01.summary.csv"],
       ["geojson", "outlines", "application/geo+json", "A01.geojson"],
@@ -129,7 +130,7 @@ describe("jobResult", () => {
       expect((error as Error).message).toContain("the bytes are not an image");
     });
 
-    it.each(["measurements", "summary", "geojson"] as const)("answers result_not_in_run for %s of an image segmented before measurements existed", async (format) => {
+    it.each(["measurements", "summary", "geojson", "preview"] as const)("answers result_not_in_run for %s of an image segmented by a version that did not write it", async (format) => {
       // Prepare
       await storeSucceededImage(bucket.storage, JOB, "a.png", { beforeMeasurements: true });
 

@@ -201,7 +201,7 @@ describe("summarizeJob", () => {
     // Assess
     expect(view.files[0]!.results).toEqual(resultLinks(JOB, "plate 1/A01.tif"));
     expect(view.files[0]!.results?.coco).toBe("/v1/jobs/job-1/result?format=coco&file=plate%201%2FA01.tif");
-    expect(Object.keys(view.files[0]!.results ?? {}).sort()).toEqual(["coco", "geojson", "json", "kaggle", "labels", "measurements", "overlay", "summary"]);
+    expect(Object.keys(view.files[0]!.results ?? {}).sort()).toEqual(["coco", "geojson", "json", "kaggle", "labels", "measurements", "overlay", "preview", "summary"]);
     expect(view.files.slice(1).map((file) => file.results)).toEqual([undefined, undefined, undefined]);
     expect(view.results).toEqual({
       kaggle: "/v1/jobs/job-1/result?format=kaggle",

@@ -12,7 +12,7 @@ import { MEASUREMENTS_CSV_HEADER, SUMMARY_CSV_HEADER } from "../../../../core/ou
 import { type CellType } from "../../../../core/types";
 import {
   inputKey,
-  MEASUREMENT_RESULT_KINDS,
+  LATER_RESULT_KINDS,
   jobStatusSchema,
   outputKeys,
   parseInputKey,
@@ -102,7 +102,7 @@ export interface SucceededOptions {
   readonly timings?: Partial<JobTimings>;
   readonly width?: number;
   readonly height?: number;
-  /** A run of a version that wrote no measurements, summary or outlines. */
+  /** A run of a version that wrote no measurements, summary, outlines or preview. */
   readonly beforeMeasurements?: boolean;
 }
 
@@ -126,7 +126,7 @@ export function succeededStatus(target: StatusTarget, options: SucceededOptions 
     profile: "fast",
     timings: timings(options.timings),
     results: options.beforeMeasurements
-      ? Object.fromEntries(Object.entries(outputKeys(target, runId).results).filter(([kind]) => !(MEASUREMENT_RESULT_KINDS as readonly string[]).includes(kind)))
+      ? Object.fromEntries(Object.entries(outputKeys(target, runId).results).filter(([kind]) => !(LATER_RESULT_KINDS as readonly string[]).includes(kind)))
       : outputKeys(target, runId).results,
   }) as Succeeded;
 }

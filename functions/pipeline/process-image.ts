@@ -297,7 +297,6 @@ class Run {
     ]);
     const renderMs = lap();
 
-      output.put(keys.results.preview, preview, { contentType: RESULT_CONTENT_TYPES.preview }),
     // Results first, each under this run's prefix; the status document that names them last.
     await Promise.all([
       putJson(output, keys.results.instances, document),
@@ -305,6 +304,7 @@ class Run {
       putJson(output, keys.results.coco, rendered.coco),
       output.put(keys.results.labels, rendered.labelPng, { contentType: RESULT_CONTENT_TYPES.labels }),
       output.put(keys.results.overlay, rendered.overlayPng, { contentType: RESULT_CONTENT_TYPES.overlay }),
+      output.put(keys.results.preview, preview, { contentType: RESULT_CONTENT_TYPES.preview }),
       output.put(keys.results.measurements, MEASUREMENTS_CSV_HEADER + rendered.measurementRows, { contentType: RESULT_CONTENT_TYPES.measurements }),
       output.put(keys.results.summary, SUMMARY_CSV_HEADER + rendered.summaryRow, { contentType: RESULT_CONTENT_TYPES.summary }),
       output.put(keys.results.outlines, JSON.stringify(rendered.outlines), { contentType: RESULT_CONTENT_TYPES.outlines }),

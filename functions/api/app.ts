@@ -15,8 +15,8 @@ import { HTTPException } from "hono/http-exception";
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import type { JobsContext } from "../jobs/context";
-import type { PipelineLogger } from "../pipeline/process-image";
 import { errorFields } from "../../plumbing/error-fields";
+import type { Logger } from "../../plumbing/logger";
 import { ApiRequestError, toApiError } from "./errors";
 import { jobRoutes } from "./routes/jobs";
 import { segmentRoutes, type SyncSegmentation } from "./routes/segment";
@@ -29,7 +29,7 @@ export interface ApiDeps {
   readonly bearerToken?: string;
   /** Origins whose pages may call the API (the deployed web console's); none: same-origin pages only. */
   readonly corsAllowOrigins?: readonly string[];
-  readonly logger: PipelineLogger;
+  readonly logger: Logger;
 }
 
 /** Routes anyone may call: the API's description, its health, and uploads (their link is their key). */

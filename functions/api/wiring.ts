@@ -8,7 +8,7 @@ import type { ObjectLinks } from "../jobs/object-links";
 import { LocalStorage } from "../pipeline/local-storage";
 import { S3ObjectLinks } from "../jobs/s3-object-links";
 import { ConfigError } from "../pipeline/config";
-import type { PipelineLogger } from "../pipeline/process-image";
+import type { Logger } from "../../plumbing/logger";
 import { connect, s3Client } from "../pipeline/wiring";
 import type { ApiDeps } from "./app";
 import type { ApiConfig } from "./config";
@@ -27,7 +27,7 @@ export interface LocalApiOptions {
  * const app = createApi(wireApi(loadApiConfig(process.env), logger));
  * ```
  */
-export function wireApi(config: ApiConfig, logger: PipelineLogger, local: LocalApiOptions = {}): ApiDeps {
+export function wireApi(config: ApiConfig, logger: Logger, local: LocalApiOptions = {}): ApiDeps {
   const { pipeline } = config;
   const connections = connect(pipeline);
   let links: ObjectLinks;

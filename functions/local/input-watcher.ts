@@ -11,7 +11,7 @@ import path from "node:path";
 import { watch } from "chokidar";
 import { KEY_PREFIXES } from "../../core/schemas/pipeline";
 import { errorFields } from "../../plumbing/error-fields";
-import type { PipelineLogger } from "../pipeline/process-image";
+import type { Logger } from "../../plumbing/logger";
 
 export interface InputWatcher {
   /** Resolves once the files already present have been reported. */
@@ -23,7 +23,7 @@ export interface InputWatcherOptions {
   /** The bucket's directory: keys are paths relative to it. */
   readonly bucketDirectory: string;
   readonly onObject: (key: string) => void;
-  readonly logger: PipelineLogger;
+  readonly logger: Logger;
   /** How long a file's size must stay the same before it counts as written. @default 500 */
   readonly stabilityMs?: number;
 }

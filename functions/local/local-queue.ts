@@ -7,7 +7,7 @@
 import { randomUUID } from "node:crypto";
 import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
 import pLimit from "p-limit";
-import type { PipelineLogger } from "../pipeline/process-image";
+import type { Logger } from "../../plumbing/logger";
 import { errorFields } from "../../plumbing/error-fields";
 import { sqsRecord, type QueuedMessage } from "./sqs-messages";
 
@@ -21,7 +21,7 @@ export interface LocalQueueOptions {
   /** How long a failed message stays invisible before it is delivered again. */
   readonly redeliveryDelayMs: (receiveCount: number) => number;
   readonly onDeadLetter: (message: QueuedMessage) => Promise<void>;
-  readonly logger: PipelineLogger;
+  readonly logger: Logger;
 }
 
 /**

@@ -32,19 +32,12 @@ import {
 } from "../../core/schemas/pipeline";
 import type { CellType } from "../../core/types";
 import { errorFields } from "../../plumbing/error-fields";
+import type { Logger } from "../../plumbing/logger";
 import { claimRun, type Claim } from "./claims";
 import type { SegmentationEndpoint } from "./endpoint";
 import { EndpointProtocolError, EndpointRejectedError, EndpointUnavailableError } from "./errors";
 import { getJson, putJson, StoredDocumentError, type Storage } from "./storage";
 import { segmentImage, type SegmentImageOptions } from "./segment-image";
-
-/** Structured logging, as Powertools' Logger (or any JSON logger) provides it. */
-export interface PipelineLogger {
-  debug(message: string, ...fields: Record<string, unknown>[]): void;
-  info(message: string, ...fields: Record<string, unknown>[]): void;
-  warn(message: string, ...fields: Record<string, unknown>[]): void;
-  error(message: string, ...fields: Record<string, unknown>[]): void;
-}
 
 /** What the pipeline works with; the wiring (wiring.ts) picks the implementations. */
 export interface PipelineDeps {
@@ -53,7 +46,7 @@ export interface PipelineDeps {
   readonly input: Storage;
   readonly output: Storage;
   readonly endpoint: SegmentationEndpoint;
-  readonly logger: PipelineLogger;
+  readonly logger: Logger;
   /** @default () => new Date() */
   readonly now?: () => Date;
 }
@@ -168,7 +161,7 @@ function isStale(event: ObjectCreated, head: { etag: string; versionId?: string 
 }
 
 /** The outcome of a run that needs no more work, if it is one. */
-async function finishedRun(output: Storage, keys: OutputKeys, runId: string, logger: PipelineLogger): Promise<JobOutcome | undefined> {
+async function finishedRun(output: Storage, keys: OutputKeys, runId: string, logger: Logger): Promise<JobOutcome | undefined> {
   let status: JobStatus | undefined;
   try {
     status = await getJson(output, keys.status, jobStatusSchema);
@@ -344,7 +337,7 @@ class Run {
  * undefined for a job without one (created without it, or dropped into the bucket without the API). An
  * unreadable manifest is logged and read as none: it must not fail the image.
  */
-async function jobPixelSizeUm(output: Storage, jobId: string, logger: PipelineLogger): Promise<number | undefined> {
+async function jobPixelSizeUm(output: Storage, jobId: string, logger: Logger): Promise<number | undefined> {
   try {
     return (await getJson(output, jobKeys(jobId).manifest, jobManifestSchema))?.pixelSizeUm;
   } catch (error) {

@@ -11,7 +11,8 @@ import type { PipelineConfig } from "./config";
 import { limited, retrying, type SegmentationEndpoint } from "./endpoint";
 import { HttpEndpoint } from "./http-endpoint";
 import { LocalStorage } from "./local-storage";
-import type { PipelineDeps, PipelineLogger, PipelineSettings } from "./process-image";
+import type { Logger } from "../../plumbing/logger";
+import type { PipelineDeps, PipelineSettings } from "./process-image";
 import { S3Storage } from "./s3-storage";
 import { SageMakerAsyncEndpoint } from "./sagemaker-async-endpoint";
 import { SageMakerEndpoint } from "./sagemaker-endpoint";
@@ -30,7 +31,7 @@ export interface Pipeline {
  * await processObject(event, pipeline.deps, pipeline.settings);
  * ```
  */
-export function wirePipeline(config: PipelineConfig, logger: PipelineLogger): Pipeline {
+export function wirePipeline(config: PipelineConfig, logger: Logger): Pipeline {
   const connections = connect(config);
   return {
     deps: {

@@ -22,7 +22,8 @@ import {
   toInvocationResponse,
   toSubmissionCsv,
 } from "./invocation";
-import { errorFields, type Logger } from "./logger";
+import type { Logger } from "../../../plumbing/logger";
+import { errorFields } from "./logger";
 
 /** Where the server is in its life: loading models, serving them, or finishing before exit. */
 export type ServingPhase = "loading" | "ready" | "draining";

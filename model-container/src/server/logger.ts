@@ -4,18 +4,10 @@
  * targets Lambda's context; this server needs only the line format.
  */
 import { errorFields as sharedErrorFields } from "../../../plumbing/error-fields";
+import type { LogFields, Logger } from "../../../plumbing/logger";
 
 export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
-
-export type LogFields = Record<string, unknown>;
-
-export interface Logger {
-  debug(msg: string, fields?: LogFields): void;
-  info(msg: string, fields?: LogFields): void;
-  warn(msg: string, fields?: LogFields): void;
-  error(msg: string, fields?: LogFields): void;
-}
 
 export interface LoggerOptions {
   /** Where each line goes (without its newline). @default a write to process.stdout */
@@ -40,9 +32,9 @@ export interface LoggerOptions {
 export function createLogger(options: LoggerOptions = {}): Logger {
   const write = options.write ?? ((line: string) => process.stdout.write(`${line}\n`));
   const threshold = LOG_LEVELS.indexOf(options.level ?? "info");
-  const log = (level: LogLevel) => (msg: string, fields: LogFields = {}) => {
+  const log = (level: LogLevel) => (msg: string, ...fields: LogFields[]) => {
     if (LOG_LEVELS.indexOf(level) < threshold) return;
-    write(serialise({ time: new Date().toISOString(), level, msg, ...options.base, ...fields }));
+    write(serialise(Object.assign({ time: new Date().toISOString(), level, msg }, options.base, ...fields)));
   };
   return { debug: log("debug"), info: log("info"), warn: log("warn"), error: log("error") };
 }

@@ -9,7 +9,7 @@ import type { JobsContext } from "../../../../functions/jobs/context";
 import { LocalUploadLinks } from "../../../../functions/jobs/local-upload-links";
 import type { ObjectLinks } from "../../../../functions/jobs/object-links";
 import type { SegmentationEndpoint } from "../../../../functions/pipeline/endpoint";
-import type { PipelineLogger } from "../../../../functions/pipeline/process-image";
+import type { Logger, LogFields } from "../../../../plumbing/logger";
 import { jobsContext, tempBucket, type TempBucket } from "../jobs/status-builders";
 
 export const API_BASE = "http://localhost";
@@ -31,12 +31,12 @@ export interface LogEntry {
   readonly fields: Record<string, unknown>;
 }
 
-export function memoryLogger(): PipelineLogger & { readonly entries: LogEntry[] } {
+export function memoryLogger(): Logger & { readonly entries: LogEntry[] } {
   const entries: LogEntry[] = [];
   const at =
     (level: LogEntry["level"]) =>
-    (message: string, ...fields: Record<string, unknown>[]) =>
-      void entries.push({ level, message, fields: Object.assign({}, ...fields) as Record<string, unknown> });
+    (message: string, ...fields: LogFields[]) =>
+      void entries.push({ level, message, fields: Object.assign({}, ...fields) as LogFields });
   return { entries, debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
 }
 

@@ -59,7 +59,7 @@ export async function benchMeasurements(sartorius: string, imageId: string, segm
   const measureMs = await medianCpuMs(() => {
     const cells = measureCells(image, labels, instances);
     measurementRows(imageId, cells);
-    summaryRow({ imageId, fileName: `${imageId}.png`, width: image.width, height: image.height, cellType: null }, summarizeImage(image, labels, cells));
+    summaryRow({ imageId, fileName: `${imageId}.png`, width: image.width, height: image.height, cellType: null }, summarizeImage(image, cells));
   });
   const outlinesMs = await medianCpuMs(() => JSON.stringify(outlinesGeoJson(labels, image.width, instances)));
   // The model runs last: onnxruntime's threads keep spinning a while after a run, which the process's CPU

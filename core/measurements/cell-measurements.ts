@@ -3,7 +3,7 @@
  * so that every row names the cell by its value in the label image, and from the original image's pixels
  * in their own units (8- or 16-bit), never the normalised model input.
  */
-import type { BinaryMask, CellType, GrayImage, Instance } from "../types";
+import type { CellType, GrayImage, Instance } from "../types";
 import { regionShape, type RegionShape } from "./region-properties";
 
 /** One cell's measurements; lengths in pixels, unless a pixel size was known (the `Um` fields). */
@@ -45,28 +45,38 @@ export function measureCells(image: GrayImage, labels: Uint16Array, instances: r
   const { width, height, pixels } = image;
   if (labels.length !== width * height) throw new RangeError(`The label map holds ${labels.length} pixels, the image ${width}x${height}`);
   const rows: CellMeasurement[] = [];
-  instances.forEach((instance, index) => {
+  for (let index = 0; index < instances.length; index++) {
+    const instance = instances[index]!;
     const cellId = index + 1;
-    const region = cellRegion(instance.mask, labels, cellId, width, height);
-    const shape = regionShape(region);
-    if (shape === undefined) return;
+    const { mask } = instance;
+    if (mask.imageWidth !== width || mask.imageHeight !== height) {
+      throw new RangeError(`Cell ${cellId} has a mask of a ${mask.imageWidth}x${mask.imageHeight} image, not ${width}x${height}`);
+    }
+    // One pass over the mask's crop of the label map: the cell's pixels (those still labelled cellId) go into
+    // a region with the empty one-pixel margin regionShape works on, and their intensities are summed.
+    const regionWidth = mask.width + 2;
+    const regionHeight = mask.height + 2;
+    const data = regionScratch(regionWidth * regionHeight);
     let sum = 0;
     let sumSquares = 0;
     let min = Infinity;
     let max = -Infinity;
-    const { data, width: regionWidth, height: regionHeight } = region;
-    // The margin lies outside the cell, so only the rows and columns inside it are read.
-    for (let y = 1; y < regionHeight - 1; y++) {
-      const pixelRow = (region.top + y) * width + region.left;
-      for (let x = 1, i = y * regionWidth + 1; x < regionWidth - 1; x++, i++) {
-        if (data[i] === 0) continue;
-        const value = pixels[pixelRow + x]!;
+    for (let y = 0; y < mask.height; y++) {
+      const row = (mask.top + y) * width + mask.left;
+      const target = (y + 1) * regionWidth + 1;
+      for (let x = 0; x < mask.width; x++) {
+        if (labels[row + x] !== cellId) continue;
+        data[target + x] = 1;
+        const value = pixels[row + x]!;
         sum += value;
         sumSquares += value * value;
         if (value < min) min = value;
         if (value > max) max = value;
       }
     }
+    const region = { imageWidth: width, imageHeight: height, left: mask.left - 1, top: mask.top - 1, width: regionWidth, height: regionHeight, data };
+    const shape = regionShape(region);
+    if (shape === undefined) continue;
     const mean = sum / shape.area;
     rows.push({
       area: shape.area,
@@ -96,24 +106,15 @@ export function measureCells(image: GrayImage, labels: Uint16Array, instances: r
       maxIntensity: max,
       integratedIntensity: sum,
     });
-  });
+  }
   return rows;
 }
 
-/**
- * The pixels of `labels` equal to `cellId` inside the instance's mask crop, as a mask of their own with
- * the empty one-pixel margin regionShape works on.
- */
-function cellRegion(mask: BinaryMask, labels: Uint16Array, cellId: number, width: number, height: number): BinaryMask {
-  if (mask.imageWidth !== width || mask.imageHeight !== height) {
-    throw new RangeError(`Cell ${cellId} has a mask of a ${mask.imageWidth}x${mask.imageHeight} image, not ${width}x${height}`);
-  }
-  const paddedWidth = mask.width + 2;
-  const data = new Uint8Array(paddedWidth * (mask.height + 2));
-  for (let y = 0; y < mask.height; y++) {
-    const row = (mask.top + y) * width + mask.left;
-    const target = (y + 1) * paddedWidth + 1;
-    for (let x = 0; x < mask.width; x++) if (labels[row + x] === cellId) data[target + x] = 1;
-  }
-  return { imageWidth: width, imageHeight: height, left: mask.left - 1, top: mask.top - 1, width: paddedWidth, height: mask.height + 2, data };
+/** A cleared grow-only buffer for the regions, reused from one cell to the next: allocating one per cell of a dense image costs more than measuring it. */
+let regionBuffer = new Uint8Array(1024);
+
+function regionScratch(length: number): Uint8Array {
+  if (regionBuffer.length < length) regionBuffer = new Uint8Array(Math.max(length, 2 * regionBuffer.length));
+  else regionBuffer.fill(0, 0, length);
+  return regionBuffer.subarray(0, length);
 }

@@ -19,40 +19,45 @@ export interface ImageSummary {
 }
 
 /**
+ * `cells` are the image's measureCells rows: every labelled pixel belongs to one of them, so their areas
+ * and intensity sums are the inside's, and only the image's total is left to add up.
+ *
  * @example
  * ```ts
- * const summary = summarizeImage(image, labels, measureCells(image, labels, instances));
+ * const summary = summarizeImage(image, measureCells(image, labels, instances));
  * console.log(`${summary.cells} cells, ${summary.confluencePct.toFixed(1)} % confluent`);
  * ```
  */
-export function summarizeImage(image: GrayImage, labels: Uint16Array, cells: readonly CellMeasurement[]): ImageSummary {
+export function summarizeImage(image: GrayImage, cells: readonly CellMeasurement[]): ImageSummary {
+  const { pixels } = image;
+  let total = 0;
+  for (let i = 0; i < pixels.length; i++) total += pixels[i]!;
   let inside = 0;
   let insideSum = 0;
-  let outsideSum = 0;
-  for (let i = 0; i < labels.length; i++) {
-    if (labels[i] !== 0) {
-      inside++;
-      insideSum += image.pixels[i]!;
-    } else {
-      outsideSum += image.pixels[i]!;
-    }
-  }
-  const outside = labels.length - inside;
-  const cellsPerType = Object.fromEntries(CELL_TYPES.map((type) => [type, cells.filter((cell) => cell.cellType === type).length])) as Record<CellType, number>;
-  const areas = cells.map((cell) => cell.area).sort((a, b) => a - b);
+  const cellsPerType = Object.fromEntries(CELL_TYPES.map((type) => [type, 0])) as Record<CellType, number>;
+  const areas = new Float64Array(cells.length);
+  cells.forEach((cell, i) => {
+    inside += cell.area;
+    insideSum += cell.integratedIntensity;
+    cellsPerType[cell.cellType]++;
+    areas[i] = cell.area;
+  });
+  areas.sort();
+  const outside = pixels.length - inside;
   return {
     cells: cells.length,
     cellsPerType,
-    confluencePct: (100 * inside) / labels.length,
-    meanArea: areas.length > 0 ? areas.reduce((sum, area) => sum + area, 0) / areas.length : undefined,
+    confluencePct: (100 * inside) / pixels.length,
+    meanArea: areas.length > 0 ? inside / areas.length : undefined,
     medianArea: median(areas),
+    // Sums of integers below 2^53: the outside's is exact as a difference.
     meanIntensityInside: inside > 0 ? insideSum / inside : undefined,
-    meanIntensityOutside: outside > 0 ? outsideSum / outside : undefined,
+    meanIntensityOutside: outside > 0 ? (total - insideSum) / outside : undefined,
   };
 }
 
 /** The median of sorted values (the mean of the middle two for an even count), as numpy's. */
-function median(sorted: readonly number[]): number | undefined {
+function median(sorted: Float64Array): number | undefined {
   if (sorted.length === 0) return undefined;
   const middle = sorted.length >> 1;
   return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1]! + sorted[middle]!) / 2;

@@ -61,8 +61,11 @@ const PERIMETER_WEIGHTS = (() => {
 export function regionShape(mask: BinaryMask): RegionShape | undefined {
   checkMargin(mask);
   const { width, height, data } = mask;
+  const { firsts, lasts } = rowScratch(height);
+  const borders = growScratch("borders", width * height);
   // One pass: the raw moments (in the crop's coordinates, small enough that the central ones derived
-  // from them lose nothing that shows in 4 decimals), the box, and each row's first and last pixel.
+  // from them lose nothing that shows in 4 decimals), the box, each row's first and last pixel, and the
+  // border pixels (those a 4-connected erosion removes), listed in row order.
   let area = 0;
   let sumX = 0;
   let sumY = 0;
@@ -73,8 +76,7 @@ export function regionShape(mask: BinaryMask): RegionShape | undefined {
   let x2 = -1;
   let y1 = height;
   let y2 = -1;
-  const firsts = new Int32Array(height).fill(-1);
-  const lasts = new Int32Array(height).fill(-1);
+  let borderCount = 0;
   for (let y = 1; y < height - 1; y++) {
     let first = -1;
     let last = -1;
@@ -88,10 +90,11 @@ export function regionShape(mask: BinaryMask): RegionShape | undefined {
       rowArea++;
       rowSumX += x;
       rowSumXX += x * x;
+      if (data[i - 1] === 0 || data[i + 1] === 0 || data[i - width] === 0 || data[i + width] === 0) borders[borderCount++] = i;
     }
-    if (rowArea === 0) continue;
     firsts[y] = first;
     lasts[y] = last;
+    if (rowArea === 0) continue;
     area += rowArea;
     sumX += rowSumX;
     sumXX += rowSumXX;
@@ -103,6 +106,7 @@ export function regionShape(mask: BinaryMask): RegionShape | undefined {
     if (y1 > y) y1 = y;
     y2 = y;
   }
+  firsts[0] = lasts[0] = firsts[height - 1] = lasts[height - 1] = -1;
   if (area === 0) return undefined;
   const cx = sumX / area;
   const cy = sumY / area;
@@ -125,36 +129,58 @@ export function regionShape(mask: BinaryMask): RegionShape | undefined {
     bboxY: mask.top + y1,
     bboxWidth: x2 - x1 + 1,
     bboxHeight: y2 - y1 + 1,
-    perimeter: perimeter(mask),
+    perimeter: perimeter(borders, borderCount, width, height),
     majorAxis: 4 * Math.sqrt(major),
     minorAxis: 4 * Math.sqrt(minor),
     eccentricity: major === 0 ? 0 : Math.sqrt(1 - minor / major),
     orientation,
-    convexArea: convexArea(firsts, lasts),
+    convexArea: convexArea(firsts, lasts, height),
   };
 }
 
 /**
- * skimage.measure.perimeter(neighbourhood=4): the border pixels (those a 4-connected erosion removes) are
+ * Grow-only scratch arrays shared by every region measured: a dense image has hundreds of cells, and
+ * allocating fresh arrays for each costs more than measuring it. Measuring is synchronous, so no two
+ * regions use them at once.
+ */
+const scratch = {
+  borders: new Int32Array(256),
+  isBorder: new Uint8Array(256),
+  firsts: new Int32Array(64),
+  lasts: new Int32Array(64),
+  rightXs: new Float64Array(256),
+  rightYs: new Float64Array(256),
+  leftXs: new Float64Array(256),
+  leftYs: new Float64Array(256),
+};
+
+function growScratch<K extends keyof typeof scratch>(key: K, length: number): (typeof scratch)[K] {
+  if (scratch[key].length < length) {
+    scratch[key] = new (scratch[key].constructor as new (length: number) => (typeof scratch)[K])(Math.max(length, 2 * scratch[key].length));
+  }
+  return scratch[key];
+}
+
+function rowScratch(height: number): { firsts: Int32Array; lasts: Int32Array } {
+  return { firsts: growScratch("firsts", height), lasts: growScratch("lasts", height) };
+}
+
+/**
+ * skimage.measure.perimeter(neighbourhood=4): the border pixels (indices of the crop, in row order) are
  * linked to their border neighbours, straight links counting 1 and diagonal ones sqrt(2).
  */
-function perimeter(mask: BinaryMask): number {
-  const { width: w, height, data } = mask;
-  const border = new Uint8Array(w * height);
-  for (let y = 1; y < height - 1; y++) {
-    for (let i = y * w + 1, end = y * w + w - 1; i < end; i++) {
-      if (data[i] && !(data[i - 1] && data[i + 1] && data[i - w] && data[i + w])) border[i] = 1;
-    }
-  }
+function perimeter(borders: Int32Array, count: number, w: number, height: number): number {
+  const isBorder = growScratch("isBorder", w * height);
+  for (let k = 0; k < count; k++) isBorder[borders[k]!] = 1;
   let total = 0;
-  for (let y = 1; y < height - 1; y++) {
-    for (let i = y * w + 1, end = y * w + w - 1; i < end; i++) {
-      if (!border[i]) continue;
-      const straight = border[i - 1]! + border[i + 1]! + border[i - w]! + border[i + w]!;
-      const diagonal = border[i - w - 1]! + border[i - w + 1]! + border[i + w - 1]! + border[i + w + 1]!;
-      total += PERIMETER_WEIGHTS[1 + 2 * straight + 10 * diagonal]!;
-    }
+  for (let k = 0; k < count; k++) {
+    const i = borders[k]!;
+    const straight = isBorder[i - 1]! + isBorder[i + 1]! + isBorder[i - w]! + isBorder[i + w]!;
+    const diagonal = isBorder[i - w - 1]! + isBorder[i - w + 1]! + isBorder[i + w - 1]! + isBorder[i + w + 1]!;
+    total += PERIMETER_WEIGHTS[1 + 2 * straight + 10 * diagonal]!;
   }
+  // Cleared where it was set, so the next region finds it all zeros without a fill of its whole crop.
+  for (let k = 0; k < count; k++) isBorder[borders[k]!] = 0;
   return total;
 }
 
@@ -176,17 +202,20 @@ function checkMargin({ width, height, data }: BinaryMask): void {
  * rows' extreme pixels between rows (at the half-integer height), so the chains are built in one pass in
  * height order, as Andrew's monotone chain builds a hull.
  */
-function convexArea(firsts: Int32Array, lasts: Int32Array): number {
-  const height = firsts.length;
-  const right = envelope(firsts, lasts, height, 1);
-  const left = envelope(firsts, lasts, height, -1);
+function convexArea(firsts: Int32Array, lasts: Int32Array, height: number): number {
+  const rightXs = growScratch("rightXs", 3 * height + 1);
+  const rightYs = growScratch("rightYs", 3 * height + 1);
+  const leftXs = growScratch("leftXs", 3 * height + 1);
+  const leftYs = growScratch("leftYs", 3 * height + 1);
+  const rightLength = envelope(lasts, firsts, height, 1, rightXs, rightYs);
+  const leftLength = envelope(firsts, firsts, height, -1, leftXs, leftYs);
   let count = 0;
   for (let y = 0, r = 0, l = 0; y < height; y++) {
-    if (y < right.ys[0]! || y > right.ys[right.length - 1]!) continue;
-    while (right.ys[r + 1]! < y) r++;
-    while (left.ys[l + 1]! < y) l++;
-    const xr = at(right, r, y);
-    const xl = at(left, l, y);
+    if (y < rightYs[0]! || y > rightYs[rightLength - 1]!) continue;
+    while (rightYs[r + 1]! < y) r++;
+    while (leftYs[l + 1]! < y) l++;
+    const xr = at(rightXs, rightYs, rightLength, r, y);
+    const xl = at(leftXs, leftYs, leftLength, l, y);
     count += Math.floor(xr + ON_EDGE) - Math.ceil(xl - ON_EDGE) + 1;
   }
   return count;
@@ -195,28 +224,18 @@ function convexArea(firsts: Int32Array, lasts: Int32Array): number {
 /** How far from an edge a pixel centre still counts as on it (the hull's vertices are half-integers). */
 const ON_EDGE = 1e-9;
 
-/** A chain of the hull: vertices by increasing height. */
-interface Chain {
-  readonly xs: Float64Array;
-  readonly ys: Float64Array;
-  readonly length: number;
-}
-
-/** The chain's x at height y, on its segment from vertex i (ys[i] <= y <= ys[i + 1]). */
-function at(chain: Chain, i: number, y: number): number {
-  const { xs, ys, length } = chain;
+/** A chain's x at height y, on its segment from vertex i (ys[i] <= y <= ys[i + 1]); vertices by increasing height. */
+function at(xs: Float64Array, ys: Float64Array, length: number, i: number, y: number): number {
   if (i + 1 >= length || ys[i + 1] === ys[i]) return xs[i]!;
   return xs[i]! + ((y - ys[i]!) * (xs[i + 1]! - xs[i]!)) / (ys[i + 1]! - ys[i]!);
 }
 
 /**
- * The right (side 1) or left (side -1) chain of the hull: of the extreme points at each height (the
- * outermost of the rows above and below, between rows), the ones on the envelope.
+ * The right (side 1, `extreme` the rows' last pixels) or left (side -1, their first pixels) chain of the
+ * hull into xs and ys: of the extreme points at each height (the outermost of the rows above and below,
+ * between rows), the ones on the envelope. Returns the chain's length.
  */
-function envelope(firsts: Int32Array, lasts: Int32Array, height: number, side: 1 | -1): Chain {
-  const extreme = side === 1 ? lasts : firsts;
-  const xs = new Float64Array(3 * height + 1);
-  const ys = new Float64Array(3 * height + 1);
+function envelope(extreme: Int32Array, firsts: Int32Array, height: number, side: 1 | -1, xs: Float64Array, ys: Float64Array): number {
   let length = 0;
   for (let row = 0; row < height; row++) {
     if (firsts[row]! < 0) continue;
@@ -241,5 +260,5 @@ function envelope(firsts: Int32Array, lasts: Int32Array, height: number, side: 1
       length++;
     }
   }
-  return { xs, ys, length };
+  return length;
 }

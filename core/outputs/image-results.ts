@@ -50,7 +50,7 @@ export async function renderImageResults(
   const [labelImage, overlay] = await Promise.all([labelMapPng(labels, width, height), overlayPng(image, instances, { style: options.overlayStyle })]);
   const pixelSizeUm = options.pixelSizeUm ?? image.pixelSizeUm;
   const cells = measureCells(image, labels, instances);
-  const summary = summarizeImage(image, labels, cells);
+  const summary = summarizeImage(image, cells);
   return {
     submissionRows: formatSubmissionRows(id, instances),
     coco: cocoDocument([{ id, fileName, width, height, instances }]),

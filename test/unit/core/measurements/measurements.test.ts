@@ -68,7 +68,7 @@ describe("regionShape", () => {
 describe("summarizeImage", () => {
   it("counts per type, confluence, areas and intensity inside and outside the cells", () => {
     const labels = labelMap([square, bar], 6, 4);
-    const summary = summarizeImage(image, labels, measureCells(image, labels, [square, bar]));
+    const summary = summarizeImage(image, measureCells(image, labels, [square, bar]));
     const total = (23 * 24 * 100) / 2;
     expect(summary).toEqual({
       cells: 2,

@@ -13,7 +13,7 @@
 # CHECKPOINT       the checkpoint to continue (default checkpoints/member-a; a fresh member when it has none);
 #                  it is copied, never modified: the continued one is <output folder>/checkpoint
 # CONFIG           train settings for a fresh member or this round (default configs/gpu.yaml)
-# TRAIN_ARGS       extra train.py arguments (the CPU smoke test: --max-steps 2 --opts train.crop=128 ...)
+# TRAIN_ARGS       extra train.py arguments (the CPU smoke test: --opts train.max_steps=2 train.crop=128 ...)
 # MEASURE_ARGS     extra throughput.py arguments (the CPU smoke test: --batches 1,2 --seconds 0.5)
 # PACKED           the packed data folder (default packed, as `python3 -m cellseg_train.pack` writes it)
 set -uo pipefail
@@ -51,8 +51,8 @@ train() {
   local minutes
   minutes=$("$PYTHON" -c "print(max(0.1, ($(seconds_left) - $measure_s - 20) / 60))")
   log "training for $minutes min $*"
-  "$PYTHON" -m cellseg_train.train --config "$CONFIG" --checkpoint "$ROUND_DIR/checkpoint" --data-root "$PACKED" \
-    --data-layout packed --max-minutes "$minutes" $TRAIN_ARGS "$@" >>"$LOG" 2>&1
+  "$PYTHON" -m cellseg_train.train --config "$CONFIG" --checkpoint "$ROUND_DIR/checkpoint" \
+    --opts "data.root=$PACKED" data.layout=packed "train.max_minutes=$minutes" $TRAIN_ARGS "$@" >>"$LOG" 2>&1
   local status=$?
   log "train.py exited with $status"
   return $status

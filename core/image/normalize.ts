@@ -1,6 +1,6 @@
 /**
  * Turns a decoded image into the model's input tensor. This is the runtime twin of `model_input` in
- * `training/cellseg_train/evaluate.py` (numpy 'linear' percentiles, torch bilinear
+ * `training/cellseg_train/normalize.py` (numpy 'linear' percentiles, torch bilinear
  * resize with align_corners=False, standardisation, zero padding) and must stay in step with it: the
  * model only ever saw inputs made that way.
  */

@@ -1,7 +1,7 @@
 /**
  * Kaggle's run-length encoding: space-separated `start length` pairs, `start` 1-indexed, pixels numbered
  * row-major over the image (see shared/data/sartorius/README.md: row-major, whatever the competition text
- * said).
+ * said). Twin of training/cellseg_train/kaggle_rle.py.
  */
 import { InvalidFormatError } from "../errors";
 import type { BinaryMask } from "../types";

@@ -1,7 +1,8 @@
 /**
  * The competition metric (shared/data/sartorius/README.md): per image, the mean over IoU thresholds
  * 0.50, 0.55, ..., 0.95 of TP / (TP + FP + FN), a prediction matching a truth when their IoU is strictly
- * above the threshold.
+ * above the threshold. Twin of training/cellseg_train/competition_metric.py: both score the cases of
+ * test/fixtures/competition-metric.json alike.
  */
 import { maskArea, maskIntersectionArea } from "../masks/binary-mask";
 import type { BinaryMask } from "../types";

@@ -93,8 +93,7 @@ export function candidatesToInstances(
  * Detections in the original image's frame, with every mask -> disjoint cell instances:
  * {@link selectCandidates} then {@link candidatesToInstances}.
  *
- * Mirrors `resolve` and `image_score` in training/cellseg_train/evaluate.py, where the
- * thresholds are tuned.
+ * Mirrors `resolve_instances` in training/cellseg_train/instances.py, where the thresholds are tuned.
  * @example
  * const cells = detectionsToInstances(detections, 704, 520, manifest.postprocess);
  */

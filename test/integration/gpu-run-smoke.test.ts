@@ -44,7 +44,7 @@ describe.skipIf(!hasTorch())("GPU round script, on the CPU with a tiny budget (s
       run("bash", [path.join(TRAINING, "gpu_run.sh"), out], {
         env: {
           ...process.env, PACKED: packed, CONFIG: config, CHECKPOINT: checkpoint, PYTHON,
-          BUDGET_MINUTES: "6", MEASURE_MINUTES: "1", TRAIN_ARGS: "--max-steps 1", MEASURE_ARGS: "--batches 1,2 --seconds 0.2",
+          BUDGET_MINUTES: "6", MEASURE_MINUTES: "1", TRAIN_ARGS: "--opts train.max_steps=1", MEASURE_ARGS: "--batches 1,2 --seconds 0.2",
         },
         maxBuffer: 64 << 20,
       });

@@ -21,8 +21,8 @@ describe.skipIf(!hasTorch())("training and export (real code, a few steps on the
     const models = path.join(dir, "models");
 
     // Act
-    await python(["-m", "cellseg_train.train", "--config", config, "--checkpoint", checkpoint, "--max-steps", "1"]);
-    const resumed = await python(["-m", "cellseg_train.train", "--config", config, "--checkpoint", checkpoint, "--max-steps", "1", "--opts", "train.crop=160"]);
+    await python(["-m", "cellseg_train.train", "--config", config, "--checkpoint", checkpoint, "--opts", "train.max_steps=1"]);
+    const resumed = await python(["-m", "cellseg_train.train", "--config", config, "--checkpoint", checkpoint, "--opts", "train.max_steps=1", "train.crop=160"]);
     await python(["-m", "cellseg_train.validate", "--checkpoint", checkpoint, "--out", metrics, "--val-limit", "1"]);
     await python([
       "-m", "cellseg_train.export", "--checkpoint", checkpoint, "--name", "tiny", "--models", models, "--metrics", metrics,

@@ -1,6 +1,6 @@
 """How well a config's anchors and training crops fit the annotated cells (the figures in the README).
 
-    /usr/bin/python3 -m cellseg_train.cell_fit [--config configs/gpu.yaml] [--crop 768]
+    /usr/bin/python3 -m cellseg_train.cell_fit [--config configs/gpu.yaml] [--opts train.crop=768 ...]
 
 Anchors: each cell's box at the input scale against every anchor shape of every level, each placed at the
 grid point nearest the box's centre (as AnchorGenerator places them); reported per cell type, the share of
@@ -13,11 +13,12 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import sys
 from typing import Dict, List
 
 import numpy as np
 
-from .config import load_config
+from .config import ConfigError, add_opts_argument, apply_overrides, load_config
 from .data import AnnotatedImage, load_annotated
 from .model import anchor_sizes_per_level
 
@@ -75,16 +76,21 @@ def crop_cuts(images: List[AnnotatedImage], crop: int, scale: float, samples: in
             cut += kept < 1
             half += kept < 0.5
         counts[im.cell_type] = counts.get(im.cell_type, np.zeros(3)) + [touched, cut, half]
-    return {k: {"cut": round(v[1] / v[0], 3), "less_than_half": round(v[2] / v[0], 3)} for k, v in sorted(counts.items())}
+    return {
+        k: {"cut": round(v[1] / v[0], 3), "less_than_half": round(v[2] / v[0], 3)} for k, v in sorted(counts.items())
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", default=None)
-    parser.add_argument("--crop", type=int, default=None, help="crop size to measure (default: the config's)")
+    add_opts_argument(parser)
     parser.add_argument("--samples", type=int, default=2000, help="random crops to draw")
     args = parser.parse_args()
-    config = load_config(args.config)
+    try:
+        config = apply_overrides(load_config(args.config), args.opts)
+    except ConfigError as error:
+        sys.exit(f"cell_fit.py: {error}")
     images = load_annotated(config["data"]["root"], None, config["data"]["layout"])
     scale = config["input"]["scale"]
     anchors = {}
@@ -97,9 +103,13 @@ def main() -> None:
             "iou_at_least_0.7": round(float((best >= 0.7).mean()), 3),
             "iou_below_0.5": round(float((best < 0.5).mean()), 3),
         }
-    crop = args.crop or config["train"]["crop"]
+    crop = config["train"]["crop"]
     report = {
-        "anchors": {"sizes": config["model"]["anchor_sizes"], "ratios": config["model"]["aspect_ratios"], "per_type": anchors},
+        "anchors": {
+            "sizes": config["model"]["anchor_sizes"],
+            "ratios": config["model"]["aspect_ratios"],
+            "per_type": anchors,
+        },
         "crops": {"crop": crop, "per_type": crop_cuts(images, crop, scale, args.samples, seed=0)},
     }
     print(json.dumps(report, indent=2))

@@ -28,7 +28,14 @@ def exists(folder: Path) -> bool:
     return (folder / INDEX).exists()
 
 
-def save(folder: Path, name: str, config: dict, model: torch.nn.Module, optimizer: torch.optim.Optimizer | None, progress: dict) -> None:
+def save(
+    folder: Path,
+    name: str,
+    config: dict,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer | None,
+    progress: dict,
+) -> None:
     """`progress`: {"step", "minutes" (all runs together), "runs": [per-run records]}."""
     folder.mkdir(parents=True, exist_ok=True)
     state: Dict[str, Any] = {"model": _half(model.state_dict())}
@@ -45,7 +52,14 @@ def save(folder: Path, name: str, config: dict, model: torch.nn.Module, optimize
         file = f"{name}-{progress['step']:06d}.part{number:02d}"
         _write_atomically(folder / file, chunk)
         parts.append({"file": file, "bytes": len(chunk), "sha256": hashlib.sha256(chunk).hexdigest()})
-    index = {"format": FORMAT, "name": name, **progress, "hasOptimizer": optimizer is not None, "config": config, "parts": parts}
+    index = {
+        "format": FORMAT,
+        "name": name,
+        **progress,
+        "hasOptimizer": optimizer is not None,
+        "config": config,
+        "parts": parts,
+    }
     _write_atomically(folder / INDEX, (json.dumps(index, indent=2) + "\n").encode())
     kept = {p["file"] for p in parts}
     for old in (previous or {}).get("parts", []):
@@ -60,7 +74,9 @@ def load(folder: Path, device: torch.device | str = "cpu") -> tuple[dict, Dict[s
     for part in index["parts"]:
         chunk = (folder / part["file"]).read_bytes()
         if hashlib.sha256(chunk).hexdigest() != part["sha256"]:
-            raise ValueError(f"{folder / part['file']} does not match checkpoint.json (sha256): a damaged or partial checkpoint")
+            raise ValueError(
+                f"{folder / part['file']} does not match checkpoint.json (sha256): a damaged or partial checkpoint"
+            )
         chunks.append(chunk)
     # Not weights_only: torch 1.13's restricted unpickler refuses optimizer state. The parts were just
     # verified against the index, which is the project's own file.

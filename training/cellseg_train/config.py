@@ -9,9 +9,10 @@ the CPU stretches and the GPU rounds continue the same checkpoint.
 """
 from __future__ import annotations
 
+import argparse
 import copy
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any, Dict, Sequence
 
 import yaml
 
@@ -125,11 +126,23 @@ def _merge(base: Dict[str, Any], override: Dict[str, Any]) -> Dict[str, Any]:
     return merged
 
 
+class ConfigError(ValueError):
+    """A config file or override that names a setting that does not exist, or gives one a value of the wrong kind."""
+
+
+# Settings whose keys are free (cell-type names), not a fixed set.
+FREE_FORM = ("class_sampling", "score_thresholds", "min_areas")
+
+
 def _check_keys(config: Dict[str, Any], reference: Dict[str, Any], path: str = "") -> None:
     for key, value in config.items():
         if key not in reference:
-            raise KeyError(f"unknown config key {path}{key}")
-        if isinstance(value, dict) and isinstance(reference[key], dict) and key not in ("class_sampling", "score_thresholds", "min_areas"):
+            valid = ", ".join(f"{path}{k}" for k in reference)
+            raise ConfigError(f"unknown config key {path}{key}; valid keys here: {valid}")
+        if isinstance(reference[key], dict) != isinstance(value, dict):
+            kind = "a section: name one of its keys" if isinstance(reference[key], dict) else "a single setting"
+            raise ConfigError(f"config key {path}{key} is {kind}")
+        if isinstance(value, dict) and key not in FREE_FORM:
             _check_keys(value, reference[key], f"{path}{key}.")
 
 
@@ -145,27 +158,63 @@ def load_config(path: str | Path | None) -> Dict[str, Any]:
     return _merge(base, raw)
 
 
-def apply_overrides(config: Dict[str, Any], opts: list[str]) -> Dict[str, Any]:
-    """`section.key=value` pairs (values parsed as YAML) over a loaded config; unknown keys are errors."""
+def apply_overrides(config: Dict[str, Any], opts: Sequence[str]) -> Dict[str, Any]:
+    """`section.key=value` pairs over a loaded config, later pairs winning (detectron2's `--opts`).
+
+    Values are parsed as YAML (`train.lr=0.01`, `train.scale_jitter=[0.9,1.1]`, `train.autocast_bf16=false`),
+    except that a setting whose default is text takes the text as written (`data.root=/data/2024` stays a
+    path). Unknown keys, malformed pairs, and a number or flag given text are ConfigErrors.
+    """
     overrides: Dict[str, Any] = {}
     for opt in opts:
         dotted, sep, text = opt.partition("=")
         if not sep or not dotted:
-            raise ValueError(f"--opts takes key=value pairs, got {opt!r}")
+            raise ConfigError(f"--opts takes key=value pairs (e.g. train.lr=0.01), got {opt!r}")
         *parents, leaf = dotted.split(".")
-        node = overrides
-        for part in parents:
+        node, default = overrides, DEFAULTS
+        for depth, part in enumerate(parents):
             node = node.setdefault(part, {})
-        node[leaf] = yaml.safe_load(text)
-    _check_keys(overrides, DEFAULTS)
+            if not isinstance(node, dict):
+                raise ConfigError(f"config key {'.'.join(parents[: depth + 1])} is a single setting")
+            default = default.get(part, {}) if isinstance(default, dict) else {}
+        node[leaf] = _override_value(dotted, text, default.get(leaf) if isinstance(default, dict) else None)
+        _check_keys(overrides, DEFAULTS)
     return _merge(config, overrides)
 
 
-def checkpoint_config_here(config: Dict[str, Any], root: str | None = None, layout: str | None = None) -> Dict[str, Any]:
+def _override_value(key: str, text: str, default: Any) -> Any:
+    if isinstance(default, str):
+        return text
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ConfigError(f"--opts {key}: {text!r} is not a YAML value ({error.problem})") from None
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ConfigError(f"--opts {key} takes true or false, got {text!r}")
+    elif isinstance(default, (int, float)) and (isinstance(value, bool) or not isinstance(value, (int, float))):
+        try:
+            value = float(text)  # YAML 1.1 reads 1e-3 (no dot) as text
+        except ValueError:
+            raise ConfigError(f"--opts {key} takes a number, got {text!r}") from None
+    return value
+
+
+def add_opts_argument(parser: argparse.ArgumentParser) -> None:
+    """The `--opts key=value ...` option; it may be given more than once, and later pairs win."""
+    parser.add_argument(
+        "--opts",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="KEY=VALUE",
+        help="config overrides, dotted keys as in config.py (e.g. train.lr=0.01 data.root=/data)",
+    )
+
+
+def checkpoint_config_here(config: Dict[str, Any]) -> Dict[str, Any]:
     """A checkpoint's config as this code uses it: this machine's data paths (the machine that trained it
     had its own), and today's post-processing keys (starting points only; they shape no weights)."""
-    data = {**config["data"], "val_split_file": DEFAULTS["data"]["val_split_file"]}
-    data["root"] = root or DEFAULTS["data"]["root"]
-    data["layout"] = layout or DEFAULTS["data"]["layout"]
+    data = {**config["data"], **{k: DEFAULTS["data"][k] for k in ("root", "layout", "val_split_file")}}
     known = {k: v for k, v in config["postprocess"].items() if k in DEFAULTS["postprocess"]}
     return {**config, "data": data, "postprocess": {**DEFAULTS["postprocess"], **known}}

@@ -4,14 +4,14 @@
         --models ../model-container/models --parity-image ../../shared/data/sartorius/test/7ae19de7bc2a.png \
         [--metrics metrics.json] [--append]
 
-Each member is exported as two graphs, the detector and the mask head (box-frame masks), its weights stored as float16 (halving the repository
-footprint; onnxruntime folds the casts back to float32 when it loads the graph), and a parity record of
-PyTorch's own outputs on one image, which the Node test suite compares against onnxruntime-node.
+Each member is exported as two graphs, the detector and the mask head (box-frame masks), its weights stored
+as float16 (halving the repository footprint; onnxruntime folds the casts back to float32 when it loads the
+graph), and a parity record of PyTorch's own outputs on one image, which the Node test suite compares against
+onnxruntime-node. The manifest entry and the manifest itself are manifest.py's.
 """
 from __future__ import annotations
 
 import argparse
-import hashlib
 import inspect
 import json
 from pathlib import Path
@@ -25,8 +25,9 @@ from torchvision.ops import poolers
 from . import checkpoint
 from .config import checkpoint_config_here
 from .data import read_image
-from .evaluate import model_input
-from .model import BoxFrameMaskRCNN, DetectorGraph, MaskHeadGraph, anchor_sizes_per_level, build_model, mask_feature_names
+from .normalize import model_input
+from .manifest import member_entry, write_manifest
+from .model import BoxFrameMaskRCNN, DetectorGraph, MaskHeadGraph, build_model, mask_feature_names
 
 # Opset 11: torchvision <= 0.14 registers RoIAlign only for opset 11 and emits no
 # coordinate_transformation_mode, which opset 16 would read as 'half_pixel' (aligned=True semantics),
@@ -46,7 +47,9 @@ def merge_levels_by_gather(levels: torch.Tensor, unmerged_results: list) -> torc
     return torch.cat(unmerged_results)[position]
 
 
-def export_onnx(graph: torch.nn.Module, example: tuple, path: Path, inputs: list, outputs: list, dynamic_axes: dict) -> None:
+def export_onnx(
+    graph: torch.nn.Module, example: tuple, path: Path, inputs: list, outputs: list, dynamic_axes: dict
+) -> None:
     kwargs = {}
     if "dynamo" in inspect.signature(torch.onnx.export).parameters:
         kwargs["dynamo"] = False  # torchvision detection models export with the TorchScript exporter only
@@ -77,7 +80,11 @@ def export_graphs(model: torch.nn.Module, example: torch.Tensor, models: Path, n
     paths = {"detector": models / f"{name}.detector.onnx", "masks": models / f"{name}.masks.onnx"}
     detector = DetectorGraph(model).eval()
     export_onnx(
-        detector, (example,), paths["detector"], ["image"], ["boxes", "scores", "labels", *features],
+        detector,
+        (example,),
+        paths["detector"],
+        ["image"],
+        ["boxes", "scores", "labels", *features],
         {"image": {1: "height", 2: "width"}, **detections, **level_axes},
     )
     with torch.no_grad():
@@ -89,7 +96,11 @@ def export_graphs(model: torch.nn.Module, example: torch.Tensor, models: Path, n
     boxes = torch.stack([torch.zeros(4), torch.zeros(4), sides.clamp(max=width), sides.clamp(max=height)], 1)
     labels = torch.arange(len(sides)) % (model.roi_heads.box_predictor.cls_score.out_features - 1) + 1
     export_onnx(
-        MaskHeadGraph(model, (height, width)).eval(), (boxes, labels, *levels), paths["masks"], ["boxes", "labels", *features], ["masks"],
+        MaskHeadGraph(model, (height, width)).eval(),
+        (boxes, labels, *levels),
+        paths["masks"],
+        ["boxes", "labels", *features],
+        ["masks"],
         {"boxes": {0: "detections"}, "labels": {0: "detections"}, "masks": {0: "detections"}, **level_axes},
     )
     return paths
@@ -114,10 +125,6 @@ def store_weights_as_float16(path: Path, min_elements: int = FLOAT16_MIN_ELEMENT
     onnx.save(model, str(path))
 
 
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 @torch.no_grad()
 def parity_record(member: torch.nn.Module, image_path: Path, input_cfg: dict) -> dict:
     """PyTorch's outputs on one image, for the onnxruntime-node parity test."""
@@ -135,9 +142,6 @@ def parity_record(member: torch.nn.Module, image_path: Path, input_cfg: dict) ->
         "labels": labels[top].tolist(),
         "maskMeans": np.round(masks[top].mean((1, 2, 3)).numpy(), 5).tolist(),
     }
-
-
-TTA_ACCURATE = ["none", "horizontal", "vertical"]
 
 
 def export_member(folder: Path, name: str, models: Path, parity_image: Path, metrics: dict | None = None) -> dict:
@@ -159,7 +163,10 @@ def export_member(folder: Path, name: str, models: Path, parity_image: Path, met
     (models / f"{name}.onnx").unlink(missing_ok=True)
     # Parity is recorded with the weights the ONNX file holds: the large ones rounded to float16.
     model.load_state_dict(
-        {k: v.half().float() if v.is_floating_point() and v.numel() >= FLOAT16_MIN_ELEMENTS else v for k, v in model.state_dict().items()}
+        {
+            k: v.half().float() if v.is_floating_point() and v.numel() >= FLOAT16_MIN_ELEMENTS else v
+            for k, v in model.state_dict().items()
+        }
     )
     parity_dir = models / "parity"
     parity_dir.mkdir(exist_ok=True)
@@ -167,103 +174,6 @@ def export_member(folder: Path, name: str, models: Path, parity_image: Path, met
     throughput_path = folder / "throughput.json"
     throughput = json.loads(throughput_path.read_text()) if throughput_path.exists() else None
     return member_entry(name, paths, index, metrics, throughput)
-
-
-def member_entry(name: str, paths: dict, index: dict, metrics: dict | None, throughput: dict | None = None) -> dict:
-    config = index["config"]
-    model_cfg = config["model"]
-    layer4 = "" if model_cfg["trunk_stages"] == 4 else " without layer4 (P6-P7 conv levels)"
-    anchors = [list(level) for level in anchor_sizes_per_level(model_cfg["anchor_sizes"])]
-    entry = {
-        "name": name,
-        "graphs": {graph: {"file": path.name, "sha256": sha256(path)} for graph, path in paths.items()},
-        "architecture": (
-            f"Mask R-CNN, {model_cfg['backbone']}{layer4}-FPN ({model_cfg['fpn_channels']} channels, GroupNorm), "
-            f"anchors {anchors} px x ratios {model_cfg['aspect_ratios']}, "
-            f"{len(model_cfg['mask_head_layers'])}-conv mask head, trained from scratch"
-        ),
-        "trainingData": "Sartorius train/ (Kaggle 2021), annotated images minus the validation split",
-        "training": {
-            "steps": index["step"],
-            "minutes": index["minutes"],
-            # Every run (CPU stretch or GPU round) that led to this checkpoint: device, steps, minutes, crop, batch.
-            "runs": index["runs"],
-        },
-        "weight": 1,
-    }
-    if metrics is not None:
-        entry["validation"] = validation_record(metrics["map_tuned"])
-    if throughput is not None:
-        # throughput.py's figures (PyTorch, whole 704x520 images), for the closest figure to the endpoint's speed.
-        entry["training"]["throughput"] = {
-            "device": throughput["device"],
-            "checkpointStep": throughput["checkpoint_step"],
-            "imagesPerSecond": {
-                f"{m['precision']}-batch{m['batch']}": m["images_per_second"] for m in throughput["measurements"]
-            },
-        }
-    return entry
-
-
-def validation_record(scores: dict) -> dict:
-    """score_with's output as the manifest records it."""
-    return {"map": scores["map"], "mapPerType": scores["map_per_type"], "images": scores["images"]}
-
-
-def manifest_postprocess(post: dict) -> dict:
-    return {
-        "scoreThresholds": post["score_thresholds"],
-        "minAreas": post["min_areas"],
-        "maskThreshold": post["mask_threshold"],
-        "fusionIou": post["fusion_iou"],
-        "minKeptFraction": post["min_kept_fraction"],
-    }
-
-
-def manifest_input(config: dict) -> dict:
-    inp = config["input"]
-    return {
-        "percentileLow": inp["percentile_low"],
-        "percentileHigh": inp["percentile_high"],
-        "mean": inp["mean"],
-        "std": inp["std"],
-        "scale": inp["scale"],
-        "sizeDivisor": inp["size_divisor"],
-    }
-
-
-def build_manifest(version: str, config: dict, members: list, fast: dict, accurate: dict) -> dict:
-    """`fast` and `accurate` are profile objects; the top-level post-processing is the fast profile's."""
-    return {
-        "version": version,
-        "classes": config["classes"],
-        "input": manifest_input(config),
-        "maskSize": 28,
-        "members": members,
-        "postprocess": fast["postprocess"],
-        "profiles": {"fast": fast, "accurate": accurate},
-        "validationSplit": "training/splits/val.txt",
-    }
-
-
-def merged_manifest(existing: dict | None, entry: dict, config: dict, post: dict, version: str) -> dict:
-    """Add (or replace) one member: `fast` is the member with the best validation mAP, `accurate` all of them
-    under flips. The accurate profile keeps no thresholds of its own: fusion changes the score scale, so
-    `npm run validate-models -- --tune` tunes them afterwards."""
-    members = [entry]
-    fast = {"members": [entry["name"]], "tta": ["none"], "postprocess": manifest_postprocess(post)}
-    if "validation" in entry:
-        fast["validation"] = entry["validation"]
-    if existing is not None:
-        if existing["input"] != manifest_input(config):
-            raise ValueError("the new member was trained with other input normalisation than the manifest's members")
-        members = [m for m in existing["members"] if m["name"] != entry["name"]] + [entry]
-        best = max(members, key=lambda m: m.get("validation", {}).get("map", 0.0))
-        if best is not entry:
-            kept = existing["profiles"]["fast"]
-            fast = {**kept, "members": [best["name"]], "postprocess": kept.get("postprocess", existing["postprocess"])}
-    accurate = {"members": [m["name"] for m in members], "tta": TTA_ACCURATE}
-    return build_manifest(version, config, members, fast, accurate)
 
 
 def main() -> None:
@@ -274,7 +184,9 @@ def main() -> None:
     parser.add_argument("--parity-image", required=True)
     parser.add_argument("--metrics", default=None, help="validate.py's metrics: validation scores and tuned thresholds")
     parser.add_argument("--version", default=None, help="manifest version (default: the member name)")
-    parser.add_argument("--append", action="store_true", help="add the member to the directory's manifest instead of replacing it")
+    parser.add_argument(
+        "--append", action="store_true", help="add the member to the directory's manifest instead of replacing it"
+    )
     args = parser.parse_args()
 
     folder, models = Path(args.checkpoint), Path(args.models)
@@ -282,11 +194,8 @@ def main() -> None:
     metrics = json.loads(Path(args.metrics).read_text()) if args.metrics else None
     entry = export_member(folder, args.name, models, Path(args.parity_image), metrics)
     config = checkpoint_config_here(checkpoint.load_index(folder)["config"])
-    manifest_path = models / "manifest.json"
-    existing = json.loads(manifest_path.read_text()) if args.append and manifest_path.exists() else None
     post = metrics["postprocess"] if metrics else config["postprocess"]
-    manifest = merged_manifest(existing, entry, config, post, args.version or args.name)
-    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
+    write_manifest(models, entry, config, post, args.version or args.name, args.append)
 
 
 if __name__ == "__main__":

@@ -50,7 +50,9 @@ def pack(data: Path, out: Path, quality: int) -> dict:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    with open(data / source.annotations, "rb") as raw, gzip.open(out / packed.annotations, "wb", compresslevel=9) as zipped:
+    with open(data / source.annotations, "rb") as raw, gzip.open(
+        out / packed.annotations, "wb", compresslevel=9
+    ) as zipped:
         shutil.copyfileobj(raw, zipped)
     shutil.copytree(data / "test", out / "test", dirs_exist_ok=True)
 

@@ -18,7 +18,7 @@ import torch
 
 from . import checkpoint
 from .data import read_image
-from .evaluate import model_input
+from .normalize import model_input
 from .model import box_frame_detections, build_model
 
 

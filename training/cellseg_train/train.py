@@ -1,9 +1,10 @@
 """Train one Mask R-CNN member for a wall-clock or step budget, continuing its checkpoint when there is one.
 
-    /usr/bin/python3 -m cellseg_train.train --config configs/cpu.yaml --checkpoint checkpoints/member-a --max-minutes 140
+    /usr/bin/python3 -m cellseg_train.train --config configs/cpu.yaml --checkpoint runs/member-a \
+        --opts train.max_minutes=140
 
 Runs unchanged on a CPU (Debian's torch 1.13) and on a GPU (torch 2.x, bfloat16 autocast). The budget is this
-run's own: a resumed run trains for its whole `--max-minutes` again. Each run warms up, then decays the rate
+run's own: a resumed run trains for its whole `train.max_minutes` again. Each run warms up, then decays the rate
 by a cosine over its budget (a warm restart), so a run that stops on time leaves its best weights. The
 checkpoint folder (see checkpoint.py) is rewritten every `checkpoint_every` steps or `checkpoint_minutes`,
 and at the end; its `train-log.jsonl` records the losses of every run. Validation is a separate step
@@ -24,8 +25,9 @@ import numpy as np
 import torch
 
 from . import checkpoint
-from .config import apply_overrides, load_config
-from .data import CropStream, TrainingCrops, dense_masks, load_annotated, load_or_create_split
+from .config import ConfigError, add_opts_argument, apply_overrides, load_config
+from .crops import CropStream, TrainingCrops, dense_masks
+from .data import load_annotated, load_or_create_split
 from .model import build_model
 
 MEMBER_NAME = "member"
@@ -42,31 +44,49 @@ def learning_rate(train_cfg: dict, run_step: int, warmup_steps: int, progress: f
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", default=None, help="YAML overriding cellseg_train/config.py (a fresh start only)")
-    parser.add_argument("--checkpoint", required=True, help="checkpoint folder: continued when it holds one, rewritten as training goes")
-    parser.add_argument("--max-minutes", type=float, default=None, help="this run's wall-clock budget (train.max_minutes)")
-    parser.add_argument("--max-steps", type=int, default=None, help="this run's step budget (train.max_steps)")
-    parser.add_argument("--data-root", default=None, help="override data.root")
-    parser.add_argument("--data-layout", default=None, choices=["sartorius", "packed"], help="override data.layout")
-    parser.add_argument("--opts", nargs="*", default=[], help="key=value overrides, e.g. train.lr=0.01 train.workers=4")
+    parser.add_argument(
+        "--checkpoint", required=True, help="checkpoint folder: continued when it holds one, rewritten as training goes"
+    )
+    add_opts_argument(parser)
     return parser.parse_args()
 
 
-def run_config(args: argparse.Namespace, restored: dict | None) -> dict:
+def run_config(config_file: str | None, opts: list[str], restored: dict | None) -> dict:
     """A resumed member keeps its architecture (the checkpoint's config); the train and data settings are
-    this run's: the YAML's when given, with --opts and the flags on top."""
-    config = load_config(args.config)
+    this run's: the YAML's when given, with --opts on top."""
+    config = load_config(config_file)
     if restored is not None:
-        config = {**config, "model": restored["config"]["model"], "input": restored["config"]["input"], "classes": restored["config"]["classes"]}
-    config = apply_overrides(config, args.opts)
+        kept = {key: restored["config"][key] for key in ("model", "input", "classes")}
+        config = {**config, **kept}
+    config = apply_overrides(config, opts)
     if restored is not None and config["model"] != restored["config"]["model"]:
-        raise ValueError("--opts cannot change the architecture of a member that is being continued")
-    for key, value in (("root", args.data_root), ("layout", args.data_layout)):
-        if value is not None:
-            config["data"][key] = value
-    for key, value in (("max_minutes", args.max_minutes), ("max_steps", args.max_steps)):
-        if value is not None:
-            config["train"][key] = value
+        raise ConfigError("--opts cannot change the architecture of a member that is being continued")
     return config
+
+
+def train_step(model, optimizer, params, batch: list, device: torch.device, train_cfg: dict, amp: bool) -> tuple:
+    """One optimiser step on a batch of crops (crops.CropStream's); returns (loss, the losses by name).
+    Raises FloatingPointError on a non-finite loss, before the weights take it."""
+    size = train_cfg["crop"]
+    images = [img.to(device, non_blocking=True).expand(3, -1, -1) for img, _ in batch]
+    targets = [
+        {
+            "boxes": t["boxes"].to(device, non_blocking=True),
+            "labels": t["labels"].to(device, non_blocking=True),
+            "masks": dense_masks(t["mask_pixels"].to(device, non_blocking=True), len(t["labels"]), size),
+        }
+        for _, t in batch
+    ]
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+        losses = model(images, targets)
+    loss = sum(losses.values())
+    if not torch.isfinite(loss):
+        raise FloatingPointError(f"loss is {loss.item()}")
+    optimizer.zero_grad()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(params, train_cfg["grad_clip"])
+    optimizer.step()
+    return loss, losses
 
 
 def main() -> None:
@@ -74,7 +94,10 @@ def main() -> None:
     folder = Path(args.checkpoint)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     restored, state = checkpoint.load(folder, device) if checkpoint.exists(folder) else (None, None)
-    config = run_config(args, restored)
+    try:
+        config = run_config(args.config, args.opts, restored)
+    except ConfigError as error:
+        sys.exit(f"train.py: {error}")
     train_cfg = config["train"]
     torch.set_num_threads(train_cfg["threads"])
     amp = device.type == "cuda" and train_cfg["autocast_bf16"]
@@ -88,15 +111,22 @@ def main() -> None:
     train_ids, _ = load_or_create_split(config)
     started_loading = time.time()
     crops = TrainingCrops(load_annotated(config["data"]["root"], train_ids, config["data"]["layout"]), config, seed)
-    print(f"{len(crops.images)} training images loaded in {time.time() - started_loading:.0f} s on {device}", flush=True)
+    print(
+        f"{len(crops.images)} training images loaded in {time.time() - started_loading:.0f} s on {device}", flush=True
+    )
     model = build_model(config).to(device)
     params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.SGD(params, lr=train_cfg["lr"], momentum=train_cfg["momentum"], weight_decay=train_cfg["weight_decay"])
+    optimizer = torch.optim.SGD(
+        params, lr=train_cfg["lr"], momentum=train_cfg["momentum"], weight_decay=train_cfg["weight_decay"]
+    )
     if state is not None:
         model.load_state_dict(checkpoint.float32_weights(state))
         if "optimizer" in state:
             optimizer.load_state_dict(state["optimizer"])
-        print(f"resumed from step {first_step} ({restored['minutes']:.1f} min in {len(restored['runs'])} runs)", flush=True)
+        print(
+            f"resumed from step {first_step} ({restored['minutes']:.1f} min in {len(restored['runs'])} runs)",
+            flush=True,
+        )
     warmup_steps = train_cfg["rewarmup_steps"] if restored else train_cfg["warmup_steps"]
 
     loader = torch.utils.data.DataLoader(
@@ -109,7 +139,6 @@ def main() -> None:
     )
     batches = iter(loader)
     budget_s, max_steps = train_cfg["max_minutes"] * 60, train_cfg["max_steps"]
-    size = train_cfg["crop"]
     folder.mkdir(parents=True, exist_ok=True)
     log = open(folder / "train-log.jsonl", "a")  # travels with the checkpoint: the whole history
     history = {
@@ -121,14 +150,18 @@ def main() -> None:
         "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu",
         "first_step": first_step,
-        "crop": size,
+        "crop": train_cfg["crop"],
         "batch_size": train_cfg["batch_size"],
         "lr": train_cfg["lr"],
     }
 
     def save(run_step: int, elapsed: float) -> None:
         record = {**this_run, "steps": run_step, "minutes": round(elapsed / 60, 2)}
-        progress = {"step": first_step + run_step, "minutes": round(history["minutes"] + elapsed / 60, 2), "runs": history["runs"] + [record]}
+        progress = {
+            "step": first_step + run_step,
+            "minutes": round(history["minutes"] + elapsed / 60, 2),
+            "runs": history["runs"] + [record],
+        }
         checkpoint.save(folder, MEMBER_NAME, config, model, optimizer, progress)
 
     model.train()
@@ -143,24 +176,10 @@ def main() -> None:
         waited = time.time()
         batch = next(batches)
         data_wait += time.time() - waited
-        images = [img.to(device, non_blocking=True).expand(3, -1, -1) for img, _ in batch]
-        targets = [
-            {
-                "boxes": t["boxes"].to(device, non_blocking=True),
-                "labels": t["labels"].to(device, non_blocking=True),
-                "masks": dense_masks(t["mask_pixels"].to(device, non_blocking=True), len(t["labels"]), size),
-            }
-            for _, t in batch
-        ]
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-            losses = model(images, targets)
-        loss = sum(losses.values())
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"loss is {loss.item()} at step {first_step + run_step}: lower train.lr")
-        optimizer.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, train_cfg["grad_clip"])
-        optimizer.step()
+        try:
+            loss, losses = train_step(model, optimizer, params, batch, device, train_cfg, amp)
+        except FloatingPointError as error:
+            raise FloatingPointError(f"{error} at step {first_step + run_step}: lower train.lr") from None
         run_step += 1
         if run_step % train_cfg["log_every"] == 0:
             record = {
@@ -174,7 +193,10 @@ def main() -> None:
             log.write(json.dumps(record) + "\n")
             log.flush()
             print(json.dumps(record), flush=True)
-        if run_step % train_cfg["checkpoint_every"] == 0 or time.time() - last_saved > train_cfg["checkpoint_minutes"] * 60:
+        if (
+            run_step % train_cfg["checkpoint_every"] == 0
+            or time.time() - last_saved > train_cfg["checkpoint_minutes"] * 60
+        ):
             save(run_step, time.time() - started)
             last_saved = time.time()
     elapsed = time.time() - started

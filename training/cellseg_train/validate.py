@@ -2,20 +2,23 @@
 them and record the scores (the Node runtime's `npm run validate-models -- --tune` is the final word; this
 is the training package's own check, and what export.py records in the member's manifest entry).
 
-    /usr/bin/python3 -m cellseg_train.validate --checkpoint checkpoints/member-a --out runs/member-a-metrics.json
+    /usr/bin/python3 -m cellseg_train.validate --checkpoint checkpoints/member-a --out runs/member-a-metrics.json \
+        [--opts data.root=/elsewhere/sartorius postprocess.mask_threshold=0.45]
 """
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import torch
 
 from . import checkpoint
-from .config import checkpoint_config_here
+from .config import ConfigError, add_opts_argument, apply_overrides, checkpoint_config_here
 from .data import load_annotated, load_or_create_split
-from .evaluate import score_with, timed_predictions, tune_thresholds
+from .evaluate import score_with, timed_predictions
+from .tune import tune_thresholds
 from .model import BoxFrameMaskRCNN, build_model
 
 
@@ -32,7 +35,10 @@ def validate(member: BoxFrameMaskRCNN, config: dict, val_ids, device) -> dict:
     seconds_per_image, predictions = timed_predictions(member, images, config["input"], device)
     untuned = score_with(predictions, images, config["postprocess"], config["classes"])
     tuned = tune_thresholds(predictions, images, config["classes"])
-    post = {**config["postprocess"], **{k: tuned[k] for k in ("score_thresholds", "mask_threshold", "min_kept_fraction", "min_areas")}}
+    post = {
+        **config["postprocess"],
+        **{k: tuned[k] for k in ("score_thresholds", "mask_threshold", "min_kept_fraction", "min_areas")},
+    }
     return {
         "validation_images": len(images),
         "map_default_thresholds": untuned,
@@ -48,15 +54,21 @@ def main() -> None:
     parser.add_argument("--checkpoint", required=True)
     parser.add_argument("--out", required=True, help="metrics JSON to write")
     parser.add_argument("--val-limit", type=int, default=None, help="the first N held-out images only")
-    parser.add_argument("--data-root", default=None, help="the Sartorius data (default: ../shared/data/sartorius)")
-    parser.add_argument("--data-layout", default=None, choices=["sartorius", "packed"])
+    add_opts_argument(parser)
     args = parser.parse_args()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     index, member = load_member(Path(args.checkpoint), device)
-    config = checkpoint_config_here(index["config"], args.data_root, args.data_layout)
+    trained = checkpoint_config_here(index["config"])
+    try:
+        config = apply_overrides(trained, args.opts)
+    except ConfigError as error:
+        sys.exit(f"validate.py: {error}")
+    if any(config[key] != trained[key] for key in ("model", "input", "classes")):
+        sys.exit("validate.py: --opts cannot change a trained member's model, input or classes")
     torch.set_num_threads(config["train"]["threads"])
     _, val_ids = load_or_create_split(config)
-    metrics = {"step": index["step"], "minutes": index["minutes"], **validate(member, config, val_ids[: args.val_limit] if args.val_limit else val_ids, device)}
+    val_ids = val_ids[: args.val_limit] if args.val_limit else val_ids
+    metrics = {"step": index["step"], "minutes": index["minutes"], **validate(member, config, val_ids, device)}
     Path(args.out).write_text(json.dumps(metrics, indent=2) + "\n")
     print(json.dumps(metrics, indent=2), flush=True)
 

@@ -16,7 +16,14 @@ def trained_pair():
 
 
 def save(folder, model, optimizer, step):
-    checkpoint.save(folder, "m", {"model": {"tiny": True}}, model, optimizer, {"step": step, "minutes": 1.5, "runs": [{"steps": step}]})
+    checkpoint.save(
+        folder,
+        "m",
+        {"model": {"tiny": True}},
+        model,
+        optimizer,
+        {"step": step, "minutes": 1.5, "runs": [{"steps": step}]},
+    )
 
 
 def test_round_trip_in_float16_parts_within_the_limit(tmp_path, monkeypatch):
@@ -41,7 +48,9 @@ def test_a_new_save_replaces_the_old_parts(tmp_path):
     save(tmp_path, model, optimizer, 1)
     save(tmp_path, model, optimizer, 2)
     index = json.loads((tmp_path / "checkpoint.json").read_text())
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["checkpoint.json"] + [p["file"] for p in index["parts"]])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["checkpoint.json"] + [p["file"] for p in index["parts"]]
+    )
 
 
 def test_a_damaged_part_is_refused(tmp_path):

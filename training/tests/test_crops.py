@@ -4,15 +4,9 @@ import torch
 import torch.nn.functional as F
 
 from cellseg_train.config import load_config
-from cellseg_train.data import (
-    InstanceMask,
-    TrainingCrops,
-    boxes_from_pixel_indices,
-    decode_kaggle_rle,
-    dense_masks,
-    orient,
-    resized_cell,
-)
+from cellseg_train.binary_mask import InstanceMask
+from cellseg_train.crops import TrainingCrops, boxes_from_pixel_indices, dense_masks, orient, resized_cell
+from cellseg_train.data import AnnotatedImage
 
 
 def dense_reference(inst: InstanceMask, y0: int, x0: int, window: int, size: int) -> np.ndarray:
@@ -22,8 +16,12 @@ def dense_reference(inst: InstanceMask, y0: int, x0: int, window: int, size: int
     top, left = max(inst.y0, y0), max(inst.x0, x0)
     bottom, right = min(inst.y0 + h, y0 + window), min(inst.x0 + w, x0 + window)
     if bottom > top and right > left:
-        canvas[top - y0 : bottom - y0, left - x0 : right - x0] = inst.mask[top - inst.y0 : bottom - inst.y0, left - inst.x0 : right - inst.x0]
-    return F.interpolate(torch.from_numpy(canvas)[None, None], size=(size, size), mode="bilinear", align_corners=False)[0, 0].numpy()
+        canvas[top - y0 : bottom - y0, left - x0 : right - x0] = inst.mask[
+            top - inst.y0 : bottom - inst.y0, left - inst.x0 : right - inst.x0
+        ]
+    return F.interpolate(torch.from_numpy(canvas)[None, None], size=(size, size), mode="bilinear", align_corners=False)[
+        0, 0
+    ].numpy()
 
 
 def random_cell(rng: np.random.Generator, extent: int) -> InstanceMask:
@@ -71,19 +69,13 @@ def test_boxes_are_the_cells_extent_exclusive():
     assert boxes_from_pixel_indices([], size).shape == (0, 4)
 
 
-def test_kaggle_rle_is_row_major_and_one_indexed():
-    inst = decode_kaggle_rle("12 3 22 2", height=5, width=10)
-    assert (inst.y0, inst.x0) == (1, 1)
-    assert inst.mask.tolist() == [[True, True, True], [True, True, False]]
-
-
 def test_training_crops_hold_consistent_targets():
     rng = np.random.default_rng(0)
-    from cellseg_train.data import AnnotatedImage
-
     pixels = rng.integers(0, 255, size=(120, 160), dtype=np.uint8)
     cells = [random_cell(rng, 100) for _ in range(40)]
-    cells = [InstanceMask(max(c.y0, 0), max(c.x0, 0), c.mask[: 120 - max(c.y0, 0), : 160 - max(c.x0, 0)]) for c in cells]
+    cells = [
+        InstanceMask(max(c.y0, 0), max(c.x0, 0), c.mask[: 120 - max(c.y0, 0), : 160 - max(c.x0, 0)]) for c in cells
+    ]
     config = load_config(None)
     config["train"]["crop"] = 96
     crops = TrainingCrops([AnnotatedImage("synthetic", "cort", pixels, cells)], config, seed=1)

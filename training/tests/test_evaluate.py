@@ -1,14 +1,25 @@
 import numpy as np
 
-from cellseg_train.data import AnnotatedImage, InstanceMask
-from cellseg_train.evaluate import RawPrediction, fuse, image_score, resolve, tune_thresholds
+from cellseg_train.binary_mask import InstanceMask
+from cellseg_train.competition_metric import image_score
+from cellseg_train.data import AnnotatedImage
+from cellseg_train.detections import RawPrediction
+from cellseg_train.evaluate import resolve, thresholded_score
+from cellseg_train.fusion import fuse
+from cellseg_train.instances import resolve_instances
+from cellseg_train.tune import tune_thresholds
 
 CLASSES = ["shsy5y", "astro", "cort"]
 
 
 def prediction(boxes, scores, label):
     n = len(boxes)
-    return RawPrediction(np.asarray(boxes, np.float32).reshape(n, 4), np.asarray(scores, np.float32), np.full(n, label), np.ones((n, 28, 28), np.float32))
+    return RawPrediction(
+        np.asarray(boxes, np.float32).reshape(n, 4),
+        np.asarray(scores, np.float32),
+        np.full(n, label),
+        np.ones((n, 28, 28), np.float32),
+    )
 
 
 def truth(cell_type, boxes, size=64):
@@ -24,7 +35,17 @@ def test_a_cell_keeping_too_little_of_its_mask_is_dropped_and_takes_nothing():
     assert list(kept.scores) == [np.float32(0.9), np.float32(0.7)]
     assert len(everything.scores) == 3
     assert kept.areas[1] > everything.areas[2]
-    assert image_score(kept, 0.0, 0) > image_score(everything, 0.0, 0)
+    assert thresholded_score(kept, 0.0, 0) > thresholded_score(everything, 0.0, 0)
+
+
+def test_scoring_a_label_map_equals_scoring_its_masks():
+    pred = prediction([[0, 0, 20, 20], [10, 0, 24, 20], [20, 0, 40, 20], [5, 30, 30, 60]], [0.9, 0.8, 0.7, 0.6], 1)
+    image = truth("shsy5y", [[0, 0, 20, 20], [19, 0, 40, 21], [6, 32, 28, 58], [50, 50, 60, 60]])
+    resolved = resolve(pred, image, 0.5, 0.0)
+    owner = resolve_instances(pred, 64, 64, 0.5, 0.0).owner
+    masks = [InstanceMask(0, 0, owner == k) for k in range(len(resolved.scores))]
+    assert thresholded_score(resolved, 0.0, 0) == image_score(masks, image.instances)
+    assert 0 < thresholded_score(resolved, 0.0, 0) < 1
 
 
 def test_fusion_merges_two_views_of_a_cell():

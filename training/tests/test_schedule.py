@@ -15,4 +15,6 @@ def test_warmup_then_cosine_to_the_floor():
 
 def test_every_run_restarts_the_same_way():
     # The schedule depends on the run's own step and progress only, not on the restored step.
-    assert [learning_rate(TRAIN, s, 5, s / 100) for s in range(100)] == [learning_rate(TRAIN, s, 5, s / 100) for s in range(100)]
+    assert [learning_rate(TRAIN, s, 5, s / 100) for s in range(100)] == [
+        learning_rate(TRAIN, s, 5, s / 100) for s in range(100)
+    ]

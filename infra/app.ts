@@ -3,12 +3,12 @@
  * process exits; a bad context value ends it with the configuration's message instead of a stack trace.
  */
 import { createCellsegApp } from "./cellseg-app";
-import { InfraConfigError } from "./config";
+import { ConfigError } from "../plumbing/errors";
 
 try {
   createCellsegApp();
 } catch (error) {
-  if (!(error instanceof InfraConfigError)) throw error;
+  if (!(error instanceof ConfigError)) throw error;
   console.error(error.message);
   process.exitCode = 1;
 }

@@ -15,7 +15,7 @@ export interface CellsegApp {
 }
 
 /**
- * @throws InfraConfigError when a context value is bad.
+ * @throws ConfigError when a context value is bad.
  * @example
  * ```ts
  * const { app, stack } = createCellsegApp({ context: { endpointMode: "async" } });

@@ -1,7 +1,7 @@
 /**
  * The CDK app's configuration: CDK context values (`cdk.json`'s `context`, or `-c key=value` on the command
  * line), validated once with zod and passed to the stack as a typed object. Values from the command line are
- * text, so numbers and flags are coerced. A bad value stops synthesis with an {@link InfraConfigError} that
+ * text, so numbers and flags are coerced. A bad value stops synthesis with a {@link ConfigError} that
  * names the key, the value and what is allowed.
  *
  * | key | default | meaning |
@@ -40,17 +40,10 @@
  */
 import { z } from "zod";
 import { PROFILES } from "../core/schemas/manifest";
+import { ConfigError } from "../plumbing/errors";
 import { DEFAULT_MAX_CONCURRENCY, DEFAULT_MAX_QUEUE } from "../model-container/src/server/config";
 import { GPU_RUNTIME, instanceFamily } from "./gpu-runtime";
 import { LAMBDA_ARCHITECTURES, SAGEMAKER_INSTANCE_USD_PER_HOUR } from "./pricing";
-
-/** Thrown for a bad context value; the message names every bad key. */
-export class InfraConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "InfraConfigError";
-  }
-}
 
 export const ENDPOINT_MODES = ["realtime", "async"] as const;
 export type EndpointMode = (typeof ENDPOINT_MODES)[number];
@@ -193,7 +186,7 @@ const isPlainKey = (key: string) => /^[a-z][A-Za-z0-9]*$/.test(key);
 /**
  * Validates the app's context.
  *
- * @throws InfraConfigError naming every bad or unknown key, its value and what is allowed.
+ * @throws ConfigError naming every bad or unknown key, its value and what is allowed.
  * @example
  * ```ts
  * const config = loadInfraConfig(app.node.getAllContext()); // e.g. after `cdk synth -c endpointMode=async`
@@ -210,7 +203,7 @@ export function loadInfraConfig(context: Readonly<Record<string, unknown>>): Inf
     ...(parsed.success ? [] : parsed.error.issues.map((issue) => describeIssue(issue, values))),
   ];
   if (problems.length > 0 || !parsed.success) {
-    throw new InfraConfigError(`invalid CDK context (cdk.json "context" or -c key=value):\n  ${problems.join("\n  ")}`);
+    throw new ConfigError(`invalid CDK context (cdk.json "context" or -c key=value):\n  ${problems.join("\n  ")}`, problems);
   }
   return parsed.data as InfraConfig;
 }

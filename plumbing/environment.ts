@@ -1,7 +1,7 @@
 /**
  * Reading configuration from environment variables: one zod schema per variable, keyed by its name, so
- * that a problem can name the variable and its value. Shared by the model server and the pipeline, which
- * each wrap the result in their own typed configuration and error.
+ * that a problem can name the variable and its value. Shared by the model server, the functions and the local
+ * stack, which each wrap the result in their own typed configuration and throw ConfigError (errors.ts).
  */
 import { z } from "zod";
 
@@ -45,7 +45,7 @@ export const nonEmpty = z.string().trim().min(1, "must not be empty");
  * @example
  * ```ts
  * const parsed = parseEnvironment({ PORT: integer(0, 65_535).default(8080) }, process.env);
- * if (!parsed.ok) throw new ConfigError(`invalid environment: ${parsed.problems.join(", ")}`);
+ * if (!parsed.ok) throw ConfigError.invalidEnvironment(parsed.problems);
  * const port = parsed.values.PORT;
  * ```
  */

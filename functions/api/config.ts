@@ -20,7 +20,8 @@
 import { z } from "zod";
 import { integer, parseEnvironment, type Environment } from "../../plumbing/environment";
 import type { ComputePricing } from "../jobs/compute-cost";
-import { ConfigError, loadPipelineConfig, type PipelineConfig } from "../pipeline/config";
+import { ConfigError } from "../../plumbing/errors";
+import { loadPipelineConfig, type PipelineConfig } from "../pipeline/config";
 
 export interface ApiConfig {
   readonly pipeline: PipelineConfig;

@@ -7,7 +7,7 @@ import type { LocalUploadLinks } from "../jobs/local-upload-links";
 import type { ObjectLinks } from "../jobs/object-links";
 import { LocalStorage } from "../pipeline/local-storage";
 import { S3ObjectLinks } from "../jobs/s3-object-links";
-import { ConfigError } from "../pipeline/config";
+import { ConfigError } from "../../plumbing/errors";
 import type { Logger } from "../../plumbing/logger";
 import { connect, s3Client } from "../pipeline/wiring";
 import type { ApiDeps } from "./app";

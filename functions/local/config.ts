@@ -21,7 +21,7 @@
 import path from "node:path";
 import { z } from "zod";
 import { integer, nonEmpty, parseEnvironment, type Environment } from "../../plumbing/environment";
-import { ConfigError } from "../pipeline/config";
+import { ConfigError } from "../../plumbing/errors";
 
 export interface LocalStackConfig {
   readonly port: number;

@@ -3,7 +3,7 @@
  * (SIGINT) or SIGTERM, when it stops taking work, lets the images being segmented finish, stops the
  * model server and exits 0; a second signal exits at once with 1.
  */
-import { ConfigError } from "../pipeline/config";
+import { ConfigError } from "../../plumbing/errors";
 import { loadLocalStackConfig, type LocalStackConfig } from "./config";
 import { LOCAL_S3_CREDENTIALS } from "./s3-server";
 import { exposureWarnings, startLocalStack, type LocalStack } from "./stack";

@@ -31,31 +31,15 @@
  * | `OVERLAY_STYLE` | `outline` | `outline` or `tint` |
  */
 import { z } from "zod";
-import { type Environment, type EnvironmentValues, integer, nonEmpty, parseEnvironment } from "../../plumbing/environment";
 import { DEFAULT_MAX_PIXELS } from "../../core/image/decode";
 import { OVERLAY_STYLES } from "../../core/outputs/overlay-png";
 import { thresholdOverridesSchema } from "../../core/schemas/endpoint";
 import { PROFILES } from "../../core/schemas/manifest";
 import { DEFAULT_TILING } from "../../core/tiling/tiles";
+import { type Environment, type EnvironmentValues, integer, nonEmpty, parseEnvironment } from "../../plumbing/environment";
+import { ConfigError } from "../../plumbing/errors";
 import type { PipelineSettings } from "./process-image";
 import type { RetryPolicy } from "./retry";
-
-/** Thrown when the environment is incomplete or malformed; the message names every bad variable. */
-export class ConfigError extends Error {
-  /** One entry per bad variable (or combination), when the error is about the environment. */
-  readonly problems: readonly string[];
-
-  constructor(message: string, problems: readonly string[] = [message]) {
-    super(message);
-    this.name = "ConfigError";
-    this.problems = problems;
-  }
-
-  /** @example throw ConfigError.invalidEnvironment(["PORT=\"x\": must be a whole number"]) */
-  static invalidEnvironment(problems: readonly string[]): ConfigError {
-    return new ConfigError(`invalid environment: ${problems.join(", ")}`, problems);
-  }
-}
 
 export type StorageConfig = { readonly kind: "s3"; readonly endpointUrl?: string } | { readonly kind: "local"; readonly directory: string };
 export type EndpointConfig =

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { ENDPOINT_ADMITTED_PER_INSTANCE, InfraConfigError, loadInfraConfig } from "../../infra/config";
+import { ENDPOINT_ADMITTED_PER_INSTANCE, loadInfraConfig } from "../../infra/config";
+import { ConfigError } from "../../plumbing/errors";
 import { lambdaUsdPerSecond, priceVariable } from "../../infra/pricing";
 import { createApp } from "./synth";
 
@@ -8,7 +9,7 @@ function problemsWith(context: Record<string, unknown>): string {
   try {
     loadInfraConfig(context);
   } catch (error) {
-    expect(error).toBeInstanceOf(InfraConfigError);
+    expect(error).toBeInstanceOf(ConfigError);
     return (error as Error).message;
   }
   throw new Error(`expected ${JSON.stringify(context)} to be refused`);
@@ -132,7 +133,7 @@ describe("loadInfraConfig", () => {
   });
 
   it("stops the app before it builds anything", () => {
-    expect(() => createApp({ endpointMode: "sync" })).toThrow(InfraConfigError);
+    expect(() => createApp({ endpointMode: "sync" })).toThrow(ConfigError);
   });
 });
 

@@ -4,16 +4,9 @@
  */
 import { z } from "zod";
 import { type Environment, integer, nonEmpty, parseEnvironment } from "../../../plumbing/environment";
+import { ConfigError } from "../../../plumbing/errors";
 import { PROFILES, type Profile } from "../../../core/schemas/manifest";
 import { EXECUTION_PROVIDERS, type ExecutionProviderChoice } from "../../../inference/onnx-member";
-
-/** Thrown when an environment variable is malformed; the message names the variable and the value. */
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "ConfigError";
-  }
-}
 
 export interface ServerConfig {
   /** TCP port; 0 picks a free one (tests). */
@@ -94,7 +87,7 @@ const variables = {
  */
 export function loadConfig(env: Environment): ServerConfig {
   const parsed = parseEnvironment(variables, env);
-  if (!parsed.ok) throw new ConfigError(`invalid environment: ${parsed.problems.join(", ")}`);
+  if (!parsed.ok) throw ConfigError.invalidEnvironment(parsed.problems);
   const v = parsed.values;
   return {
     port: v.PORT,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { loadApiConfig } from "../../../../functions/api/config";
-import { ConfigError } from "../../../../functions/pipeline/config";
+import { ConfigError } from "../../../../plumbing/errors";
 
 /** The least a pipeline needs: the API reads the pipeline's variables too. */
 const PIPELINE = { INPUT_BUCKET: "cellseg-in", ENDPOINT_NAME: "cellseg" } as const;

@@ -2,7 +2,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadLocalStackConfig } from "../../../../functions/local/config";
 import { exposureWarnings } from "../../../../functions/local/stack";
-import { ConfigError } from "../../../../functions/pipeline/config";
+import { ConfigError } from "../../../../plumbing/errors";
 
 describe("loadLocalStackConfig", () => {
   it("reads the documented defaults from an empty environment", () => {

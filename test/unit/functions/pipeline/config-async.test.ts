@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadPipelineConfig } from "../../../../functions/pipeline/config";
+import { loadPipelineConfig } from "../../../../functions/pipeline/config";
+import { ConfigError } from "../../../../plumbing/errors";
 
 describe("loadPipelineConfig with ENDPOINT_MODE=async", () => {
   it("reads an async deployment with the documented defaults and the longer deadline", () => {

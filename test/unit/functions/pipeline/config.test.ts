@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadPipelineConfig } from "../../../../functions/pipeline/config";
+import { loadPipelineConfig } from "../../../../functions/pipeline/config";
+import { ConfigError } from "../../../../plumbing/errors";
 
 describe("loadPipelineConfig", () => {
   it("reads a SageMaker deployment with the documented defaults", () => {

@@ -122,7 +122,8 @@ export const invocationResponseSchema = z.object({
 });
 
 /**
- * Machine-readable error codes of the endpoint. Clients should treat an unknown code by its HTTP status.
+ * Machine-readable error codes of the endpoint (the HTTP status of each: model-container/src/server/error-status.ts).
+ * Clients should treat an unknown code by its HTTP status.
  */
 export const ENDPOINT_ERROR_CODES = {
   invalidRequest: "invalid_request",
@@ -140,27 +141,6 @@ export const ENDPOINT_ERROR_CODES = {
   internal: "internal",
 } as const;
 export type EndpointErrorCode = (typeof ENDPOINT_ERROR_CODES)[keyof typeof ENDPOINT_ERROR_CODES];
-
-/**
- * The HTTP status the endpoint answers each error code with. The server answers by it, and a client that
- * gets only the body (SageMaker's asynchronous failure objects) recovers the status from it; typed over
- * every code, so a new code cannot be left out.
- */
-export const ENDPOINT_ERROR_STATUS = {
-  invalid_request: 400,
-  invalid_image: 400,
-  not_found: 404,
-  not_acceptable: 406,
-  image_too_large: 413,
-  payload_too_large: 413,
-  unsupported_media_type: 415,
-  internal: 500,
-  not_ready: 503,
-  shutting_down: 503,
-  queue_full: 503,
-  model_unavailable: 503,
-  timeout: 504,
-} as const satisfies Record<EndpointErrorCode, number>;
 
 /**
  * Every non-2xx answer of the endpoint.

@@ -5,7 +5,8 @@
  */
 import { HTTPException } from "hono/http-exception";
 import { CellsegInputError, ImageTooLargeError, InvalidImageError, ModelUnavailableError } from "../../../core/errors";
-import { ENDPOINT_ERROR_CODES, ENDPOINT_ERROR_STATUS, type EndpointErrorCode, type ErrorBody } from "../../../core/schemas/endpoint";
+import { ENDPOINT_ERROR_CODES, type EndpointErrorCode, type ErrorBody } from "../../../core/schemas/endpoint";
+import { ENDPOINT_ERROR_STATUS } from "./error-status";
 import { QueueFullError, RequestTimeoutError } from "./inference-queue";
 
 /** The request itself is malformed (bad JSON, a field out of bounds, a profile not served). */

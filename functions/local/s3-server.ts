@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { S3Client } from "@aws-sdk/client-s3";
 import S3rver from "s3rver";
-import { encodeS3EventKey, s3NotificationSchema, type S3EventRecord } from "../../core/schemas/pipeline";
+import { encodeS3EventKey, s3NotificationSchema, type S3EventRecord } from "../segment/s3-notification";
 
 export interface LocalS3 {
   /** The endpoint URL for the SDK (path-style). */

@@ -5,7 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import type { SQSRecord } from "aws-lambda";
-import { encodeS3EventKey } from "../../core/schemas/pipeline";
+import { encodeS3EventKey } from "../segment/s3-notification";
 
 /** An object that was created, as a notification describes it. */
 export interface CreatedObject {

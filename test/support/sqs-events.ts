@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Context, SQSEvent, SQSRecord } from "aws-lambda";
-import { encodeS3EventKey } from "../../core/schemas/pipeline";
+import { encodeS3EventKey } from "../../functions/segment/s3-notification";
 
 const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "fixtures", "events");
 

@@ -1,7 +1,7 @@
 import { SqsRecordSchema } from "@aws-lambda-powertools/parser/schemas/sqs";
 import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { afterEach, describe, expect, it } from "vitest";
-import { s3NotificationSchema } from "../../../../core/schemas/pipeline";
+import { s3NotificationSchema } from "../../../../functions/segment/s3-notification";
 import { LocalQueue, type LocalQueueOptions } from "../../../../functions/local/local-queue";
 import { s3NotificationBody, type QueuedMessage } from "../../../../functions/local/sqs-messages";
 import { memoryLogger } from "../api/api-fixture";

@@ -1,7 +1,7 @@
 import { SqsRecordSchema } from "@aws-lambda-powertools/parser/schemas/sqs";
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { s3NotificationSchema } from "../../../../core/schemas/pipeline";
+import { s3NotificationSchema } from "../../../../functions/segment/s3-notification";
 import { s3NotificationBody, sqsRecord, type QueuedMessage } from "../../../../functions/local/sqs-messages";
 
 const EVENT_TIME = new Date("2025-05-06T07:08:09.010Z");

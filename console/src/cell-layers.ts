@@ -5,7 +5,7 @@
  */
 import { decodeKaggleRle } from "../../core/masks/kaggle-rle";
 import { CELL_TYPE_COLOURS } from "../../core/outputs/cell-type-colours";
-import type { InstancesDocument, ResultInstance } from "../../core/schemas/pipeline";
+import type { InstancesDocument, ResultInstance } from "../../core/schemas/job-documents";
 import { CELL_TYPES, type CellType } from "../../core/types";
 
 /** Fill opacity: the type reads at a glance while the cell's texture stays visible. */

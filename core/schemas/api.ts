@@ -2,7 +2,8 @@ import { z } from "zod";
 import { hasImageExtension, IMAGE_EXTENSIONS } from "../image/extensions";
 import { CELL_TYPES } from "../types";
 import { PROFILES } from "./manifest";
-import { JOB_ERROR_CODES, JOB_STATUSES, jobFileNameSchema, jobIdSchema, jobTimingsSchema, type JobErrorCode, type ResultKind } from "./pipeline";
+import { JOB_ERROR_CODES, JOB_STATUSES, jobTimingsSchema, type JobErrorCode } from "./job-documents";
+import { jobFileNameSchema, jobIdSchema, type ResultKind } from "./object-keys";
 
 /**
  * The HTTPS API's boundary (`/v1/...`, functions/api): request bodies, responses and the error body. The

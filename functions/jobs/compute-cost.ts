@@ -4,7 +4,7 @@
  * them for the instance type and function size it deploys).
  */
 import type { JobCompute } from "../../core/schemas/api";
-import type { JobTimings } from "../../core/schemas/pipeline";
+import type { JobTimings } from "../../core/schemas/job-documents";
 
 export interface ComputePricing {
   /** On-demand price of one endpoint instance. */

@@ -11,12 +11,10 @@ import {
   jobFileNameSchema,
   jobInputPrefix,
   jobKeys,
-  jobStatusSchema,
   parseInputKey,
   statusKey,
-  type JobStatus,
-  type JobTimings,
-} from "../../core/schemas/pipeline";
+} from "../../core/schemas/object-keys";
+import { jobStatusSchema, type JobStatus, type JobTimings } from "../../core/schemas/job-documents";
 import type { CellType } from "../../core/types";
 import { getJson, StoredDocumentError, type ObjectInfo } from "../pipeline/storage";
 import { jobCompute } from "./compute-cost";

@@ -6,7 +6,7 @@
  */
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { z } from "zod";
-import { parseInputKey } from "../../core/schemas/pipeline";
+import { parseInputKey } from "../../core/schemas/object-keys";
 import type { ObjectLinks, UploadLink } from "./object-links";
 
 /** An upload token that was not made by this process, was altered, or has expired. */

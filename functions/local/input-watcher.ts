@@ -9,7 +9,7 @@
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { watch } from "chokidar";
-import { KEY_PREFIXES } from "../../core/schemas/pipeline";
+import { KEY_PREFIXES } from "../../core/schemas/object-keys";
 import { errorFields } from "../../plumbing/error-fields";
 import type { Logger } from "../../plumbing/logger";
 

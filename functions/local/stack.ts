@@ -14,7 +14,7 @@ import { Logger } from "@aws-lambda-powertools/logger";
 import { Metrics } from "@aws-lambda-powertools/metrics";
 import { serve } from "@hono/node-server";
 import type { Environment } from "../../plumbing/environment";
-import { KEY_PREFIXES } from "../../core/schemas/pipeline";
+import { KEY_PREFIXES } from "../../core/schemas/object-keys";
 import { createApi } from "../api/app";
 import { loadApiConfig } from "../api/config";
 import { wireApi } from "../api/wiring";

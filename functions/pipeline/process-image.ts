@@ -6,7 +6,7 @@
  * Idempotent: the run id comes from the object's version, a finished run is recognised by its status
  * document, and a claim keeps two deliveries from doing the same run at once (claims.ts).
  * Atomic for readers: a run writes its results under its own prefix and only then the status document
- * that names them (see core/schemas/pipeline.ts).
+ * that names them (see core/schemas/object-keys.ts).
  */
 import { CellsegInputError, ImageTooLargeError, InvalidImageError } from "../../core/errors";
 import { SUBMISSION_CSV_HEADER } from "../../core/kaggle/csv";
@@ -17,19 +17,21 @@ import { jobManifestSchema } from "../../core/schemas/api";
 import type { OverlayStyle } from "../../core/outputs/overlay-png";
 import {
   JOB_ERROR_CODES,
-  jobKeys,
   jobStatusSchema,
+  type JobErrorCode,
+  type JobStatus,
+  type JobTimings,
+} from "../../core/schemas/job-documents";
+import {
+  jobKeys,
   outputKeys,
   RESULT_CONTENT_TYPES,
   parseInputKey,
   runIdOf,
   type InputLocation,
-  type JobErrorCode,
-  type JobStatus,
-  type JobTimings,
   type OutputKeys,
   type SourceObject,
-} from "../../core/schemas/pipeline";
+} from "../../core/schemas/object-keys";
 import type { CellType } from "../../core/types";
 import { errorFields } from "../../plumbing/error-fields";
 import type { Logger } from "../../plumbing/logger";

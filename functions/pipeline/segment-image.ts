@@ -7,7 +7,7 @@ import { decodeImage } from "../../core/image/decode";
 import { encodeKaggleRle } from "../../core/masks/kaggle-rle";
 import type { ThresholdOverrides } from "../../core/schemas/endpoint";
 import type { Profile } from "../../core/schemas/manifest";
-import type { InstancesDocument } from "../../core/schemas/pipeline";
+import type { InstancesDocument } from "../../core/schemas/job-documents";
 import { stitchTiles, type StitchedInstance } from "../../core/tiling/stitch";
 import { tileGrid, type TilingOptions } from "../../core/tiling/tiles";
 import { CELL_TYPES, type CellType, type GrayImage } from "../../core/types";

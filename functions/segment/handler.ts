@@ -1,7 +1,7 @@
 /**
  * The segment function: SQS messages carrying S3 "object created" notifications for `input/`, one image
  * job per object. Thin: it parses the SQS envelope (Powertools) and the S3 notification inside it
- * (core/schemas/pipeline.ts) separately, hands each object to processObject, and maps outcomes to
+ * (s3-notification.ts) separately, hands each object to processObject, and maps outcomes to
  * metrics and to SQS partial batch failures: a job that failed retryably or is busy sends its message back to
  * the queue (and, after the queue's redrive limit, to its dead-letter queue) without failing the rest of the
  * batch; an upload that cannot succeed (not an image, too large) is recorded as failed once and its message
@@ -12,7 +12,7 @@ import { parser } from "@aws-lambda-powertools/batch/parser";
 import { Logger } from "@aws-lambda-powertools/logger";
 import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
-import { INPUT_ERROR_CODES } from "../../core/schemas/pipeline";
+import { INPUT_ERROR_CODES } from "../../core/schemas/job-documents";
 import { s3NotificationSchema, type S3Notification } from "./s3-notification";
 import { loadPipelineConfig } from "../pipeline/config";
 import { SQSClient } from "@aws-sdk/client-sqs";

@@ -17,7 +17,7 @@ import {
 import type { IBucket } from "aws-cdk-lib/aws-s3";
 import { LogGroup } from "aws-cdk-lib/aws-logs";
 import { Construct } from "constructs";
-import { KEY_PREFIXES } from "../../core/schemas/pipeline";
+import { KEY_PREFIXES } from "../../core/schemas/object-keys";
 import { grantList, grantObjects } from "../bucket-access";
 import { acknowledge } from "../nag";
 import { CellsegFunction, type FunctionSettings } from "./cellseg-function";

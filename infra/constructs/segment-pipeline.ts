@@ -15,7 +15,7 @@ import {
 import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import { Queue, QueueEncryption, type IQueue } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
-import { KEY_PREFIXES } from "../../core/schemas/pipeline";
+import { KEY_PREFIXES } from "../../core/schemas/object-keys";
 import { grantList, grantObjects } from "../bucket-access";
 import { acknowledge } from "../nag";
 import { CellsegFunction, type FunctionSettings } from "./cellseg-function";
@@ -109,7 +109,7 @@ export class SegmentPipeline extends Construct {
     this.grantPipelineAccess(props);
   }
 
-  /** Exactly what functions/pipeline does with the buckets (see core/schemas/pipeline.ts for the layout). */
+  /** Exactly what functions/pipeline does with the buckets (see core/schemas/object-keys.ts for the layout). */
   private grantPipelineAccess(props: SegmentPipelineProps): void {
     const { role } = this.segment;
     grantObjects(role, props.inputBucket, {

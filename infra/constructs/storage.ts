@@ -1,12 +1,12 @@
 /**
  * The buckets: uploads (input), results (output) and the server access logs of both. The key layout is
- * the pipeline's (core/schemas/pipeline.ts); the output bucket also holds the asynchronous endpoint's
+ * the pipeline's (core/schemas/object-keys.ts); the output bucket also holds the asynchronous endpoint's
  * requests and answers under `async/`.
  */
 import { Duration, RemovalPolicy } from "aws-cdk-lib";
 import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership, type BucketProps } from "aws-cdk-lib/aws-s3";
 import { Construct } from "constructs";
-import { KEY_PREFIXES } from "../../core/schemas/pipeline";
+import { KEY_PREFIXES } from "../../core/schemas/object-keys";
 
 /** Where things live in the output bucket besides the pipeline's own prefixes. */
 export const ASYNC_INFERENCE_PREFIX = "async/";

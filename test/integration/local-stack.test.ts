@@ -14,7 +14,7 @@ import { maskArea } from "../../core/masks/binary-mask";
 import { decodeCocoRle } from "../../core/masks/coco-rle";
 import { decodeKaggleRle } from "../../core/masks/kaggle-rle";
 import { createJobResponseSchema, jobViewSchema } from "../../core/schemas/api";
-import { instancesDocumentSchema, jobStatusSchema } from "../../core/schemas/pipeline";
+import { instancesDocumentSchema, jobStatusSchema } from "../../core/schemas/job-documents";
 import type { LocalStackConfig } from "../../functions/local/config";
 import { LOCAL_S3_CREDENTIALS } from "../../functions/local/s3-server";
 import { startLocalStack, type LocalStack } from "../../functions/local/stack";

@@ -20,7 +20,7 @@ import { maskArea, maskBox, maskIntersectionArea, maskPixelIndices } from "../..
 import { decodeCocoRle } from "../../core/masks/coco-rle";
 import { decodeKaggleRle } from "../../core/masks/kaggle-rle";
 import { invocationResponseSchema } from "../../core/schemas/endpoint";
-import { instancesDocumentSchema, jobStatusSchema, type JobStatus } from "../../core/schemas/pipeline";
+import { instancesDocumentSchema, jobStatusSchema, type JobStatus } from "../../core/schemas/job-documents";
 import { toImageFrame } from "../../core/tiling/stitch";
 import { DEFAULT_TILING, tileGrid } from "../../core/tiling/tiles";
 import type { BinaryMask } from "../../core/types";

@@ -19,7 +19,7 @@ import { parseSubmissionCsv } from "../../core/kaggle/csv";
 import { decodeKaggleRle } from "../../core/masks/kaggle-rle";
 import { CELL_TYPE_COLOURS } from "../../core/outputs/cell-type-colours";
 import type { JobView } from "../../core/schemas/api";
-import type { InstancesDocument } from "../../core/schemas/pipeline";
+import type { InstancesDocument } from "../../core/schemas/job-documents";
 import { startModelServer, type ModelServer } from "../support/model-server";
 import { REPO_ROOT, TRAIN_IMAGES } from "./helpers";
 

@@ -15,7 +15,7 @@ import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { readMemory } from "../../bench/process-memory";
 import { apiErrorSchema, createJobResponseSchema, jobViewSchema, type CreateJobResponse } from "../../core/schemas/api";
-import { jobStatusSchema } from "../../core/schemas/pipeline";
+import { jobStatusSchema } from "../../core/schemas/job-documents";
 import { TRAIN_IMAGES } from "../integration/helpers";
 import { pngClaiming } from "../support/forged-png";
 import { finishedJob, json, startLocalService, type LocalService } from "../support/local-service";

@@ -9,7 +9,7 @@
  */
 import { useEffect, useRef, useState } from "preact/hooks";
 import type { JobImage } from "../../../core/schemas/api";
-import type { InstancesDocument, ResultInstance } from "../../../core/schemas/pipeline";
+import type { InstancesDocument, ResultInstance } from "../../../core/schemas/job-documents";
 import { CELL_TYPES } from "../../../core/types";
 import { RESULT_DESCRIPTIONS, type ApiClient } from "../api-client";
 import { cellLayers, cellTypeColour, type CellLayers } from "../cell-layers";

@@ -6,7 +6,7 @@
 import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import { z } from "zod";
 import { createJobRequestSchema, createJobResponseSchema, jobViewSchema, resultLinkSchema, resultQuerySchema, type ResultLink } from "../../../core/schemas/api";
-import { jobIdSchema } from "../../../core/schemas/pipeline";
+import { jobIdSchema } from "../../../core/schemas/object-keys";
 import type { JobsContext } from "../../jobs/context";
 import { createJob } from "../../jobs/create-job";
 import { jobResult } from "../../jobs/job-results";

@@ -6,7 +6,7 @@ import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import { z } from "zod";
 import { formatSubmissionRows, SUBMISSION_CSV_HEADER } from "../../../core/kaggle/csv";
 import { segmentQuerySchema } from "../../../core/schemas/api";
-import { instancesDocumentSchema } from "../../../core/schemas/pipeline";
+import { instancesDocumentSchema } from "../../../core/schemas/job-documents";
 import type { SegmentationEndpoint } from "../../pipeline/endpoint";
 import { segmentImage, type SegmentImageOptions } from "../../pipeline/segment-image";
 import { ApiRequestError } from "../errors";

@@ -2,7 +2,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { apiErrorSchema, createJobResponseSchema, jobManifestSchema, jobViewSchema } from "../../../../core/schemas/api";
-import { jobKeys } from "../../../../core/schemas/pipeline";
+import { jobKeys } from "../../../../core/schemas/object-keys";
 import { errorOf, json, testApi, type TestApi } from "./api-fixture";
 import { storeSucceededImage, storeUpload } from "../jobs/status-builders";
 

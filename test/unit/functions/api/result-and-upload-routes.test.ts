@@ -3,7 +3,7 @@ import path from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { SUBMISSION_CSV_HEADER } from "../../../../core/kaggle/csv";
 import { createJobResponseSchema, jobViewSchema, resultLinkSchema } from "../../../../core/schemas/api";
-import { jobKeys, statusKey } from "../../../../core/schemas/pipeline";
+import { jobKeys, statusKey } from "../../../../core/schemas/object-keys";
 import { errorOf, json, testApi, type TestApi } from "./api-fixture";
 import { FixedObjectLinks, runningStatus, storeFailedImage, storeStatus, storeSucceededImage, storeUpload, submissionRows } from "../jobs/status-builders";
 

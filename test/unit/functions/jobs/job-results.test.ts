@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { SUBMISSION_CSV_HEADER } from "../../../../core/kaggle/csv";
 import { MEASUREMENTS_CSV_HEADER, SUMMARY_CSV_HEADER } from "../../../../core/outputs/measurements-csv";
-import { jobKeys } from "../../../../core/schemas/pipeline";
+import { jobKeys } from "../../../../core/schemas/object-keys";
 import { JobNotFoundError, JobRequestError, ResultNotAvailableError } from "../../../../functions/jobs/errors";
 import { jobResult } from "../../../../functions/jobs/job-results";
 import {

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { jobViewSchema } from "../../../../core/schemas/api";
-import { jobKeys, statusKey } from "../../../../core/schemas/pipeline";
+import { jobKeys, statusKey } from "../../../../core/schemas/object-keys";
 import { JobNotFoundError } from "../../../../functions/jobs/errors";
 import { imageState, readJob, readJobRecords, resultLinks, summarizeJob, type ImageRecord } from "../../../../functions/jobs/job-view";
 import {

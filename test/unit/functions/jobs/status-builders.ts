@@ -13,15 +13,17 @@ import { type CellType } from "../../../../core/types";
 import {
   inputKey,
   LATER_RESULT_KINDS,
-  jobStatusSchema,
   outputKeys,
   parseInputKey,
   runIdOf,
   statusKey,
+} from "../../../../core/schemas/object-keys";
+import {
+  jobStatusSchema,
   type JobErrorCode,
   type JobStatus,
   type JobTimings,
-} from "../../../../core/schemas/pipeline";
+} from "../../../../core/schemas/job-documents";
 import type { ComputePricing } from "../../../../functions/jobs/compute-cost";
 import type { JobsContext, JobsSettings } from "../../../../functions/jobs/context";
 import type { ObjectLinks } from "../../../../functions/jobs/object-links";

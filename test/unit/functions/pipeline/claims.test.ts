@@ -2,7 +2,7 @@ import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { beforeEach, describe, expect, it } from "vitest";
-import { outputKeys } from "../../../../core/schemas/pipeline";
+import { outputKeys } from "../../../../core/schemas/object-keys";
 import { claimRun } from "../../../../functions/pipeline/claims";
 import { LocalStorage } from "../../../../functions/pipeline/local-storage";
 

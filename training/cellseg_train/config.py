@@ -108,7 +108,7 @@ DEFAULTS: Dict[str, Any] = {
         "score_thresholds": {"shsy5y": 0.18, "astro": 0.38, "cort": 0.58},
         "min_areas": {"shsy5y": 75, "astro": 150, "cort": 75},
         "mask_threshold": 0.5,
-        # Box IoU above which two members' or flips' detections are one cell (evaluate.fuse).
+        # Box IoU above which two members' or flips' detections are one cell (fusion.fuse).
         "fusion_iou": 0.55,
         # A cell keeping less than this fraction of its pasted mask after overlap removal is dropped.
         "min_kept_fraction": 0.0,

@@ -8,6 +8,7 @@ import { CELL_TYPES } from "../../../core/types";
 import { ApiError, type ApiClient } from "../api-client";
 import { cellTypeColour } from "../cell-layers";
 import type { UploadState } from "../uploads";
+import { DownloadButton } from "./download-button";
 import { ResultViewer } from "./result-viewer";
 
 /** How often a job that is not finished is read again. */
@@ -247,35 +248,4 @@ function elapsed(view: JobView, now: number | undefined): string {
   const end = now ?? Math.max(...view.files.map((file) => (file.updatedAt ? Date.parse(file.updatedAt) : 0)), Date.parse(view.createdAt));
   const seconds = Math.max(0, Math.round((end - Date.parse(view.createdAt)) / 1000));
   return seconds < 60 ? `${seconds} s` : `${Math.floor(seconds / 60)} min ${seconds % 60} s`;
-}
-
-export function DownloadButton({ api, path, label, disabled = false }: { api: ApiClient; path: string; label: string; disabled?: boolean }) {
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string>();
-  return (
-    <span class="download">
-      <button
-        type="button"
-        disabled={disabled || busy}
-        onClick={async () => {
-          setBusy(true);
-          setError(undefined);
-          try {
-            await api.download(path);
-          } catch (caught) {
-            setError(caught instanceof Error ? caught.message : String(caught));
-          } finally {
-            setBusy(false);
-          }
-        }}
-      >
-        ⤓ {label}
-      </button>
-      {error && (
-        <span role="alert" class="error">
-          {error}
-        </span>
-      )}
-    </span>
-  );
 }

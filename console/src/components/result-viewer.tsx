@@ -14,7 +14,7 @@ import { CELL_TYPES } from "../../../core/types";
 import { RESULT_DESCRIPTIONS, type ApiClient } from "../api-client";
 import { cellLayers, cellTypeColour, type CellLayers } from "../cell-layers";
 import { measurementsByCell } from "../measurements";
-import { DownloadButton } from "./job-panel";
+import { DownloadButton } from "./download-button";
 
 interface Loaded {
   readonly layers: CellLayers;

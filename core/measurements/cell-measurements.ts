@@ -4,7 +4,7 @@
  * in their own units (8- or 16-bit), never the normalised model input.
  */
 import type { CellType, GrayImage, Instance } from "../types";
-import { regionShape, type RegionShape } from "./region-properties";
+import { regionProperties, type RegionShape } from "./region-properties";
 
 /** One cell's measurements; lengths in pixels, unless a pixel size was known (the `Um` fields). */
 export interface CellMeasurement extends RegionShape {
@@ -42,7 +42,7 @@ export interface CellMeasurement extends RegionShape {
  * ```
  */
 export function measureCells(image: GrayImage, labels: Uint16Array, instances: readonly Instance[]): CellMeasurement[] {
-  const { width, height, pixels } = image;
+  const { width, height } = image;
   if (labels.length !== width * height) throw new RangeError(`The label map holds ${labels.length} pixels, the image ${width}x${height}`);
   const rows: CellMeasurement[] = [];
   for (let index = 0; index < instances.length; index++) {
@@ -52,69 +52,37 @@ export function measureCells(image: GrayImage, labels: Uint16Array, instances: r
     if (mask.imageWidth !== width || mask.imageHeight !== height) {
       throw new RangeError(`Cell ${cellId} has a mask of a ${mask.imageWidth}x${mask.imageHeight} image, not ${width}x${height}`);
     }
-    // One pass over the mask's crop of the label map: the cell's pixels (those still labelled cellId) go into
-    // a region with the empty one-pixel margin regionShape works on, and their intensities are summed.
-    const regionWidth = mask.width + 2;
-    const regionHeight = mask.height + 2;
-    const data = regionScratch(regionWidth * regionHeight);
-    let sum = 0;
-    let sumSquares = 0;
-    let min = Infinity;
-    let max = -Infinity;
-    for (let y = 0; y < mask.height; y++) {
-      const row = (mask.top + y) * width + mask.left;
-      const target = (y + 1) * regionWidth + 1;
-      for (let x = 0; x < mask.width; x++) {
-        if (labels[row + x] !== cellId) continue;
-        data[target + x] = 1;
-        const value = pixels[row + x]!;
-        sum += value;
-        sumSquares += value * value;
-        if (value < min) min = value;
-        if (value > max) max = value;
-      }
-    }
-    const region = { imageWidth: width, imageHeight: height, left: mask.left - 1, top: mask.top - 1, width: regionWidth, height: regionHeight, data };
-    const shape = regionShape(region);
-    if (shape === undefined) continue;
-    const mean = sum / shape.area;
+    const region = regionProperties(image, labels, cellId, mask);
+    if (region === undefined) continue;
+    const mean = region.intensitySum / region.area;
     rows.push({
-      area: shape.area,
-      centroidX: shape.centroidX,
-      centroidY: shape.centroidY,
-      bboxX: shape.bboxX,
-      bboxY: shape.bboxY,
-      bboxWidth: shape.bboxWidth,
-      bboxHeight: shape.bboxHeight,
-      perimeter: shape.perimeter,
-      majorAxis: shape.majorAxis,
-      minorAxis: shape.minorAxis,
-      eccentricity: shape.eccentricity,
-      orientation: shape.orientation,
-      convexArea: shape.convexArea,
+      area: region.area,
+      centroidX: region.centroidX,
+      centroidY: region.centroidY,
+      bboxX: region.bboxX,
+      bboxY: region.bboxY,
+      bboxWidth: region.bboxWidth,
+      bboxHeight: region.bboxHeight,
+      perimeter: region.perimeter,
+      majorAxis: region.majorAxis,
+      minorAxis: region.minorAxis,
+      eccentricity: region.eccentricity,
+      orientation: region.orientation,
+      convexArea: region.convexArea,
       cellId,
       cellType: instance.cellType,
       score: instance.score,
-      equivalentDiameter: Math.sqrt((4 * shape.area) / Math.PI),
-      solidity: shape.convexArea > 0 ? shape.area / shape.convexArea : 1,
-      formFactor: shape.perimeter > 0 ? (4 * Math.PI * shape.area) / shape.perimeter ** 2 : 0,
-      touchesBorder: shape.bboxX === 0 || shape.bboxY === 0 || shape.bboxX + shape.bboxWidth === width || shape.bboxY + shape.bboxHeight === height,
+      equivalentDiameter: Math.sqrt((4 * region.area) / Math.PI),
+      solidity: region.convexArea > 0 ? region.area / region.convexArea : 1,
+      formFactor: region.perimeter > 0 ? (4 * Math.PI * region.area) / region.perimeter ** 2 : 0,
+      touchesBorder: region.bboxX === 0 || region.bboxY === 0 || region.bboxX + region.bboxWidth === width || region.bboxY + region.bboxHeight === height,
       meanIntensity: mean,
       // Sums of integers below 2^53 are exact, so the one-pass variance loses nothing that matters here.
-      stdIntensity: Math.sqrt(Math.max(0, sumSquares / shape.area - mean * mean)),
-      minIntensity: min,
-      maxIntensity: max,
-      integratedIntensity: sum,
+      stdIntensity: Math.sqrt(Math.max(0, region.intensitySumOfSquares / region.area - mean * mean)),
+      minIntensity: region.intensityMin,
+      maxIntensity: region.intensityMax,
+      integratedIntensity: region.intensitySum,
     });
   }
   return rows;
-}
-
-/** A cleared grow-only buffer for the regions, reused from one cell to the next: allocating one per cell of a dense image costs more than measuring it. */
-let regionBuffer = new Uint8Array(1024);
-
-function regionScratch(length: number): Uint8Array {
-  if (regionBuffer.length < length) regionBuffer = new Uint8Array(Math.max(length, 2 * regionBuffer.length));
-  else regionBuffer.fill(0, 0, length);
-  return regionBuffer.subarray(0, length);
 }

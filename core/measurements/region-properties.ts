@@ -1,9 +1,10 @@
 /**
- * The shape properties of one region, defined as scikit-image's `regionprops` defines them (0.19, the
- * reference most bioimage users know; CellProfiler's MeasureObjectSizeShape uses the same ones), so that a
- * number here means what it means in a Python notebook. Pixel (x, y) has its centre at (x, y), as in numpy.
+ * The properties of one region of a label map, defined as scikit-image's `regionprops` defines them (0.19,
+ * the reference most bioimage users know; CellProfiler's MeasureObjectSizeShape uses the same ones), so that
+ * a number here means what it means in a Python notebook. Pixel (x, y) has its centre at (x, y), as in numpy.
  */
-import type { BinaryMask } from "../types";
+import { ScratchArray } from "../scratch-array";
+import type { GrayImage } from "../types";
 
 /** The shape of a region, in pixels (and radians for the orientation). */
 export interface RegionShape {
@@ -31,6 +32,22 @@ export interface RegionShape {
   readonly convexArea: number;
 }
 
+/** A region's shape and the sums of its pixel values (`regionprops`' intensity properties derive from them). */
+export interface RegionProperties extends RegionShape {
+  readonly intensitySum: number;
+  readonly intensitySumOfSquares: number;
+  readonly intensityMin: number;
+  readonly intensityMax: number;
+}
+
+/** Where a region lies in its label map: the crop that holds every pixel of it, in image pixels. */
+export interface RegionCrop {
+  readonly left: number;
+  readonly top: number;
+  readonly width: number;
+  readonly height: number;
+}
+
 /**
  * Weight of a border pixel by its code 1 + 2 x (border 4-neighbours) + 10 x (border diagonal neighbours),
  * as skimage.measure.perimeter weights the histogram of its convolution.
@@ -44,53 +61,75 @@ const PERIMETER_WEIGHTS = (() => {
 })();
 
 /**
- * The region's shape properties, or undefined when the mask has no pixels. The crop must have an empty
- * margin of one pixel on every side (it may reach one pixel past the image), which spares every
- * neighbour lookup a bounds check.
+ * The properties of the region of `labels` (one value per pixel of `image`) that holds `label` inside
+ * `crop`, or undefined when no pixel of the crop holds it. Pixels outside the crop never count as the
+ * region's, even if they hold the label.
  *
- * @throws RangeError when the margin holds a pixel.
+ * @throws RangeError when the label map does not fit the image or the crop leaves it.
  * @example
  * ```ts
- * // A 2 x 2 square at (1, 1) of a 4 x 4 image, in a crop with its margin.
- * const data = Uint8Array.from([0, 0, 0, 0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 0, 0, 0]);
- * const shape = regionShape({ imageWidth: 4, imageHeight: 4, left: 0, top: 0, width: 4, height: 4, data });
- * shape?.area;      // 4
- * shape?.perimeter; // 4: skimage counts a 2 x 2 square's border pixels' links, not its outer edge
+ * // A 2 x 2 square at (1, 1) of a 4 x 4 image.
+ * const labels = Uint16Array.from([0, 0, 0, 0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 0, 0, 0]);
+ * const region = regionProperties(image, labels, 1, { left: 0, top: 0, width: 4, height: 4 });
+ * region?.area;      // 4
+ * region?.perimeter; // 4: skimage counts a 2 x 2 square's border pixels' links, not its outer edge
  * ```
  */
-export function regionShape(mask: BinaryMask): RegionShape | undefined {
-  checkMargin(mask);
-  const { width, height, data } = mask;
-  const { firsts, lasts } = rowScratch(height);
-  const borders = growScratch("borders", width * height);
-  // One pass: the raw moments (in the crop's coordinates, small enough that the central ones derived
-  // from them lose nothing that shows in 4 decimals), the box, each row's first and last pixel, and the
-  // border pixels (those a 4-connected erosion removes), listed in row order.
+export function regionProperties(image: GrayImage, labels: Uint16Array, label: number, crop: RegionCrop): RegionProperties | undefined {
+  const { width: imageWidth, height: imageHeight, pixels } = image;
+  const { left, top, width, height } = crop;
+  if (labels.length !== imageWidth * imageHeight) throw new RangeError(`The label map holds ${labels.length} pixels, the image ${imageWidth}x${imageHeight}`);
+  if (left < 0 || top < 0 || left + width > imageWidth || top + height > imageHeight) {
+    throw new RangeError(`The crop ${width}x${height} at (${left}, ${top}) leaves the ${imageWidth}x${imageHeight} image`);
+  }
+  // Crop pixel (x, y) is (x + 1, y + 1) here, as in a copy of the crop with an empty one-pixel margin: the
+  // perimeter's neighbour lookups need no bounds check, and the moments (in these small coordinates, so that
+  // the central ones derived from them lose nothing that shows in 4 decimals) are the ones skimage's are.
+  const paddedWidth = width + 2;
+  const paddedHeight = height + 2;
+  const firsts = FIRSTS.atLeast(paddedHeight);
+  const lasts = LASTS.atLeast(paddedHeight);
+  const borders = BORDERS.atLeast(width * height);
+  // One pass: the raw moments, the box, each row's first and last pixel, the intensity sums, and the border
+  // pixels (those a 4-connected erosion removes; the crop's edge counts as outside), listed in row order.
   let area = 0;
   let sumX = 0;
   let sumY = 0;
   let sumXX = 0;
   let sumYY = 0;
   let sumXY = 0;
-  let x1 = width;
+  let x1 = paddedWidth;
   let x2 = -1;
-  let y1 = height;
+  let y1 = paddedHeight;
   let y2 = -1;
   let borderCount = 0;
-  for (let y = 1; y < height - 1; y++) {
+  let intensitySum = 0;
+  let intensitySumOfSquares = 0;
+  let intensityMin = Infinity;
+  let intensityMax = -Infinity;
+  for (let y = 1; y <= height; y++) {
     let first = -1;
     let last = -1;
     let rowArea = 0;
     let rowSumX = 0;
     let rowSumXX = 0;
-    for (let x = 1, i = y * width + 1; x < width - 1; x++, i++) {
-      if (data[i] === 0) continue;
+    const rowStart = (top + y - 1) * imageWidth + left - 1;
+    for (let x = 1; x <= width; x++) {
+      const i = rowStart + x;
+      if (labels[i] !== label) continue;
       if (first < 0) first = x;
       last = x;
       rowArea++;
       rowSumX += x;
       rowSumXX += x * x;
-      if (data[i - 1] === 0 || data[i + 1] === 0 || data[i - width] === 0 || data[i + width] === 0) borders[borderCount++] = i;
+      const value = pixels[i]!;
+      intensitySum += value;
+      intensitySumOfSquares += value * value;
+      if (value < intensityMin) intensityMin = value;
+      if (value > intensityMax) intensityMax = value;
+      const inside =
+        x > 1 && x < width && y > 1 && y < height && labels[i - 1] === label && labels[i + 1] === label && labels[i - imageWidth] === label && labels[i + imageWidth] === label;
+      if (!inside) borders[borderCount++] = y * paddedWidth + x;
     }
     firsts[y] = first;
     lasts[y] = last;
@@ -106,7 +145,7 @@ export function regionShape(mask: BinaryMask): RegionShape | undefined {
     if (y1 > y) y1 = y;
     y2 = y;
   }
-  firsts[0] = lasts[0] = firsts[height - 1] = lasts[height - 1] = -1;
+  firsts[0] = lasts[0] = firsts[paddedHeight - 1] = lasts[paddedHeight - 1] = -1;
   if (area === 0) return undefined;
   const cx = sumX / area;
   const cy = sumY / area;
@@ -123,54 +162,41 @@ export function regionShape(mask: BinaryMask): RegionShape | undefined {
   const orientation = a - c === 0 ? (b < 0 ? -Math.PI / 4 : Math.PI / 4) : 0.5 * Math.atan2(-2 * b, c - a);
   return {
     area,
-    centroidX: mask.left + cx,
-    centroidY: mask.top + cy,
-    bboxX: mask.left + x1,
-    bboxY: mask.top + y1,
+    centroidX: left - 1 + cx,
+    centroidY: top - 1 + cy,
+    bboxX: left - 1 + x1,
+    bboxY: top - 1 + y1,
     bboxWidth: x2 - x1 + 1,
     bboxHeight: y2 - y1 + 1,
-    perimeter: perimeter(borders, borderCount, width, height),
+    perimeter: perimeter(borders, borderCount, paddedWidth, paddedHeight),
     majorAxis: 4 * Math.sqrt(major),
     minorAxis: 4 * Math.sqrt(minor),
     eccentricity: major === 0 ? 0 : Math.sqrt(1 - minor / major),
     orientation,
-    convexArea: convexArea(firsts, lasts, height),
+    convexArea: convexArea(firsts, lasts, paddedHeight),
+    intensitySum,
+    intensitySumOfSquares,
+    intensityMin,
+    intensityMax,
   };
 }
 
-/**
- * Grow-only scratch arrays shared by every region measured: a dense image has hundreds of cells, and
- * allocating fresh arrays for each costs more than measuring it. Measuring is synchronous, so no two
- * regions use them at once.
- */
-const scratch = {
-  borders: new Int32Array(256),
-  isBorder: new Uint8Array(256),
-  firsts: new Int32Array(64),
-  lasts: new Int32Array(64),
-  rightXs: new Float64Array(256),
-  rightYs: new Float64Array(256),
-  leftXs: new Float64Array(256),
-  leftYs: new Float64Array(256),
-};
-
-function growScratch<K extends keyof typeof scratch>(key: K, length: number): (typeof scratch)[K] {
-  if (scratch[key].length < length) {
-    scratch[key] = new (scratch[key].constructor as new (length: number) => (typeof scratch)[K])(Math.max(length, 2 * scratch[key].length));
-  }
-  return scratch[key];
-}
-
-function rowScratch(height: number): { firsts: Int32Array; lasts: Int32Array } {
-  return { firsts: growScratch("firsts", height), lasts: growScratch("lasts", height) };
-}
+/** Each row's first and last pixel, the border pixels, which of them are border pixels, the hull's chains. */
+const FIRSTS = new ScratchArray((length) => new Int32Array(length));
+const LASTS = new ScratchArray((length) => new Int32Array(length));
+const BORDERS = new ScratchArray((length) => new Int32Array(length));
+const IS_BORDER = new ScratchArray((length) => new Uint8Array(length));
+const RIGHT_XS = new ScratchArray((length) => new Float64Array(length));
+const RIGHT_YS = new ScratchArray((length) => new Float64Array(length));
+const LEFT_XS = new ScratchArray((length) => new Float64Array(length));
+const LEFT_YS = new ScratchArray((length) => new Float64Array(length));
 
 /**
  * skimage.measure.perimeter(neighbourhood=4): the border pixels (indices of the crop, in row order) are
  * linked to their border neighbours, straight links counting 1 and diagonal ones sqrt(2).
  */
 function perimeter(borders: Int32Array, count: number, w: number, height: number): number {
-  const isBorder = growScratch("isBorder", w * height);
+  const isBorder = IS_BORDER.atLeast(w * height);
   for (let k = 0; k < count; k++) isBorder[borders[k]!] = 1;
   let total = 0;
   for (let k = 0; k < count; k++) {
@@ -184,15 +210,6 @@ function perimeter(borders: Int32Array, count: number, w: number, height: number
   return total;
 }
 
-function checkMargin({ width, height, data }: BinaryMask): void {
-  for (let x = 0; x < width; x++) {
-    if (data[x] || data[(height - 1) * width + x]) throw new RangeError("regionShape needs an empty one-pixel margin around the region");
-  }
-  for (let y = 0; y < height; y++) {
-    if (data[y * width] || data[y * width + width - 1]) throw new RangeError("regionShape needs an empty one-pixel margin around the region");
-  }
-}
-
 /**
  * skimage's `convex_hull_image`: the hull of the pixels' edge midpoints (each pixel a diamond of radius
  * 1/2), then every pixel whose centre lies inside it or on its boundary. Each row of pixel centres meets
@@ -203,10 +220,10 @@ function checkMargin({ width, height, data }: BinaryMask): void {
  * height order, as Andrew's monotone chain builds a hull.
  */
 function convexArea(firsts: Int32Array, lasts: Int32Array, height: number): number {
-  const rightXs = growScratch("rightXs", 3 * height + 1);
-  const rightYs = growScratch("rightYs", 3 * height + 1);
-  const leftXs = growScratch("leftXs", 3 * height + 1);
-  const leftYs = growScratch("leftYs", 3 * height + 1);
+  const rightXs = RIGHT_XS.atLeast(3 * height + 1);
+  const rightYs = RIGHT_YS.atLeast(3 * height + 1);
+  const leftXs = LEFT_XS.atLeast(3 * height + 1);
+  const leftYs = LEFT_YS.atLeast(3 * height + 1);
   const rightLength = envelope(lasts, firsts, height, 1, rightXs, rightYs);
   const leftLength = envelope(firsts, firsts, height, -1, leftXs, leftYs);
   let count = 0;

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { maskFromPixelIndices } from "../../../../core/masks/binary-mask";
 import { measureCells } from "../../../../core/measurements/cell-measurements";
 import { summarizeImage } from "../../../../core/measurements/image-summary";
-import { regionShape } from "../../../../core/measurements/region-properties";
+import { regionProperties } from "../../../../core/measurements/region-properties";
 import { renderImageResults } from "../../../../core/outputs/image-results";
 import { labelMap } from "../../../../core/outputs/label-png";
 import { MEASUREMENTS_CSV_HEADER, SUMMARY_CSV_HEADER } from "../../../../core/outputs/measurements-csv";
@@ -58,10 +58,11 @@ describe("measureCells", () => {
   });
 });
 
-describe("regionShape", () => {
-  it("refuses a crop without its empty one-pixel margin, rather than read past it", () => {
-    const data = Uint8Array.from([1, 0, 0, 0]);
-    expect(() => regionShape({ imageWidth: 2, imageHeight: 2, left: 0, top: 0, width: 2, height: 2, data })).toThrow(RangeError);
+describe("regionProperties", () => {
+  it("refuses a crop that leaves the image, rather than read another row's labels", () => {
+    const labels = labelMap([square], 6, 4);
+    expect(() => regionProperties(image, labels, 1, { left: 5, top: 0, width: 2, height: 2 })).toThrow(RangeError);
+    expect(() => regionProperties(image, labels, 1, { left: 0, top: -1, width: 2, height: 2 })).toThrow(RangeError);
   });
 });
 

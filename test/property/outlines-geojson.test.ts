@@ -35,6 +35,32 @@ function contains(polygons: number[][][][], x: number, y: number): boolean {
   return inside;
 }
 
+const FOUR = [[1, 0], [-1, 0], [0, 1], [0, -1]] as const;
+const EIGHT = [...FOUR, [1, 1], [1, -1], [-1, 1], [-1, -1]] as const;
+
+/** How many connected regions of the pixels where `member` holds, by flood fill. */
+function regions(width: number, height: number, member: (x: number, y: number) => boolean, steps: readonly (readonly [number, number])[]): number {
+  const seen = new Set<number>();
+  let count = 0;
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      if (!member(x, y) || seen.has(y * width + x)) continue;
+      count++;
+      const queue = [[x, y]];
+      seen.add(y * width + x);
+      for (const [qx, qy] of queue) {
+        for (const [dx, dy] of steps) {
+          const [nx, ny] = [qx! + dx, qy! + dy];
+          if (nx < 0 || ny < 0 || nx >= width || ny >= height || !member(nx, ny) || seen.has(ny * width + nx)) continue;
+          seen.add(ny * width + nx);
+          queue.push([nx, ny]);
+        }
+      }
+    }
+  }
+  return count;
+}
+
 function shoelaceArea(ring: number[][]): number {
   let twice = 0;
   for (let i = 0; i < ring.length - 1; i++) twice += ring[i]![0]! * ring[i + 1]![1]! - ring[i + 1]![0]! * ring[i]![1]!;
@@ -60,6 +86,36 @@ describe("outlinesGeoJson", () => {
             for (let x = 0; x < width; x++) {
               expect(contains(polygons as number[][][][], x + 0.5, y + 0.5)).toBe(labels[y * width + x] === feature.properties.cell_id);
             }
+          }
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("gives each 4-connected piece its polygon and each enclosed background region (8-connected) its hole, vertices at turns only", () => {
+    fc.assert(
+      fc.property(labelImage, ({ width, height, labels }) => {
+        const { features } = outlinesGeoJson(labels, width, instancesOf(labels, width, height));
+        for (const feature of features) {
+          const cellId = feature.properties.cell_id;
+          const polygons = feature.geometry.type === "Polygon" ? [feature.geometry.coordinates] : feature.geometry.coordinates;
+          const inCell = (x: number, y: number) => x >= 0 && y >= 0 && x < width && y < height && labels[y * width + x] === cellId;
+          const pieces = regions(width, height, (x, y) => inCell(x, y), FOUR);
+          // Background regions of the image framed by one pixel of background, so that the frame's region is the outside.
+          const background = regions(width + 2, height + 2, (x, y) => !inCell(x - 1, y - 1), EIGHT);
+          expect(polygons.length).toBe(pieces);
+          expect(polygons.reduce((count, polygon) => count + polygon.length - 1, 0)).toBe(background - 1);
+          for (const ring of polygons.flat()) {
+            const open = ring.slice(0, -1);
+            expect(ring[ring.length - 1]).toEqual(ring[0]);
+            open.forEach((point, i) => {
+              const previous = open[(i + open.length - 1) % open.length]!;
+              const next = open[(i + 1) % open.length]!;
+              // Axis-parallel edges, and a turn at every vertex.
+              expect(point[0] === previous[0] || point[1] === previous[1]).toBe(true);
+              expect((previous[0] === point[0] && point[0] === next[0]) || (previous[1] === point[1] && point[1] === next[1])).toBe(false);
+            });
           }
         }
       }),

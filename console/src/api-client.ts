@@ -121,7 +121,8 @@ export const RESULT_DESCRIPTIONS: Readonly<Record<string, string>> = {
   coco: "COCO JSON",
   labels: "Label image (16-bit PNG)",
   overlay: "Overlay (PNG)",
+  preview: "Image (8-bit PNG)",
   measurements: "Measurements (CSV)",
   geojson: "Outlines (GeoJSON)",
   summary: "Summary (CSV)",
-} satisfies Partial<Record<ResultFormat | "measurements" | "geojson" | "summary", string>>;
+} satisfies Partial<Record<ResultFormat, string>>;

@@ -2,18 +2,22 @@
  * The web console in a real browser (Debian's Chromium driven by playwright-core) against `npm start`'s
  * entry as a process, with real images: drop two images and a corrupt file, watch the uploads and the job,
  * look at both results drawn, read a cell, move between images with the keyboard, download the job's CSV;
- * the page logs no error. Also the bearer token: asked once, kept for the tab. Screenshots of the main
- * views go to CONSOLE_SCREENSHOT_DIR (the README's are made this way), else to a temporary folder.
+ * the page logs no error. A plate's folder picked through the folder picker, with the bucket served over
+ * the S3 protocol (presigned uploads and downloads from the page): a 16-bit TIFF and a tiled image of
+ * 2112 x 1040 drawn at 100 % exactly as the service's overlay draws them. Also the bearer token: asked once,
+ * kept for the tab. Screenshots of the main views go to CONSOLE_SCREENSHOT_DIR (the README's are made this
+ * way), else to a temporary folder.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { AwsV4Signer } from "aws4fetch";
 import { chromium, type Browser, type Page } from "playwright-core";
+import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseSubmissionCsv } from "../../core/kaggle/csv";
 import { decodeKaggleRle } from "../../core/masks/kaggle-rle";
@@ -30,9 +34,9 @@ if (!hasChromium) {
   console.warn(`web console tests skipped: no Chromium at ${CHROMIUM} (CHROMIUM_PATH). Install it with\n  apt-get install -y chromium`);
 }
 
-// A sparse cort image and a dense shsy5y one: real images, read in place.
-const CORT_IMAGE = "0030fd0e6378";
-const SHSY5Y_IMAGE = "2025512a5956";
+// Two shsy5y images, a dense one and a sparse one: real images, read in place.
+const DENSE_IMAGE = "0030fd0e6378";
+const SPARSE_IMAGE = "2025512a5956";
 const TOKEN = "console-test-token-0123456789";
 
 interface Service {
@@ -94,6 +98,7 @@ interface PageGlobals {
 interface PageCanvas {
   width: number;
   height: number;
+  toDataURL(type: "image/png"): string;
   getContext(kind: "2d"): { getImageData(x: number, y: number, width: number, height: number): { data: Uint8ClampedArray } };
 }
 
@@ -130,6 +135,71 @@ function typeColouredPixels(page: Page, colour: readonly number[]): Promise<numb
   }, colour as number[]);
 }
 
+/**
+ * A plate's folder as a microscope leaves it: a 16-bit TIFF (12-bit camera values), a mosaic larger than the
+ * model's input in a sub-folder (3 x 2 mirrored copies of a training image: 2112 x 1040, tiled by the
+ * service), a note and a hidden file.
+ */
+async function plateFolder(root: string): Promise<{ folder: string; mosaic: { width: number; height: number } }> {
+  const folder = path.join(root, "plate-1");
+  await mkdir(path.join(folder, "large"), { recursive: true });
+  const grey = (id: string) => sharp(path.join(TRAIN_IMAGES, `${id}.png`)).toColourspace("b-w").raw().toBuffer({ resolveWithObject: true });
+  const dense = await grey(DENSE_IMAGE);
+  const twelveBit = Uint16Array.from(dense.data, (value) => 200 + value * 12);
+  // A Uint16Array's raw pixels are read as 16-bit.
+  await sharp(twelveBit, { raw: { width: dense.info.width, height: dense.info.height, channels: 1 } })
+    .toColourspace("grey16")
+    .tiff({ compression: "lzw" })
+    .toFile(path.join(folder, "A01.tif"));
+  expect(await sharp(path.join(folder, "A01.tif")).metadata()).toMatchObject({ format: "tiff", depth: "ushort", channels: 1 });
+  const tile = await grey(SPARSE_IMAGE);
+  const { width: tileWidth, height: tileHeight } = tile.info;
+  const mosaic = { width: tileWidth * 3, height: tileHeight * 2 };
+  const mirrored = (at: number, size: number) => (Math.floor(at / size) % 2 === 0 ? at % size : size - 1 - (at % size));
+  const pixels = new Uint8Array(mosaic.width * mosaic.height);
+  for (let y = 0; y < mosaic.height; y++) {
+    for (let x = 0; x < mosaic.width; x++) pixels[y * mosaic.width + x] = tile.data[mirrored(y, tileHeight) * tileWidth + mirrored(x, tileWidth)]!;
+  }
+  await sharp(pixels, { raw: { ...mosaic, channels: 1 } }).toColourspace("b-w").png().toFile(path.join(folder, "large", "mosaic.png"));
+  await writeFile(path.join(folder, "notes.txt"), "plate 1, 20x phase contrast\n");
+  await writeFile(path.join(folder, ".DS_Store"), "");
+  return { folder, mosaic };
+}
+
+/**
+ * Checks that the viewer, at 100 %, shows exactly what the service's overlay shows (the image with each cell's
+ * outline in its type's colour) wherever the canvas shows the image: the image, the outlines and the
+ * service's own drawing aligned to the pixel. `expected` is where the image's top-left corner should be on
+ * the canvas, give or take the pixel the page rounds to.
+ */
+async function expectOverlayDrawn(page: Page, overlayBytes: Buffer, expected: { x: number; y: number }): Promise<number> {
+  const overlay = await sharp(overlayBytes).raw().toBuffer({ resolveWithObject: true });
+  const dataUrl = await page.locator("[data-testid=result-canvas]").evaluate((element) => (element as unknown as PageCanvas).toDataURL("image/png"));
+  const canvas = await sharp(Buffer.from(dataUrl.split(",")[1]!, "base64")).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  const mismatches = (dx: number, dy: number) => {
+    let compared = 0;
+    let differing = 0;
+    for (let cy = 0; cy < canvas.info.height; cy++) {
+      const y = cy - dy;
+      if (y < 0 || y >= overlay.info.height) continue;
+      for (let cx = 0; cx < canvas.info.width; cx++) {
+        const x = cx - dx;
+        if (x < 0 || x >= overlay.info.width) continue;
+        compared++;
+        const c = (cy * canvas.info.width + cx) * 3;
+        const o = (y * overlay.info.width + x) * overlay.info.channels;
+        if (canvas.data[c] !== overlay.data[o] || canvas.data[c + 1] !== overlay.data[o + 1] || canvas.data[c + 2] !== overlay.data[o + 2]) differing++;
+      }
+    }
+    return { compared, differing };
+  };
+  const offsets = [-1, 0, 1].flatMap((dy) => [-1, 0, 1].map((dx) => ({ dx: Math.round(expected.x) + dx, dy: Math.round(expected.y) + dy })));
+  const best = offsets.map((offset) => ({ ...offset, ...mismatches(offset.dx, offset.dy) })).sort((a, b) => a.differing - b.differing)[0]!;
+  expect(best.compared).toBeGreaterThan(100_000);
+  expect(best.differing).toBe(0);
+  return best.compared;
+}
+
 describe.skipIf(!hasChromium)("web console in Chromium, against npm start", () => {
   let modelServer: ModelServer;
   let browser: Browser;
@@ -161,7 +231,7 @@ describe.skipIf(!hasChromium)("web console in Chromium, against npm start", () =
     const errors = watchErrors(page);
     // Uploads from this machine take milliseconds: hold each a moment so that its progress can be seen. One
     // upload's connection is cut: that file fails alone, and the job still finishes.
-    const cutOff = Buffer.concat([await readFile(path.join(TRAIN_IMAGES, `${CORT_IMAGE}.png`)), Buffer.alloc(7)]);
+    const cutOff = Buffer.concat([await readFile(path.join(TRAIN_IMAGES, `${DENSE_IMAGE}.png`)), Buffer.alloc(7)]);
     let cutting = true;
     await page.route("**/v1/uploads/**", async (route) => {
       await new Promise((resolve) => setTimeout(resolve, 1500));
@@ -172,10 +242,10 @@ describe.skipIf(!hasChromium)("web console in Chromium, against npm start", () =
     await expect.poll(() => page.getByRole("heading", { name: "New job" }).isVisible()).toBe(true);
 
     const png = (id: string) => readFile(path.join(TRAIN_IMAGES, `${id}.png`));
-    const truncated = (await png(CORT_IMAGE)).subarray(0, 3000);
+    const truncated = (await png(DENSE_IMAGE)).subarray(0, 3000);
     await dropFiles(page, [
-      { name: `${CORT_IMAGE}.png`, bytes: await png(CORT_IMAGE), type: "image/png" },
-      { name: `${SHSY5Y_IMAGE}.png`, bytes: await png(SHSY5Y_IMAGE), type: "image/png" },
+      { name: `${DENSE_IMAGE}.png`, bytes: await png(DENSE_IMAGE), type: "image/png" },
+      { name: `${SPARSE_IMAGE}.png`, bytes: await png(SPARSE_IMAGE), type: "image/png" },
       { name: "broken.png", bytes: truncated, type: "image/png" },
       { name: "cut-off.png", bytes: cutOff, type: "image/png" },
     ]);
@@ -198,7 +268,7 @@ describe.skipIf(!hasChromium)("web console in Chromium, against npm start", () =
     await page.screenshot({ path: path.join(screenshots, "console-job.png"), fullPage: true });
 
     // Both results drawn: the cells' count, outlines in the type's colour, a cell under the pointer.
-    for (const id of [CORT_IMAGE, SHSY5Y_IMAGE]) {
+    for (const id of [DENSE_IMAGE, SPARSE_IMAGE]) {
       const image = view.files.find((file) => file.imageId === id)!;
       const document = (await (await fetch(`${service.url}${image.results!.json!.slice(1)}`)).json()) as InstancesDocument;
       await page.getByRole("button", { name: `View ${image.fileName}` }).click();
@@ -212,7 +282,7 @@ describe.skipIf(!hasChromium)("web console in Chromium, against npm start", () =
       await expect.poll(() => info.textContent()).toContain(`#${document.instances[0]!.id}`);
       expect(await info.textContent()).toContain(document.instances[0]!.score.toFixed(3));
       expect(await page.locator("[data-testid=type-counts]").textContent()).toContain(`${document.instances[0]!.cellType} ${image.cells}`);
-      if (id === CORT_IMAGE) await page.locator(".viewer").screenshot({ path: path.join(screenshots, "console-viewer.png") });
+      if (id === DENSE_IMAGE) await page.locator(".viewer").screenshot({ path: path.join(screenshots, "console-viewer.png") });
     }
 
     // The keyboard moves between the job's images and toggles the fill.
@@ -233,7 +303,7 @@ describe.skipIf(!hasChromium)("web console in Chromium, against npm start", () =
     // The job's Kaggle CSV: every segmented image's cells, the corrupt file absent.
     const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: /Job CSV/ }).click()]);
     const csv = parseSubmissionCsv(await readFile((await download.path())!));
-    expect([...csv.keys()].sort()).toEqual([CORT_IMAGE, SHSY5Y_IMAGE, "cut-off"].sort());
+    expect([...csv.keys()].sort()).toEqual([DENSE_IMAGE, SPARSE_IMAGE, "cut-off"].sort());
     for (const file of view.files.filter((f) => f.state === "succeeded")) expect(csv.get(file.imageId)?.annotations).toHaveLength(file.cells!);
 
     // After a reload the job is still listed, and opens.
@@ -249,6 +319,86 @@ describe.skipIf(!hasChromium)("web console in Chromium, against npm start", () =
     await context.close();
   }, 360_000); // three images segmented one after another, on a CPU the rest of the suite shares
 
+  it("a plate's folder picked, stored over the S3 protocol: nested names kept, a 16-bit TIFF and a tiled 2112 x 1040 image drawn to the pixel as the overlay, zoomed and panned", async () => {
+    const service = await startService(modelServer.url, path.join(dataDirectory, "s3"), { LOCAL_STORAGE: "s3rver", LOCAL_S3_PORT: "0" });
+    services.push(service);
+    const { folder, mosaic } = await plateFolder(path.join(dataDirectory, "picked"));
+    const context = await browser.newContext({ viewport: { width: 1400, height: 1000 }, acceptDownloads: true });
+    const page = await context.newPage();
+    const errors = watchErrors(page);
+    const uploads: string[] = [];
+    page.on("request", (request) => request.method() === "PUT" && uploads.push(request.url()));
+    await page.goto(service.url);
+
+    // The folder picker (<input webkitdirectory>), as a user's pick of plate-1 fills it.
+    await page.locator("input[webkitdirectory]").setInputFiles(folder);
+    const rows = page.locator("table.files tbody tr");
+    await expect.poll(() => rows.count()).toBe(2);
+    expect(await page.getByRole("status").textContent()).toContain("1 other file(s) left out (not PNG, TIFF or JPEG): plate-1/notes.txt.");
+    const jobId = /#\/jobs\/([^/]+)/.exec(page.url())![1]!;
+    // Each file went straight to the S3 server through its presigned link, not through the API.
+    expect(uploads.map((url) => new URL(url).pathname).sort()).toEqual([`/cellseg/input/${jobId}/plate-1/A01.tif`, `/cellseg/input/${jobId}/plate-1/large/mosaic.png`]);
+    expect(uploads.every((url) => !url.startsWith(service.url))).toBe(true);
+    await expect.poll(() => page.locator("tr[data-state=done]").count(), { timeout: 300_000, interval: 1000 }).toBe(2);
+    const view = (await (await fetch(`${service.url}v1/jobs/${jobId}`)).json()) as JobView;
+    expect(view.files.map((file) => [file.fileName, file.state])).toEqual([
+      ["plate-1/A01.tif", "succeeded"],
+      ["plate-1/large/mosaic.png", "succeeded"],
+    ]);
+    const large = view.files[1]!;
+    expect([large.width, large.height, large.tiles! > 1]).toEqual([mosaic.width, mosaic.height, true]);
+    const overlayOf = async (file: (typeof view.files)[number]) => {
+      const link = (await (await fetch(`${service.url}${file.results!.overlay!.slice(1)}&as=link`)).json()) as { url: string; signed: boolean };
+      expect(link.signed).toBe(true);
+      return Buffer.from(await (await fetch(link.url)).arrayBuffer());
+    };
+    const canvas = page.locator("[data-testid=result-canvas]");
+    const frame = async () => canvas.evaluate((element) => ({ width: (element as unknown as PageCanvas).width, height: (element as unknown as PageCanvas).height }));
+
+    // The TIFF: the browser cannot draw it; the service's preview is drawn under the page's own outlines.
+    await page.getByRole("button", { name: "View plate-1/A01.tif" }).click();
+    await expect.poll(() => canvas.getAttribute("data-cells")).toBe(String(view.files[0]!.cells));
+    expect(await page.locator(".cell-info .note").count()).toBe(0);
+    await page.mouse.move(0, 0);
+    await page.keyboard.press("1");
+    let size = await frame();
+    await expectOverlayDrawn(page, await overlayOf(view.files[0]!), { x: size.width / 2 - view.files[0]!.width! / 2, y: size.height / 2 - view.files[0]!.height! / 2 });
+    const tiffColour = CELL_TYPE_COLOURS[view.files[0]!.cellType!];
+    expect(await typeColouredPixels(page, tiffColour)).toBeGreaterThan(100);
+    await page.keyboard.press("o");
+    expect(await typeColouredPixels(page, tiffColour)).toBe(0);
+    await page.keyboard.press("o");
+    await page.locator(".viewer").screenshot({ path: path.join(screenshots, "console-viewer-tiff.png") });
+    const [preview] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: /Image \(8-bit PNG\)/ }).click()]);
+    expect(preview.suggestedFilename()).toBe("A01.preview.png");
+    expect(await sharp((await preview.path())!).metadata()).toMatchObject({ format: "png", width: 704, height: 520, channels: 1, depth: "uchar" });
+
+    // The tiled image: wheel zoom and drag pan, then fit, 100 %, and a pan to its far corner, where the
+    // outlines of the last tiles are to be found exactly where the overlay has them.
+    await page.keyboard.press("ArrowRight");
+    await expect.poll(() => canvas.getAttribute("data-cells")).toBe(String(large.cells));
+    const box = (await canvas.boundingBox())!;
+    await page.mouse.move(box.x + box.width / 3, box.y + box.height / 3);
+    for (let step = 0; step < 8; step++) await page.mouse.wheel(0, -100);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2, { steps: 10 });
+    await page.mouse.up();
+    await page.mouse.move(0, 0);
+    await page.keyboard.press("0");
+    await page.keyboard.press("1");
+    await expect.poll(() => page.locator(".toolbar").textContent()).toContain("100%");
+    for (let step = 0; step < 11; step++) await page.keyboard.press("Shift+ArrowRight");
+    for (let step = 0; step < 4; step++) await page.keyboard.press("Shift+ArrowDown");
+    size = await frame();
+    const compared = await expectOverlayDrawn(page, await overlayOf(large), { x: size.width / 2 - mosaic.width / 2 - 550, y: size.height / 2 - mosaic.height / 2 - 200 });
+    await page.locator(".viewer").screenshot({ path: path.join(screenshots, "console-viewer-large.png") });
+    const memory = await page.evaluate(() => (globalThis as unknown as { performance: { memory: { usedJSHeapSize: number } } }).performance.memory.usedJSHeapSize);
+    console.log(`tiled image ${mosaic.width} x ${mosaic.height} (${large.tiles} tiles, ${large.cells} cells): ${compared} pixels match the overlay at 100 %; page's JS heap ${(memory / 2 ** 20).toFixed(1)} MiB`);
+
+    expect(errors).toEqual([]);
+    await context.close();
+  }, 420_000); // a 12-tile image and a small one segmented on a shared CPU
+
   it("asks for API_TOKEN once when the service needs it, and keeps it until the tab closes", async () => {
     const service = await startService(modelServer.url, path.join(dataDirectory, "token"), { API_TOKEN: TOKEN });
     services.push(service);
@@ -258,7 +408,7 @@ describe.skipIf(!hasChromium)("web console in Chromium, against npm start", () =
     page.on("request", (request) => request.url().includes("/v1/jobs") && asked.push(request.headers().authorization ?? "none"));
     await page.goto(service.url);
 
-    await dropFiles(page, [{ name: `${CORT_IMAGE}.png`, bytes: await readFile(path.join(TRAIN_IMAGES, `${CORT_IMAGE}.png`)), type: "image/png" }]);
+    await dropFiles(page, [{ name: `${DENSE_IMAGE}.png`, bytes: await readFile(path.join(TRAIN_IMAGES, `${DENSE_IMAGE}.png`)), type: "image/png" }]);
     const dialog = page.getByRole("dialog", { name: "Access token" });
     await expect.poll(() => dialog.isVisible()).toBe(true);
     await page.getByLabel("Token", { exact: true }).fill("a-wrong-token-of-16-chars");
@@ -355,7 +505,7 @@ describe.skipIf(!hasChromium)("web console in Chromium, against npm start", () =
     await page.getByRole("button", { name: "Sign in" }).click();
     await expect.poll(() => page.getByText("scientist@example.com").isVisible()).toBe(true);
     expect(page.url()).toBe(service.url);
-    await dropFiles(page, [{ name: `${CORT_IMAGE}.png`, bytes: await readFile(path.join(TRAIN_IMAGES, `${CORT_IMAGE}.png`)), type: "image/png" }]);
+    await dropFiles(page, [{ name: `${DENSE_IMAGE}.png`, bytes: await readFile(path.join(TRAIN_IMAGES, `${DENSE_IMAGE}.png`)), type: "image/png" }]);
     await expect.poll(() => page.locator("table.files tbody tr").count()).toBe(1);
     await expect.poll(() => signatures.some((call) => /^GET \/prod\/v1\/jobs\//.test(call))).toBe(true);
     expect(signatures[0]).toBe("POST /prod/v1/jobs");

@@ -4,8 +4,9 @@
  * clicked) with its type, score and measurements, counts per type, the image's downloads, and the job's
  * other images with ← and →.
  *
- * The image drawn is the file this page uploaded when the browser can show it (PNG, JPEG); otherwise (a
- * TIFF, a job opened again after a reload) the service's overlay PNG, which has its own outlines.
+ * The image drawn is the service's preview of the upload (8-bit, contrast-stretched as the overlay: any format
+ * and depth, TIFF and 16-bit too, and the same after a reload); for a run of a version that made none, the
+ * file this page uploaded when the browser can show it (PNG, JPEG), else the overlay PNG, outlines baked in.
  */
 import { useEffect, useRef, useState } from "preact/hooks";
 import type { JobImage } from "../../../core/schemas/api";
@@ -16,12 +17,15 @@ import { cellLayers, cellTypeColour, type CellLayers } from "../cell-layers";
 import { measurementsByCell } from "../measurements";
 import { DownloadButton } from "./download-button";
 
+interface Background {
+  readonly bitmap: ImageBitmap;
+  /** The service's overlay (its outlines baked in), not the image alone. */
+  readonly isOverlay: boolean;
+}
+
 interface Loaded {
   readonly layers: CellLayers;
-  readonly background: ImageBitmap;
-  /** The background is the service's overlay (its outlines baked in), not the original. */
-  readonly backgroundIsOverlay: boolean;
-  readonly layerCanvases: { readonly outline: HTMLCanvasElement; readonly fill: HTMLCanvasElement };
+  readonly background: Background;
   readonly measurements?: Map<number, [string, string][]>;
 }
 
@@ -87,13 +91,16 @@ export function ResultViewer({ api, image, localFile, position, onMove, onClose 
     context.setTransform(1, 0, 0, 1, 0, 0);
     context.fillStyle = "#111";
     context.fillRect(0, 0, element.width, element.height);
-    context.setTransform(ratio * view.scale, 0, 0, ratio * view.scale, ratio * view.x, ratio * view.y);
+    // Whole device pixels: at 100 % and above each image pixel covers whole screen pixels, none blurred or split.
+    context.setTransform(ratio * view.scale, 0, 0, ratio * view.scale, Math.round(ratio * view.x), Math.round(ratio * view.y));
     // Zoomed in, pixels stay pixels: a biologist judges a mask's edge pixel by pixel.
     context.imageSmoothingEnabled = view.scale < 1;
+    // Zoomed out, a plate-sized image is averaged (not sampled: no moiré, no outline dropped at random).
+    context.imageSmoothingQuality = "high";
     const { layers } = loaded;
-    context.drawImage(loaded.background, 0, 0, layers.width, layers.height);
-    if (fill) context.drawImage(loaded.layerCanvases.fill, 0, 0);
-    if (outlines) context.drawImage(loaded.layerCanvases.outline, 0, 0);
+    context.drawImage(loaded.background.bitmap, 0, 0, layers.width, layers.height);
+    if (fill) context.drawImage(layers.fill, 0, 0);
+    if (outlines) context.drawImage(layers.outline, 0, 0);
     // The selected cell's box solid, the hovered one's dashed.
     const marked: [ResultInstance | undefined, number[]][] = [
       [selected, []],
@@ -116,7 +123,7 @@ export function ResultViewer({ api, image, localFile, position, onMove, onClose 
     const onWheel = (event: WheelEvent) => {
       event.preventDefault();
       const rect = element.getBoundingClientRect();
-      setView((current) => zoomedAbout(current, event.deltaY < 0 ? ZOOM_STEP : 1 / ZOOM_STEP, event.clientX - rect.left, event.clientY - rect.top));
+      setView((current) => zoomedTo(current, current.scale * (event.deltaY < 0 ? ZOOM_STEP : 1 / ZOOM_STEP), event.clientX - rect.left, event.clientY - rect.top));
     };
     element.addEventListener("wheel", onWheel, { passive: false });
     return () => element.removeEventListener("wheel", onWheel);
@@ -126,7 +133,8 @@ export function ResultViewer({ api, image, localFile, position, onMove, onClose 
     const element = canvas.current;
     return element ? { x: element.clientWidth / 2, y: element.clientHeight / 2 } : { x: 0, y: 0 };
   };
-  const zoom = (factor: number) => setView((current) => zoomedAbout(current, factor, center().x, center().y));
+  const zoom = (factor: number) => setView((current) => zoomedTo(current, current.scale * factor, center().x, center().y));
+  const actualPixels = () => setView((current) => zoomedTo(current, 1, center().x, center().y));
 
   // Keys work wherever the focus is, but in a text field or a dialog.
   const onKeyDown = (event: KeyboardEvent) => {
@@ -139,6 +147,7 @@ export function ResultViewer({ api, image, localFile, position, onMove, onClose 
     else if (event.key === "+" || event.key === "=") zoom(ZOOM_STEP);
     else if (event.key === "-") zoom(1 / ZOOM_STEP);
     else if (event.key === "0" && loaded) setView(fitted(loaded.layers, frame.current));
+    else if (event.key === "1") actualPixels();
     else if (event.key === "o") setOutlines((on) => !on);
     else if (event.key === "f") setFill((on) => !on);
     else if (event.key === "Escape") selected ? setSelected(undefined) : onClose();
@@ -195,6 +204,9 @@ export function ResultViewer({ api, image, localFile, position, onMove, onClose 
         <button type="button" onClick={() => loaded && setView(fitted(loaded.layers, frame.current))} aria-keyshortcuts="0">
           Fit
         </button>
+        <button type="button" onClick={actualPixels} aria-label="Actual pixels (100%)" aria-keyshortcuts="1">
+          1:1
+        </button>
         <span class="muted">{Math.round(view.scale * 100)}%</span>
         {counts && (
           <span class="legend" aria-label="Cells per type" data-testid="type-counts">
@@ -219,7 +231,7 @@ export function ResultViewer({ api, image, localFile, position, onMove, onClose 
             ref={canvas}
             tabIndex={0}
             role="img"
-            aria-label={`${image.fileName}: ${loaded ? `${loaded.layers.cells.length} cells` : "loading"}. Arrow keys: previous or next image; Shift+arrows: pan; + and -: zoom; 0: fit; o: outlines; f: fill.`}
+            aria-label={`${image.fileName}: ${loaded ? `${loaded.layers.cells.length} cells` : "loading"}. Arrow keys: previous or next image; Shift+arrows: pan; + and -: zoom; 0: fit; 1: actual pixels; o: outlines; f: fill.`}
             data-testid="result-canvas"
             data-cells={loaded?.layers.cells.length}
             onPointerDown={(event) => {
@@ -278,7 +290,7 @@ export function ResultViewer({ api, image, localFile, position, onMove, onClose 
           ) : (
             <p class="muted">Point at a cell, or click one to keep it here.</p>
           )}
-          {loaded?.backgroundIsOverlay && <p class="muted note">Shown on the service's overlay: this browser has no copy of the original it can display.</p>}
+          {loaded?.background.isOverlay && <p class="muted note">Shown on the service's overlay: the image was segmented by a version that made no preview of it.</p>}
           <h4>Downloads</h4>
           <ul class="downloads">
             {Object.entries(image.results ?? {}).map(([format, path]) => (
@@ -300,26 +312,22 @@ async function load(api: ApiClient, image: JobImage, localFile: File | undefined
   const measurementsPromise = results.measurements
     ? api.fetchResult(results.measurements).then(async (response) => measurementsByCell(await response.text()))
     : Promise.resolve(undefined);
-  let background: ImageBitmap | undefined;
-  if (localFile) background = await createImageBitmap(localFile).catch(() => undefined);
-  const backgroundIsOverlay = background === undefined;
-  background ??= await createImageBitmap(await (await api.fetchResult(results.overlay!)).blob());
-  const layers = cellLayers(await documentPromise);
-  const toCanvas = (data: ImageData) => {
-    const element = document.createElement("canvas");
-    element.width = data.width;
-    element.height = data.height;
-    element.getContext("2d")!.putImageData(data, 0, 0);
-    return element;
-  };
+  const background = await backgroundOf(api, results, localFile);
+  const layers = await cellLayers(await documentPromise);
   const measurements = await measurementsPromise.catch(() => undefined);
-  return {
-    layers,
-    background,
-    backgroundIsOverlay,
-    layerCanvases: { outline: toCanvas(layers.outline), fill: toCanvas(layers.fill) },
-    ...(measurements ? { measurements } : {}),
-  };
+  return { layers, background, ...(measurements ? { measurements } : {}) };
+}
+
+/**
+ * The service's preview of the image; for a run of a version that made none, this page's copy of the upload
+ * if the browser can draw it, else the overlay.
+ */
+async function backgroundOf(api: ApiClient, results: Readonly<Record<string, string | undefined>>, localFile: File | undefined): Promise<Background> {
+  const decoded = (blob: Promise<Blob>) => blob.then((bytes) => createImageBitmap(bytes)).catch(() => undefined);
+  const preview = results.preview ? await decoded(api.fetchResult(results.preview).then((response) => response.blob())) : undefined;
+  const bitmap = preview ?? (localFile ? await decoded(Promise.resolve(localFile)) : undefined);
+  if (bitmap) return { bitmap, isOverlay: false };
+  return { bitmap: await createImageBitmap(await (await api.fetchResult(results.overlay!)).blob()), isOverlay: true };
 }
 
 /** The whole image in the frame, centred. */
@@ -330,9 +338,9 @@ function fitted(layers: CellLayers, frame: HTMLElement | null): ViewTransform {
   return { scale, x: (width - layers.width * scale) / 2, y: (height - layers.height * scale) / 2 };
 }
 
-/** Zoomed by `factor`, the image point under (px, py) staying under it. */
-function zoomedAbout(view: ViewTransform, factor: number, px: number, py: number): ViewTransform {
-  const scale = Math.min(MAX_SCALE, Math.max(0.05, view.scale * factor));
+/** Zoomed to `scale` (within the limits), the image point under (px, py) staying under it. */
+function zoomedTo(view: ViewTransform, wanted: number, px: number, py: number): ViewTransform {
+  const scale = Math.min(MAX_SCALE, Math.max(0.05, wanted));
   const applied = scale / view.scale;
   return { scale, x: px - (px - view.x) * applied, y: py - (py - view.y) * applied };
 }

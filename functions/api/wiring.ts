@@ -5,7 +5,7 @@
  */
 import type { LocalUploadLinks } from "../jobs/local-upload-links";
 import type { ObjectLinks } from "../jobs/object-links";
-import { LocalStorage } from "../pipeline/local-storage";
+import { LocalStorage } from "../pipeline/storage/local-storage";
 import { S3ObjectLinks } from "../jobs/s3-object-links";
 import { ConfigError } from "../../plumbing/errors";
 import type { Logger } from "../../plumbing/logger";

@@ -3,7 +3,7 @@
  * hands to clients, and the deployment's limits and prices. The API's wiring builds it; the domain
  * knows nothing of HTTP or AWS.
  */
-import type { Storage } from "../pipeline/storage";
+import type { Storage } from "../pipeline/storage/storage";
 import type { ComputePricing } from "./compute-cost";
 import type { ObjectLinks } from "./object-links";
 

@@ -7,7 +7,7 @@ import { randomUUID } from "node:crypto";
 import pLimit from "p-limit";
 import type { CreateJobRequest, CreateJobResponse, JobManifest } from "../../core/schemas/api";
 import { inputKey, jobKeys } from "../../core/schemas/object-keys";
-import { putJson } from "../pipeline/storage";
+import { putJson } from "../pipeline/storage/storage";
 import type { JobsContext } from "./context";
 import { JobRequestError } from "./errors";
 

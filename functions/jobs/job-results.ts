@@ -10,7 +10,7 @@ import { JOB_WIDE_FORMATS, RESULT_FORMATS, type JobWideFormat, type ResultFormat
 import type { JobStatus } from "../../core/schemas/job-documents";
 import type { MergeableResultKind } from "../../core/schemas/object-keys";
 import { jobKeys, RESULT_CONTENT_TYPES, RESULT_FILES } from "../../core/schemas/object-keys";
-import type { Storage } from "../pipeline/storage";
+import type { Storage } from "../pipeline/storage/storage";
 import type { JobsContext } from "./context";
 import { JobRequestError, ResultNotAvailableError } from "./errors";
 import { imageState, readImageRecord, readJobRecords, type ImageRecord } from "./job-view";

@@ -16,7 +16,7 @@ import {
 } from "../../core/schemas/object-keys";
 import { jobStatusSchema, type JobStatus, type JobTimings } from "../../core/schemas/job-documents";
 import type { CellType } from "../../core/types";
-import { getJson, StoredDocumentError, type ObjectInfo } from "../pipeline/storage";
+import { getJson, StoredDocumentError, type ObjectInfo } from "../pipeline/storage/storage";
 import { jobCompute } from "./compute-cost";
 import type { JobsContext } from "./context";
 import { JobNotFoundError } from "./errors";

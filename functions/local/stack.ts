@@ -21,7 +21,7 @@ import { wireApi } from "../api/wiring";
 import { LocalUploadLinks } from "../jobs/local-upload-links";
 import { loadPipelineConfig } from "../pipeline/config";
 import { errorFields } from "../../plumbing/error-fields";
-import type { Storage } from "../pipeline/storage";
+import type { Storage } from "../pipeline/storage/storage";
 import { wirePipeline } from "../pipeline/wiring";
 import { createSegmentHandler } from "../segment/handler";
 import type { LocalStackConfig } from "./config";

@@ -8,7 +8,7 @@
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import type { OutputKeys } from "../../core/schemas/object-keys";
-import type { Storage } from "./storage";
+import type { Storage } from "./storage/storage";
 
 /** The claim document: internal to the pipeline, read only by other claimers. */
 const claimSchema = z.object({

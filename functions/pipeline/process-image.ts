@@ -36,9 +36,9 @@ import type { CellType } from "../../core/types";
 import { errorFields } from "../../plumbing/error-fields";
 import type { Logger } from "../../plumbing/logger";
 import { claimRun, type Claim } from "./claims";
-import type { SegmentationEndpoint } from "./endpoint";
+import type { SegmentationEndpoint } from "./endpoint/endpoint";
 import { EndpointProtocolError, EndpointRejectedError, EndpointUnavailableError } from "./errors";
-import { getJson, putJson, StoredDocumentError, type Storage } from "./storage";
+import { getJson, putJson, StoredDocumentError, type Storage } from "./storage/storage";
 import { segmentImage, type SegmentImageOptions } from "./segment-image";
 
 /** What the pipeline works with; the wiring (wiring.ts) picks the implementations. */

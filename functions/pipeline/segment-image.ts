@@ -11,7 +11,7 @@ import type { InstancesDocument } from "../../core/schemas/job-documents";
 import { stitchTiles, type StitchedInstance } from "../../core/tiling/stitch";
 import { tileGrid, type TilingOptions } from "../../core/tiling/tiles";
 import { CELL_TYPES, type CellType, type GrayImage } from "../../core/types";
-import type { InvokeOptions, SegmentationEndpoint } from "./endpoint";
+import type { InvokeOptions, SegmentationEndpoint } from "./endpoint/endpoint";
 import { segmentTiles } from "./tile-segmentation";
 
 /** How one image is segmented. */

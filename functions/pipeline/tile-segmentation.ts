@@ -11,7 +11,7 @@ import type { Profile } from "../../core/schemas/manifest";
 import type { TileInstance, TileResult } from "../../core/tiling/stitch";
 import { cropImage, type Tile, type TileGrid } from "../../core/tiling/tiles";
 import type { GrayImage } from "../../core/types";
-import type { InvokeOptions, SegmentationEndpoint } from "./endpoint";
+import type { InvokeOptions, SegmentationEndpoint } from "./endpoint/endpoint";
 import { EndpointProtocolError } from "./errors";
 
 export interface SegmentTilesOptions {

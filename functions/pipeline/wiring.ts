@@ -8,15 +8,15 @@ import { S3Client, type S3ClientConfig } from "@aws-sdk/client-s3";
 import { SageMakerRuntimeClient } from "@aws-sdk/client-sagemaker-runtime";
 import { traced } from "../tracing";
 import type { PipelineConfig } from "./config";
-import { limited, retrying, type SegmentationEndpoint } from "./endpoint";
-import { HttpEndpoint } from "./http-endpoint";
-import { LocalStorage } from "./local-storage";
+import { limited, retrying, type SegmentationEndpoint } from "./endpoint/endpoint";
+import { HttpEndpoint } from "./endpoint/http-endpoint";
+import { LocalStorage } from "./storage/local-storage";
 import type { Logger } from "../../plumbing/logger";
 import type { PipelineDeps, PipelineSettings } from "./process-image";
-import { S3Storage } from "./s3-storage";
-import { SageMakerAsyncEndpoint } from "./sagemaker-async-endpoint";
-import { SageMakerEndpoint } from "./sagemaker-endpoint";
-import type { Storage } from "./storage";
+import { S3Storage } from "./storage/s3-storage";
+import { SageMakerAsyncEndpoint } from "./endpoint/sagemaker-async-endpoint";
+import { SageMakerEndpoint } from "./endpoint/sagemaker-endpoint";
+import type { Storage } from "./storage/storage";
 
 /** What the segment handler needs: the dependencies and the settings of processObject. */
 export interface Pipeline {

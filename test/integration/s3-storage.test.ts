@@ -4,7 +4,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { S3Storage } from "../../functions/pipeline/s3-storage";
+import { S3Storage } from "../../functions/pipeline/storage/s3-storage";
 import { localS3Client, startLocalS3, type LocalS3 } from "../support/local-s3";
 
 describe("S3Storage (s3rver)", () => {

@@ -14,7 +14,7 @@ import { once } from "node:events";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { S3Client } from "@aws-sdk/client-s3";
-import { S3Storage } from "../../functions/pipeline/s3-storage";
+import { S3Storage } from "../../functions/pipeline/storage/s3-storage";
 
 /** InvokeEndpointAsync's own failures that tests can inject. */
 export type AsyncRuntimeFault = "ThrottlingException" | "ServiceUnavailable" | "InternalFailure";

@@ -7,7 +7,7 @@ import { z } from "zod";
 import { formatSubmissionRows, SUBMISSION_CSV_HEADER } from "../../../core/kaggle/csv";
 import { segmentQuerySchema } from "../../../core/schemas/api";
 import { instancesDocumentSchema } from "../../../core/schemas/job-documents";
-import type { SegmentationEndpoint } from "../../pipeline/endpoint";
+import type { SegmentationEndpoint } from "../../pipeline/endpoint/endpoint";
 import { segmentImage, type SegmentImageOptions } from "../../pipeline/segment-image";
 import { ApiRequestError } from "../errors";
 import { limitBody } from "./body-limit";

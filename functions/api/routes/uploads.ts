@@ -6,7 +6,7 @@
 import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import { z } from "zod";
 import type { LocalUploadLinks } from "../../jobs/local-upload-links";
-import type { LocalStorage } from "../../pipeline/local-storage";
+import type { LocalStorage } from "../../pipeline/storage/local-storage";
 import { ApiRequestError } from "../errors";
 import { streamedBody } from "./body-limit";
 import { binarySchema, errorResponse } from "./openapi-parts";

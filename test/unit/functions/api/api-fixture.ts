@@ -8,7 +8,7 @@ import { createApi, type ApiDeps } from "../../../../functions/api/app";
 import type { JobsContext } from "../../../../functions/jobs/context";
 import { LocalUploadLinks } from "../../../../functions/jobs/local-upload-links";
 import type { ObjectLinks } from "../../../../functions/jobs/object-links";
-import type { SegmentationEndpoint } from "../../../../functions/pipeline/endpoint";
+import type { SegmentationEndpoint } from "../../../../functions/pipeline/endpoint/endpoint";
 import type { Logger, LogFields } from "../../../../plumbing/logger";
 import { jobsContext, tempBucket, type TempBucket } from "../jobs/status-builders";
 

@@ -6,8 +6,8 @@ import { ApiRequestError, RETRY_AFTER_SECONDS, toApiError } from "../../../../fu
 import { JobNotFoundError, JobRequestError, ResultNotAvailableError } from "../../../../functions/jobs/errors";
 import { UploadTokenError } from "../../../../functions/jobs/local-upload-links";
 import { EndpointProtocolError, EndpointRejectedError, EndpointUnavailableError } from "../../../../functions/pipeline/errors";
-import { sageMakerRuntimeError } from "../../../../functions/pipeline/sagemaker-endpoint";
-import { StoredDocumentError } from "../../../../functions/pipeline/storage";
+import { sageMakerRuntimeError } from "../../../../functions/pipeline/endpoint/sagemaker-endpoint";
+import { StoredDocumentError } from "../../../../functions/pipeline/storage/storage";
 
 describe("toApiError", () => {
   it("answers an endpoint refusal that is not about the image as the deployment's fault (500), keeping its text out", () => {

@@ -27,8 +27,8 @@ import {
 import type { ComputePricing } from "../../../../functions/jobs/compute-cost";
 import type { JobsContext, JobsSettings } from "../../../../functions/jobs/context";
 import type { ObjectLinks } from "../../../../functions/jobs/object-links";
-import { LocalStorage } from "../../../../functions/pipeline/local-storage";
-import type { ObjectInfo, Storage } from "../../../../functions/pipeline/storage";
+import { LocalStorage } from "../../../../functions/pipeline/storage/local-storage";
+import type { ObjectInfo, Storage } from "../../../../functions/pipeline/storage/storage";
 
 /** The bucket name the sources of the documents claim. */
 export const BUCKET = "cellseg-test";

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { watchInputFolder, type InputWatcher } from "../../../../functions/local/input-watcher";
-import { LocalStorage } from "../../../../functions/pipeline/local-storage";
+import { LocalStorage } from "../../../../functions/pipeline/storage/local-storage";
 import { memoryLogger } from "../api/api-fixture";
 
 const WAIT = { timeout: 15_000, interval: 20 } as const;

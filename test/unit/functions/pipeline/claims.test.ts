@@ -4,7 +4,7 @@ import path from "node:path";
 import { beforeEach, describe, expect, it } from "vitest";
 import { outputKeys } from "../../../../core/schemas/object-keys";
 import { claimRun } from "../../../../functions/pipeline/claims";
-import { LocalStorage } from "../../../../functions/pipeline/local-storage";
+import { LocalStorage } from "../../../../functions/pipeline/storage/local-storage";
 
 const keys = outputKeys({ jobId: "job-1", fileName: "a.png" }, "0123456789abcdef0123");
 const TTL_MS = 60_000;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { backoffDelayMs, withRetries } from "../../../../functions/pipeline/retry";
+import { backoffDelayMs, withRetries } from "../../../../../functions/pipeline/endpoint/retry";
 
 const policy = { maxAttempts: 4, baseDelayMs: 100, maxDelayMs: 1000 };
 

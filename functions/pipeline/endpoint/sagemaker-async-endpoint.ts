@@ -13,11 +13,11 @@ import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { DeleteObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { InvokeEndpointAsyncCommand, type SageMakerRuntimeClient } from "@aws-sdk/client-sagemaker-runtime";
-import { errorBodySchema, type EndpointErrorCode, type InvocationResponse } from "../../core/schemas/endpoint";
-import { ENDPOINT_ERROR_STATUS } from "../../model-container/src/server/error-status";
+import { errorBodySchema, type EndpointErrorCode, type InvocationResponse } from "../../../core/schemas/endpoint";
+import { ENDPOINT_ERROR_STATUS } from "../../../model-container/src/server/error-status";
 import { endpointErrorFor, invocationBody, parseInvocationResponse, type InvokeOptions, type SegmentationEndpoint, type TileRequest } from "./endpoint";
-import { EndpointProtocolError, EndpointUnavailableError, type EndpointRejectedError } from "./errors";
-import { S3Storage } from "./s3-storage";
+import { EndpointProtocolError, EndpointUnavailableError, type EndpointRejectedError } from "../errors";
+import { S3Storage } from "../storage/s3-storage";
 import { sageMakerRuntimeError } from "./sagemaker-endpoint";
 
 export interface SageMakerAsyncEndpointOptions {

@@ -3,7 +3,7 @@ import { mkdtemp, readdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { beforeEach, describe, expect, it } from "vitest";
-import { LocalStorage } from "../../../../functions/pipeline/local-storage";
+import { LocalStorage } from "../../../../../functions/pipeline/storage/local-storage";
 
 describe("LocalStorage", () => {
   let root: string;

@@ -2,9 +2,9 @@
  * {@link SegmentationEndpoint} over plain HTTP: the model server (model-container) run locally, or any
  * server with the SageMaker container contract (`POST /invocations`).
  */
-import type { InvocationResponse } from "../../core/schemas/endpoint";
+import type { InvocationResponse } from "../../../core/schemas/endpoint";
 import { endpointErrorFor, invocationBody, parseInvocationResponse, type InvokeOptions, type SegmentationEndpoint, type TileRequest } from "./endpoint";
-import { EndpointUnavailableError } from "./errors";
+import { EndpointUnavailableError } from "../errors";
 
 export interface HttpEndpointOptions {
   /** Give up on one call after this long (a retryable timeout). */

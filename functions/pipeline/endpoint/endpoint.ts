@@ -12,9 +12,9 @@ import {
   type InvocationResponse,
   type ThresholdOverrides,
   type TileOrigin,
-} from "../../core/schemas/endpoint";
-import type { Profile } from "../../core/schemas/manifest";
-import { EndpointProtocolError, EndpointRejectedError, EndpointUnavailableError, isRetryable } from "./errors";
+} from "../../../core/schemas/endpoint";
+import type { Profile } from "../../../core/schemas/manifest";
+import { EndpointProtocolError, EndpointRejectedError, EndpointUnavailableError, isRetryable } from "../errors";
 import { withRetries, type RetryPolicy } from "./retry";
 
 /** One tile to segment. */

@@ -1,10 +1,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { invocationRequestSchema, type InvocationResponse } from "../../../../core/schemas/endpoint";
-import { retrying } from "../../../../functions/pipeline/endpoint";
-import { EndpointProtocolError, EndpointRejectedError, EndpointUnavailableError } from "../../../../functions/pipeline/errors";
-import { HttpEndpoint } from "../../../../functions/pipeline/http-endpoint";
+import { invocationRequestSchema, type InvocationResponse } from "../../../../../core/schemas/endpoint";
+import { retrying } from "../../../../../functions/pipeline/endpoint/endpoint";
+import { EndpointProtocolError, EndpointRejectedError, EndpointUnavailableError } from "../../../../../functions/pipeline/errors";
+import { HttpEndpoint } from "../../../../../functions/pipeline/endpoint/http-endpoint";
 
 /** An endpoint's valid answer for a 4x3 tile with one cell. */
 const ANSWER: InvocationResponse = {

@@ -10,8 +10,8 @@ import { ImageTooLargeError, InvalidImageError } from "../../core/errors";
 import type { ApiErrorBody } from "../../core/schemas/api";
 import { ENDPOINT_ERROR_CODES } from "../../core/schemas/endpoint";
 import { JobNotFoundError, JobRequestError, ResultNotAvailableError } from "../jobs/errors";
-import { UploadTokenError } from "../jobs/local-upload-links";
-import { EndpointRejectedError, EndpointUnavailableError } from "../pipeline/errors";
+import { UploadTokenError } from "../jobs/errors";
+import { EndpointRejectedError, EndpointUnavailableError } from "../pipeline/endpoint/errors";
 
 /** A request the API refuses before any domain code runs (validation, size, auth, content type). */
 export class ApiRequestError extends Error {

@@ -36,3 +36,12 @@ export class ResultNotAvailableError extends Error {
     this.name = "ResultNotAvailableError";
   }
 }
+
+/** An upload token that was not made by this process, was altered, or has expired. */
+export class UploadTokenError extends Error {
+  readonly code = "invalid_upload_token";
+  constructor(message: string) {
+    super(message);
+    this.name = "UploadTokenError";
+  }
+}

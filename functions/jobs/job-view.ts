@@ -16,7 +16,8 @@ import {
 } from "../../core/schemas/object-keys";
 import { jobStatusSchema, type JobStatus, type JobTimings } from "../../core/schemas/job-documents";
 import type { CellType } from "../../core/types";
-import { getJson, StoredDocumentError, type ObjectInfo } from "../pipeline/storage/storage";
+import { getJson, type ObjectInfo } from "../pipeline/storage/storage";
+import { StoredDocumentError } from "../pipeline/storage/errors";
 import { jobCompute } from "./compute-cost";
 import type { JobsContext } from "./context";
 import { JobNotFoundError } from "./errors";

@@ -7,16 +7,8 @@
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { z } from "zod";
 import { parseInputKey } from "../../core/schemas/object-keys";
+import { UploadTokenError } from "./errors";
 import type { ObjectLinks, UploadLink } from "./object-links";
-
-/** An upload token that was not made by this process, was altered, or has expired. */
-export class UploadTokenError extends Error {
-  readonly code = "invalid_upload_token";
-  constructor(message: string) {
-    super(message);
-    this.name = "UploadTokenError";
-  }
-}
 
 const tokenPayloadSchema = z.object({ key: z.string(), expiresAt: z.number().int() });
 

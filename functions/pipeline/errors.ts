@@ -1,57 +1,9 @@
 /**
- * Failures of the pipeline's edges (the model endpoint, the job's claim). Each says whether trying again
- * later can help: the handler lets a retryable failure go back to the queue, and records a permanent one
- * in the job's status document.
+ * Failures of a job as the pipeline reports them to the segment function. Each that says whether trying
+ * again later can help carries `retryable`: the handler lets a retryable failure go back to the queue, and
+ * records a permanent one in the job's status document. The endpoint's own are endpoint/errors.ts's.
  */
-
-/** The endpoint did not answer usefully: throttled, 5xx, timed out, unreachable. Worth retrying. */
-export class EndpointUnavailableError extends Error {
-  readonly retryable = true;
-  /** How long the endpoint asked us to wait (Retry-After), if it said. */
-  readonly retryAfterMs: number | undefined;
-  /** The HTTP status (or SageMaker's original status), when there was one. */
-  readonly status: number | undefined;
-  /**
-   * False when trying again at once would only repeat a long wait (an async endpoint still scaling from
-   * zero after the whole deadline): the job fails as retryable and its message comes back later instead.
-   */
-  readonly retryNow: boolean;
-
-  constructor(message: string, options: { cause?: unknown; retryAfterMs?: number; status?: number; retryNow?: boolean } = {}) {
-    super(message, { cause: options.cause });
-    this.name = "EndpointUnavailableError";
-    this.retryAfterMs = options.retryAfterMs;
-    this.status = options.status;
-    this.retryNow = options.retryNow ?? true;
-  }
-}
-
-/**
- * The endpoint refused the request (4xx): the same request would be refused again. `code` is the
- * endpoint's error code (`invalid_image`, `image_too_large`, ...) when it gave one.
- */
-export class EndpointRejectedError extends Error {
-  readonly retryable = false;
-  readonly status: number;
-  readonly code: string | undefined;
-
-  constructor(message: string, options: { status: number; code?: string; cause?: unknown }) {
-    super(message, { cause: options.cause });
-    this.name = "EndpointRejectedError";
-    this.status = options.status;
-    this.code = options.code;
-  }
-}
-
-/** The endpoint answered 200 with something that is not an invocation response. A server bug: not retried. */
-export class EndpointProtocolError extends Error {
-  readonly retryable = false;
-
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = "EndpointProtocolError";
-  }
-}
+import type { JobErrorCode } from "../../core/schemas/job-documents";
 
 /** Another delivery of the same object version holds a live claim on the run: try again later. */
 export class JobInProgressError extends Error {
@@ -68,13 +20,21 @@ export function isRetryable(error: unknown): boolean {
   return typeof error === "object" && error !== null && "retryable" in error && error.retryable === true;
 }
 
-/**
- * Whether a job failed because an async endpoint did not answer within the deadline, most likely still
- * starting an instance after scaling to zero (the error may be wrapped as another's cause).
- */
-export function isEndpointStillStarting(error: unknown): boolean {
-  for (let current = error; current instanceof Error; current = current.cause) {
-    if (current instanceof EndpointUnavailableError && !current.retryNow) return true;
+/** Thrown for an event from a bucket this pipeline does not serve: a deployment mistake, not a job. */
+export class UnexpectedBucketError extends Error {
+  constructor(bucket: string, expected: string) {
+    super(`the event is for bucket "${bucket}", but this pipeline reads "${expected}"`);
+    this.name = "UnexpectedBucketError";
   }
-  return false;
+}
+
+/** A job that failed for good on an earlier delivery, reported again without redoing the work. */
+export class PermanentJobError extends Error {
+  constructor(
+    readonly code: JobErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = "PermanentJobError";
+  }
 }

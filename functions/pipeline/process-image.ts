@@ -37,8 +37,10 @@ import { errorFields } from "../../plumbing/error-fields";
 import type { Logger } from "../../plumbing/logger";
 import { claimRun, type Claim } from "./claims";
 import type { SegmentationEndpoint } from "./endpoint/endpoint";
-import { EndpointProtocolError, EndpointRejectedError, EndpointUnavailableError } from "./errors";
-import { getJson, putJson, StoredDocumentError, type Storage } from "./storage/storage";
+import { EndpointProtocolError, EndpointRejectedError, EndpointUnavailableError } from "./endpoint/errors";
+import { PermanentJobError, UnexpectedBucketError } from "./errors";
+import { getJson, putJson, type Storage } from "./storage/storage";
+import { StoredDocumentError } from "./storage/errors";
 import { segmentImage, type SegmentImageOptions } from "./segment-image";
 
 /** What the pipeline works with; the wiring (wiring.ts) picks the implementations. */
@@ -97,14 +99,6 @@ export type JobOutcome =
       readonly repeated: boolean;
       readonly retries: number;
     };
-
-/** Thrown for an event from a bucket this pipeline does not serve: a deployment mistake, not a job. */
-export class UnexpectedBucketError extends Error {
-  constructor(bucket: string, expected: string) {
-    super(`the event is for bucket "${bucket}", but this pipeline reads "${expected}"`);
-    this.name = "UnexpectedBucketError";
-  }
-}
 
 /**
  * Segments one uploaded object and writes its results and status document.
@@ -179,17 +173,6 @@ async function finishedRun(output: Storage, keys: OutputKeys, runId: string, log
     return { kind: "failed", status, error: new PermanentJobError(status.error.code, status.error.message), repeated: true, retries: 0 };
   }
   return undefined;
-}
-
-/** A job that failed for good on an earlier delivery, reported again without redoing the work. */
-export class PermanentJobError extends Error {
-  constructor(
-    readonly code: JobErrorCode,
-    message: string,
-  ) {
-    super(message);
-    this.name = "PermanentJobError";
-  }
 }
 
 /** One claimed run: does the work, writes the results and the status document. */

@@ -12,7 +12,7 @@ import type { TileInstance, TileResult } from "../../core/tiling/stitch";
 import { cropImage, type Tile, type TileGrid } from "../../core/tiling/tiles";
 import type { GrayImage } from "../../core/types";
 import type { InvokeOptions, SegmentationEndpoint } from "./endpoint/endpoint";
-import { EndpointProtocolError } from "./errors";
+import { EndpointProtocolError } from "./endpoint/errors";
 
 export interface SegmentTilesOptions {
   /** Tiles of this image in flight at once (the endpoint may bound all images together further). */

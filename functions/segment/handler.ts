@@ -17,10 +17,12 @@ import { s3NotificationSchema, type S3Notification } from "./s3-notification";
 import { loadPipelineConfig } from "../pipeline/config";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { errorFields } from "../../plumbing/error-fields";
-import { isEndpointStillStarting, JobInProgressError } from "../pipeline/errors";
+import { isEndpointStillStarting } from "../pipeline/endpoint/errors";
+import { JobInProgressError } from "../pipeline/errors";
 import { traced } from "../tracing";
 import { processObject, type JobOutcome } from "../pipeline/process-image";
 import { wirePipeline, type Pipeline } from "../pipeline/wiring";
+import { JobFailedError } from "./errors";
 import { type MessageVisibility, sqsMessageVisibility } from "./message-visibility";
 import { SEGMENT_METRICS } from "./metrics";
 
@@ -33,14 +35,6 @@ export interface Observability {
 export interface EarlyRetry {
   readonly visibility: MessageVisibility;
   readonly delaySeconds: number;
-}
-
-/** A job that failed on this delivery; the record goes back to the queue. */
-export class JobFailedError extends Error {
-  constructor(message: string, options: { cause: unknown }) {
-    super(message, options);
-    this.name = "JobFailedError";
-  }
 }
 
 type S3SqsRecord = ParsedRecord<SQSRecord, S3Notification>;

@@ -26,7 +26,7 @@ import { DEFAULT_TILING, tileGrid } from "../../core/tiling/tiles";
 import type { BinaryMask } from "../../core/types";
 import { loadPipelineConfig } from "../../functions/pipeline/config";
 import { retrying } from "../../functions/pipeline/endpoint/endpoint";
-import { EndpointRejectedError } from "../../functions/pipeline/errors";
+import { EndpointRejectedError } from "../../functions/pipeline/endpoint/errors";
 import { SageMakerEndpoint } from "../../functions/pipeline/endpoint/sagemaker-endpoint";
 import { wirePipeline } from "../../functions/pipeline/wiring";
 import { createSegmentHandler, handler as deployedHandler } from "../../functions/segment/handler";

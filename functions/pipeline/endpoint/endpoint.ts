@@ -14,7 +14,8 @@ import {
   type TileOrigin,
 } from "../../../core/schemas/endpoint";
 import type { Profile } from "../../../core/schemas/manifest";
-import { EndpointProtocolError, EndpointRejectedError, EndpointUnavailableError, isRetryable } from "../errors";
+import { EndpointProtocolError, EndpointRejectedError, EndpointUnavailableError } from "./errors";
+import { isRetryable } from "../errors";
 import { withRetries, type RetryPolicy } from "./retry";
 
 /** One tile to segment. */

@@ -4,7 +4,7 @@
  */
 import type { InvocationResponse } from "../../../core/schemas/endpoint";
 import { endpointErrorFor, invocationBody, parseInvocationResponse, type InvokeOptions, type SegmentationEndpoint, type TileRequest } from "./endpoint";
-import { EndpointUnavailableError } from "../errors";
+import { EndpointUnavailableError } from "./errors";
 
 export interface HttpEndpointOptions {
   /** Give up on one call after this long (a retryable timeout). */

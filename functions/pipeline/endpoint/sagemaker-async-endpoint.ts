@@ -16,7 +16,7 @@ import { InvokeEndpointAsyncCommand, type SageMakerRuntimeClient } from "@aws-sd
 import { errorBodySchema, type EndpointErrorCode, type InvocationResponse } from "../../../core/schemas/endpoint";
 import { ENDPOINT_ERROR_STATUS } from "../../../model-container/src/server/error-status";
 import { endpointErrorFor, invocationBody, parseInvocationResponse, type InvokeOptions, type SegmentationEndpoint, type TileRequest } from "./endpoint";
-import { EndpointProtocolError, EndpointUnavailableError, type EndpointRejectedError } from "../errors";
+import { EndpointProtocolError, EndpointUnavailableError, type EndpointRejectedError } from "./errors";
 import { S3Storage } from "../storage/s3-storage";
 import { sageMakerRuntimeError } from "./sagemaker-endpoint";
 

@@ -6,7 +6,7 @@
 import { InvokeEndpointCommand, ModelError, type SageMakerRuntimeClient } from "@aws-sdk/client-sagemaker-runtime";
 import type { InvocationResponse } from "../../../core/schemas/endpoint";
 import { endpointErrorFor, invocationBody, parseInvocationResponse, type InvokeOptions, type SegmentationEndpoint, type TileRequest } from "./endpoint";
-import { EndpointRejectedError, EndpointUnavailableError } from "../errors";
+import { EndpointRejectedError, EndpointUnavailableError } from "./errors";
 
 export interface SageMakerEndpointOptions {
   /** Give up on one call after this long (a retryable timeout). SageMaker itself gives up after 60 s. */

@@ -3,6 +3,7 @@
  * interface, so the pipeline does not know which it has. Keys are S3-style: `/`-separated, no leading `/`.
  */
 import type { z } from "zod";
+import { StoredDocumentError } from "./errors";
 
 /** What storage knows about an object without reading it. */
 export interface ObjectInfo {
@@ -59,14 +60,6 @@ export interface Storage {
   createIfAbsent(key: string, body: Uint8Array | string, options?: PutOptions): Promise<boolean>;
   /** Every object whose key starts with `prefix`, in key order. */
   list(prefix: string): Promise<ObjectInfo[]>;
-}
-
-/** A stored JSON document that does not match its schema (or is not JSON). */
-export class StoredDocumentError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = "StoredDocumentError";
-  }
 }
 
 /**

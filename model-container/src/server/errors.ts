@@ -7,7 +7,6 @@ import { HTTPException } from "hono/http-exception";
 import { CellsegInputError, ImageTooLargeError, InvalidImageError, ModelUnavailableError } from "../../../core/errors";
 import { ENDPOINT_ERROR_CODES, type EndpointErrorCode, type ErrorBody } from "../../../core/schemas/endpoint";
 import { ENDPOINT_ERROR_STATUS } from "./error-status";
-import { QueueFullError, RequestTimeoutError } from "./inference-queue";
 
 /** The request itself is malformed (bad JSON, a field out of bounds, a profile not served). */
 export class InvalidRequestError extends CellsegInputError {}
@@ -52,6 +51,28 @@ export interface HttpError {
 
 /** Seconds a client should wait before retrying an overloaded or starting server. */
 export const RETRY_AFTER_SECONDS = 1;
+
+/** Every slot is taken and the waiting line is full. */
+export class QueueFullError extends Error {
+  constructor(
+    readonly active: number,
+    readonly pending: number,
+  ) {
+    super(`the server is busy (${active} running, ${pending} waiting); retry later`);
+    this.name = "QueueFullError";
+  }
+}
+
+/** The request did not finish within its deadline. */
+export class RequestTimeoutError extends Error {
+  constructor(
+    readonly timeoutMs: number,
+    readonly started: boolean,
+  ) {
+    super(`the request did not finish within ${timeoutMs} ms (${started ? "while running" : "while waiting for a slot"})`);
+    this.name = "RequestTimeoutError";
+  }
+}
 
 /**
  * Maps any thrown value to its HTTP answer.

@@ -4,28 +4,7 @@
  * model inputs until the process runs out of memory.
  */
 import pLimit, { type LimitFunction } from "p-limit";
-
-/** Every slot is taken and the waiting line is full. */
-export class QueueFullError extends Error {
-  constructor(
-    readonly active: number,
-    readonly pending: number,
-  ) {
-    super(`the server is busy (${active} running, ${pending} waiting); retry later`);
-    this.name = "QueueFullError";
-  }
-}
-
-/** The request did not finish within its deadline. */
-export class RequestTimeoutError extends Error {
-  constructor(
-    readonly timeoutMs: number,
-    readonly started: boolean,
-  ) {
-    super(`the request did not finish within ${timeoutMs} ms (${started ? "while running" : "while waiting for a slot"})`);
-    this.name = "RequestTimeoutError";
-  }
-}
+import { QueueFullError, RequestTimeoutError } from "./errors";
 
 export interface InferenceQueueOptions {
   readonly maxConcurrency: number;

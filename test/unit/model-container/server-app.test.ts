@@ -10,7 +10,8 @@ import type { Manifest } from "../../../core/schemas/manifest";
 import { createApp, ServingState, type AppLimits } from "../../../model-container/src/server/app";
 import { loadConfig } from "../../../model-container/src/server/config";
 import { withOverrides, type ServedModels } from "../../../model-container/src/server/inference-pool";
-import { InferenceQueue, QueueFullError, RequestTimeoutError } from "../../../model-container/src/server/inference-queue";
+import { InferenceQueue } from "../../../model-container/src/server/inference-queue";
+import { QueueFullError, RequestTimeoutError } from "../../../model-container/src/server/errors";
 import { responseFormat } from "../../../model-container/src/server/invocation";
 import { createLogger } from "../../../model-container/src/server/logger";
 

@@ -4,10 +4,10 @@ import { ImageTooLargeError, InvalidImageError } from "../../../../core/errors";
 import { apiErrorSchema } from "../../../../core/schemas/api";
 import { ApiRequestError, RETRY_AFTER_SECONDS, toApiError } from "../../../../functions/api/errors";
 import { JobNotFoundError, JobRequestError, ResultNotAvailableError } from "../../../../functions/jobs/errors";
-import { UploadTokenError } from "../../../../functions/jobs/local-upload-links";
-import { EndpointProtocolError, EndpointRejectedError, EndpointUnavailableError } from "../../../../functions/pipeline/errors";
+import { UploadTokenError } from "../../../../functions/jobs/errors";
+import { EndpointProtocolError, EndpointRejectedError, EndpointUnavailableError } from "../../../../functions/pipeline/endpoint/errors";
 import { sageMakerRuntimeError } from "../../../../functions/pipeline/endpoint/sagemaker-endpoint";
-import { StoredDocumentError } from "../../../../functions/pipeline/storage/storage";
+import { StoredDocumentError } from "../../../../functions/pipeline/storage/errors";
 
 describe("toApiError", () => {
   it("answers an endpoint refusal that is not about the image as the deployment's fault (500), keeping its text out", () => {

@@ -1,6 +1,7 @@
 import { createHmac } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { LocalUploadLinks, UploadTokenError } from "../../../../functions/jobs/local-upload-links";
+import { LocalUploadLinks } from "../../../../functions/jobs/local-upload-links";
+import { UploadTokenError } from "../../../../functions/jobs/errors";
 
 const BASE = "http://localhost:3000";
 const SECRET = new Uint8Array(32).fill(7);

@@ -3,7 +3,7 @@ import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { invocationRequestSchema, type InvocationResponse } from "../../../../../core/schemas/endpoint";
 import { retrying } from "../../../../../functions/pipeline/endpoint/endpoint";
-import { EndpointProtocolError, EndpointRejectedError, EndpointUnavailableError } from "../../../../../functions/pipeline/errors";
+import { EndpointProtocolError, EndpointRejectedError, EndpointUnavailableError } from "../../../../../functions/pipeline/endpoint/errors";
 import { HttpEndpoint } from "../../../../../functions/pipeline/endpoint/http-endpoint";
 
 /** An endpoint's valid answer for a 4x3 tile with one cell. */

@@ -1,6 +1,3 @@
-import { createHash } from "node:crypto";
-import { z } from "zod";
-
 /**
  * Where the batch pipeline's objects live in the buckets: the key layout, the job and file names it
  * allows, and the run id that names one upload's results. The documents stored there are
@@ -31,6 +28,8 @@ import { z } from "zod";
  * version ({@link runIdOf}), so the same version always maps to the same run and a new upload to a new one.
  * Input and output may be one bucket or two.
  */
+import { createHash } from "node:crypto";
+import { z } from "zod";
 
 /** Top-level prefixes of the layout. */
 export const KEY_PREFIXES = { input: "input/", output: "output/", jobs: "jobs/" } as const;

@@ -145,7 +145,7 @@ export async function processObject(event: ObjectCreated, deps: PipelineDeps, se
   const finishedMeanwhile = await finishedRun(output, keys, runId, logger);
   if (finishedMeanwhile !== undefined) return finishedMeanwhile;
 
-  const run = new Run(deps, settings, location, source, keys, runId, event.attempt, claimed.claim, now);
+  const run = new Run({ deps, settings, location, source, keys, runId, attempt: event.attempt, claim: claimed.claim, now });
   logger.info("job started", { ...fields, key: event.key, size: source.size });
   return run.execute();
 }
@@ -175,43 +175,50 @@ async function finishedRun(output: Storage, keys: OutputKeys, runId: string, log
   return undefined;
 }
 
+/** What one claimed run works on. */
+interface RunOptions {
+  readonly deps: PipelineDeps;
+  readonly settings: PipelineSettings;
+  readonly location: InputLocation;
+  /** The object version the run segments. */
+  readonly source: SourceObject;
+  readonly keys: OutputKeys;
+  readonly runId: string;
+  /** Which delivery of the event this is, from 1. */
+  readonly attempt: number;
+  /** The claim the run holds, released when it fails. */
+  readonly claim: Claim;
+  readonly now: () => Date;
+}
+
 /** One claimed run: does the work, writes the results and the status document. */
 class Run {
   private readonly startedAt: Date;
   private retries = 0;
 
-  constructor(
-    private readonly deps: PipelineDeps,
-    private readonly settings: PipelineSettings,
-    private readonly location: InputLocation,
-    private readonly source: SourceObject,
-    private readonly keys: OutputKeys,
-    private readonly runId: string,
-    private readonly attempt: number,
-    private readonly claim: Claim,
-    private readonly now: () => Date,
-  ) {
-    this.startedAt = now();
+  constructor(private readonly options: RunOptions) {
+    this.startedAt = options.now();
   }
 
   private get statusBase() {
-    const { jobId, fileName, imageId } = this.location;
+    const { jobId, fileName, imageId } = this.options.location;
     return {
       schemaVersion: 1 as const,
       jobId,
       fileName,
       imageId,
-      source: this.source,
-      runId: this.runId,
-      attempt: this.attempt,
+      source: this.options.source,
+      runId: this.options.runId,
+      attempt: this.options.attempt,
       startedAt: this.startedAt.toISOString(),
-      updatedAt: this.now().toISOString(),
+      updatedAt: this.options.now().toISOString(),
     };
   }
 
   async execute(): Promise<JobOutcome> {
-    const { output, logger } = this.deps;
-    const fields = { jobId: this.location.jobId, fileName: this.location.fileName, runId: this.runId, attempt: this.attempt };
+    const { deps, location, runId, attempt } = this.options;
+    const { output, logger } = deps;
+    const fields = { jobId: location.jobId, fileName: location.fileName, runId, attempt };
     try {
       const outcome = await this.segment();
       if (outcome.kind === "succeeded") {
@@ -225,22 +232,22 @@ class Run {
       const status = jobStatusSchema.parse({
         ...this.statusBase,
         status: "failed",
-        finishedAt: this.now().toISOString(),
+        finishedAt: this.options.now().toISOString(),
         error: failure,
       }) as Extract<JobStatus, { status: "failed" }>;
       logger[failure.retryable ? "warn" : "error"]("job failed", { ...fields, error: failure, cause: errorFields(error) });
       // Best effort: the failure itself must reach the queue even if the bucket is what failed.
-      await putJson(output, this.keys.status, status).catch((writeError: unknown) =>
+      await putJson(output, this.options.keys.status, status).catch((writeError: unknown) =>
         logger.error("cannot write the failed status document", { ...fields, error: errorFields(writeError) }),
       );
-      await this.claim.release().catch((releaseError: unknown) => logger.warn("cannot release the claim", { ...fields, error: errorFields(releaseError) }));
+      await this.options.claim.release().catch((releaseError: unknown) => logger.warn("cannot release the claim", { ...fields, error: errorFields(releaseError) }));
       return { kind: "failed", status, error, repeated: false, retries: this.retries };
     }
   }
 
   private async segment(): Promise<JobOutcome> {
-    const { input, output, endpoint } = this.deps;
-    const { settings, keys, location } = this;
+    const { input, output, endpoint } = this.options.deps;
+    const { settings, keys, location, source, attempt } = this.options;
     const started = performance.now();
     const lap = (() => {
       let last = started;
@@ -252,10 +259,10 @@ class Run {
       };
     })();
 
-    const object = await input.get(this.source.key, this.source.versionId ? { versionId: this.source.versionId } : {});
-    if (object === undefined) return { kind: "superseded", reason: `${this.source.key} was deleted while the job started` };
-    if (this.source.versionId === undefined && object.etag !== this.source.etag) {
-      return { kind: "superseded", reason: `${this.source.key} was replaced while the job started` };
+    const object = await input.get(source.key, source.versionId ? { versionId: source.versionId } : {});
+    if (object === undefined) return { kind: "superseded", reason: `${source.key} was deleted while the job started` };
+    if (source.versionId === undefined && object.etag !== source.etag) {
+      return { kind: "superseded", reason: `${source.key} was replaced while the job started` };
     }
     // Written only once the object is known to be the version the event is about, so that a stale
     // event never overwrites the status of a newer upload.
@@ -265,7 +272,7 @@ class Run {
     lap();
     const { image, instances, document, cellsPerType } = segmented;
     const fileName = location.fileName.slice(location.fileName.lastIndexOf("/") + 1);
-    const pixelSizeUm = (await jobPixelSizeUm(output, location.jobId, this.deps.logger)) ?? image.pixelSizeUm;
+    const pixelSizeUm = (await jobPixelSizeUm(output, location.jobId, this.options.deps.logger)) ?? image.pixelSizeUm;
     const [rendered, preview] = await Promise.all([
       renderImageResults(location.imageId, fileName, image, instances, {
         overlayStyle: settings.overlayStyle,
@@ -288,9 +295,9 @@ class Run {
       output.put(keys.results.outlines, JSON.stringify(rendered.outlines), { contentType: RESULT_CONTENT_TYPES.outlines }),
     ]);
     // A newer upload may have landed while this one ran: its run owns the status document now.
-    const current = await input.head(this.source.key);
-    if (current === undefined || isStale({ ...this.source, attempt: this.attempt }, current)) {
-      return { kind: "superseded", reason: `${this.source.key} was replaced while the job ran; its results stay under ${keys.runPrefix}` };
+    const current = await input.head(source.key);
+    if (current === undefined || isStale({ ...source, attempt }, current)) {
+      return { kind: "superseded", reason: `${source.key} was replaced while the job ran; its results stay under ${keys.runPrefix}` };
     }
     const writeMs = lap();
 
@@ -298,7 +305,7 @@ class Run {
     const status = jobStatusSchema.parse({
       ...this.statusBase,
       status: "succeeded",
-      finishedAt: this.now().toISOString(),
+      finishedAt: this.options.now().toISOString(),
       width: image.width,
       height: image.height,
       cellType: document.cellType,

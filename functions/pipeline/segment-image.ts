@@ -12,7 +12,7 @@ import { stitchTiles, type StitchedInstance } from "../../core/tiling/stitch";
 import { tileGrid, type TilingOptions } from "../../core/tiling/tiles";
 import { CELL_TYPES, type CellType, type GrayImage } from "../../core/types";
 import type { InvokeOptions, SegmentationEndpoint } from "./endpoint/endpoint";
-import { segmentTiles } from "./tile-segmentation";
+import { segmentTiles } from "./segment-tiles";
 
 /** How one image is segmented. */
 export interface SegmentImageOptions {

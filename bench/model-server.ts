@@ -25,7 +25,7 @@ import { flipModelInput, modelInput, type ModelInput } from "../core/image/norma
 import { invocationResponseSchema } from "../core/schemas/endpoint";
 import type { Profile, TtaVariant } from "../core/schemas/manifest";
 import { loadModels } from "../inference/model-store";
-import type { ExecutionProviderChoice } from "../inference/onnx-member";
+import type { ExecutionProviderChoice } from "../inference/types";
 import { readMemory } from "./process-memory";
 
 const REPO_ROOT = path.resolve(import.meta.dirname, "..");

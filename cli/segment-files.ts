@@ -12,7 +12,7 @@ import { hasImageExtension, IMAGE_EXTENSIONS } from "../core/image/extensions";
 import type { StageTimings } from "../core/segmentation/segmenter";
 import type { CellType, GrayImage } from "../core/types";
 import { defaultModelDir, loadModels, readManifest } from "../inference/model-store";
-import type { ExecutionProviderChoice } from "../inference/onnx-member";
+import type { ExecutionProviderChoice } from "../inference/types";
 
 export interface SegmentFilesOptions {
   readonly inputs: readonly string[];

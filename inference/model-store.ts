@@ -6,7 +6,8 @@ import { fileURLToPath } from "node:url";
 import { ModelUnavailableError } from "../core/errors";
 import { manifestSchema, type Manifest, type Profile } from "../core/schemas/manifest";
 import { Segmenter } from "../core/segmentation/segmenter";
-import { OnnxMember, type ExecutionProviderChoice } from "./onnx-member";
+import { OnnxMember } from "./onnx-member";
+import type { ExecutionProviderChoice } from "./types";
 
 /** The models baked into the repository (and the container image). */
 export const BUNDLED_MODEL_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "model-container", "models");

@@ -3,10 +3,7 @@ import type { ModelInput } from "../core/image/normalize";
 import type { MemberDetections, ModelMember } from "../core/segmentation/model-member";
 import type { Detections } from "../core/types";
 import { ModelUnavailableError } from "../core/errors";
-
-/** Where the member runs: `auto` tries CUDA (the GPU container's build of onnxruntime-node) then the CPU. */
-export const EXECUTION_PROVIDERS = ["auto", "cuda", "cpu"] as const;
-export type ExecutionProviderChoice = (typeof EXECUTION_PROVIDERS)[number];
+import type { ExecutionProviderChoice } from "./types";
 
 export interface OnnxMemberOptions {
   readonly name: string;

@@ -1,6 +1,6 @@
 import { Command, InvalidArgumentError, Option } from "commander";
 import { PROFILES, type Profile } from "../../core/schemas/manifest";
-import { EXECUTION_PROVIDERS, type ExecutionProviderChoice } from "../../inference/onnx-member";
+import { EXECUTION_PROVIDERS, type ExecutionProviderChoice } from "../../inference/types";
 import { segmentFiles } from "../segment-files";
 
 export function segmentCommand(): Command {

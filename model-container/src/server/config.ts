@@ -6,7 +6,7 @@ import { z } from "zod";
 import { type Environment, integer, nonEmpty, parseEnvironment } from "../../../plumbing/environment";
 import { ConfigError } from "../../../plumbing/errors";
 import { PROFILES, type Profile } from "../../../core/schemas/manifest";
-import { EXECUTION_PROVIDERS, type ExecutionProviderChoice } from "../../../inference/onnx-member";
+import { EXECUTION_PROVIDERS, type ExecutionProviderChoice } from "../../../inference/types";
 
 export interface ServerConfig {
   /** TCP port; 0 picks a free one (tests). */

@@ -102,7 +102,7 @@ export async function startLocalStack(config: LocalStackConfig, env: Environment
     const apiUrl = config.publicUrl ?? `http://${urlHost(config.host)}:${(server.address() as AddressInfo).port}`;
     const s3 =
       config.storage.kind === "s3rver"
-        ? await startLocalS3([config.bucket], { port: config.storage.port, directory: path.join(config.dataDirectory, "s3rver"), corsOrigins: [new URL(apiUrl).origin] })
+        ? await startLocalS3([config.bucket], { port: config.storage.port, directory: path.join(config.dataDirectory, "s3rver"), corsOrigins: consoleOrigins(apiUrl) })
         : undefined;
     if (s3) started.push({ stop: () => s3.close() });
 
@@ -271,6 +271,16 @@ const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "::1"]);
 
 /** Uploads whose notification is remembered, to drop the folder watcher's second one. */
 const NOTIFIED_REMEMBERED = 10_000;
+
+/**
+ * The origins the console's page may be opened from: the API's own, and for a loopback address its twin too
+ * (a browser sends `http://localhost:3000` as the origin of a page opened at that name, not `127.0.0.1`).
+ */
+function consoleOrigins(apiUrl: string): string[] {
+  const url = new URL(apiUrl);
+  const twin = ({ "127.0.0.1": "localhost", localhost: "127.0.0.1" } as Record<string, string>)[url.hostname];
+  return twin ? [url.origin, `${url.protocol}//${twin}:${url.port}`] : [url.origin];
+}
 
 function urlHost(host: string): string {
   if (host === "0.0.0.0" || host === "::") return "localhost";

@@ -62,13 +62,15 @@ export function ResultViewer({ api, image, localFile, position, onMove, onClose 
 
   useEffect(() => {
     let cancelled = false;
+    let shown: Loaded | undefined;
     setLoaded(undefined);
     setError(undefined);
     setHovered(undefined);
     setSelected(undefined);
     void load(api, image, localFile).then(
       (result) => {
-        if (cancelled) return;
+        if (cancelled) return release(result);
+        shown = result;
         setLoaded(result);
         setView(fitted(result.layers, frame.current));
       },
@@ -76,6 +78,7 @@ export function ResultViewer({ api, image, localFile, position, onMove, onClose 
     );
     return () => {
       cancelled = true;
+      if (shown) release(shown);
     };
   }, [api, image.fileName]);
 
@@ -328,6 +331,14 @@ async function backgroundOf(api: ApiClient, results: Readonly<Record<string, str
   const bitmap = preview ?? (localFile ? await decoded(Promise.resolve(localFile)) : undefined);
   if (bitmap) return { bitmap, isOverlay: false };
   return { bitmap: await createImageBitmap(await (await api.fetchResult(results.overlay!)).blob()), isOverlay: true };
+}
+
+/**
+ * Frees an image's bitmaps now rather than at some later garbage collection, which does not see their weight:
+ * a plate-sized image holds hundreds of megabytes, and ← and → go through a job's images quickly.
+ */
+function release(loaded: Loaded): void {
+  for (const bitmap of [loaded.background.bitmap, loaded.layers.outline, loaded.layers.fill]) bitmap.close();
 }
 
 /** The whole image in the frame, centred. */

@@ -125,7 +125,7 @@ describe("the API app", () => {
     expect(Object.keys(createJob.responses).sort()).toEqual(["201", "400", "413", "415"]);
     const result = doc.paths["/v1/jobs/{jobId}/result"]!.get as { parameters: { name: string; schema: { enum?: string[] } }[]; responses: Record<string, { content?: Record<string, unknown> }> };
     expect(result.parameters.find((parameter) => parameter.name === "format")!.schema.enum).toEqual(
-      expect.arrayContaining(["json", "kaggle", "coco", "labels", "overlay", "measurements", "summary", "geojson"]),
+      expect.arrayContaining(["json", "kaggle", "coco", "labels", "overlay", "preview", "measurements", "summary", "geojson"]),
     );
     expect(Object.keys(result.responses["200"]!.content!)).toContain("application/geo+json");
     const createJobBody = createJob.requestBody.content["application/json"] as { schema: { properties: Record<string, unknown> } };

@@ -38,7 +38,7 @@ import { PROFILES } from "../../core/schemas/manifest";
 import { DEFAULT_TILING } from "../../core/tiling/tiles";
 import { type Environment, type EnvironmentValues, integer, nonEmpty, parseEnvironment } from "../../plumbing/environment";
 import { ConfigError } from "../../plumbing/errors";
-import type { PipelineSettings } from "./process-image";
+import type { PipelineSettings } from "./types";
 import type { RetryPolicy } from "./endpoint/retry";
 
 export type StorageConfig = { readonly kind: "s3"; readonly endpointUrl?: string } | { readonly kind: "local"; readonly directory: string };

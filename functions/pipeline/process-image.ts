@@ -14,7 +14,6 @@ import { renderImageResults } from "../../core/outputs/image-results";
 import { MEASUREMENTS_CSV_HEADER, SUMMARY_CSV_HEADER } from "../../core/outputs/measurements-csv";
 import { previewPng } from "../../core/outputs/preview-png";
 import { jobManifestSchema } from "../../core/schemas/api";
-import type { OverlayStyle } from "../../core/outputs/overlay-png";
 import {
   JOB_ERROR_CODES,
   jobStatusSchema,
@@ -41,27 +40,8 @@ import { EndpointProtocolError, EndpointRejectedError, EndpointUnavailableError 
 import { PermanentJobError, UnexpectedBucketError } from "./errors";
 import { getJson, putJson, type Storage } from "./storage/storage";
 import { StoredDocumentError } from "./storage/errors";
-import { segmentImage, type SegmentImageOptions } from "./segment-image";
-
-/** What the pipeline works with; the wiring (wiring.ts) picks the implementations. */
-export interface PipelineDeps {
-  /** The bucket events must come from, and its storage. */
-  readonly inputBucket: string;
-  readonly input: Storage;
-  readonly output: Storage;
-  readonly endpoint: SegmentationEndpoint;
-  readonly logger: Logger;
-  /** @default () => new Date() */
-  readonly now?: () => Date;
-}
-
-/** How images are processed; from the configuration (config.ts). */
-export interface PipelineSettings extends Omit<SegmentImageOptions, "onRetry"> {
-  readonly claimTtlMs: number;
-  /** The bucket's only worker, when there is one (the local stack): see ClaimOptions.soleWorker. */
-  readonly soleWorker?: string;
-  readonly overlayStyle: OverlayStyle;
-}
+import { segmentImage } from "./segment-image";
+import type { PipelineDeps, PipelineSettings } from "./types";
 
 /** An object that was created in the input bucket, as its event describes it. */
 export interface ObjectCreated {

@@ -12,7 +12,7 @@ import { limited, retrying, type SegmentationEndpoint } from "./endpoint/endpoin
 import { HttpEndpoint } from "./endpoint/http-endpoint";
 import { LocalStorage } from "./storage/local-storage";
 import type { Logger } from "../../plumbing/logger";
-import type { PipelineDeps, PipelineSettings } from "./process-image";
+import type { PipelineDeps, PipelineSettings } from "./types";
 import { S3Storage } from "./storage/s3-storage";
 import { SageMakerAsyncEndpoint } from "./endpoint/sagemaker-async-endpoint";
 import { SageMakerEndpoint } from "./endpoint/sagemaker-endpoint";

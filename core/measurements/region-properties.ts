@@ -127,8 +127,8 @@ export function regionProperties(image: GrayImage, labels: Uint16Array, label: n
       intensitySumOfSquares += value * value;
       if (value < intensityMin) intensityMin = value;
       if (value > intensityMax) intensityMax = value;
-      const inside =
-        x > 1 && x < width && y > 1 && y < height && labels[i - 1] === label && labels[i + 1] === label && labels[i - imageWidth] === label && labels[i + imageWidth] === label;
+      const awayFromEdge = x > 1 && x < width && y > 1 && y < height;
+      const inside = awayFromEdge && labels[i - 1] === label && labels[i + 1] === label && labels[i - imageWidth] === label && labels[i + imageWidth] === label;
       if (!inside) borders[borderCount++] = y * paddedWidth + x;
     }
     firsts[y] = first;
@@ -181,7 +181,7 @@ export function regionProperties(image: GrayImage, labels: Uint16Array, label: n
   };
 }
 
-/** Each row's first and last pixel, the border pixels, which of them are border pixels, the hull's chains. */
+/** Each row's first and last pixel, the border pixels as a list and as a map of the crop, the hull's two chains. */
 const FIRSTS = new ScratchArray((length) => new Int32Array(length));
 const LASTS = new ScratchArray((length) => new Int32Array(length));
 const BORDERS = new ScratchArray((length) => new Int32Array(length));
@@ -192,8 +192,8 @@ const LEFT_XS = new ScratchArray((length) => new Float64Array(length));
 const LEFT_YS = new ScratchArray((length) => new Float64Array(length));
 
 /**
- * skimage.measure.perimeter(neighbourhood=4): the border pixels (indices of the crop, in row order) are
- * linked to their border neighbours, straight links counting 1 and diagonal ones sqrt(2).
+ * skimage.measure.perimeter(neighbourhood=4): the border pixels (indices into the crop with its margin, in row
+ * order) are linked to their border neighbours, straight links counting 1 and diagonal ones sqrt(2).
  */
 function perimeter(borders: Int32Array, count: number, w: number, height: number): number {
   const isBorder = IS_BORDER.atLeast(w * height);

@@ -1,3 +1,8 @@
+/**
+ * The models on disk: where they are (SageMaker's model data, else the ones committed with the code), the
+ * manifest that describes them, and loading the members a profile needs, each graph checked against the
+ * manifest's sha256. The CLI, the bench, the validation script and the model server load models here.
+ */
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";

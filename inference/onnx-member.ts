@@ -1,3 +1,7 @@
+/**
+ * One ensemble member run by onnxruntime-node ({@link OnnxMember}): the only module that imports the
+ * runtime. The domain sees it as a ModelMember (core/segmentation/model-member.ts).
+ */
 import * as ort from "onnxruntime-node";
 import type { ModelInput } from "../core/image/normalize";
 import type { MemberDetections, ModelMember } from "../core/segmentation/model-member";

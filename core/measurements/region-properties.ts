@@ -254,28 +254,34 @@ function at(xs: Float64Array, ys: Float64Array, length: number, i: number, y: nu
  */
 function envelope(extreme: Int32Array, firsts: Int32Array, height: number, side: 1 | -1, xs: Float64Array, ys: Float64Array): number {
   let length = 0;
+  let previousRow = -2;
   for (let row = 0; row < height; row++) {
     if (firsts[row]! < 0) continue;
-    for (let k = 0; k < 3; k++) {
-      // The row's top point, its outer point, its bottom point.
-      const x = k === 1 ? extreme[row]! + side * 0.5 : extreme[row]!;
-      const y = row - 0.5 + k * 0.5;
-      if (length > 0 && ys[length - 1] === y) {
-        // Between rows, the outer of the two rows' points.
-        if (side * x <= side * xs[length - 1]!) continue;
-        length--;
-      }
-      // Drop the last vertex while it is not strictly outside the segment from the one before it to the new
-      // point (x measured outwards, so that one test serves both sides).
-      while (length >= 2) {
-        const cross = (xs[length - 1]! - xs[length - 2]!) * (y - ys[length - 2]!) - (x - xs[length - 2]!) * (ys[length - 1]! - ys[length - 2]!);
-        if (side * cross > 0) break;
-        length--;
-      }
-      xs[length] = x;
-      ys[length] = y;
-      length++;
-    }
+    const x = extreme[row]!;
+    // The row's top point; right below another row, the outer of the two rows' points at that height, so
+    // this one replaces the row above's bottom point only when it lies further out.
+    if (previousRow !== row - 1) length = pushVertex(xs, ys, length, x, row - 0.5, side);
+    else if (side * x > side * xs[length - 1]!) length = pushVertex(xs, ys, length - 1, x, row - 0.5, side);
+    // Its outer point and its bottom point.
+    length = pushVertex(xs, ys, length, x + side * 0.5, row, side);
+    length = pushVertex(xs, ys, length, x, row + 0.5, side);
+    previousRow = row;
   }
   return length;
+}
+
+/**
+ * Appends (x, y) to the chain of `length` vertices, first dropping the last vertex while it is not strictly
+ * outside the segment from the one before it to the new point (x measured outwards, so that one test serves
+ * both sides). Returns the chain's new length.
+ */
+function pushVertex(xs: Float64Array, ys: Float64Array, length: number, x: number, y: number, side: 1 | -1): number {
+  while (length >= 2) {
+    const cross = (xs[length - 1]! - xs[length - 2]!) * (y - ys[length - 2]!) - (x - xs[length - 2]!) * (ys[length - 1]! - ys[length - 2]!);
+    if (side * cross > 0) break;
+    length--;
+  }
+  xs[length] = x;
+  ys[length] = y;
+  return length + 1;
 }

@@ -3,13 +3,9 @@
  * nothing of AWS, HTTP, the functions, the infrastructure or the model server; and no module imports
  * itself back through others (no import cycles), anywhere in the project.
  */
-import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { REPO_ROOT } from "../../integration/helpers";
-
-/** The project's TypeScript, tests included (a cycle through a test helper is a cycle too). */
-const SOURCE_FOLDERS = ["core", "plumbing", "inference", "functions", "model-container/src", "cli", "infra", "console/src", "bench", "scripts", "test"];
+import { importsIn, importsOf, PROJECT_FILES, resolveImport, sourceFiles } from "../../support/imports";
 
 /** Packages and built-ins the domain must not use: the cloud, HTTP, the runtimes at its edges. */
 const FORBIDDEN_IN_CORE = [
@@ -24,36 +20,6 @@ const FORBIDDEN_IN_CORE = [
   /^(node:)?https?$/,
   /^(node:)?http2$/,
 ];
-
-function sourceFiles(folder: string): string[] {
-  return readdirSync(path.join(REPO_ROOT, folder), { recursive: true, withFileTypes: true })
-    .filter((entry) => entry.isFile() && /\.tsx?$/.test(entry.name) && !entry.name.endsWith(".d.ts"))
-    .map((entry) => path.relative(REPO_ROOT, path.join(entry.parentPath, entry.name)).split(path.sep).join("/"))
-    .filter((file) => !file.split("/").includes("node_modules"));
-}
-
-/** Every module a source text imports or re-exports, statically or dynamically, as written. */
-function importsIn(text: string): string[] {
-  const specifiers = [
-    ...text.matchAll(/^\s*(?:import|export)\s[^;]*?\sfrom\s+"([^"]+)"/gms),
-    ...text.matchAll(/^\s*import\s+"([^"]+)"/gm),
-    ...text.matchAll(/\bimport\(\s*"([^"]+)"\s*\)/g),
-  ];
-  return specifiers.map((match) => match[1]!);
-}
-
-function importsOf(file: string): string[] {
-  return importsIn(readFileSync(path.join(REPO_ROOT, file), "utf8"));
-}
-
-const KNOWN = new Set(SOURCE_FOLDERS.flatMap(sourceFiles));
-
-/** The project file a relative specifier names, or undefined for a package or a non-TypeScript file. */
-function resolve(from: string, specifier: string): string | undefined {
-  if (!specifier.startsWith(".")) return undefined;
-  const base = path.posix.normalize(path.posix.join(path.posix.dirname(from), specifier));
-  return [base, `${base}.ts`, `${base}.tsx`, `${base}/index.ts`].find((candidate) => KNOWN.has(candidate));
-}
 
 /** The import cycles of a graph: its strongly connected components of more than one module (Tarjan). */
 function cycles(graph: ReadonlyMap<string, readonly string[]>): string[][] {
@@ -139,7 +105,7 @@ describe("the project's modules", () => {
 
   it("import one another without cycles", () => {
     // Prepare
-    const graph = new Map([...KNOWN].map((file) => [file, importsOf(file).flatMap((specifier) => resolve(file, specifier) ?? [])]));
+    const graph = new Map([...PROJECT_FILES].map((file) => [file, importsOf(file).flatMap((specifier) => resolveImport(file, specifier) ?? [])]));
 
     // Act
     const found = cycles(graph);

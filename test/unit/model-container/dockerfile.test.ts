@@ -8,6 +8,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { BUNDLED_MODEL_DIR, SAGEMAKER_MODEL_DIR } from "../../../inference/model-store";
 import { REPO_ROOT } from "../../integration/helpers";
+import { importClosure } from "../../support/imports";
 
 const DOCKERFILE = path.join(REPO_ROOT, "model-container", "Dockerfile");
 const SERVE = path.join(REPO_ROOT, "model-container", "serve");
@@ -87,6 +88,21 @@ describe("model-container/Dockerfile", () => {
     expect(inFinal("EXPOSE").map((i) => i.args)).toEqual(["8080"]);
     expect(JSON.parse(inFinal("ENTRYPOINT")[0].args)).toEqual([`${IMAGE_ROOT}/model-container/serve`]);
     expect(JSON.parse(inFinal("CMD")[0].args)).toEqual(["serve"]);
+  });
+
+  it("copies every module the model server imports, directly or through others", () => {
+    // Prepare: the server's entry point and its inference worker (started by path, not imported).
+    const copied = inFinal("COPY")
+      .filter((i) => !i.args.startsWith("--from="))
+      .map((i) => i.args.replace(/--chmod=\S+\s+/, "").split(/\s+/)[0]!);
+    const modules = importClosure(["model-container/src/server/main.ts", "model-container/src/server/inference-worker.ts"]);
+
+    // Act
+    const missing = [...modules].filter((file) => !copied.some((source) => file === source || file.startsWith(`${source}/`)));
+
+    // Assess
+    expect(modules.size).toBeGreaterThan(10);
+    expect(missing).toEqual([]);
   });
 
   it("copies the sources, models and serve script to the paths the code resolves", () => {

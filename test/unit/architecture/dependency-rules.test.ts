@@ -83,6 +83,20 @@ describe("core/", () => {
   });
 });
 
+describe("functions/pipeline/", () => {
+  it("knows nothing of the API, the jobs domain, the segment function or the local stack that use it", () => {
+    // Act
+    const offending = sourceFiles("functions/pipeline").flatMap((file) =>
+      importsOf(file)
+        .filter((specifier) => /^functions\/(api|jobs|segment|local)\//.test(path.posix.normalize(path.posix.join(path.posix.dirname(file), specifier))))
+        .map((specifier) => `${file} imports ${specifier}`),
+    );
+
+    // Assess
+    expect(offending).toEqual([]);
+  });
+});
+
 describe("the project's modules", () => {
   it("finds the imports of every form the project writes", () => {
     // Prepare

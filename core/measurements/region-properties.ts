@@ -68,7 +68,7 @@ const PERIMETER_WEIGHTS = (() => {
  * @throws RangeError when the label map does not fit the image or the crop leaves it.
  * @example
  * ```ts
- * // A 2 x 2 square at (1, 1) of a 4 x 4 image.
+ * // A 2 x 2 square at (1, 1) of a 4 x 4 image (`image`, a GrayImage of that size).
  * const labels = Uint16Array.from([0, 0, 0, 0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 0, 0, 0]);
  * const region = regionProperties(image, labels, 1, { left: 0, top: 0, width: 4, height: 4 });
  * region?.area;      // 4
@@ -82,9 +82,9 @@ export function regionProperties(image: GrayImage, labels: Uint16Array, label: n
   if (left < 0 || top < 0 || left + width > imageWidth || top + height > imageHeight) {
     throw new RangeError(`The crop ${width}x${height} at (${left}, ${top}) leaves the ${imageWidth}x${imageHeight} image`);
   }
-  // Crop pixel (x, y) is (x + 1, y + 1) here, as in a copy of the crop with an empty one-pixel margin: the
-  // perimeter's neighbour lookups need no bounds check, and the moments (in these small coordinates, so that
-  // the central ones derived from them lose nothing that shows in 4 decimals) are the ones skimage's are.
+  // Crop pixel (x, y) is (x + 1, y + 1) here, as in a copy of the crop with an empty one-pixel margin: indices
+  // into such a copy spare the perimeter's neighbour lookups a bounds check, and the moments are summed in
+  // these small coordinates, so that the central ones derived from them lose nothing that shows in 4 decimals.
   const paddedWidth = width + 2;
   const paddedHeight = height + 2;
   const firsts = FIRSTS.atLeast(paddedHeight);

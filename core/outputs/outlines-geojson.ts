@@ -5,9 +5,9 @@
  * features as classified detections (`objectType`, `classification`), and carry `cell_id` (the cell's
  * value in the label image and in `measurements.csv`), `cell_type` and `score`.
  */
+import { contours } from "d3-contour";
 import type { MultiPolygon, Polygon, Position } from "geojson";
 import type { CellType, Instance } from "../types";
-import { ScratchArray } from "../scratch-array";
 import { CELL_TYPE_COLOURS } from "./cell-type-colours";
 
 export interface OutlineFeature {
@@ -58,103 +58,65 @@ export function outlinesGeoJson(labels: Uint16Array, width: number, instances: r
   return { type: "FeatureCollection", features };
 }
 
-/** The cell's crop with an empty margin, the +x edges walked, the pieces' numbers, the flood fill's stack. */
-const INSIDE = new ScratchArray((length) => new Uint8Array(length));
-const TRACED = new ScratchArray((length) => new Uint8Array(length));
-const COMPONENTS = new ScratchArray((length) => new Int32Array(length));
-const STACK = new ScratchArray((length) => new Int32Array(length));
+/** Marching squares between a cell's pixels (1) and the rest (0). */
+const OUTLINE = contours().thresholds([0.5]).smooth(false);
 
-/**
- * The cell's pixel boundary, traced along the pixel edges that part it from the rest. Directions 0..3 are
- * +x, +y, -x, -y; every edge is walked with the cell's pixel on its left (in x, y as written, y up as RFC
- * 7946 reads them), so exterior rings come out counterclockwise and holes clockwise. Where two of the
- * cell's pixels touch only at a corner the walk turns to stay with the pixel it follows: pieces joined only
- * there are separate polygons, and the background on both sides of such a corner is one.
- */
 function cellOutline(labels: Uint16Array, width: number, instance: Instance, cellId: number): Polygon | MultiPolygon | undefined {
   const { left, top, width: cropWidth, height: cropHeight } = instance.mask;
-  // A margin of one empty pixel keeps every neighbour lookup inside the grid.
+  // A margin of one empty pixel closes every outline inside the grid.
   const gridWidth = cropWidth + 2;
-  const size = gridWidth * (cropHeight + 2);
-  const inside = INSIDE.cleared(size);
+  const gridHeight = cropHeight + 2;
+  const values = new Float64Array(gridWidth * gridHeight);
   let area = 0;
   for (let y = 0; y < cropHeight; y++) {
-    const row = (top + y) * width + left;
-    const target = (y + 1) * gridWidth + 1;
     for (let x = 0; x < cropWidth; x++) {
-      if (labels[row + x] !== cellId) continue;
-      inside[target + x] = 1;
+      if (labels[(top + y) * width + left + x] !== cellId) continue;
+      values[(y + 1) * gridWidth + x + 1] = 1;
       area++;
     }
   }
   if (area === 0) return undefined;
-  const traced = TRACED.cleared(size);
-  const step = [1, gridWidth, -1, -gridWidth];
-  const exteriors: { ring: Position[]; start: number }[] = [];
-  const holes: { ring: Position[]; start: number }[] = [];
-  // Every ring has edges walked in +x (a pixel's side towards -y, with the rest beyond it), marked in traced
-  // as they are walked: the first of a ring not yet walked starts it.
-  for (let start = gridWidth; start < size - gridWidth; start++) {
-    if (!inside[start] || inside[start - gridWidth] || traced[start]) continue;
-    const ring: Position[] = [];
-    let pixel = start;
-    let direction = 0;
-    do {
-      if (direction === 0) traced[pixel] = 1;
-      const aheadLeft = pixel + step[direction]!;
-      const aheadRight = aheadLeft + step[(direction + 3) & 3]!;
-      let next = direction;
-      if (!inside[aheadLeft]) next = (direction + 1) & 3;
-      else if (inside[aheadRight]) next = (direction + 3) & 3;
-      pixel = next === direction ? aheadLeft : next === ((direction + 1) & 3) ? pixel : aheadRight;
-      if (next !== direction) {
-        // The corner where the walk turns: the start of the next edge, a corner of its left pixel.
-        const x = (pixel % gridWidth) + (next === 1 || next === 2 ? 1 : 0);
-        const y = Math.floor(pixel / gridWidth) + (next === 2 || next === 3 ? 1 : 0);
-        ring.push([x + left - 1, y + top - 1]);
-      }
-      direction = next;
-    } while (pixel !== start || direction !== 0);
-    ring.push(ring[0]!);
-    (twiceShoelaceArea(ring) > 0 ? exteriors : holes).push({ ring, start });
-  }
-  if (exteriors.length === 1) {
-    const polygon = [exteriors[0]!.ring, ...holes.map((hole) => hole.ring)];
-    return { type: "Polygon", coordinates: polygon };
-  }
-  // Pieces joined at most at a corner: each hole goes with the piece on its left.
-  const components = fourConnectedComponents(inside, gridWidth, size);
-  const byComponent = new Map(exteriors.map(({ ring, start }) => [components[start]!, [ring]]));
-  for (const { ring, start } of holes) byComponent.get(components[start]!)!.push(ring);
-  return { type: "MultiPolygon", coordinates: [...byComponent.values()] };
+  // Unsmoothed: the vertices stay on the pixel edges' midpoints, which pixelCorners relies on. d3 only
+  // indexes the values, so the typed array goes in without a copy.
+  const [contour] = OUTLINE.size([gridWidth, gridHeight])(values as unknown as number[]);
+  const shift = (point: Position): Position => [point[0]! + left - 1, point[1]! + top - 1];
+  const polygons = contour!.coordinates.map((polygon) =>
+    polygon.map((ring, index) => rightHandRule(pixelCorners(ring).map(shift), index === 0)),
+  );
+  return polygons.length === 1 ? { type: "Polygon", coordinates: polygons[0]! } : { type: "MultiPolygon", coordinates: polygons };
 }
 
-/** The pieces of the cell (4-connected, as the walk keeps them apart), numbered from 1 in scan order; 0 outside. */
-function fourConnectedComponents(inside: Uint8Array, gridWidth: number, size: number): Int32Array {
-  const components = COMPONENTS.cleared(size);
-  const stack = STACK.atLeast(size);
-  let count = 0;
-  for (let seed = gridWidth; seed < size - gridWidth; seed++) {
-    if (!inside[seed] || components[seed]) continue;
-    components[seed] = ++count;
-    let depth = 0;
-    stack[depth++] = seed;
-    while (depth > 0) {
-      const pixel = stack[--depth]!;
-      for (let side = 0; side < 4; side++) {
-        const neighbour = pixel + (side === 0 ? -1 : side === 1 ? 1 : side === 2 ? -gridWidth : gridWidth);
-        if (!inside[neighbour] || components[neighbour]) continue;
-        components[neighbour] = count;
-        stack[depth++] = neighbour;
-      }
+/**
+ * Marching squares (d3-contour) puts its vertices on the midpoints of the pixel edges that part the cell
+ * from the rest and cuts every corner between them by half a pixel (losing 1/8 pixel per corner, most of a
+ * one-pixel fragment). A diagonal step always joins the midpoint of a vertical edge (integer x) to that of
+ * a horizontal one (integer y); the pixel corner they share, (that x, that y), is put back, and the
+ * midpoints, now inside straight edges, are dropped. The ring stays closed.
+ */
+function pixelCorners(ring: Position[]): Position[] {
+  const open = ring.slice(0, -1);
+  const traced: Position[] = [];
+  open.forEach((point, i) => {
+    const next = open[(i + 1) % open.length]!;
+    traced.push(point);
+    if (point[0] !== next[0] && point[1] !== next[1]) {
+      traced.push(Number.isInteger(point[0]) ? [point[0]!, next[1]!] : [next[0]!, point[1]!]);
     }
-  }
-  return components;
+  });
+  const corners = traced.filter((point, i) => {
+    const previous = traced[(i + traced.length - 1) % traced.length]!;
+    const next = traced[(i + 1) % traced.length]!;
+    return !((previous[0] === point[0] && point[0] === next[0]) || (previous[1] === point[1] && point[1] === next[1]));
+  });
+  return [...corners, corners[0]!];
 }
 
-/** Twice the shoelace area of a closed ring: positive when it runs counterclockwise (y up). */
-function twiceShoelaceArea(ring: Position[]): number {
+/**
+ * RFC 7946's winding, read in the coordinates' own plane (x, y as written; counterclockwise when y points
+ * up): the exterior ring has a positive shoelace area, holes a negative one.
+ */
+function rightHandRule(ring: Position[], exterior: boolean): Position[] {
   let twiceArea = 0;
   for (let i = 0; i < ring.length - 1; i++) twiceArea += ring[i]![0]! * ring[i + 1]![1]! - ring[i + 1]![0]! * ring[i]![1]!;
-  return twiceArea;
+  return twiceArea > 0 === exterior ? ring : [...ring].reverse();
 }

@@ -44,12 +44,19 @@ export async function benchLocalStack(imagePaths: readonly string[]): Promise<Lo
   try {
     const files = imagePaths.map((file) => path.basename(file));
     const created = createJobResponseSchema.parse(
-      await (await fetch(`${stack.apiUrl}/v1/jobs`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ files }) })).json(),
+      await (
+        await fetch(`${stack.apiUrl}/v1/jobs`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ files }),
+        })
+      ).json(),
     );
     const started = performance.now();
     for (const [i, upload] of created.uploads.entries()) {
       const response = await fetch(upload.url, { method: "PUT", body: await readFile(imagePaths[i]!) });
-      if (!response.ok) throw new Error(`upload of ${upload.fileName} failed: ${response.status} ${await response.text()}`);
+      if (!response.ok)
+        throw new Error(`upload of ${upload.fileName} failed: ${response.status} ${await response.text()}`);
     }
     let view: JobView;
     for (;;) {
@@ -61,7 +68,16 @@ export async function benchLocalStack(imagePaths: readonly string[]): Promise<Lo
     if (view.images.failed > 0) throw new Error(`${view.images.failed} images failed: ${JSON.stringify(view.error)}`);
     const timings = view.files.map((file) => file.timings!);
     const mean = (key: keyof (typeof timings)[number]) => timings.reduce((sum, t) => sum + t[key], 0) / timings.length;
-    const stages = ["readMs", "decodeMs", "segmentMs", "inferenceMs", "stitchMs", "renderMs", "writeMs", "totalMs"] as const;
+    const stages = [
+      "readMs",
+      "decodeMs",
+      "segmentMs",
+      "inferenceMs",
+      "stitchMs",
+      "renderMs",
+      "writeMs",
+      "totalMs",
+    ] as const;
     return {
       images: timings.length,
       wallSecondsPerImage: wallSeconds / timings.length,

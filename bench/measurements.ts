@@ -51,15 +51,26 @@ export async function benchMeasurements(sartorius: string, imageId: string, segm
   const image = await decodeImage(bytes);
   const instances: Instance[] = truth.annotations.map((rle) => {
     const mask = decodeKaggleRle(rle, image.width, image.height);
-    return { cellType: truth.cellType as CellType, score: 1, mask, box: maskBox(mask), area: mask.data.reduce((a, b) => a + b, 0) };
+    return {
+      cellType: truth.cellType as CellType,
+      score: 1,
+      mask,
+      box: maskBox(mask),
+      area: mask.data.reduce((a, b) => a + b, 0),
+    };
   });
-  const renderMs = await medianCpuMs(() => renderImageResults(imageId, `${imageId}.png`, image, instances, { overlayStyle: "outline" }));
+  const renderMs = await medianCpuMs(() =>
+    renderImageResults(imageId, `${imageId}.png`, image, instances, { overlayStyle: "outline" }),
+  );
   // The label map is painted for the label image anyway; measuring and outlining read it.
   const labels = labelMap(instances, image.width, image.height);
   const measureMs = await medianCpuMs(() => {
     const cells = measureCells(image, labels, instances);
     measurementRows(imageId, cells);
-    summaryRow({ imageId, fileName: `${imageId}.png`, width: image.width, height: image.height, cellType: null }, summarizeImage(image, cells));
+    summaryRow(
+      { imageId, fileName: `${imageId}.png`, width: image.width, height: image.height, cellType: null },
+      summarizeImage(image, cells),
+    );
   });
   const outlinesMs = await medianCpuMs(() => JSON.stringify(outlinesGeoJson(labels, image.width, instances)));
   // The model runs last: onnxruntime's threads keep spinning a while after a run, which the process's CPU

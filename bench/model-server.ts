@@ -84,7 +84,13 @@ export interface ModelServerBenchResult {
     readonly seconds: number;
     /** Successful (2xx) responses per second. */
     readonly requestsPerSecond: number;
-    readonly latencyMs: { readonly p50: number; readonly p90: number; readonly p99: number; readonly mean: number; readonly max: number };
+    readonly latencyMs: {
+      readonly p50: number;
+      readonly p90: number;
+      readonly p99: number;
+      readonly mean: number;
+      readonly max: number;
+    };
     readonly non2xx: number;
     readonly errors: number;
   };
@@ -135,13 +141,24 @@ export async function benchModelServer(options: ModelServerBenchOptions = {}): P
   try {
     log("sequential requests (serving overhead)");
     const overhead = await sequentialRequests(server.url, bodies, options.sequentialPerImage ?? 3);
-    const requests = bodies.map((body) => ({ method: "POST" as const, path: "/invocations", headers: { "content-type": "image/png" }, body }));
+    const requests = bodies.map((body) => ({
+      method: "POST" as const,
+      path: "/invocations",
+      headers: { "content-type": "image/png" },
+      body,
+    }));
     const timeout = 120;
 
     const throughputConnections = 2 * maxConcurrency;
     const throughputSeconds = options.throughputSeconds ?? 20;
     log(`throughput: ${throughputConnections} connections for ${throughputSeconds} s`);
-    const load = await autocannon({ url: server.url, connections: throughputConnections, duration: throughputSeconds, requests, timeout });
+    const load = await autocannon({
+      url: server.url,
+      connections: throughputConnections,
+      duration: throughputSeconds,
+      requests,
+      timeout,
+    });
 
     const burstConnections = options.burstConnections ?? 4 * (maxConcurrency + maxQueue);
     const burstSeconds = options.burstSeconds ?? 30;
@@ -150,9 +167,9 @@ export async function benchModelServer(options: ModelServerBenchOptions = {}): P
     let rssMax = rssBefore;
     const sampler = setInterval(() => (rssMax = Math.max(rssMax, readMemory(server.pid).rssKiB)), 250);
     // autocannon's instance is a thenable, not a Promise: no finally of its own.
-    const burst = await Promise.resolve(autocannon({ url: server.url, connections: burstConnections, duration: burstSeconds, requests, timeout })).finally(
-      () => clearInterval(sampler),
-    );
+    const burst = await Promise.resolve(
+      autocannon({ url: server.url, connections: burstConnections, duration: burstSeconds, requests, timeout }),
+    ).finally(() => clearInterval(sampler));
     const after = readMemory(server.pid);
 
     const mib = (kib: number) => Math.round((kib / 1024) * 10) / 10;
@@ -161,7 +178,13 @@ export async function benchModelServer(options: ModelServerBenchOptions = {}): P
     const clientMs = mean(overhead.map((o) => o.clientMs));
     return {
       machine: { cpu: cpus()[0]?.model ?? "unknown", cores: cpus().length, node: process.version },
-      server: { profile, executionProvider: server.executionProvider, maxConcurrency, maxQueue, threads: options.threads ?? null },
+      server: {
+        profile,
+        executionProvider: server.executionProvider,
+        maxConcurrency,
+        maxQueue,
+        threads: options.threads ?? null,
+      },
       images: files.length,
       bareInference: { meanMs: round(bare.meanMs), executionProvider: bare.executionProvider },
       overhead: {
@@ -171,13 +194,20 @@ export async function benchModelServer(options: ModelServerBenchOptions = {}): P
         clientMs: round(clientMs),
         serverToBare: round(serverMs / bare.meanMs, 3),
         clientToBare: round(clientMs / bare.meanMs, 3),
-        definition: "server time = the server's reported totalMs - queueMs (body read, decode, normalise, inference, post-process, RLE); bare = OnnxMember.infer on the prepared input for each member x TTA variant of the profile",
+        definition:
+          "server time = the server's reported totalMs - queueMs (body read, decode, normalise, inference, post-process, RLE); bare = OnnxMember.infer on the prepared input for each member x TTA variant of the profile",
       },
       throughput: {
         connections: throughputConnections,
         seconds: load.duration,
         requestsPerSecond: round(load["2xx"] / load.duration, 2),
-        latencyMs: { p50: load.latency.p50, p90: load.latency.p90, p99: load.latency.p99, mean: round(load.latency.mean), max: load.latency.max },
+        latencyMs: {
+          p50: load.latency.p50,
+          p90: load.latency.p90,
+          p99: load.latency.p99,
+          mean: round(load.latency.mean),
+          max: load.latency.max,
+        },
         non2xx: load.non2xx,
         errors: load.errors,
       },
@@ -224,7 +254,10 @@ async function bareInference(
       await runAll(set);
       times.push(performance.now() - started);
     }
-    return { meanMs: times.reduce((a, b) => a + b, 0) / times.length, executionProvider: members[0]?.executionProvider ?? "cpu" };
+    return {
+      meanMs: times.reduce((a, b) => a + b, 0) / times.length,
+      executionProvider: members[0]?.executionProvider ?? "cpu",
+    };
   } finally {
     await Promise.all(members.map((member) => member.release()));
   }
@@ -240,7 +273,11 @@ function flip(input: ModelInput, variant: TtaVariant): ModelInput {
 async function sequentialRequests(url: string, bodies: readonly Uint8Array[], perImage: number) {
   const post = async (body: Uint8Array) => {
     const started = performance.now();
-    const response = await fetch(`${url}/invocations`, { method: "POST", body, headers: { "Content-Type": "image/png" } });
+    const response = await fetch(`${url}/invocations`, {
+      method: "POST",
+      body,
+      headers: { "Content-Type": "image/png" },
+    });
     if (response.status !== 200) throw new Error(`the server answered ${response.status}: ${await response.text()}`);
     const answer = invocationResponseSchema.parse(await response.json());
     return {
@@ -291,7 +328,12 @@ function startServer(env: Record<string, string>): Promise<BenchServer> {
       }
       if (entry.msg === "listening") port = entry.port;
       if (entry.msg === "ready" && port !== undefined) {
-        resolve({ url: `http://127.0.0.1:${port}`, pid: child.pid!, executionProvider: entry.executionProvider ?? "unknown", stop });
+        resolve({
+          url: `http://127.0.0.1:${port}`,
+          pid: child.pid!,
+          executionProvider: entry.executionProvider ?? "unknown",
+          stop,
+        });
       }
       if (entry.level === "error") reject(new Error(`the model server failed: ${entry.msg}: ${entry.error}`));
     });

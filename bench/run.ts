@@ -50,7 +50,9 @@ async function heldOutImages(count: number): Promise<{ id: string; cellType: str
       .map((line) => line.split(","))
       .map(([id, cellType]) => [id, cellType] as const),
   );
-  const val = (await readFile(path.join(REPO_ROOT, "training", "splits", "val.txt"), "utf8")).split(/\r?\n/).filter(Boolean);
+  const val = (await readFile(path.join(REPO_ROOT, "training", "splits", "val.txt"), "utf8"))
+    .split(/\r?\n/)
+    .filter(Boolean);
   // Round-robin over cell types, so dense shsy5y images weigh in as much as sparse cort ones.
   const byType = new Map<string, string[]>();
   for (const id of val) byType.set(types.get(id)!, [...(byType.get(types.get(id)!) ?? []), id]);
@@ -82,7 +84,10 @@ async function profileStages(profile: Profile, images: { id: string; cellType: s
     rows.push({ decodeMs, ...timings, encodeMs, cells: instances.length });
   }
   const stage = (key: string) => mean(rows.map((r) => r[key]));
-  const total = ["decodeMs", "normalizeMs", "inferenceMs", "postprocessMs", "encodeMs"].reduce((sum, k) => sum + stage(k), 0);
+  const total = ["decodeMs", "normalizeMs", "inferenceMs", "postprocessMs", "encodeMs"].reduce(
+    (sum, k) => sum + stage(k),
+    0,
+  );
   return {
     profile,
     images: rows.length,
@@ -107,7 +112,11 @@ function rleThroughput(masks: BinaryMask[]) {
     for (let r = 0; r < rounds; r++) for (const m of masks) encode(m);
     return (masks.length * rounds) / ((performance.now() - t0) / 1000);
   };
-  return { masks: masks.length * rounds, kaggleMasksPerSecond: time(encodeKaggleRle), cocoMasksPerSecond: time(encodeCocoRle) };
+  return {
+    masks: masks.length * rounds,
+    kaggleMasksPerSecond: time(encodeKaggleRle),
+    cocoMasksPerSecond: time(encodeCocoRle),
+  };
 }
 
 /** Peak RSS of the real CLI segmenting a folder of `count` images (symlinks to ../shared, nothing copied). */
@@ -115,12 +124,29 @@ async function batchMemory(count: number, modelDir?: string) {
   const dir = await mkdtemp(path.join(tmpdir(), "cellseg-bench-"));
   const input = path.join(dir, "in");
   await mkdir(input);
-  const ids = (await readFile(path.join(SARTORIUS, "train", "images.csv"), "utf8")).split(/\r?\n/).slice(1, count + 1).map((l) => l.split(",")[0]);
-  await Promise.all(ids.map((id) => symlink(path.join(SARTORIUS, "train", "images", `${id}.png`), path.join(input, `${id}.png`))));
+  const ids = (await readFile(path.join(SARTORIUS, "train", "images.csv"), "utf8"))
+    .split(/\r?\n/)
+    .slice(1, count + 1)
+    .map((l) => l.split(",")[0]);
+  await Promise.all(
+    ids.map((id) => symlink(path.join(SARTORIUS, "train", "images", `${id}.png`), path.join(input, `${id}.png`))),
+  );
   const t0 = performance.now();
   const { stderr } = await promisify(execFile)(
     "/usr/bin/time",
-    ["-f", "maxrss_kb=%M", process.execPath, path.join(REPO_ROOT, "bin", "cellseg.js"), "segment", input, "--out", path.join(dir, "out"), "--profile", "fast", ...(modelDir ? ["--model-dir", modelDir] : [])],
+    [
+      "-f",
+      "maxrss_kb=%M",
+      process.execPath,
+      path.join(REPO_ROOT, "bin", "cellseg.js"),
+      "segment",
+      input,
+      "--out",
+      path.join(dir, "out"),
+      "--profile",
+      "fast",
+      ...(modelDir ? ["--model-dir", modelDir] : []),
+    ],
     { maxBuffer: 64 << 20 },
   );
   const seconds = (performance.now() - t0) / 1000;
@@ -131,7 +157,12 @@ async function batchMemory(count: number, modelDir?: string) {
 
 const images = await heldOutImages(Number(args.images) + 1);
 console.log(`cellseg bench: ${cpus().length} x ${cpus()[0].model}, node ${process.version}`);
-console.log(`held-out images: ${images.slice(1).map((i) => i.cellType).join(", ")} (first one warms up)`);
+console.log(
+  `held-out images: ${images
+    .slice(1)
+    .map((i) => i.cellType)
+    .join(", ")} (first one warms up)`,
+);
 const results: Record<string, unknown> = {};
 let masks: BinaryMask[] = [];
 const baseline = args["baseline-model-dir"];
@@ -176,10 +207,17 @@ if (masks.length > 0) {
 if (Number(args.batch) > 0) {
   const batch = await batchMemory(Number(args.batch));
   results.batch = batch;
-  console.log(`CLI batch of ${batch.images} images (fast): ${batch.secondsPerImage.toFixed(2)} s/image, peak RSS ${batch.peakRssMiB.toFixed(0)} MiB`);
+  console.log(
+    `CLI batch of ${batch.images} images (fast): ${batch.secondsPerImage.toFixed(2)} s/image, peak RSS ${batch.peakRssMiB.toFixed(0)} MiB`,
+  );
   if (baseline) {
     const before = await batchMemory(Number(args.batch), baseline);
-    results.batchBaseline = { modelDir: baseline, ...before, secondsRatio: batch.seconds / before.seconds, peakRssRatio: batch.peakRssMiB / before.peakRssMiB };
+    results.batchBaseline = {
+      modelDir: baseline,
+      ...before,
+      secondsRatio: batch.seconds / before.seconds,
+      peakRssRatio: batch.peakRssMiB / before.peakRssMiB,
+    };
     console.log(
       `CLI batch baseline (${baseline}): ${before.secondsPerImage.toFixed(2)} s/image, peak RSS ${before.peakRssMiB.toFixed(0)} MiB; ` +
         `this model / baseline = ${(batch.seconds / before.seconds).toFixed(3)} (time), ${(batch.peakRssMiB / before.peakRssMiB).toFixed(3)} (peak RSS)`,

@@ -13,7 +13,10 @@ try {
   await program.parseAsync(process.argv);
 } catch (error) {
   // Errors about the user's input or models get one clear line; anything else is a bug and keeps its stack.
-  const known = error instanceof CellsegInputError || error instanceof ModelUnavailableError || (error as NodeJS.ErrnoException).code === "ENOENT";
+  const known =
+    error instanceof CellsegInputError ||
+    error instanceof ModelUnavailableError ||
+    (error as NodeJS.ErrnoException).code === "ENOENT";
   console.error(`cellseg: ${known ? (error as Error).message : (error as Error).stack}`);
   process.exitCode = 1;
 }

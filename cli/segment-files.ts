@@ -75,7 +75,12 @@ export async function segmentFiles(options: SegmentFilesOptions): Promise<Segmen
   const summaries = createWriteStream(path.join(options.outDir, "summary.csv"));
   summaries.write(SUMMARY_CSV_HEADER);
 
-  const progress = log.isTTY ? new cliProgress.MultiBar({ stream: log, format: "{bar} {value}/{total} images | {file}", hideCursor: true }, cliProgress.Presets.shades_classic) : undefined;
+  const progress = log.isTTY
+    ? new cliProgress.MultiBar(
+        { stream: log, format: "{bar} {value}/{total} images | {file}", hideCursor: true },
+        cliProgress.Presets.shades_classic,
+      )
+    : undefined;
   const bar = progress?.create(files.length, 0, { file: "" });
   const report = (line: string) => (progress ? progress.log(`${line}\n`) : log.write(`${line}\n`));
   const images: ImageRecord[] = [];
@@ -93,7 +98,10 @@ export async function segmentFiles(options: SegmentFilesOptions): Promise<Segmen
         const id = uniqueId(pages.length > 1 ? `${baseId}-p${index + 1}` : baseId, usedIds);
         const record = await segmentOne(id, file, image, decodeMs);
         images.push(record);
-        if (!progress) report(`${file}: ${record.cells} ${record.cellType ?? ""} cells (${Math.round(record.timings.inferenceMs)} ms inference)`);
+        if (!progress)
+          report(
+            `${file}: ${record.cells} ${record.cellType ?? ""} cells (${Math.round(record.timings.inferenceMs)} ms inference)`,
+          );
       }
     } catch (error) {
       failures.push({ file, error: (error as Error).message });
@@ -157,8 +165,15 @@ export async function collectImageFiles(
       }
       const entries = await readdir(input, { recursive: true, withFileTypes: true });
       // Symbolic links count too (a folder of links into a data store is common); a broken one is reported when read.
-      const found = entries.filter((e) => e.isFile() || e.isSymbolicLink()).map((e) => ({ name: e.name, file: path.join(e.parentPath, e.name) }));
-      files.push(...found.filter((e) => hasImageExtension(e.name)).map((e) => e.file).sort());
+      const found = entries
+        .filter((e) => e.isFile() || e.isSymbolicLink())
+        .map((e) => ({ name: e.name, file: path.join(e.parentPath, e.name) }));
+      files.push(
+        ...found
+          .filter((e) => hasImageExtension(e.name))
+          .map((e) => e.file)
+          .sort(),
+      );
       // Other files of a folder are left alone, but listed (a .gif is not a failure, yet its owner should know);
       // hidden ones (.DS_Store) are nobody's data.
       ignored.push(

@@ -54,9 +54,24 @@ export function buildConsoleSync(): ConsoleFile[] {
 function consoleFiles(result: BuildResult<typeof OPTIONS>): ConsoleFile[] {
   const assets = result.outputFiles.map((output) => {
     const name = path.basename(output.path);
-    return { path: `assets/${name}`, contentType: name.endsWith(".css") ? "text/css; charset=utf-8" : "text/javascript; charset=utf-8", body: output.contents, immutable: true };
+    return {
+      path: `assets/${name}`,
+      contentType: name.endsWith(".css") ? "text/css; charset=utf-8" : "text/javascript; charset=utf-8",
+      body: output.contents,
+      immutable: true,
+    };
   });
   const named = (extension: string) => assets.find((asset) => asset.path.endsWith(extension))!.path;
-  const page = readFileSync(path.join(CONSOLE_DIR, "static", "index.html"), "utf8").replace("%APP_JS%", named(".js")).replace("%APP_CSS%", named(".css"));
-  return [{ path: "index.html", contentType: "text/html; charset=utf-8", body: new TextEncoder().encode(page), immutable: false }, ...assets];
+  const page = readFileSync(path.join(CONSOLE_DIR, "static", "index.html"), "utf8")
+    .replace("%APP_JS%", named(".js"))
+    .replace("%APP_CSS%", named(".css"));
+  return [
+    {
+      path: "index.html",
+      contentType: "text/html; charset=utf-8",
+      body: new TextEncoder().encode(page),
+      immutable: false,
+    },
+    ...assets,
+  ];
 }

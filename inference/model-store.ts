@@ -15,7 +15,12 @@ import { OnnxMember } from "./onnx-member";
 import type { ExecutionProviderChoice } from "./types";
 
 /** The models baked into the repository (and the container image). */
-export const BUNDLED_MODEL_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "model-container", "models");
+export const BUNDLED_MODEL_DIR = path.resolve(
+  path.dirname(fileURLToPath(import.meta.url)),
+  "..",
+  "model-container",
+  "models",
+);
 /** Where SageMaker unpacks the endpoint's model data. */
 export const SAGEMAKER_MODEL_DIR = "/opt/ml/model";
 
@@ -88,7 +93,9 @@ export async function loadModels(options: LoadOptions): Promise<LoadedModels> {
   return {
     manifest,
     manifestSha256: sha256(manifestBytes),
-    segmenters: Object.fromEntries(options.profiles.map((profile) => [profile, new Segmenter(manifest, members, profile)])),
+    segmenters: Object.fromEntries(
+      options.profiles.map((profile) => [profile, new Segmenter(manifest, members, profile)]),
+    ),
     members,
   };
 }

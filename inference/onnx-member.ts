@@ -22,7 +22,9 @@ export interface OnnxMemberOptions {
  * A member's graphs (ONNX bytes, already checked against the manifest's sha256): the detector and the mask
  * head, or one combined graph (exports from before the split, which compute every detection's mask).
  */
-export type MemberGraphs = { readonly detector: Uint8Array; readonly masks: Uint8Array } | { readonly combined: Uint8Array };
+export type MemberGraphs =
+  | { readonly detector: Uint8Array; readonly masks: Uint8Array }
+  | { readonly combined: Uint8Array };
 
 const DETECTIONS = ["boxes", "scores", "labels"] as const;
 
@@ -72,7 +74,9 @@ export class OnnxMember implements ModelMember {
           sessions.push(await ort.InferenceSession.create(graph, sessionOptions));
         }
         const [detector, maskHead] = sessions;
-        const features = maskHead ? checkSignature(detector, maskHead, options.name) : checkCombinedSignature(detector, options.name);
+        const features = maskHead
+          ? checkSignature(detector, maskHead, options.name)
+          : checkCombinedSignature(detector, options.name);
         return new OnnxMember(detector, maskHead, features, options, provider);
       } catch (error) {
         await Promise.all(sessions.map((s) => s.release()));
@@ -103,7 +107,12 @@ export class OnnxMember implements ModelMember {
       masks: async (indices) => {
         if (released) throw new Error(`member "${this.name}": masks asked after release`);
         if (!this.maskHead) return this.pickMasks(features.masks, count, indices);
-        return this.masks(this.maskHead, features, indices.map((i) => boxes.subarray(i * 4, i * 4 + 4)), indices.map((i) => labels64[i]));
+        return this.masks(
+          this.maskHead,
+          features,
+          indices.map((i) => boxes.subarray(i * 4, i * 4 + 4)),
+          indices.map((i) => labels64[i]),
+        );
       },
       release: () => {
         released = true;
@@ -169,8 +178,14 @@ function checkSignature(detector: ort.InferenceSession, maskHead: ort.InferenceS
   if (!DETECTIONS.every((output) => detector.outputNames.includes(output))) {
     problems.push(`the detector's outputs [${detector.outputNames}] lack one of ${DETECTIONS.join(", ")}`);
   }
-  if (!maskHead.inputNames.includes("boxes") || !maskHead.inputNames.includes("labels") || !features.every((f) => detector.outputNames.includes(f))) {
-    problems.push(`the mask head's inputs [${maskHead.inputNames}] are not boxes, labels and detector outputs [${detector.outputNames}]`);
+  if (
+    !maskHead.inputNames.includes("boxes") ||
+    !maskHead.inputNames.includes("labels") ||
+    !features.every((f) => detector.outputNames.includes(f))
+  ) {
+    problems.push(
+      `the mask head's inputs [${maskHead.inputNames}] are not boxes, labels and detector outputs [${detector.outputNames}]`,
+    );
   }
   if (maskHead.outputNames.length !== 1 || maskHead.outputNames[0] !== "masks") {
     problems.push(`the mask head's outputs are [${maskHead.outputNames}], expected [masks]`);
@@ -184,7 +199,11 @@ function checkSignature(detector: ort.InferenceSession, maskHead: ort.InferenceS
 /** A combined graph (exports from before the split): image -> boxes, scores, labels, masks. */
 function checkCombinedSignature(graph: ort.InferenceSession, name: string): string[] {
   const outputs = [...DETECTIONS, "masks"];
-  if (graph.inputNames.length !== 1 || graph.inputNames[0] !== "image" || !outputs.every((o) => graph.outputNames.includes(o))) {
+  if (
+    graph.inputNames.length !== 1 ||
+    graph.inputNames[0] !== "image" ||
+    !outputs.every((o) => graph.outputNames.includes(o))
+  ) {
     throw new ModelUnavailableError(
       `member "${name}" does not follow the model contract: inputs [${graph.inputNames}], outputs [${graph.outputNames}]; ` +
         `expected input "image" and outputs ${outputs.join(", ")}`,

@@ -27,7 +27,10 @@ export interface ObjectAccess {
  */
 export function grantObjects(role: Role, bucket: IBucket, access: ObjectAccess): void {
   role.addToPrincipalPolicy(
-    new PolicyStatement({ actions: [...access.actions], resources: access.prefixes.map((prefix) => bucket.arnForObjects(`${prefix}*`)) }),
+    new PolicyStatement({
+      actions: [...access.actions],
+      resources: access.prefixes.map((prefix) => bucket.arnForObjects(`${prefix}*`)),
+    }),
   );
   for (const prefix of access.prefixes) acknowledge(role, wildcardObjects(bucket, `${prefix}*`), access.why);
 }

@@ -51,14 +51,17 @@ export type EndpointMode = (typeof ENDPOINT_MODES)[number];
 export const LOG_LEVELS = ["DEBUG", "INFO", "WARN", "ERROR"] as const;
 
 /** The retention periods CloudWatch Logs accepts, in days. */
-const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653] as const;
+const LOG_RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+] as const;
 
 /** Real-time calls: SageMaker answers within 60 s or not at all. */
 const REALTIME_CALL_LIMIT_MS = 60_000;
 /** What the segment function keeps for itself after an async call's deadline: stitching and writing the results. */
 const RESULT_WRITING_MARGIN_MS = 60_000;
 
-const fromText = (value: unknown) => (typeof value === "string" && /^\s*-?\d+(\.\d+)?\s*$/.test(value) ? Number(value) : value);
+const fromText = (value: unknown) =>
+  typeof value === "string" && /^\s*-?\d+(\.\d+)?\s*$/.test(value) ? Number(value) : value;
 
 const wholeNumber = (min: number, max: number) =>
   z.preprocess(
@@ -72,7 +75,10 @@ const wholeNumber = (min: number, max: number) =>
 
 const positiveDecimal = z.preprocess(fromText, z.number({ error: "must be a number" }).positive("must be positive"));
 
-const flag = z.preprocess((value) => (value === "true" ? true : value === "false" ? false : value), z.boolean({ error: "must be true or false" }));
+const flag = z.preprocess(
+  (value) => (value === "true" ? true : value === "false" ? false : value),
+  z.boolean({ error: "must be true or false" }),
+);
 
 /** One schema per context key, so that an error can name the key. */
 const contextKeys = {
@@ -119,7 +125,10 @@ const contextKeys = {
   inputRetentionDays: wholeNumber(1, 3_650).optional(),
   logRetentionDays: z
     .preprocess(fromText, z.number())
-    .refine((days) => (LOG_RETENTION_DAYS as readonly number[]).includes(days), `must be one of ${LOG_RETENTION_DAYS.join(", ")}`)
+    .refine(
+      (days) => (LOG_RETENTION_DAYS as readonly number[]).includes(days),
+      `must be one of ${LOG_RETENTION_DAYS.join(", ")}`,
+    )
     .default(30),
   logLevel: z.enum(LOG_LEVELS).default("INFO"),
   alarmEmail: z.email("must be an email address").optional(),
@@ -128,7 +137,10 @@ const contextKeys = {
   // Cognito's rules for a domain prefix: lower case letters, digits and hyphens, and never "aws", "amazon" or "cognito".
   signInDomainPrefix: z
     .string()
-    .regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, "must be 1-63 lower-case letters, digits or '-', not starting or ending with '-'")
+    .regex(
+      /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/,
+      "must be 1-63 lower-case letters, digits or '-', not starting or ending with '-'",
+    )
     .refine((prefix) => !/aws|amazon|cognito/.test(prefix), "must not contain aws, amazon or cognito")
     .optional(),
 } as const;
@@ -142,7 +154,8 @@ const contextSchema = z
     maxConcurrentTiles: values.maxConcurrentTiles ?? defaultConcurrentTiles(values),
   }))
   .superRefine((config, ctx) => {
-    const problem = (key: keyof typeof contextKeys, message: string) => ctx.addIssue({ code: "custom", path: [key], message });
+    const problem = (key: keyof typeof contextKeys, message: string) =>
+      ctx.addIssue({ code: "custom", path: [key], message });
     if (config.endpointMode === "realtime" && config.minInstances === 0) {
       problem("minInstances", "must be at least 1 with endpointMode=realtime: only an async endpoint scales to zero");
     }
@@ -152,14 +165,25 @@ const contextSchema = z
         `must be a GPU instance of a family the endpoint's inference AMI (${GPU_RUNTIME.inferenceAmiVersion}, NVIDIA driver ${GPU_RUNTIME.nvidiaDriver}) supports: ${GPU_RUNTIME.instanceFamilies.join(", ")}`,
       );
     }
-    if (config.minInstances > config.maxInstances) problem("minInstances", `must not exceed maxInstances (${config.maxInstances})`);
+    if (config.minInstances > config.maxInstances)
+      problem("minInstances", `must not exceed maxInstances (${config.maxInstances})`);
     if (config.endpointUsdPerHour === undefined) {
-      problem("endpointUsdPerHour", `must be set for ${config.instanceType}, which has no price in infra/pricing.ts (known: ${Object.keys(SAGEMAKER_INSTANCE_USD_PER_HOUR).join(", ")})`);
+      problem(
+        "endpointUsdPerHour",
+        `must be set for ${config.instanceType}, which has no price in infra/pricing.ts (known: ${Object.keys(SAGEMAKER_INSTANCE_USD_PER_HOUR).join(", ")})`,
+      );
     }
-    if (config.endpointMode === "async" && config.asyncTimeoutMs + RESULT_WRITING_MARGIN_MS > config.segmentTimeoutSeconds * 1_000) {
-      problem("asyncTimeoutMs", `must leave the segment function ${RESULT_WRITING_MARGIN_MS / 1_000} s of its ${config.segmentTimeoutSeconds} s timeout`);
+    if (
+      config.endpointMode === "async" &&
+      config.asyncTimeoutMs + RESULT_WRITING_MARGIN_MS > config.segmentTimeoutSeconds * 1_000
+    ) {
+      problem(
+        "asyncTimeoutMs",
+        `must leave the segment function ${RESULT_WRITING_MARGIN_MS / 1_000} s of its ${config.segmentTimeoutSeconds} s timeout`,
+      );
     }
-    if (config.apiThrottleBurstLimit < config.apiThrottleRateLimit) problem("apiThrottleBurstLimit", `must be at least apiThrottleRateLimit (${config.apiThrottleRateLimit})`);
+    if (config.apiThrottleBurstLimit < config.apiThrottleRateLimit)
+      problem("apiThrottleBurstLimit", `must be at least apiThrottleRateLimit (${config.apiThrottleRateLimit})`);
   });
 
 /** Requests one model server admits at once (running + queued); more are refused with 503. */
@@ -171,7 +195,11 @@ const ASYNC_CONCURRENT_TILES = 4;
  * Real-time: as many endpoint calls in flight per image as the always-on instances admit when every segment
  * invocation runs at once, so that a burst of images meets no 503 before autoscaling adds instances.
  */
-function defaultConcurrentTiles(values: { endpointMode: EndpointMode; minInstances?: number; segmentMaxConcurrency: number }): number {
+function defaultConcurrentTiles(values: {
+  endpointMode: EndpointMode;
+  minInstances?: number;
+  segmentMaxConcurrency: number;
+}): number {
   if (values.endpointMode === "async") return ASYNC_CONCURRENT_TILES;
   const instances = Math.max(1, values.minInstances ?? 1);
   return Math.max(1, Math.floor((ENDPOINT_ADMITTED_PER_INSTANCE * instances) / values.segmentMaxConcurrency));
@@ -203,7 +231,10 @@ export function loadInfraConfig(context: Readonly<Record<string, unknown>>): Inf
     ...(parsed.success ? [] : parsed.error.issues.map((issue) => describeIssue(issue, values))),
   ];
   if (problems.length > 0 || !parsed.success) {
-    throw new ConfigError(`invalid CDK context (cdk.json "context" or -c key=value):\n  ${problems.join("\n  ")}`, problems);
+    throw new ConfigError(
+      `invalid CDK context (cdk.json "context" or -c key=value):\n  ${problems.join("\n  ")}`,
+      problems,
+    );
   }
   return parsed.data as InfraConfig;
 }

@@ -57,7 +57,8 @@ export function parseEnvironment<S extends EnvironmentSchemas>(variables: S, env
     const parsed = schema.safeParse(raw);
     if (parsed.success) values[name] = parsed.data;
     else if (raw === undefined) problems.push(`${name} must be set`);
-    else problems.push(`${name}=${JSON.stringify(raw)}: ${parsed.error.issues.map((issue) => issue.message).join("; ")}`);
+    else
+      problems.push(`${name}=${JSON.stringify(raw)}: ${parsed.error.issues.map((issue) => issue.message).join("; ")}`);
   }
   return problems.length > 0 ? { ok: false, problems } : { ok: true, values: values as EnvironmentValues<S> };
 }

@@ -57,7 +57,9 @@ for (const profile of profiles) {
     const predictions: { id: string; instances: Instance[] }[] = [];
     let inferenceMs = 0;
     for (const id of ids) {
-      const { instances, timings } = await segmenter.segment(await decodeImage(await readFile(path.join(TRAIN, "images", `${id}.png`))));
+      const { instances, timings } = await segmenter.segment(
+        await decodeImage(await readFile(path.join(TRAIN, "images", `${id}.png`))),
+      );
       inferenceMs += timings.inferenceMs;
       predictions.push({ id, instances });
     }
@@ -93,7 +95,9 @@ function record(profile: Profile, predictions: { id: string; instances: Instance
   for (const line of formatEvaluationReport(report)) console.log(line);
   raw.profiles[profile].validation = {
     map: Number(report.overall.toFixed(4)),
-    mapPerType: Object.fromEntries(Object.entries(report.perCellType).map(([type, { map }]) => [type, Number(map.toFixed(4))])),
+    mapPerType: Object.fromEntries(
+      Object.entries(report.perCellType).map(([type, { map }]) => [type, Number(map.toFixed(4))]),
+    ),
     images: report.images,
   };
 }

@@ -13,9 +13,15 @@ export function evalCommand(): Command {
       const truth = parseTrainingCsv(await readFile(options.truth));
       const predictions = parseSubmissionCsv(await readFile(options.pred));
       if (options.ids) {
-        const wanted = new Set((await readFile(options.ids, "utf8")).split(/\r?\n/).map((l) => l.trim()).filter(Boolean));
+        const wanted = new Set(
+          (await readFile(options.ids, "utf8"))
+            .split(/\r?\n/)
+            .map((l) => l.trim())
+            .filter(Boolean),
+        );
         const unknown = [...wanted].filter((id) => !truth.has(id));
-        if (unknown.length) throw new Error(`${options.ids} names ${unknown.length} image(s) not in the truth, e.g. ${unknown[0]}`);
+        if (unknown.length)
+          throw new Error(`${options.ids} names ${unknown.length} image(s) not in the truth, e.g. ${unknown[0]}`);
         for (const id of [...truth.keys()]) if (!wanted.has(id)) truth.delete(id);
       }
       const report = evaluateSubmission(truth, predictions);

@@ -9,16 +9,28 @@ export function segmentCommand(): Command {
     .argument("<inputs...>", "image files or folders (searched recursively)")
     .requiredOption("--out <dir>", "output folder")
     .addOption(
-      new Option("--profile <profile>", "fast: one member, no TTA; accurate: every member with flips (default: the model's better one on validation)").choices(
-        PROFILES,
-      ),
+      new Option(
+        "--profile <profile>",
+        "fast: one member, no TTA; accurate: every member with flips (default: the model's better one on validation)",
+      ).choices(PROFILES),
     )
-    .addOption(new Option("--pages <pages>", "multi-page TIFF: segment the first page or every page").choices(["first", "all"]).default("first"))
+    .addOption(
+      new Option("--pages <pages>", "multi-page TIFF: segment the first page or every page")
+        .choices(["first", "all"])
+        .default("first"),
+    )
     .addOption(new Option("--overlay <style>", "overlay style").choices(["outline", "tint"]).default("outline"))
-    .option("--model-dir <dir>", "model directory with manifest.json (default: /opt/ml/model if present, else the bundled models)")
+    .option(
+      "--model-dir <dir>",
+      "model directory with manifest.json (default: /opt/ml/model if present, else the bundled models)",
+    )
     .addOption(new Option("--device <provider>", "execution provider").choices(EXECUTION_PROVIDERS).default("cpu"))
     .option("--threads <n>", "inference threads (default: all cores)", (v) => parsePositiveInt(v, "--threads"))
-    .option("--pixel-size <um>", "micrometres per pixel: adds the _um and _um2 columns to measurements.csv (default: a TIFF's resolution tags, else none)", parsePixelSize)
+    .option(
+      "--pixel-size <um>",
+      "micrometres per pixel: adds the _um and _um2 columns to measurements.csv (default: a TIFF's resolution tags, else none)",
+      parsePixelSize,
+    )
     .action(async (inputs: string[], options) => {
       const summary = await segmentFiles({
         inputs,
@@ -38,7 +50,8 @@ export function segmentCommand(): Command {
 
 function parsePixelSize(value: string): number {
   const size = Number(value);
-  if (!Number.isFinite(size) || size <= 0) throw new InvalidArgumentError(`--pixel-size must be a positive number of micrometres, got "${value}"`);
+  if (!Number.isFinite(size) || size <= 0)
+    throw new InvalidArgumentError(`--pixel-size must be a positive number of micrometres, got "${value}"`);
   return size;
 }
 

@@ -32,13 +32,18 @@ export async function apiError(response: Response): Promise<ApiError> {
   const text = await response.text().catch(() => "");
   try {
     const body = JSON.parse(text) as { error?: { code?: unknown; message?: unknown }; message?: unknown };
-    if (typeof body.error?.message === "string") return new ApiError(response.status, String(body.error.code ?? "error"), body.error.message);
+    if (typeof body.error?.message === "string")
+      return new ApiError(response.status, String(body.error.code ?? "error"), body.error.message);
     // API Gateway's own answers (IAM refused the signature, throttling) are {message}.
     if (typeof body.message === "string") return new ApiError(response.status, "gateway", body.message);
   } catch {
     // Not JSON: fall through to the status line.
   }
-  return new ApiError(response.status, "http_error", `the service answered ${response.status} ${response.statusText}`.trim());
+  return new ApiError(
+    response.status,
+    "http_error",
+    `the service answered ${response.status} ${response.statusText}`.trim(),
+  );
 }
 
 export class ApiClient {
@@ -59,7 +64,11 @@ export class ApiClient {
       try {
         response = await this.auth.fetch(this.url(path), init);
       } catch (error) {
-        throw new ApiError(0, "unreachable", `the service cannot be reached (${error instanceof Error ? error.message : String(error)})`);
+        throw new ApiError(
+          0,
+          "unreachable",
+          `the service cannot be reached (${error instanceof Error ? error.message : String(error)})`,
+        );
       }
       if (response.status === 401 && (await this.auth.renew())) continue;
       if (!response.ok) throw await apiError(response);
@@ -68,7 +77,11 @@ export class ApiClient {
   }
 
   async createJob(files: readonly string[]): Promise<CreateJobResponse> {
-    const response = await this.request("/v1/jobs", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ files }) });
+    const response = await this.request("/v1/jobs", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ files }),
+    });
     return (await response.json()) as CreateJobResponse;
   }
 
@@ -107,7 +120,11 @@ export class ApiClient {
     try {
       response = await fetch(link.url);
     } catch (error) {
-      throw new ApiError(0, "unreachable", `the result cannot be fetched (${error instanceof Error ? error.message : String(error)})`);
+      throw new ApiError(
+        0,
+        "unreachable",
+        `the result cannot be fetched (${error instanceof Error ? error.message : String(error)})`,
+      );
     }
     if (!response.ok) throw await apiError(response);
     return response;

@@ -56,7 +56,14 @@ export async function cellLayers(document: InstancesDocument): Promise<CellLayer
       if (label === 0) continue;
       // An edge pixel of a cell: one of its 4 neighbours is another cell, background or off the image.
       const edge =
-        x === 0 || y === 0 || x === width - 1 || y === height - 1 || labels[pixel - 1] !== label || labels[pixel + 1] !== label || labels[pixel - width] !== label || labels[pixel + width] !== label;
+        x === 0 ||
+        y === 0 ||
+        x === width - 1 ||
+        y === height - 1 ||
+        labels[pixel - 1] !== label ||
+        labels[pixel + 1] !== label ||
+        labels[pixel - width] !== label ||
+        labels[pixel + width] !== label;
       if (edge) pixels[pixel] = outlineColours[label]!;
     }
   }
@@ -64,13 +71,18 @@ export async function cellLayers(document: InstancesDocument): Promise<CellLayer
   for (let pixel = 0; pixel < pixels.length; pixel++) pixels[pixel] = fillColours[labels[pixel]!]!;
   const fill = await createImageBitmap(buffer);
 
-  const counts = Object.fromEntries(CELL_TYPES.map((type) => [type, instances.filter((cell) => cell.cellType === type).length])) as Record<CellType, number>;
+  const counts = Object.fromEntries(
+    CELL_TYPES.map((type) => [type, instances.filter((cell) => cell.cellType === type).length]),
+  ) as Record<CellType, number>;
   return {
     width,
     height,
     cells: instances,
     counts,
-    cellAt: (x, y) => (x >= 0 && y >= 0 && x < width && y < height ? instances[labels[Math.floor(y) * width + Math.floor(x)]! - 1] : undefined),
+    cellAt: (x, y) =>
+      x >= 0 && y >= 0 && x < width && y < height
+        ? instances[labels[Math.floor(y) * width + Math.floor(x)]! - 1]
+        : undefined,
     outline,
     fill,
   };

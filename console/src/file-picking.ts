@@ -19,7 +19,9 @@ export function filesFromInput(files: FileList): PickedFile[] {
 /** Dropped files and folders; a folder's files are read recursively. */
 export async function filesFromDrop(transfer: DataTransfer): Promise<PickedFile[]> {
   // The entries must be taken before the first await: the DataTransfer is emptied once the drop event returns.
-  const entries = [...transfer.items].map((item) => item.webkitGetAsEntry()).filter((entry): entry is FileSystemEntry => entry !== null);
+  const entries = [...transfer.items]
+    .map((item) => item.webkitGetAsEntry())
+    .filter((entry): entry is FileSystemEntry => entry !== null);
   if (entries.length === 0) return [...transfer.files].map((file) => ({ name: file.name, file }));
   return (await Promise.all(entries.map((entry) => walk(entry, "")))).flat();
 }

@@ -38,7 +38,14 @@ async function start(root: HTMLElement): Promise<void> {
     render(<SignIn onSignIn={signIn} />, root);
     return;
   }
-  render(<App config={config} authenticator={session} account={{ name: session.userName, signOut: () => session.signOut() }} />, root);
+  render(
+    <App
+      config={config}
+      authenticator={session}
+      account={{ name: session.userName, signOut: () => session.signOut() }}
+    />,
+    root,
+  );
 }
 
 void start(document.getElementById("app")!);

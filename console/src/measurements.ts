@@ -10,7 +10,9 @@ const SHOWN_ELSEWHERE = new Set(["cell_id", "image_id", "cell_type", "score", "a
 /** A number as a person reads it: whole numbers whole, others to 3 decimals. */
 function readable(value: string): string {
   const number = Number(value);
-  return value.trim() === "" || !Number.isFinite(number) || Number.isInteger(number) ? value : String(Number(number.toFixed(3)));
+  return value.trim() === "" || !Number.isFinite(number) || Number.isInteger(number)
+    ? value
+    : String(Number(number.toFixed(3)));
 }
 
 /**
@@ -26,7 +28,10 @@ export function measurementsByCell(csv: string): Map<number, [string, string][]>
   if (idColumn < 0) return byCell;
   for (const record of records) {
     const values = header.map((name, column) => [name, readable(record[column] ?? "")] as [string, string]);
-    byCell.set(Number(record[idColumn]), values.filter(([name, value]) => !SHOWN_ELSEWHERE.has(name) && value !== ""));
+    byCell.set(
+      Number(record[idColumn]),
+      values.filter(([name, value]) => !SHOWN_ELSEWHERE.has(name) && value !== ""),
+    );
   }
   return byCell;
 }

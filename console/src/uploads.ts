@@ -33,10 +33,16 @@ export async function uploadAll(
         const file = files.get(target.fileName)!;
         onState(target.fileName, { state: "uploading", loaded: 0, total: file.size });
         try {
-          await putFile(target, file, (loaded) => onState(target.fileName, { state: "uploading", loaded, total: file.size }));
+          await putFile(target, file, (loaded) =>
+            onState(target.fileName, { state: "uploading", loaded, total: file.size }),
+          );
           onState(target.fileName, { state: "uploaded", total: file.size });
         } catch (error) {
-          onState(target.fileName, { state: "failed", total: file.size, error: error instanceof Error ? error.message : String(error) });
+          onState(target.fileName, {
+            state: "failed",
+            total: file.size,
+            error: error instanceof Error ? error.message : String(error),
+          });
         }
       }),
     ),
@@ -50,7 +56,8 @@ function putFile(target: UploadTarget, file: File, onProgress: (loaded: number) 
     request.open(target.method, target.url);
     for (const [name, value] of Object.entries(target.headers)) request.setRequestHeader(name, value);
     request.upload.onprogress = (event) => onProgress(event.loaded);
-    request.onload = () => (request.status >= 200 && request.status < 300 ? resolve() : reject(new Error(uploadError(request))));
+    request.onload = () =>
+      request.status >= 200 && request.status < 300 ? resolve() : reject(new Error(uploadError(request)));
     request.onerror = () => reject(new Error("the upload was cut off (network error)"));
     request.send(file);
   });

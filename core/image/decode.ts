@@ -60,7 +60,8 @@ const MIN_CALIBRATED_DPI = 600;
  */
 function tiffPixelSizeUm(format: ImageFormat, metadata: Metadata): number | undefined {
   const { density, resolutionUnit } = metadata;
-  if (format !== "tiff" || density === undefined || !(resolutionUnit === "inch" || resolutionUnit === "cm")) return undefined;
+  if (format !== "tiff" || density === undefined || !(resolutionUnit === "inch" || resolutionUnit === "cm"))
+    return undefined;
   if (!Number.isFinite(density) || density < MIN_CALIBRATED_DPI) return undefined;
   return 25_400 / density;
 }

@@ -17,5 +17,8 @@ export const IMAGE_EXTENSIONS = [".png", ".tif", ".tiff", ".jpg", ".jpeg"] as co
  */
 export function hasImageExtension(fileName: string): boolean {
   const dot = fileName.lastIndexOf(".");
-  return dot > fileName.lastIndexOf("/") && (IMAGE_EXTENSIONS as readonly string[]).includes(fileName.slice(dot).toLowerCase());
+  return (
+    dot > fileName.lastIndexOf("/") &&
+    (IMAGE_EXTENSIONS as readonly string[]).includes(fileName.slice(dot).toLowerCase())
+  );
 }

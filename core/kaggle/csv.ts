@@ -45,7 +45,11 @@ export function parseTrainingCsv(text: string | Uint8Array): KaggleCsv {
     if (cellType === undefined) throw fail(`cell_type "${row.cell_type}" is not one of ${CELL_TYPES.join(", ")}`);
     const fields = { width: size("width"), height: size("height"), cellType };
     const image = imageRecord(images, row.id, line, "training");
-    for (const [name, column] of [["width", "width"], ["height", "height"], ["cellType", "cell_type"]] as const) {
+    for (const [name, column] of [
+      ["width", "width"],
+      ["height", "height"],
+      ["cellType", "cell_type"],
+    ] as const) {
       if (image[name] !== undefined && image[name] !== fields[name]) {
         throw fail(`image ${row.id} has ${column} ${fields[name]} here but ${image[name]} on an earlier line`);
       }
@@ -119,7 +123,8 @@ function readRows<C extends string>(
     throw error;
   }
   const [header, ...rows] = records;
-  if (header === undefined) throw new InvalidFormatError(`${format} CSV is empty: expected a header ${columns.join(",")}`);
+  if (header === undefined)
+    throw new InvalidFormatError(`${format} CSV is empty: expected a header ${columns.join(",")}`);
   const indices = columns.map((column) => header.record.indexOf(column));
   const missing = columns.filter((_, i) => indices[i] < 0);
   if (missing.length > 0) {

@@ -143,7 +143,10 @@ function lineLayout(mask: BinaryMask, order: PixelOrder) {
  * maskRuns(maskFromPixelIndices([3, 4, 9], 4, 4), "row-major"); // [3, 2, 9, 1]
  */
 export function maskRuns(mask: BinaryMask, order: PixelOrder): number[] {
-  const { lineLength, firstLine, lines, firstPosition, positions, lineStride, positionStride } = lineLayout(mask, order);
+  const { lineLength, firstLine, lines, firstPosition, positions, lineStride, positionStride } = lineLayout(
+    mask,
+    order,
+  );
   const { data } = mask;
   const runs: number[] = [];
   for (let line = 0; line < lines; line++) {

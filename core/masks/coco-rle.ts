@@ -60,7 +60,9 @@ export function decodeCocoRle(rle: CocoRle): BinaryMask {
     position += count;
   });
   if (position !== height * width) {
-    throw new InvalidFormatError(`COCO RLE counts add up to ${position}, expected ${height}x${width} = ${height * width}`);
+    throw new InvalidFormatError(
+      `COCO RLE counts add up to ${position}, expected ${height}x${width} = ${height * width}`,
+    );
   }
   return maskFromRuns(runs, width, height, "column-major");
 }
@@ -98,7 +100,9 @@ function countsFromString(text: string): number[] {
       if (p >= text.length) throw new InvalidFormatError(`COCO RLE string ends inside count ${counts.length + 1}`);
       const c = text.charCodeAt(p) - 48;
       if (c < 0 || c > 63) {
-        throw new InvalidFormatError(`COCO RLE string has "${text[p]}" at ${p}, outside pycocotools' alphabet "0".."o"`);
+        throw new InvalidFormatError(
+          `COCO RLE string has "${text[p]}" at ${p}, outside pycocotools' alphabet "0".."o"`,
+        );
       }
       x += (c & 0x1f) * 32 ** k;
       more = (c & 0x20) !== 0;

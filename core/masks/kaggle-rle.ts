@@ -33,7 +33,9 @@ export function decodeKaggleRle(rle: string, width: number, height: number): Bin
   const trimmed = rle.trim();
   const tokens = trimmed === "" ? [] : trimmed.split(/\s+/);
   if (tokens.length % 2 !== 0) {
-    throw new InvalidFormatError(`Kaggle RLE has an odd number of values (${tokens.length}): expected start length pairs`);
+    throw new InvalidFormatError(
+      `Kaggle RLE has an odd number of values (${tokens.length}): expected start length pairs`,
+    );
   }
   // One test of the whole string is much cheaper than one per token; the loop only finds the culprit.
   if (!/^[\d\s]*$/.test(rle)) {

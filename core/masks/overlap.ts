@@ -24,7 +24,10 @@ export interface ResolveOverlapsOptions {
  * @example
  * const disjoint = resolveOverlaps(sorted.map((c) => c.mask));
  */
-export function resolveOverlaps(masks: readonly BinaryMask[], options: ResolveOverlapsOptions = {}): (BinaryMask | null)[] {
+export function resolveOverlaps(
+  masks: readonly BinaryMask[],
+  options: ResolveOverlapsOptions = {},
+): (BinaryMask | null)[] {
   const { minKeptFraction = 0 } = options;
   if (masks.length === 0) return [];
   const { imageWidth, imageHeight } = masks[0];

@@ -43,14 +43,17 @@ export interface CellMeasurement extends RegionShape {
  */
 export function measureCells(image: GrayImage, labels: Uint16Array, instances: readonly Instance[]): CellMeasurement[] {
   const { width, height } = image;
-  if (labels.length !== width * height) throw new RangeError(`The label map holds ${labels.length} pixels, the image ${width}x${height}`);
+  if (labels.length !== width * height)
+    throw new RangeError(`The label map holds ${labels.length} pixels, the image ${width}x${height}`);
   const rows: CellMeasurement[] = [];
   for (let index = 0; index < instances.length; index++) {
     const instance = instances[index]!;
     const cellId = index + 1;
     const { mask } = instance;
     if (mask.imageWidth !== width || mask.imageHeight !== height) {
-      throw new RangeError(`Cell ${cellId} has a mask of a ${mask.imageWidth}x${mask.imageHeight} image, not ${width}x${height}`);
+      throw new RangeError(
+        `Cell ${cellId} has a mask of a ${mask.imageWidth}x${mask.imageHeight} image, not ${width}x${height}`,
+      );
     }
     const region = regionProperties(image, labels, cellId, mask);
     if (region === undefined) continue;
@@ -75,7 +78,11 @@ export function measureCells(image: GrayImage, labels: Uint16Array, instances: r
       equivalentDiameter: Math.sqrt((4 * region.area) / Math.PI),
       solidity: region.convexArea > 0 ? region.area / region.convexArea : 1,
       formFactor: region.perimeter > 0 ? (4 * Math.PI * region.area) / region.perimeter ** 2 : 0,
-      touchesBorder: region.bboxX === 0 || region.bboxY === 0 || region.bboxX + region.bboxWidth === width || region.bboxY + region.bboxHeight === height,
+      touchesBorder:
+        region.bboxX === 0 ||
+        region.bboxY === 0 ||
+        region.bboxX + region.bboxWidth === width ||
+        region.bboxY + region.bboxHeight === height,
       meanIntensity: mean,
       // Sums of integers below 2^53 are exact, so the one-pass variance loses nothing that matters here.
       stdIntensity: Math.sqrt(Math.max(0, region.intensitySumOfSquares / region.area - mean * mean)),

@@ -75,12 +75,20 @@ const PERIMETER_WEIGHTS = (() => {
  * region?.perimeter; // 4: skimage counts a 2 x 2 square's border pixels' links, not its outer edge
  * ```
  */
-export function regionProperties(image: GrayImage, labels: Uint16Array, label: number, crop: RegionCrop): RegionProperties | undefined {
+export function regionProperties(
+  image: GrayImage,
+  labels: Uint16Array,
+  label: number,
+  crop: RegionCrop,
+): RegionProperties | undefined {
   const { width: imageWidth, height: imageHeight, pixels } = image;
   const { left, top, width, height } = crop;
-  if (labels.length !== imageWidth * imageHeight) throw new RangeError(`The label map holds ${labels.length} pixels, the image ${imageWidth}x${imageHeight}`);
+  if (labels.length !== imageWidth * imageHeight)
+    throw new RangeError(`The label map holds ${labels.length} pixels, the image ${imageWidth}x${imageHeight}`);
   if (left < 0 || top < 0 || left + width > imageWidth || top + height > imageHeight) {
-    throw new RangeError(`The crop ${width}x${height} at (${left}, ${top}) leaves the ${imageWidth}x${imageHeight} image`);
+    throw new RangeError(
+      `The crop ${width}x${height} at (${left}, ${top}) leaves the ${imageWidth}x${imageHeight} image`,
+    );
   }
   // Crop pixel (x, y) is (x + 1, y + 1) here, as in a copy of the crop with an empty one-pixel margin: indices
   // into such a copy spare the perimeter's neighbour lookups a bounds check, and the moments are summed in
@@ -128,7 +136,12 @@ export function regionProperties(image: GrayImage, labels: Uint16Array, label: n
       if (value < intensityMin) intensityMin = value;
       if (value > intensityMax) intensityMax = value;
       const awayFromEdge = x > 1 && x < width && y > 1 && y < height;
-      const inside = awayFromEdge && labels[i - 1] === label && labels[i + 1] === label && labels[i - imageWidth] === label && labels[i + imageWidth] === label;
+      const inside =
+        awayFromEdge &&
+        labels[i - 1] === label &&
+        labels[i + 1] === label &&
+        labels[i - imageWidth] === label &&
+        labels[i + imageWidth] === label;
       if (!inside) borders[borderCount++] = y * paddedWidth + x;
     }
     firsts[y] = first;
@@ -252,7 +265,14 @@ function at(xs: Float64Array, ys: Float64Array, length: number, i: number, y: nu
  * hull into xs and ys: of the extreme points at each height (the outermost of the rows above and below,
  * between rows), the ones on the envelope. Returns the chain's length.
  */
-function envelope(extreme: Int32Array, firsts: Int32Array, height: number, side: 1 | -1, xs: Float64Array, ys: Float64Array): number {
+function envelope(
+  extreme: Int32Array,
+  firsts: Int32Array,
+  height: number,
+  side: 1 | -1,
+  xs: Float64Array,
+  ys: Float64Array,
+): number {
   let length = 0;
   let previousRow = -2;
   for (let row = 0; row < height; row++) {
@@ -277,7 +297,9 @@ function envelope(extreme: Int32Array, firsts: Int32Array, height: number, side:
  */
 function pushVertex(xs: Float64Array, ys: Float64Array, length: number, x: number, y: number, side: 1 | -1): number {
   while (length >= 2) {
-    const cross = (xs[length - 1]! - xs[length - 2]!) * (y - ys[length - 2]!) - (x - xs[length - 2]!) * (ys[length - 1]! - ys[length - 2]!);
+    const cross =
+      (xs[length - 1]! - xs[length - 2]!) * (y - ys[length - 2]!) -
+      (x - xs[length - 2]!) * (ys[length - 1]! - ys[length - 2]!);
     if (side * cross > 0) break;
     length--;
   }

@@ -90,7 +90,9 @@ export function formatEvaluationReport(report: EvaluationReport): string[] {
     `images ${report.images}`,
     `missing predictions ${listed(report.missingPredictions)}`,
     `extra predictions ${listed(report.extraPredictions)}`,
-    ...Object.entries(report.perCellType).map(([type, { images, map }]) => `${type} images ${images} mAP ${map.toFixed(4)}`),
+    ...Object.entries(report.perCellType).map(
+      ([type, { images, map }]) => `${type} images ${images} mAP ${map.toFixed(4)}`,
+    ),
     `mAP ${report.overall.toFixed(4)}`,
   ];
 }

@@ -47,7 +47,10 @@ export async function renderImageResults(
 ): Promise<ImageResults> {
   const { width, height } = image;
   const labels = labelMap(instances, width, height);
-  const [labelImage, overlay] = await Promise.all([labelMapPng(labels, width, height), overlayPng(image, instances, { style: options.overlayStyle })]);
+  const [labelImage, overlay] = await Promise.all([
+    labelMapPng(labels, width, height),
+    overlayPng(image, instances, { style: options.overlayStyle }),
+  ]);
   const pixelSizeUm = options.pixelSizeUm ?? image.pixelSizeUm;
   const cells = measureCells(image, labels, instances);
   const summary = summarizeImage(image, cells);
@@ -58,7 +61,14 @@ export async function renderImageResults(
     overlayPng: overlay,
     measurementRows: measurementRows(id, cells, pixelSizeUm),
     summaryRow: summaryRow(
-      { imageId: id, fileName, width, height, cellType: instances[0]?.cellType ?? null, ...(pixelSizeUm !== undefined ? { pixelSizeUm } : {}) },
+      {
+        imageId: id,
+        fileName,
+        width,
+        height,
+        cellType: instances[0]?.cellType ?? null,
+        ...(pixelSizeUm !== undefined ? { pixelSizeUm } : {}),
+      },
       summary,
     ),
     outlines: outlinesGeoJson(labels, width, instances),

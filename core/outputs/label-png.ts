@@ -23,12 +23,16 @@ export const MAX_LABELS = 65535;
  */
 export function labelMap(instances: readonly Instance[], width: number, height: number): Uint16Array {
   if (instances.length > MAX_LABELS) {
-    throw new RangeError(`Cannot label ${instances.length} instances: a 16-bit label image holds at most ${MAX_LABELS}`);
+    throw new RangeError(
+      `Cannot label ${instances.length} instances: a 16-bit label image holds at most ${MAX_LABELS}`,
+    );
   }
   const labels = new Uint16Array(width * height);
   instances.forEach(({ mask }, index) => {
     if (mask.imageWidth !== width || mask.imageHeight !== height) {
-      throw new RangeError(`Instance ${index} has a mask of a ${mask.imageWidth}x${mask.imageHeight} image, not ${width}x${height}`);
+      throw new RangeError(
+        `Instance ${index} has a mask of a ${mask.imageWidth}x${mask.imageHeight} image, not ${width}x${height}`,
+      );
     }
     for (let row = 0; row < mask.height; row++) {
       const source = row * mask.width;
@@ -63,5 +67,8 @@ export async function labelPng(instances: readonly Instance[], width: number, he
  * ```
  */
 export async function labelMapPng(labels: Uint16Array, width: number, height: number): Promise<Buffer> {
-  return sharp(labels, { raw: { width, height, channels: 1 } }).toColourspace("grey16").png(FAST_PNG).toBuffer();
+  return sharp(labels, { raw: { width, height, channels: 1 } })
+    .toColourspace("grey16")
+    .png(FAST_PNG)
+    .toBuffer();
 }

@@ -118,7 +118,8 @@ export interface SummarizedImage {
 export function summaryRow(image: SummarizedImage, summary: ImageSummary): string {
   const { pixelSizeUm } = image;
   const optional = (value: number | undefined) => (value === undefined ? "" : number(value));
-  const squareUm = (value: number | undefined) => (value === undefined || pixelSizeUm === undefined ? "" : number(value * pixelSizeUm * pixelSizeUm));
+  const squareUm = (value: number | undefined) =>
+    value === undefined || pixelSizeUm === undefined ? "" : number(value * pixelSizeUm * pixelSizeUm);
   return (
     [
       csvField(image.imageId),
@@ -143,7 +144,11 @@ export function summaryRow(image: SummarizedImage, summary: ImageSummary): strin
 const SCALE = 10 ** DECIMALS;
 
 /** The written decimals of every fraction f / SCALE (f > 0), trailing zeros dropped: "5" for 5000, "0005" for 5. */
-const FRACTIONS = Array.from({ length: SCALE }, (_, fraction) => String(SCALE + fraction).slice(1).replace(/0+$/, ""));
+const FRACTIONS = Array.from({ length: SCALE }, (_, fraction) =>
+  String(SCALE + fraction)
+    .slice(1)
+    .replace(/0+$/, ""),
+);
 
 /**
  * The value rounded to DECIMALS, written as String writes that rounded number (shortest form, no trailing

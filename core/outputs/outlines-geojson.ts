@@ -61,7 +61,12 @@ export function outlinesGeoJson(labels: Uint16Array, width: number, instances: r
 /** Marching squares between a cell's pixels (1) and the rest (0). */
 const OUTLINE = contours().thresholds([0.5]).smooth(false);
 
-function cellOutline(labels: Uint16Array, width: number, instance: Instance, cellId: number): Polygon | MultiPolygon | undefined {
+function cellOutline(
+  labels: Uint16Array,
+  width: number,
+  instance: Instance,
+  cellId: number,
+): Polygon | MultiPolygon | undefined {
   const { left, top, width: cropWidth, height: cropHeight } = instance.mask;
   // A margin of one empty pixel closes every outline inside the grid.
   const gridWidth = cropWidth + 2;
@@ -83,7 +88,9 @@ function cellOutline(labels: Uint16Array, width: number, instance: Instance, cel
   const polygons = contour!.coordinates.map((polygon) =>
     polygon.map((ring, index) => rightHandRule(pixelCorners(ring).map(shift), index === 0)),
   );
-  return polygons.length === 1 ? { type: "Polygon", coordinates: polygons[0]! } : { type: "MultiPolygon", coordinates: polygons };
+  return polygons.length === 1
+    ? { type: "Polygon", coordinates: polygons[0]! }
+    : { type: "MultiPolygon", coordinates: polygons };
 }
 
 /**
@@ -117,6 +124,7 @@ function pixelCorners(ring: Position[]): Position[] {
  */
 function rightHandRule(ring: Position[], exterior: boolean): Position[] {
   let twiceArea = 0;
-  for (let i = 0; i < ring.length - 1; i++) twiceArea += ring[i]![0]! * ring[i + 1]![1]! - ring[i + 1]![0]! * ring[i]![1]!;
+  for (let i = 0; i < ring.length - 1; i++)
+    twiceArea += ring[i]![0]! * ring[i + 1]![1]! - ring[i + 1]![0]! * ring[i]![1]!;
   return twiceArea > 0 === exterior ? ring : [...ring].reverse();
 }

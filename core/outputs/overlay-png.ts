@@ -54,7 +54,9 @@ export async function overlayPng(
       }
     }
   }
-  return sharp(rgb, { raw: { width, height, channels: 3 } }).png(FAST_PNG).toBuffer();
+  return sharp(rgb, { raw: { width, height, channels: 3 } })
+    .png(FAST_PNG)
+    .toBuffer();
 }
 
 /** A labelled pixel whose 4-neighbour lies outside the image or in another label. */

@@ -37,5 +37,8 @@ export async function previewPng(image: GrayImage): Promise<Buffer> {
   const display = displayLut(image);
   const grey = new Uint8Array(width * height);
   for (let i = 0; i < grey.length; i++) grey[i] = display[pixels[i]];
-  return sharp(grey, { raw: { width, height, channels: 1 } }).toColourspace("b-w").png(FAST_PNG).toBuffer();
+  return sharp(grey, { raw: { width, height, channels: 1 } })
+    .toColourspace("b-w")
+    .png(FAST_PNG)
+    .toBuffer();
 }

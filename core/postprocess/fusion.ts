@@ -51,7 +51,12 @@ interface Cluster {
 export function fuseBoxes(sources: readonly WeightedBoxes[], iouThreshold: number): FusedBoxes {
   if (sources.length === 1) {
     const { boxes, scores, labels, weight } = sources[0];
-    return { boxes, scores, labels, parts: Array.from(scores, (score, index) => [{ source: 0, index, weighted: score * weight }]) };
+    return {
+      boxes,
+      scores,
+      labels,
+      parts: Array.from(scores, (score, index) => [{ source: 0, index, weighted: score * weight }]),
+    };
   }
   const totalWeight = sources.reduce((sum, s) => sum + s.weight, 0);
   const order: FusedPart[] = [];
@@ -144,8 +149,11 @@ export function fuseDetections(sources: readonly WeightedDetections[], iouThresh
     sources.map(({ detections, weight }) => ({ ...detections, weight })),
     iouThreshold,
   );
-  const masks = fuseMasks(fused, fused.parts.map((_, cell) => cell), maskSize, ({ source, index }) =>
-    sources[source].detections.masks.subarray(index * maskArea, (index + 1) * maskArea),
+  const masks = fuseMasks(
+    fused,
+    fused.parts.map((_, cell) => cell),
+    maskSize,
+    ({ source, index }) => sources[source].detections.masks.subarray(index * maskArea, (index + 1) * maskArea),
   );
   return { boxes: fused.boxes, scores: fused.scores, labels: fused.labels, masks, maskSize };
 }

@@ -31,7 +31,10 @@ export interface Candidates {
  * @example
  * const kept = selectCandidates(fused, manifest.postprocess);
  */
-export function selectCandidates(detections: Pick<Detections, "scores" | "labels">, settings: Postprocess): Candidates | undefined {
+export function selectCandidates(
+  detections: Pick<Detections, "scores" | "labels">,
+  settings: Postprocess,
+): Candidates | undefined {
   const cellType = voteCellType(detections);
   if (!cellType) return undefined;
   const label = CELL_TYPES.indexOf(cellType) + 1;
@@ -107,6 +110,8 @@ export function detectionsToInstances(
   if (!candidates) return [];
   const maskValues = detections.maskSize * detections.maskSize;
   const masks = new Float32Array(candidates.indices.length * maskValues);
-  candidates.indices.forEach((i, k) => masks.set(detections.masks.subarray(i * maskValues, (i + 1) * maskValues), k * maskValues));
+  candidates.indices.forEach((i, k) =>
+    masks.set(detections.masks.subarray(i * maskValues, (i + 1) * maskValues), k * maskValues),
+  );
   return candidatesToInstances(candidates, detections, masks, detections.maskSize, width, height, settings);
 }

@@ -51,10 +51,16 @@ export interface TuningResult {
  * @example
  * const { postprocess } = tuneThresholds(samples, manifest.postprocess);
  */
-export function tuneThresholds(samples: readonly TuningSample[], base: Postprocess, grid: TuningGrid = DEFAULT_TUNING_GRID): TuningResult {
+export function tuneThresholds(
+  samples: readonly TuningSample[],
+  base: Postprocess,
+  grid: TuningGrid = DEFAULT_TUNING_GRID,
+): TuningResult {
   const lowest = Math.min(...grid.scoreThresholds);
   let best: TuningResult | undefined;
-  const passes = grid.maskThresholds.flatMap((maskThreshold) => grid.minKeptFractions.map((minKeptFraction) => ({ maskThreshold, minKeptFraction })));
+  const passes = grid.maskThresholds.flatMap((maskThreshold) =>
+    grid.minKeptFractions.map((minKeptFraction) => ({ maskThreshold, minKeptFraction })),
+  );
   for (const { maskThreshold, minKeptFraction } of passes) {
     const settings: Postprocess = {
       ...base,
@@ -63,14 +69,19 @@ export function tuneThresholds(samples: readonly TuningSample[], base: Postproce
       scoreThresholds: { shsy5y: lowest, astro: lowest, cort: lowest },
       minAreas: { shsy5y: 0, astro: 0, cort: 0 },
     };
-    const byType = new Map<CellType, { instances: ReturnType<typeof detectionsToInstances>; truth: readonly BinaryMask[] }[]>();
+    const byType = new Map<
+      CellType,
+      { instances: ReturnType<typeof detectionsToInstances>; truth: readonly BinaryMask[] }[]
+    >();
     for (const sample of samples) {
       const type = voteCellType(sample.detections) ?? CELL_TYPES[0];
       const instances = detectionsToInstances(sample.detections, sample.width, sample.height, settings);
       byType.set(type, [...(byType.get(type) ?? []), { instances, truth: sample.truth }]);
     }
     // Mean image score of each type at each (score threshold, minimum area), and of all images pooled.
-    const points = grid.scoreThresholds.flatMap((threshold) => grid.minAreas.map((minArea) => ({ threshold, minArea })));
+    const points = grid.scoreThresholds.flatMap((threshold) =>
+      grid.minAreas.map((minArea) => ({ threshold, minArea })),
+    );
     const means = new Map<CellType, number[]>();
     for (const [type, images] of byType) {
       means.set(
@@ -78,13 +89,22 @@ export function tuneThresholds(samples: readonly TuningSample[], base: Postproce
         points.map(
           ({ threshold, minArea }) =>
             images.reduce(
-              (sum, { instances, truth }) => sum + imageScore(instances.filter((i) => i.score >= threshold && i.area >= minArea).map((i) => i.mask), truth),
+              (sum, { instances, truth }) =>
+                sum +
+                imageScore(
+                  instances.filter((i) => i.score >= threshold && i.area >= minArea).map((i) => i.mask),
+                  truth,
+                ),
               0,
             ) / images.length,
         ),
       );
     }
-    const pooled = points.map((_, p) => [...byType].reduce((sum, [type, images]) => sum + means.get(type)![p] * images.length, 0) / Math.max(samples.length, 1));
+    const pooled = points.map(
+      (_, p) =>
+        [...byType].reduce((sum, [type, images]) => sum + means.get(type)![p] * images.length, 0) /
+        Math.max(samples.length, 1),
+    );
     const scoreThresholds = { ...base.scoreThresholds };
     const minAreas = { ...base.minAreas };
     const mapPerType: Partial<Record<CellType, number>> = {};
@@ -100,7 +120,8 @@ export function tuneThresholds(samples: readonly TuningSample[], base: Postproce
       total += own[chosen] * n;
     }
     const map = total / Math.max(samples.length, 1);
-    if (!best || map > best.map) best = { postprocess: { ...base, maskThreshold, minKeptFraction, scoreThresholds, minAreas }, map, mapPerType };
+    if (!best || map > best.map)
+      best = { postprocess: { ...base, maskThreshold, minKeptFraction, scoreThresholds, minAreas }, map, mapPerType };
   }
   return best!;
 }

@@ -23,7 +23,10 @@ export const MAX_FILES_PER_JOB_LIMIT = 10_000;
  */
 const pixelSizeUmSchema = z.number().positive().max(1000);
 
-const imageFileName = jobFileNameSchema.refine(hasImageExtension, `a file name must end in one of ${IMAGE_EXTENSIONS.join(", ")}`);
+const imageFileName = jobFileNameSchema.refine(
+  hasImageExtension,
+  `a file name must end in one of ${IMAGE_EXTENSIONS.join(", ")}`,
+);
 
 /**
  * `POST /v1/jobs`: the images the job will hold, by the names they will be uploaded as (`/` makes folders).
@@ -43,10 +46,17 @@ export const createJobRequestSchema = z
     files: z.array(imageFileName).min(1).max(MAX_FILES_PER_JOB_LIMIT).optional(),
     pixelSizeUm: pixelSizeUmSchema.optional(),
   })
-  .refine((body) => (body.filename === undefined) !== (body.files === undefined), "give either `filename` (one image) or `files` (a list), not both")
-  .refine((body) => body.files === undefined || new Set(body.files).size === body.files.length, "file names in `files` must be unique")
   .refine(
-    (body) => body.files === undefined || !body.files.some((name) => body.files!.some((other) => other.startsWith(`${name}/`))),
+    (body) => (body.filename === undefined) !== (body.files === undefined),
+    "give either `filename` (one image) or `files` (a list), not both",
+  )
+  .refine(
+    (body) => body.files === undefined || new Set(body.files).size === body.files.length,
+    "file names in `files` must be unique",
+  )
+  .refine(
+    (body) =>
+      body.files === undefined || !body.files.some((name) => body.files!.some((other) => other.startsWith(`${name}/`))),
     "a file name in `files` must not also be a folder of another (`a.png` and `a.png/b.png`)",
   );
 export type CreateJobRequest = z.infer<typeof createJobRequestSchema>;
@@ -152,9 +162,16 @@ export const jobViewSchema = z.object({
   jobId: jobIdSchema,
   status: z.enum(JOB_STATUSES),
   createdAt: z.iso.datetime().optional(),
-  images: z.object(Object.fromEntries(IMAGE_STATES.map((state) => [state, z.number().int().nonnegative()])) as Record<ImageState, z.ZodNumber>).extend({
-    total: z.number().int().nonnegative(),
-  }),
+  images: z
+    .object(
+      Object.fromEntries(IMAGE_STATES.map((state) => [state, z.number().int().nonnegative()])) as Record<
+        ImageState,
+        z.ZodNumber
+      >,
+    )
+    .extend({
+      total: z.number().int().nonnegative(),
+    }),
   cells: z.number().int().nonnegative(),
   cellsPerType: cellCountsSchema,
   compute: jobComputeSchema,

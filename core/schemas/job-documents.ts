@@ -6,7 +6,14 @@
 import { z } from "zod";
 import { CELL_TYPES } from "../types";
 import { PROFILES } from "./manifest";
-import { jobFileNameSchema, jobIdSchema, LATER_RESULT_KINDS, RESULT_FILES, sourceObjectSchema, type ResultKind } from "./object-keys";
+import {
+  jobFileNameSchema,
+  jobIdSchema,
+  LATER_RESULT_KINDS,
+  RESULT_FILES,
+  sourceObjectSchema,
+  type ResultKind,
+} from "./object-keys";
 
 /** Machine-readable codes of a failed job; `retryable` failures are retried by redelivering the event. */
 export const JOB_ERROR_CODES = {
@@ -26,7 +33,11 @@ export const JOB_ERROR_CODES = {
 export type JobErrorCode = (typeof JOB_ERROR_CODES)[keyof typeof JOB_ERROR_CODES];
 
 /** Failures the input itself causes: the same upload fails the same way on every try. */
-export const INPUT_ERROR_CODES: readonly JobErrorCode[] = [JOB_ERROR_CODES.invalidImage, JOB_ERROR_CODES.imageTooLarge, JOB_ERROR_CODES.invalidInput];
+export const INPUT_ERROR_CODES: readonly JobErrorCode[] = [
+  JOB_ERROR_CODES.invalidImage,
+  JOB_ERROR_CODES.imageTooLarge,
+  JOB_ERROR_CODES.invalidInput,
+];
 
 export const JOB_STATUSES = ["queued", "running", "succeeded", "failed"] as const;
 export type JobStatusName = (typeof JOB_STATUSES)[number];
@@ -100,7 +111,9 @@ export const jobStatusSchema = z.discriminatedUnion("status", [
     profile: z.enum(PROFILES),
     timings: jobTimingsSchema,
     results: z.object({
-      ...(Object.fromEntries(Object.keys(RESULT_FILES).map((kind) => [kind, z.string().min(1)])) as { [K in ResultKind]: z.ZodString }),
+      ...(Object.fromEntries(Object.keys(RESULT_FILES).map((kind) => [kind, z.string().min(1)])) as {
+        [K in ResultKind]: z.ZodString;
+      }),
       ...(Object.fromEntries(LATER_RESULT_KINDS.map((kind) => [kind, z.string().min(1).optional()])) as {
         [K in (typeof LATER_RESULT_KINDS)[number]]: z.ZodOptional<z.ZodString>;
       }),

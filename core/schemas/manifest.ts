@@ -6,8 +6,7 @@ import { CELL_TYPES } from "../types";
  * export (`training/cellseg_train/export.py`) and read by every runtime.
  */
 
-const perCellType = <T extends z.ZodType>(value: T) =>
-  z.object({ shsy5y: value, astro: value, cort: value });
+const perCellType = <T extends z.ZodType>(value: T) => z.object({ shsy5y: value, astro: value, cort: value });
 
 const mapScoreSchema = z.object({
   map: z.number().min(0).max(1),
@@ -141,4 +140,3 @@ export type Manifest = z.infer<typeof manifestSchema>;
 export type ManifestMember = z.infer<typeof memberSchema>;
 export type Postprocess = z.infer<typeof postprocessSchema>;
 export type InputNormalization = z.infer<typeof inputNormalizationSchema>;
-

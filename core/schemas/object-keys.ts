@@ -62,13 +62,21 @@ export const RESULT_CONTENT_TYPES: { readonly [K in ResultKind]: string } = {
 };
 
 /** Result files that runs from before measurements existed lack: their status documents name none. */
-export const MEASUREMENT_RESULT_KINDS = ["measurements", "summary", "outlines"] as const satisfies readonly ResultKind[];
+export const MEASUREMENT_RESULT_KINDS = [
+  "measurements",
+  "summary",
+  "outlines",
+] as const satisfies readonly ResultKind[];
 
 /** Result files that runs of earlier versions may lack: the measurements' and the preview (added after them). */
 export const LATER_RESULT_KINDS = [...MEASUREMENT_RESULT_KINDS, "preview"] as const satisfies readonly ResultKind[];
 
 /** The CSV results whose files a job's images share one header of, so the API merges them for the whole job. */
-export const MERGEABLE_RESULT_KINDS = ["submission", "measurements", "summary"] as const satisfies readonly ResultKind[];
+export const MERGEABLE_RESULT_KINDS = [
+  "submission",
+  "measurements",
+  "summary",
+] as const satisfies readonly ResultKind[];
 export type MergeableResultKind = (typeof MERGEABLE_RESULT_KINDS)[number];
 
 /** The longest file or folder name file systems accept. */
@@ -77,7 +85,10 @@ const MAX_SEGMENT_BYTES = 255;
 /** A job id: what the API generates (a UUID) or a folder name a user chose. */
 export const jobIdSchema = z
   .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, "a job id is 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit");
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/,
+    "a job id is 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit",
+  );
 
 /**
  * A file's path inside its job: `/`-separated segments, none empty or hidden (starting with `.`: that
@@ -88,7 +99,10 @@ export const jobFileNameSchema = z
   .string()
   .max(512)
   .refine(
-    (name) => name.split("/").every((segment) => segment !== "" && !segment.startsWith(".") && !/[\u0000-\u001f\u007f]/.test(segment)),
+    (name) =>
+      name
+        .split("/")
+        .every((segment) => segment !== "" && !segment.startsWith(".") && !/[\u0000-\u001f\u007f]/.test(segment)),
     "a file name is '/'-separated segments, none empty or starting with '.', without control characters",
   )
   // What every storage can hold, S3 and a folder alike: a backslash is a separator on Windows, and file
@@ -154,7 +168,10 @@ export function jobInputPrefix(jobId: string): string {
 }
 
 /** Where the API keeps what it knows of a job: `jobs/<jobId>/job.json` and the job-wide results. */
-export function jobKeys(jobId: string): { readonly manifest: string; merged(kind: MergeableResultKind, digest: string): string } {
+export function jobKeys(jobId: string): {
+  readonly manifest: string;
+  merged(kind: MergeableResultKind, digest: string): string;
+} {
   const prefix = `${KEY_PREFIXES.jobs}${jobIdSchema.parse(jobId)}/`;
   return { manifest: `${prefix}job.json`, merged: (kind, digest) => `${prefix}results/${kind}-${digest}.csv` };
 }
@@ -189,7 +206,9 @@ export interface OutputKeys {
 export function outputKeys(location: Pick<InputLocation, "jobId" | "fileName">, runId: string): OutputKeys {
   const prefix = `${jobOutputPrefix(location.jobId)}${location.fileName}/`;
   const runPrefix = `${prefix}runs/${runId}/`;
-  const results = Object.fromEntries(Object.entries(RESULT_FILES).map(([kind, file]) => [kind, runPrefix + file])) as OutputKeys["results"];
+  const results = Object.fromEntries(
+    Object.entries(RESULT_FILES).map(([kind, file]) => [kind, runPrefix + file]),
+  ) as OutputKeys["results"];
   const claimsPrefix = `${runPrefix}claims/`;
   return {
     prefix,

@@ -1,5 +1,11 @@
 import { flipModelInput, modelInput, type ModelInput } from "../image/normalize";
-import { fuseBoxes, fuseMasks, type FusedBoxes, type WeightedBoxes, type WeightedDetections } from "../postprocess/fusion";
+import {
+  fuseBoxes,
+  fuseMasks,
+  type FusedBoxes,
+  type WeightedBoxes,
+  type WeightedDetections,
+} from "../postprocess/fusion";
 import { candidatesToInstances, selectCandidates } from "../postprocess/instances";
 import type { Manifest, Postprocess, Profile, TtaVariant } from "../schemas/manifest";
 import type { GrayImage, Instance } from "../types";
@@ -68,7 +74,15 @@ export class Segmenter {
       const masks = candidates ? await this.cellMasks(sources, fused, candidates.indices) : new Float32Array(0);
       const masked = performance.now();
       const instances = candidates
-        ? candidatesToInstances(candidates, fused, masks, this.manifest.maskSize, image.width, image.height, postprocess)
+        ? candidatesToInstances(
+            candidates,
+            fused,
+            masks,
+            this.manifest.maskSize,
+            image.width,
+            image.height,
+            postprocess,
+          )
         : [];
       return {
         instances,
@@ -104,7 +118,10 @@ export class Segmenter {
         const masks = flipMasks(await detections.masks(Array.from(scores.keys())), this.manifest.maskSize, flips);
         sources.push({ detections: { boxes, scores, labels, masks, maskSize: this.manifest.maskSize }, weight });
       }
-      return { sources, timings: { normalizeMs: normalized - started, inferenceMs: performance.now() - normalized, postprocessMs: 0 } };
+      return {
+        sources,
+        timings: { normalizeMs: normalized - started, inferenceMs: performance.now() - normalized, postprocessMs: 0 },
+      };
     } finally {
       for (const source of found) source.found.release();
     }
@@ -118,7 +135,14 @@ export class Segmenter {
         for (const variant of this.tta) {
           const flips = FLIPS[variant];
           const found = await member.detect(flipInput(input, flips));
-          sources.push({ found, flips, boxes: boxesToImageFrame(found.boxes, input, flips, image), scores: found.scores, labels: found.labels, weight: member.weight });
+          sources.push({
+            found,
+            flips,
+            boxes: boxesToImageFrame(found.boxes, input, flips, image),
+            scores: found.scores,
+            labels: found.labels,
+            weight: member.weight,
+          });
         }
       }
       return sources;
@@ -129,17 +153,26 @@ export class Segmenter {
   }
 
   /** The fused masks of the cells `cells`: each source computes the masks of its own detections in them. */
-  private async cellMasks(sources: readonly Source[], fused: FusedBoxes, cells: readonly number[]): Promise<Float32Array> {
+  private async cellMasks(
+    sources: readonly Source[],
+    fused: FusedBoxes,
+    cells: readonly number[],
+  ): Promise<Float32Array> {
     const maskSize = this.manifest.maskSize;
     const maskArea = maskSize * maskSize;
     // Per source: detection index -> its row among that source's computed masks.
     const rows = sources.map(() => new Map<number, number>());
     for (const cell of cells) {
-      for (const { source, index } of fused.parts[cell]) if (!rows[source].has(index)) rows[source].set(index, rows[source].size);
+      for (const { source, index } of fused.parts[cell])
+        if (!rows[source].has(index)) rows[source].set(index, rows[source].size);
     }
     const computed: Float32Array[] = [];
     for (const [s, source] of sources.entries()) {
-      computed.push(rows[s].size ? flipMasks(await source.found.masks([...rows[s].keys()]), maskSize, source.flips) : new Float32Array(0));
+      computed.push(
+        rows[s].size
+          ? flipMasks(await source.found.masks([...rows[s].keys()]), maskSize, source.flips)
+          : new Float32Array(0),
+      );
     }
     return fuseMasks(fused, cells, maskSize, ({ source, index }) => {
       const row = rows[source].get(index)!;

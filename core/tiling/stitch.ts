@@ -79,7 +79,11 @@ interface View {
  * const instances = stitchTiles(grid, results);
  * ```
  */
-export function stitchTiles(grid: TileGrid, results: readonly TileResult[], options: StitchOptions = {}): StitchedInstance[] {
+export function stitchTiles(
+  grid: TileGrid,
+  results: readonly TileResult[],
+  options: StitchOptions = {},
+): StitchedInstance[] {
   const { minSeamIou = 0.5, minRetainedFraction = 0.5 } = options;
   const views = collectViews(grid, results);
 
@@ -126,7 +130,10 @@ export function stitchTiles(grid: TileGrid, results: readonly TileResult[], opti
   // Stable: equal scores keep tile order, so the result does not depend on the sort's implementation.
   cells.sort((a, b) => b.best.instance.score - a.best.instance.score || a.order - b.order);
   // Unlike resolving all overlaps first and dropping afterwards, a dropped duplicate leaves its pixels to the cells after it.
-  const disjoint = resolveOverlaps(cells.map((cell) => cell.mask), { minKeptFraction: minRetainedFraction });
+  const disjoint = resolveOverlaps(
+    cells.map((cell) => cell.mask),
+    { minKeptFraction: minRetainedFraction },
+  );
   const stitched: StitchedInstance[] = [];
   cells.forEach((cell, i) => {
     const mask = disjoint[i];
@@ -146,8 +153,18 @@ export function stitchTiles(grid: TileGrid, results: readonly TileResult[], opti
  * const global = toImageFrame(decodeKaggleRle(rle, tile.width, tile.height), tile, grid);
  * ```
  */
-export function toImageFrame(mask: BinaryMask, tile: Pick<Tile, "x" | "y">, image: { imageWidth: number; imageHeight: number }): BinaryMask {
-  return { ...mask, imageWidth: image.imageWidth, imageHeight: image.imageHeight, left: mask.left + tile.x, top: mask.top + tile.y };
+export function toImageFrame(
+  mask: BinaryMask,
+  tile: Pick<Tile, "x" | "y">,
+  image: { imageWidth: number; imageHeight: number },
+): BinaryMask {
+  return {
+    ...mask,
+    imageWidth: image.imageWidth,
+    imageHeight: image.imageHeight,
+    left: mask.left + tile.x,
+    top: mask.top + tile.y,
+  };
 }
 
 function collectViews(grid: TileGrid, results: readonly TileResult[]): View[] {
@@ -159,7 +176,9 @@ function collectViews(grid: TileGrid, results: readonly TileResult[]): View[] {
     for (const instance of instances) {
       const { mask } = instance;
       if (mask.imageWidth !== tile.width || mask.imageHeight !== tile.height) {
-        throw new RangeError(`tile ${tile.index} is ${tile.width}x${tile.height} but an instance's mask is of a ${mask.imageWidth}x${mask.imageHeight} image`);
+        throw new RangeError(
+          `tile ${tile.index} is ${tile.width}x${tile.height} but an instance's mask is of a ${mask.imageWidth}x${mask.imageHeight} image`,
+        );
       }
       if (maskArea(mask) === 0) continue;
       const [x1, y1, x2, y2] = maskBox(mask);
@@ -203,7 +222,8 @@ function maskAreaWithin(mask: BinaryMask, [x1, y1, x2, y2]: Box): number {
   let area = 0;
   for (let y = Math.max(y1, mask.top); y < Math.min(y2, mask.top + mask.height); y++) {
     const row = (y - mask.top) * mask.width - mask.left;
-    for (let x = Math.max(x1, mask.left); x < Math.min(x2, mask.left + mask.width); x++) area += mask.data[row + x] ? 1 : 0;
+    for (let x = Math.max(x1, mask.left); x < Math.min(x2, mask.left + mask.width); x++)
+      area += mask.data[row + x] ? 1 : 0;
   }
   return area;
 }

@@ -162,7 +162,9 @@ export function ownerOfPixel(grid: TileGrid, x: number, y: number): Tile {
 export function cropImage(image: GrayImage, tile: Pick<Tile, "x" | "y" | "width" | "height">): GrayImage {
   const { x, y, width, height } = tile;
   if (x < 0 || y < 0 || width < 1 || height < 1 || x + width > image.width || y + height > image.height) {
-    throw new RangeError(`tile ${width}x${height}+${x}+${y} does not lie inside the ${image.width}x${image.height} image`);
+    throw new RangeError(
+      `tile ${width}x${height}+${x}+${y} does not lie inside the ${image.width}x${image.height} image`,
+    );
   }
   const pixels = image.pixels instanceof Uint16Array ? new Uint16Array(width * height) : new Uint8Array(width * height);
   for (let row = 0; row < height; row++) {

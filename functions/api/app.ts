@@ -65,7 +65,13 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
     await next();
     // Set after the route ran, so that answers made outside it (bearer auth's 401) carry it too.
     c.res.headers.set("X-Request-Id", requestId);
-    logger.info("request", { requestId, method: c.req.method, path: loggedPath(c.req.path), status: c.res.status, ms: Math.round(performance.now() - started) });
+    logger.info("request", {
+      requestId,
+      method: c.req.method,
+      path: loggedPath(c.req.path),
+      status: c.res.status,
+      ms: Math.round(performance.now() - started),
+    });
   });
 
   if (deps.corsAllowOrigins?.length) {
@@ -74,7 +80,14 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
     app.use(
       cors({
         origin: [...deps.corsAllowOrigins],
-        allowHeaders: ["Authorization", "Content-Type", "X-Amz-Date", "X-Amz-Security-Token", "X-Amz-Content-Sha256", "X-Request-Id"],
+        allowHeaders: [
+          "Authorization",
+          "Content-Type",
+          "X-Amz-Date",
+          "X-Amz-Security-Token",
+          "X-Amz-Content-Sha256",
+          "X-Request-Id",
+        ],
         exposeHeaders: ["X-Request-Id", "Retry-After"],
         maxAge: 3600,
       }),
@@ -104,7 +117,11 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
   app.get("/health", (c) => c.json({ status: "ok" }));
   // The address npm start prints: where to go from here.
   app.get("/v1", (c) =>
-    c.json({ service: "cellseg", openapi: "/v1/openapi.json", routes: ["POST /v1/jobs", "GET /v1/jobs/{jobId}", "GET /v1/jobs/{jobId}/result", "POST /v1/segment"] }),
+    c.json({
+      service: "cellseg",
+      openapi: "/v1/openapi.json",
+      routes: ["POST /v1/jobs", "GET /v1/jobs/{jobId}", "GET /v1/jobs/{jobId}/result", "POST /v1/segment"],
+    }),
   );
   // Each route module is a sub-app; its validation failures reach the defaultHook above, its errors onError below.
   app.route("/", jobRoutes(deps.jobs));
@@ -122,12 +139,20 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
     },
   });
 
-  app.notFound((c) => c.json({ error: { code: "not_found", message: `no route for ${c.req.method} ${c.req.path}` } }, 404));
+  app.notFound((c) =>
+    c.json({ error: { code: "not_found", message: `no route for ${c.req.method} ${c.req.path}` } }, 404),
+  );
   app.onError((error, c) => {
     // Answers already made (bearer auth's 401 with its WWW-Authenticate header) pass as they are.
     if (error instanceof HTTPException && error.res) return error.getResponse();
     const { status, body, headers, logLevel } = toApiError(error);
-    logger[logLevel]("request failed", { method: c.req.method, path: loggedPath(c.req.path), status, code: body.error.code, error: errorFields(error) });
+    logger[logLevel]("request failed", {
+      method: c.req.method,
+      path: loggedPath(c.req.path),
+      status,
+      code: body.error.code,
+      error: errorFields(error),
+    });
     return c.json(body, status, headers);
   });
   return app;

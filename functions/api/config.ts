@@ -55,8 +55,19 @@ const variables = {
   API_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
   CORS_ALLOW_ORIGINS: z
     .string()
-    .transform((list) => list.split(",").map((origin) => origin.trim()).filter((origin) => origin !== ""))
-    .pipe(z.array(z.url({ protocol: /^https?$/ }).refine((origin) => new URL(origin).origin === origin, "an origin is scheme://host[:port], no path")))
+    .transform((list) =>
+      list
+        .split(",")
+        .map((origin) => origin.trim())
+        .filter((origin) => origin !== ""),
+    )
+    .pipe(
+      z.array(
+        z
+          .url({ protocol: /^https?$/ })
+          .refine((origin) => new URL(origin).origin === origin, "an origin is scheme://host[:port], no path"),
+      ),
+    )
     .default([]),
 } as const;
 
@@ -85,7 +96,11 @@ export function loadApiConfig(env: Environment): ApiConfig {
     resultUrlTtlSeconds: v.RESULT_URL_TTL_SECONDS,
     maxFilesPerJob: v.MAX_FILES_PER_JOB,
     maxUploadBytes: v.MAX_UPLOAD_BYTES,
-    sync: { maxBytes: v.MAX_SYNC_IMAGE_BYTES, maxPixels: Math.min(v.MAX_SYNC_IMAGE_PIXELS, pipeline.settings.maxPixels), timeoutMs: v.SYNC_TIMEOUT_MS },
+    sync: {
+      maxBytes: v.MAX_SYNC_IMAGE_BYTES,
+      maxPixels: Math.min(v.MAX_SYNC_IMAGE_PIXELS, pipeline.settings.maxPixels),
+      timeoutMs: v.SYNC_TIMEOUT_MS,
+    },
     pricing: { endpointUsdPerHour: v.COST_ENDPOINT_USD_PER_HOUR, functionUsdPerSecond: v.COST_FUNCTION_USD_PER_SECOND },
     ...(v.API_TOKEN ? { bearerToken: v.API_TOKEN } : {}),
     corsAllowOrigins: v.CORS_ALLOW_ORIGINS,

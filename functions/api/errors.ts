@@ -34,7 +34,11 @@ export interface ApiError {
   readonly logLevel: "warn" | "error";
 }
 
-const HTTP_EXCEPTION_CODES: Partial<Record<number, string>> = { 400: "invalid_request", 413: "payload_too_large", 415: "unsupported_media_type" };
+const HTTP_EXCEPTION_CODES: Partial<Record<number, string>> = {
+  400: "invalid_request",
+  413: "payload_too_large",
+  415: "unsupported_media_type",
+};
 
 /** Seconds a client should wait when the model endpoint is busy or scaling. */
 export const RETRY_AFTER_SECONDS = 5;
@@ -49,7 +53,13 @@ export const RETRY_AFTER_SECONDS = 5;
  * ```
  */
 export function toApiError(error: unknown): ApiError {
-  const answer = (status: ContentfulStatusCode, code: string, message: string, details?: unknown, headers: Record<string, string> = {}): ApiError => ({
+  const answer = (
+    status: ContentfulStatusCode,
+    code: string,
+    message: string,
+    details?: unknown,
+    headers: Record<string, string> = {},
+  ): ApiError => ({
     status,
     body: { error: { code, message, ...(details !== undefined ? { details } : {}) } },
     headers,
@@ -57,7 +67,8 @@ export function toApiError(error: unknown): ApiError {
   });
   if (error instanceof ApiRequestError) return answer(error.status, error.code, error.message, error.details);
   if (error instanceof JobNotFoundError) return answer(404, error.code, error.message);
-  if (error instanceof JobRequestError) return answer(error.code === "unknown_file" ? 404 : 400, error.code, error.message, error.details);
+  if (error instanceof JobRequestError)
+    return answer(error.code === "unknown_file" ? 404 : 400, error.code, error.message, error.details);
   if (error instanceof ResultNotAvailableError) return answer(409, error.code, error.message, error.details);
   if (error instanceof UploadTokenError) return answer(403, error.code, error.message);
   if (error instanceof ImageTooLargeError) return answer(413, "image_too_large", error.message);
@@ -69,7 +80,9 @@ export function toApiError(error: unknown): ApiError {
     if (error.code === ENDPOINT_ERROR_CODES.invalidImage) return answer(400, error.code, error.message);
   }
   if (error instanceof EndpointUnavailableError) {
-    return answer(503, "endpoint_unavailable", error.message, undefined, { "Retry-After": String(RETRY_AFTER_SECONDS) });
+    return answer(503, "endpoint_unavailable", error.message, undefined, {
+      "Retry-After": String(RETRY_AFTER_SECONDS),
+    });
   }
   if (error instanceof HTTPException) {
     // hono's own refusals: a body that is not JSON on a JSON route (415), malformed JSON (400).

@@ -34,7 +34,10 @@ export function wireApi(config: ApiConfig, logger: Logger, local: LocalApiOption
   let uploads: ApiDeps["uploads"];
   if (pipeline.storage.kind === "s3") {
     // Presigned uploads must not carry the SDK's default checksum (of an empty body): every upload would fail.
-    const presigner = s3Client(pipeline, { requestChecksumCalculation: "WHEN_REQUIRED", responseChecksumValidation: "WHEN_REQUIRED" });
+    const presigner = s3Client(pipeline, {
+      requestChecksumCalculation: "WHEN_REQUIRED",
+      responseChecksumValidation: "WHEN_REQUIRED",
+    });
     links = new S3ObjectLinks(presigner, { input: pipeline.inputBucket, output: pipeline.outputBucket });
   } else if (local.uploadLinks !== undefined && connections.input instanceof LocalStorage) {
     links = local.uploadLinks;
@@ -62,7 +65,10 @@ export function wireApi(config: ApiConfig, logger: Logger, local: LocalApiOption
     },
     segment: {
       // One attempt within the client's patience: a busy endpoint is a 503 with Retry-After, not a wait.
-      endpoint: connections.endpoint({ endpointTimeoutMs: config.sync.timeoutMs, retry: { ...pipeline.retry, maxAttempts: 1 } }),
+      endpoint: connections.endpoint({
+        endpointTimeoutMs: config.sync.timeoutMs,
+        retry: { ...pipeline.retry, maxAttempts: 1 },
+      }),
       options: { tiling, maxConcurrentTiles, maxPixels: config.sync.maxPixels, ...(thresholds ? { thresholds } : {}) },
       maxBytes: config.sync.maxBytes,
     },

@@ -23,10 +23,14 @@ const BASIS =
  * jobCompute([status.timings], { endpointUsdPerHour: 1.408, functionUsdPerSecond: 0.0000489583 }).estimatedCostUsd;
  * ```
  */
-export function jobCompute(timings: readonly Pick<JobTimings, "totalMs" | "inferenceMs">[], pricing: ComputePricing): JobCompute {
+export function jobCompute(
+  timings: readonly Pick<JobTimings, "totalMs" | "inferenceMs">[],
+  pricing: ComputePricing,
+): JobCompute {
   const functionSeconds = timings.reduce((sum, t) => sum + t.totalMs, 0) / 1000;
   const endpointSeconds = timings.reduce((sum, t) => sum + t.inferenceMs, 0) / 1000;
-  const estimatedCostUsd = (endpointSeconds * pricing.endpointUsdPerHour) / 3600 + functionSeconds * pricing.functionUsdPerSecond;
+  const estimatedCostUsd =
+    (endpointSeconds * pricing.endpointUsdPerHour) / 3600 + functionSeconds * pricing.functionUsdPerSecond;
   return {
     functionSeconds: round(functionSeconds, 3),
     endpointSeconds: round(endpointSeconds, 3),

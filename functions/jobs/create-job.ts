@@ -26,10 +26,14 @@ export async function createJob(request: CreateJobRequest, context: JobsContext)
   const files = request.files ?? [request.filename!];
   const { maxFilesPerJob, uploadUrlTtlSeconds } = context.settings;
   if (files.length > maxFilesPerJob) {
-    throw new JobRequestError("too_many_files", `a job holds at most ${maxFilesPerJob} files; split the ${files.length} into several jobs`, {
-      maxFilesPerJob,
-      files: files.length,
-    });
+    throw new JobRequestError(
+      "too_many_files",
+      `a job holds at most ${maxFilesPerJob} files; split the ${files.length} into several jobs`,
+      {
+        maxFilesPerJob,
+        files: files.length,
+      },
+    );
   }
   const now = (context.now ?? (() => new Date()))();
   const jobId = (context.newJobId ?? randomUUID)();

@@ -6,7 +6,13 @@
 import { createHash } from "node:crypto";
 import { SUBMISSION_CSV_HEADER } from "../../core/kaggle/csv";
 import { MEASUREMENTS_CSV_HEADER, SUMMARY_CSV_HEADER } from "../../core/outputs/measurements-csv";
-import { JOB_WIDE_FORMATS, RESULT_FORMATS, type JobWideFormat, type ResultFormat, type ResultQuery } from "../../core/schemas/api";
+import {
+  JOB_WIDE_FORMATS,
+  RESULT_FORMATS,
+  type JobWideFormat,
+  type ResultFormat,
+  type ResultQuery,
+} from "../../core/schemas/api";
 import type { JobStatus } from "../../core/schemas/job-documents";
 import type { MergeableResultKind } from "../../core/schemas/object-keys";
 import { jobKeys, RESULT_CONTENT_TYPES, RESULT_FILES } from "../../core/schemas/object-keys";
@@ -61,20 +67,30 @@ type Succeeded = Extract<JobStatus, { status: "succeeded" }>;
  * const object = await context.output.get(result.key);
  * ```
  */
-export async function jobResult(jobId: string, query: Pick<ResultQuery, "format" | "file">, context: JobsContext): Promise<ResultObject> {
+export async function jobResult(
+  jobId: string,
+  query: Pick<ResultQuery, "format" | "file">,
+  context: JobsContext,
+): Promise<ResultObject> {
   if (query.file !== undefined) {
     const record = await readImageRecord(jobId, query.file, context);
     if (record !== undefined) return imageResult(record, query.format);
     // Only now the whole job: to tell an unknown job from an unknown file, and to list the files there are.
     const { records } = await readJobRecords(jobId, context);
-    throw new JobRequestError("unknown_file", `job ${jobId} has no file "${query.file}"`, { files: records.slice(0, LISTED_FILES).map((r) => r.fileName) });
+    throw new JobRequestError("unknown_file", `job ${jobId} has no file "${query.file}"`, {
+      files: records.slice(0, LISTED_FILES).map((r) => r.fileName),
+    });
   }
   const { records } = await readJobRecords(jobId, context);
   if (isJobWide(query.format)) return mergedResult(jobId, query.format, records, context);
   if (records.length === 1) return imageResult(records[0]!, query.format);
-  throw new JobRequestError("file_required", `job ${jobId} holds ${records.length} images: name one with ?file= (only ${JOB_WIDE_FORMATS.join(", ")} merge them)`, {
-    files: records.slice(0, LISTED_FILES).map((r) => r.fileName),
-  });
+  throw new JobRequestError(
+    "file_required",
+    `job ${jobId} holds ${records.length} images: name one with ?file= (only ${JOB_WIDE_FORMATS.join(", ")} merge them)`,
+    {
+      files: records.slice(0, LISTED_FILES).map((r) => r.fileName),
+    },
+  );
 }
 
 function isJobWide(format: ResultFormat): format is JobWideFormat {
@@ -84,16 +100,24 @@ function isJobWide(format: ResultFormat): format is JobWideFormat {
 function imageResult(record: ImageRecord, format: ResultFormat): ResultObject {
   const status = succeededStatus(record);
   const kind = RESULT_FORMATS[format];
-  return { key: resultKey(status, kind), contentType: RESULT_CONTENT_TYPES[kind], fileName: status.imageId + SAVE_AS_SUFFIXES[format] };
+  return {
+    key: resultKey(status, kind),
+    contentType: RESULT_CONTENT_TYPES[kind],
+    fileName: status.imageId + SAVE_AS_SUFFIXES[format],
+  };
 }
 
 /** The run's file of that kind; a run of an earlier version may lack the later kinds (measurements, preview). */
 function resultKey(status: Succeeded, kind: keyof Succeeded["results"]): string {
   const key = status.results[kind];
   if (key === undefined) {
-    throw new ResultNotAvailableError("result_not_in_run", `${status.fileName} was segmented by a version that wrote no ${RESULT_FILES[kind]}; upload it again to have it`, {
-      fileName: status.fileName,
-    });
+    throw new ResultNotAvailableError(
+      "result_not_in_run",
+      `${status.fileName} was segmented by a version that wrote no ${RESULT_FILES[kind]}; upload it again to have it`,
+      {
+        fileName: status.fileName,
+      },
+    );
   }
   return key;
 }
@@ -103,24 +127,40 @@ function succeededStatus(record: ImageRecord): Succeeded {
   const status = record.status;
   if (state === "succeeded" && status?.status === "succeeded") return status;
   if (state === "failed" && status?.status === "failed") {
-    throw new ResultNotAvailableError("image_failed", `${record.fileName} failed: ${status.error.message}`, { fileName: record.fileName, error: status.error });
+    throw new ResultNotAvailableError("image_failed", `${record.fileName} failed: ${status.error.message}`, {
+      fileName: record.fileName,
+      error: status.error,
+    });
   }
-  throw new ResultNotAvailableError("result_not_ready", `${record.fileName} is ${state.replace("_", " ")}; its results are not ready yet`, {
-    fileName: record.fileName,
-    state,
-  });
+  throw new ResultNotAvailableError(
+    "result_not_ready",
+    `${record.fileName} is ${state.replace("_", " ")}; its results are not ready yet`,
+    {
+      fileName: record.fileName,
+      state,
+    },
+  );
 }
 
 /**
  * Every succeeded image's rows of one CSV format under one header, once every image has finished. The
  * file is streamed to storage image by image, so a plate of 1,536 dense images is never held in memory.
  */
-async function mergedResult(jobId: string, format: JobWideFormat, records: readonly ImageRecord[], context: JobsContext): Promise<ResultObject> {
+async function mergedResult(
+  jobId: string,
+  format: JobWideFormat,
+  records: readonly ImageRecord[],
+  context: JobsContext,
+): Promise<ResultObject> {
   const pending = records.filter((record) => !["succeeded", "failed"].includes(imageState(record)));
   if (pending.length > 0) {
-    throw new ResultNotAvailableError("result_not_ready", `${pending.length} of ${records.length} images have not finished; the job's CSV is made once all have`, {
-      pending: pending.slice(0, LISTED_FILES).map((r) => ({ fileName: r.fileName, state: imageState(r) })),
-    });
+    throw new ResultNotAvailableError(
+      "result_not_ready",
+      `${pending.length} of ${records.length} images have not finished; the job's CSV is made once all have`,
+      {
+        pending: pending.slice(0, LISTED_FILES).map((r) => ({ fileName: r.fileName, state: imageState(r) })),
+      },
+    );
   }
   const kind = RESULT_FORMATS[format];
   const succeeded = records.filter((record) => imageState(record) === "succeeded").map(succeededStatus);
@@ -131,9 +171,15 @@ async function mergedResult(jobId: string, format: JobWideFormat, records: reado
     .digest("hex")
     .slice(0, 20);
   const key = jobKeys(jobId).merged(kind, digest);
-  const result = { key, contentType: RESULT_CONTENT_TYPES[kind], fileName: `${jobId}${format === "kaggle" ? "" : `.${format}`}.csv` };
+  const result = {
+    key,
+    contentType: RESULT_CONTENT_TYPES[kind],
+    fileName: `${jobId}${format === "kaggle" ? "" : `.${format}`}.csv`,
+  };
   if ((await context.output.head(key)) !== undefined) return result;
-  await context.output.putStream(key, concatenatedCsv(CSV_HEADERS[kind], parts, context.output), { contentType: RESULT_CONTENT_TYPES[kind] });
+  await context.output.putStream(key, concatenatedCsv(CSV_HEADERS[kind], parts, context.output), {
+    contentType: RESULT_CONTENT_TYPES[kind],
+  });
   return result;
 }
 
@@ -158,7 +204,9 @@ async function* concatenatedCsv(header: string, keys: readonly string[], storage
   while (ahead.length > 0) {
     const body = await ahead.shift()!;
     if (next < keys.length) readNext();
-    yield Buffer.from(body.buffer, body.byteOffset, body.byteLength).subarray(startsWith(body, headerBytes) ? headerBytes.length : 0);
+    yield Buffer.from(body.buffer, body.byteOffset, body.byteLength).subarray(
+      startsWith(body, headerBytes) ? headerBytes.length : 0,
+    );
   }
 }
 

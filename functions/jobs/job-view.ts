@@ -5,7 +5,17 @@
  * keeps up to date.
  */
 import pLimit from "p-limit";
-import { IMAGE_STATES, JOB_WIDE_FORMATS, jobManifestSchema, type JobManifest, RESULT_FORMATS, type ImageState, type JobImage, type JobView, type ResultFormat } from "../../core/schemas/api";
+import {
+  IMAGE_STATES,
+  JOB_WIDE_FORMATS,
+  jobManifestSchema,
+  type JobManifest,
+  RESULT_FORMATS,
+  type ImageState,
+  type JobImage,
+  type JobView,
+  type ResultFormat,
+} from "../../core/schemas/api";
 import {
   inputKey,
   jobFileNameSchema,
@@ -54,7 +64,10 @@ export interface JobRecords {
 }
 
 /** @throws JobNotFoundError when the job has neither a manifest nor uploads. */
-export async function readJobRecords(jobId: string, context: Pick<JobsContext, "input" | "output">): Promise<JobRecords> {
+export async function readJobRecords(
+  jobId: string,
+  context: Pick<JobsContext, "input" | "output">,
+): Promise<JobRecords> {
   const [manifest, uploads] = await Promise.all([
     getJson(context.output, jobKeys(jobId).manifest, jobManifestSchema),
     context.input.list(jobInputPrefix(jobId)),
@@ -87,7 +100,11 @@ export async function readJobRecords(jobId: string, context: Pick<JobsContext, "
  *
  * @returns undefined when the job expects no such file and none was uploaded.
  */
-export async function readImageRecord(jobId: string, fileName: string, context: Pick<JobsContext, "input" | "output">): Promise<ImageRecord | undefined> {
+export async function readImageRecord(
+  jobId: string,
+  fileName: string,
+  context: Pick<JobsContext, "input" | "output">,
+): Promise<ImageRecord | undefined> {
   const [manifest, upload, status] = await Promise.all([
     getJson(context.output, jobKeys(jobId).manifest, jobManifestSchema),
     context.input.head(inputKey(jobId, fileName)),
@@ -97,7 +114,11 @@ export async function readImageRecord(jobId: string, fileName: string, context: 
   return { fileName, ...(upload ? { upload } : {}), ...(status ? { status } : {}) };
 }
 
-async function readStatus(context: Pick<JobsContext, "output">, jobId: string, fileName: string): Promise<JobStatus | undefined> {
+async function readStatus(
+  context: Pick<JobsContext, "output">,
+  jobId: string,
+  fileName: string,
+): Promise<JobStatus | undefined> {
   try {
     return await getJson(context.output, statusKey({ jobId, fileName }), jobStatusSchema);
   } catch (error) {
@@ -127,7 +148,10 @@ function describesUpload(status: JobStatus, upload: ObjectInfo): boolean {
 export function resultLinks(jobId: string, fileName: string): Record<ResultFormat, string> {
   const file = encodeURIComponent(fileName);
   return Object.fromEntries(
-    (Object.keys(RESULT_FORMATS) as ResultFormat[]).map((format) => [format, `/v1/jobs/${jobId}/result?format=${format}&file=${file}`]),
+    (Object.keys(RESULT_FORMATS) as ResultFormat[]).map((format) => [
+      format,
+      `/v1/jobs/${jobId}/result?format=${format}&file=${file}`,
+    ]),
   ) as Record<ResultFormat, string>;
 }
 
@@ -139,7 +163,12 @@ export function resultLinks(jobId: string, fileName: string): Record<ResultForma
  * const view = summarizeJob("job-1", undefined, records, { endpointUsdPerHour: 1.408, functionUsdPerSecond: 0.00005 });
  * ```
  */
-export function summarizeJob(jobId: string, createdAt: string | undefined, records: readonly ImageRecord[], pricing: JobsContext["settings"]["pricing"]): JobView {
+export function summarizeJob(
+  jobId: string,
+  createdAt: string | undefined,
+  records: readonly ImageRecord[],
+  pricing: JobsContext["settings"]["pricing"],
+): JobView {
   const counts = Object.fromEntries(IMAGE_STATES.map((state) => [state, 0])) as Record<ImageState, number>;
   const cellsPerType: Partial<Record<CellType, number>> = {};
   const timings: JobTimings[] = [];
@@ -158,7 +187,8 @@ export function summarizeJob(jobId: string, createdAt: string | undefined, recor
       return { ...base, updatedAt: status.updatedAt, error: status.error };
     }
     cells += status.cells;
-    for (const [type, count] of Object.entries(status.cellsPerType) as [CellType, number][]) cellsPerType[type] = (cellsPerType[type] ?? 0) + count;
+    for (const [type, count] of Object.entries(status.cellsPerType) as [CellType, number][])
+      cellsPerType[type] = (cellsPerType[type] ?? 0) + count;
     timings.push(status.timings);
     return {
       ...base,
@@ -177,7 +207,13 @@ export function summarizeJob(jobId: string, createdAt: string | undefined, recor
   const total = records.length;
   const finished = counts.succeeded + counts.failed;
   const status: JobView["status"] =
-    finished === total && total > 0 ? (counts.failed === 0 ? "succeeded" : "failed") : counts.running + finished > 0 ? "running" : "queued";
+    finished === total && total > 0
+      ? counts.failed === 0
+        ? "succeeded"
+        : "failed"
+      : counts.running + finished > 0
+        ? "running"
+        : "queued";
   return {
     jobId,
     status,
@@ -187,9 +223,16 @@ export function summarizeJob(jobId: string, createdAt: string | undefined, recor
     cellsPerType,
     compute: jobCompute(timings, pricing),
     ...(failedFiles.length > 0
-      ? { error: { message: `${failedFiles.length} of ${total} images failed; each image's error says why`, failedFiles } }
+      ? {
+          error: {
+            message: `${failedFiles.length} of ${total} images failed; each image's error says why`,
+            failedFiles,
+          },
+        }
       : {}),
-    results: Object.fromEntries(JOB_WIDE_FORMATS.map((format) => [format, `/v1/jobs/${jobId}/result?format=${format}`])) as JobView["results"],
+    results: Object.fromEntries(
+      JOB_WIDE_FORMATS.map((format) => [format, `/v1/jobs/${jobId}/result?format=${format}`]),
+    ) as JobView["results"],
     files,
   };
 }

@@ -28,7 +28,9 @@ export class LocalUploadLinks implements ObjectLinks {
   ) {}
 
   async upload(key: string, expiresInSeconds: number): Promise<UploadLink> {
-    const payload = Buffer.from(JSON.stringify({ key, expiresAt: this.now() + expiresInSeconds * 1000 })).toString("base64url");
+    const payload = Buffer.from(JSON.stringify({ key, expiresAt: this.now() + expiresInSeconds * 1000 })).toString(
+      "base64url",
+    );
     return { url: `${this.apiBaseUrl}/v1/uploads/${payload}.${this.sign(payload)}`, headers: {} };
   }
 
@@ -44,10 +46,12 @@ export class LocalUploadLinks implements ObjectLinks {
   verify(token: string): string {
     const [payload, signature, ...rest] = token.split(".");
     // base64url of a SHA-256 digest is exactly 43 characters; Node's decoder would skip any others.
-    if (!payload || !signature || rest.length > 0 || !/^[A-Za-z0-9_-]{43}$/.test(signature)) throw new UploadTokenError("the upload link is malformed");
+    if (!payload || !signature || rest.length > 0 || !/^[A-Za-z0-9_-]{43}$/.test(signature))
+      throw new UploadTokenError("the upload link is malformed");
     const expected = Buffer.from(this.sign(payload), "base64url");
     const given = Buffer.from(signature, "base64url");
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new UploadTokenError(
+    if (given.length !== expected.length || !timingSafeEqual(given, expected))
+      throw new UploadTokenError(
         "the upload link's signature is not valid: links are signed by this run of the service, so one from before a restart no longer works; create the job's links again",
       );
     let decoded: z.infer<typeof tokenPayloadSchema>;
@@ -56,7 +60,10 @@ export class LocalUploadLinks implements ObjectLinks {
     } catch {
       throw new UploadTokenError("the upload link is malformed");
     }
-    if (decoded.expiresAt < this.now()) throw new UploadTokenError(`the upload link expired at ${new Date(decoded.expiresAt).toISOString()}; create the job again`);
+    if (decoded.expiresAt < this.now())
+      throw new UploadTokenError(
+        `the upload link expired at ${new Date(decoded.expiresAt).toISOString()}; create the job again`,
+      );
     if (parseInputKey(decoded.key) === undefined) throw new UploadTokenError("the upload link names no input");
     return decoded.key;
   }

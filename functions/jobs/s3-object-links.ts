@@ -22,7 +22,9 @@ export class S3ObjectLinks implements ObjectLinks {
   ) {}
 
   async upload(key: string, expiresInSeconds: number): Promise<UploadLink> {
-    const url = await getSignedUrl(this.client, new PutObjectCommand({ Bucket: this.buckets.input, Key: key }), { expiresIn: expiresInSeconds });
+    const url = await getSignedUrl(this.client, new PutObjectCommand({ Bucket: this.buckets.input, Key: key }), {
+      expiresIn: expiresInSeconds,
+    });
     return { url, headers: {} };
   }
 
@@ -41,6 +43,9 @@ export class S3ObjectLinks implements ObjectLinks {
 export function contentDisposition(fileName: string): string {
   const ascii = fileName.replace(/[^\x20-\x7e]|["\\]/g, "_");
   // encodeURIComponent leaves ' ( ) * as they are, which RFC 8187 does not allow in an ext-value.
-  const encoded = encodeURIComponent(fileName).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  const encoded = encodeURIComponent(fileName).replace(
+    /['()*]/g,
+    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
+  );
   return `attachment; filename="${ascii}"; filename*=UTF-8''${encoded}`;
 }

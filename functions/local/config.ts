@@ -31,7 +31,9 @@ export interface LocalStackConfig {
   readonly dataDirectory: string;
   readonly bucket: string;
   readonly storage: { readonly kind: "directory" } | { readonly kind: "s3rver"; readonly port: number };
-  readonly modelServer: { readonly kind: "external"; readonly url: string } | { readonly kind: "child"; readonly port: number };
+  readonly modelServer:
+    | { readonly kind: "external"; readonly url: string }
+    | { readonly kind: "child"; readonly port: number };
   readonly concurrentImages: number;
   readonly maxReceives: number;
   readonly redeliveryDelayMs: number;
@@ -76,7 +78,9 @@ export function loadLocalStackConfig(env: Environment): LocalStackConfig {
     dataDirectory: path.resolve(v.CELLSEG_DATA_DIR),
     bucket: v.LOCAL_BUCKET,
     storage: v.LOCAL_STORAGE === "s3rver" ? { kind: "s3rver", port: v.LOCAL_S3_PORT } : { kind: "directory" },
-    modelServer: v.MODEL_SERVER_URL ? { kind: "external", url: v.MODEL_SERVER_URL } : { kind: "child", port: v.MODEL_SERVER_PORT },
+    modelServer: v.MODEL_SERVER_URL
+      ? { kind: "external", url: v.MODEL_SERVER_URL }
+      : { kind: "child", port: v.MODEL_SERVER_PORT },
     concurrentImages: v.LOCAL_CONCURRENT_IMAGES,
     maxReceives: v.LOCAL_MAX_RECEIVES,
     redeliveryDelayMs: v.LOCAL_REDELIVERY_DELAY_MS,

@@ -42,7 +42,10 @@ export function consoleSecurityHeaders(connectOrigins: readonly string[] = []): 
  * serve({ fetch: site.fetch, port: 3000 });
  * ```
  */
-export async function consoleSite(api: (request: Request) => Response | Promise<Response>, options: ConsoleSiteOptions = {}): Promise<Hono> {
+export async function consoleSite(
+  api: (request: Request) => Response | Promise<Response>,
+  options: ConsoleSiteOptions = {},
+): Promise<Hono> {
   const files = new Map((await buildConsole()).map((file) => [file.path, file]));
   const config: ConsoleConfig = { apiUrl: "", auth: { kind: "bearer" } };
   const headers = consoleSecurityHeaders(options.connectOrigins);
@@ -50,13 +53,19 @@ export async function consoleSite(api: (request: Request) => Response | Promise<
   const serveFile = (path: string) => {
     const file = files.get(path)!;
     return new Response(file.body, {
-      headers: { ...headers, "Content-Type": file.contentType, "Cache-Control": file.immutable ? "public, max-age=31536000, immutable" : "no-cache" },
+      headers: {
+        ...headers,
+        "Content-Type": file.contentType,
+        "Cache-Control": file.immutable ? "public, max-age=31536000, immutable" : "no-cache",
+      },
     });
   };
   site.get("/", () => serveFile("index.html"));
   site.get("/index.html", () => serveFile("index.html"));
   site.get("/config.json", (c) => c.json(config, 200, { ...headers, "Cache-Control": "no-cache" }));
-  site.get("/assets/:name", (c) => (files.has(`assets/${c.req.param("name")}`) ? serveFile(`assets/${c.req.param("name")}`) : api(c.req.raw)));
+  site.get("/assets/:name", (c) =>
+    files.has(`assets/${c.req.param("name")}`) ? serveFile(`assets/${c.req.param("name")}`) : api(c.req.raw),
+  );
   site.notFound((c) => api(c.req.raw));
   return site;
 }

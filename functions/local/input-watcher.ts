@@ -41,16 +41,23 @@ export function watchInputFolder(options: InputWatcherOptions): InputWatcher {
   mkdirSync(root, { recursive: true });
   const watcher = watch(root, {
     // Hidden files and folders (.DS_Store, editors' swap files, partial downloads) are not uploads.
-    ignored: (file) => path.relative(root, file).split(path.sep).some((segment) => segment.startsWith(".")),
+    ignored: (file) =>
+      path
+        .relative(root, file)
+        .split(path.sep)
+        .some((segment) => segment.startsWith(".")),
     ignoreInitial: false,
     // chokidar's atomic-write filter drops paths ending in '~' (editors' backups), a job folder named `~`
     // among them, which the API accepts; the hidden-file rule above already keeps editors' temporaries out.
     atomic: false,
     awaitWriteFinish: { stabilityThreshold: options.stabilityMs ?? 500, pollInterval: 100 },
   });
-  const report = (file: string) => options.onObject(path.relative(options.bucketDirectory, file).split(path.sep).join("/"));
+  const report = (file: string) =>
+    options.onObject(path.relative(options.bucketDirectory, file).split(path.sep).join("/"));
   watcher.on("add", report).on("change", report);
-  watcher.on("error", (error) => options.logger.error("watching the input folder failed", { root, error: errorFields(error) }));
+  watcher.on("error", (error) =>
+    options.logger.error("watching the input folder failed", { root, error: errorFields(error) }),
+  );
   return {
     ready: new Promise((resolve) => watcher.once("ready", () => resolve())),
     close: () => watcher.close(),

@@ -114,12 +114,18 @@ export class LocalQueue {
     if (!failed) return;
     if (message.receiveCount >= this.options.maxReceives) {
       logger.error("message dead-lettered", { messageId: message.messageId, receiveCount: message.receiveCount });
-      await this.options.onDeadLetter(message).catch((error: unknown) => logger.error("cannot dead-letter a message", { error: errorFields(error) }));
+      await this.options
+        .onDeadLetter(message)
+        .catch((error: unknown) => logger.error("cannot dead-letter a message", { error: errorFields(error) }));
       return;
     }
     if (this.closed) return;
     const delayMs = this.options.redeliveryDelayMs(message.receiveCount);
-    logger.info("message will be delivered again", { messageId: message.messageId, receiveCount: message.receiveCount, delayMs });
+    logger.info("message will be delivered again", {
+      messageId: message.messageId,
+      receiveCount: message.receiveCount,
+      delayMs,
+    });
     this.delayed.set(
       message.messageId,
       setTimeout(() => {

@@ -43,7 +43,9 @@ async function main(): Promise<void> {
     const segmenting = stack.segmenting();
     const waiting = stack.pending() - segmenting;
     const later = waiting > 0 ? `; ${waiting} waiting image(s) are picked up at the next start` : "";
-    console.log(`cellseg: stopping${segmenting > 0 ? `; waiting for the ${segmenting} image(s) being segmented (${signal} again to exit at once)` : ""}${later} ...`);
+    console.log(
+      `cellseg: stopping${segmenting > 0 ? `; waiting for the ${segmenting} image(s) being segmented (${signal} again to exit at once)` : ""}${later} ...`,
+    );
     const clean = await stack.stop();
     console.log(`cellseg: stopped${clean ? "" : " (not cleanly: see the log)"}`);
     process.exit(clean ? 0 : 1);
@@ -63,7 +65,9 @@ async function main(): Promise<void> {
   }
   for (const warning of exposureWarnings(config, process.env)) console.warn(`cellseg: warning: ${warning}`);
   const { apiUrl, modelServerUrl, modelServerPid, storage } = stack;
-  console.log(JSON.stringify({ level: "INFO", message: "local stack ready", apiUrl, modelServerUrl, modelServerPid, storage }));
+  console.log(
+    JSON.stringify({ level: "INFO", message: "local stack ready", apiUrl, modelServerUrl, modelServerPid, storage }),
+  );
   console.log(banner(stack));
 }
 

@@ -71,7 +71,16 @@ export async function startLocalS3(buckets: readonly string[], options: LocalS3O
   const temporary = options.directory === undefined;
   const directory = options.directory ?? (await mkdtemp(path.join(tmpdir(), "cellseg-s3rver-")));
   await mkdir(directory, { recursive: true });
-  const server = new S3rver({ address: "127.0.0.1", port: options.port ?? 0, directory, silent: true, configureBuckets: buckets.map((name) => ({ name, configs: options.corsOrigins?.length ? [corsConfiguration(options.corsOrigins)] : [] })) });
+  const server = new S3rver({
+    address: "127.0.0.1",
+    port: options.port ?? 0,
+    directory,
+    silent: true,
+    configureBuckets: buckets.map((name) => ({
+      name,
+      configs: options.corsOrigins?.length ? [corsConfiguration(options.corsOrigins)] : [],
+    })),
+  });
   const queues = new Map<string, Promise<void>>();
   server.middleware.unshift(async (ctx, next) => {
     if (ctx.method !== "PUT" || ctx.headers["if-none-match"] !== "*") return next();
@@ -80,7 +89,10 @@ export async function startLocalS3(buckets: readonly string[], options: LocalS3O
     const previous = queues.get(`${bucket}/${key}`) ?? Promise.resolve();
     let done!: () => void;
     const turn = new Promise<void>((resolve) => (done = resolve));
-    queues.set(`${bucket}/${key}`, previous.then(() => turn));
+    queues.set(
+      `${bucket}/${key}`,
+      previous.then(() => turn),
+    );
     await previous;
     try {
       if (await ctx.store.existsObject(bucket, key)) {
@@ -128,7 +140,10 @@ function objectCreatedRecords(event: unknown): S3EventRecord[] {
   const encoded = {
     Records: records
       .filter((record) => record.eventName?.startsWith("ObjectCreated:"))
-      .map((record) => ({ ...record, s3: { ...record.s3, object: { ...record.s3?.object, key: encodeS3EventKey(record.s3?.object?.key ?? "") } } })),
+      .map((record) => ({
+        ...record,
+        s3: { ...record.s3, object: { ...record.s3?.object, key: encodeS3EventKey(record.s3?.object?.key ?? "") } },
+      })),
   };
   if (encoded.Records.length === 0) return [];
   const parsed = s3NotificationSchema.safeParse(encoded);

@@ -79,7 +79,11 @@ export interface LocalStackHooks {
   readonly onFatal?: (error: Error) => void;
 }
 
-export async function startLocalStack(config: LocalStackConfig, env: Environment, hooks: LocalStackHooks = {}): Promise<LocalStack> {
+export async function startLocalStack(
+  config: LocalStackConfig,
+  env: Environment,
+  hooks: LocalStackHooks = {},
+): Promise<LocalStack> {
   mkdirSync(config.dataDirectory, { recursive: true });
   // One logger per part, as in AWS: the worker's carries its (local) Lambda context, the API's does not.
   const logger = new Logger({ serviceName: "cellseg-local" });
@@ -102,7 +106,11 @@ export async function startLocalStack(config: LocalStackConfig, env: Environment
     const apiUrl = config.publicUrl ?? `http://${urlHost(config.host)}:${(server.address() as AddressInfo).port}`;
     const s3 =
       config.storage.kind === "s3rver"
-        ? await startLocalS3([config.bucket], { port: config.storage.port, directory: path.join(config.dataDirectory, "s3rver"), corsOrigins: consoleOrigins(apiUrl) })
+        ? await startLocalS3([config.bucket], {
+            port: config.storage.port,
+            directory: path.join(config.dataDirectory, "s3rver"),
+            corsOrigins: consoleOrigins(apiUrl),
+          })
         : undefined;
     if (s3) started.push({ stop: () => s3.close() });
 
@@ -122,7 +130,9 @@ export async function startLocalStack(config: LocalStackConfig, env: Environment
     const uploadLinks = s3 ? undefined : new LocalUploadLinks(apiUrl);
     // Set once the queue exists; an upload cannot arrive before the links that allow it are handed out.
     let onUploadStored: (key: string) => Promise<void> = async () => {};
-    const app = createApi(wireApi(apiConfig, apiLogger, uploadLinks ? { uploadLinks, onUploadStored: (key) => onUploadStored(key) } : {}));
+    const app = createApi(
+      wireApi(apiConfig, apiLogger, uploadLinks ? { uploadLinks, onUploadStored: (key) => onUploadStored(key) } : {}),
+    );
     site = await consoleSite((request) => app.fetch(request), { connectOrigins: s3 ? [s3.url] : [] });
 
     const wired = wirePipeline(pipelineConfig, workerLogger);
@@ -167,10 +177,17 @@ export async function startLocalStack(config: LocalStackConfig, env: Environment
         const { key, eTag, size, versionId } = record.s3.object;
         // As the deployed bucket notification: uploads only, not the results the pipeline writes.
         if (!key.startsWith(KEY_PREFIXES.input)) return;
-        notify({ bucket: config.bucket, key, ...(eTag ? { etag: eTag } : {}), ...(size !== undefined ? { size } : {}), ...(versionId ? { versionId } : {}) });
+        notify({
+          bucket: config.bucket,
+          key,
+          ...(eTag ? { etag: eTag } : {}),
+          ...(size !== undefined ? { size } : {}),
+          ...(versionId ? { versionId } : {}),
+        });
       });
       // What was uploaded while the stack was down: S3 would have notified it; s3rver did not.
-      for (const object of await input.list(KEY_PREFIXES.input)) notify({ bucket: config.bucket, key: object.key, etag: object.etag, size: object.size });
+      for (const object of await input.list(KEY_PREFIXES.input))
+        notify({ bucket: config.bucket, key: object.key, etag: object.etag, size: object.size });
     } else {
       watcher = watchInputFolder({
         bucketDirectory: path.join(config.dataDirectory, config.bucket),
@@ -190,7 +207,9 @@ export async function startLocalStack(config: LocalStackConfig, env: Environment
     // Without its endpoint every image would fail and be dead-lettered: stop, and say why.
     modelServer.process?.child.once("exit", (code, signal) => {
       if (stopping !== undefined) return;
-      const error = new Error(`the model server exited unexpectedly (${signal ?? `code ${code}`}); see ${modelServer.log}`);
+      const error = new Error(
+        `the model server exited unexpectedly (${signal ?? `code ${code}`}); see ${modelServer.log}`,
+      );
       logger.error("stopping: the model server died", { error: errorFields(error) });
       void stop().then(() => hooks.onFatal?.(error));
     });
@@ -218,7 +237,9 @@ export async function startLocalStack(config: LocalStackConfig, env: Environment
 }
 
 /** The model server the stack talks to: one already running, or a child it starts (and stops). */
-async function startModelServer(config: LocalStackConfig): Promise<{ url: string; process?: ModelServerProcess; log?: string }> {
+async function startModelServer(
+  config: LocalStackConfig,
+): Promise<{ url: string; process?: ModelServerProcess; log?: string }> {
   if (config.modelServer.kind === "external") return { url: config.modelServer.url };
   const log = path.join(config.dataDirectory, "model-server.log");
   const process = await startModelServerProcess({
@@ -231,7 +252,13 @@ async function startModelServer(config: LocalStackConfig): Promise<{ url: string
 }
 
 /** A file in the input folder, notified as S3 would: with its size and ETag. */
-async function notifyLocalObject(input: Storage, bucket: string, key: string, notify: (object: CreatedObject) => void, logger: Logger): Promise<void> {
+async function notifyLocalObject(
+  input: Storage,
+  bucket: string,
+  key: string,
+  notify: (object: CreatedObject) => void,
+  logger: Logger,
+): Promise<void> {
   try {
     const head = await input.head(key);
     if (head !== undefined) notify({ bucket, key, etag: head.etag, size: head.size });
@@ -260,9 +287,14 @@ async function stopAll(parts: readonly { stop(): Promise<unknown> }[], logger: L
 export function exposureWarnings(config: Pick<LocalStackConfig, "host" | "publicUrl">, env: Environment): string[] {
   if (LOOPBACK_HOSTS.has(config.host)) return [];
   const warnings: string[] = [];
-  if (!env.API_TOKEN) warnings.push(`HOST=${config.host} serves other machines over plain HTTP with no API_TOKEN: anyone who reaches it can use it`);
+  if (!env.API_TOKEN)
+    warnings.push(
+      `HOST=${config.host} serves other machines over plain HTTP with no API_TOKEN: anyone who reaches it can use it`,
+    );
   if (config.publicUrl === undefined && (config.host === "0.0.0.0" || config.host === "::")) {
-    warnings.push("upload links name localhost, which other machines cannot reach: set PUBLIC_URL to this machine's address as they see it");
+    warnings.push(
+      "upload links name localhost, which other machines cannot reach: set PUBLIC_URL to this machine's address as they see it",
+    );
   }
   return warnings;
 }

@@ -57,7 +57,11 @@ export interface ClaimOptions {
  * try { await work(); } catch (error) { await result.claim.release(); throw error; }
  * ```
  */
-export async function claimRun(storage: Storage, keys: Pick<OutputKeys, "claimsPrefix" | "claim">, options: ClaimOptions): Promise<ClaimResult> {
+export async function claimRun(
+  storage: Storage,
+  keys: Pick<OutputKeys, "claimsPrefix" | "claim">,
+  options: ClaimOptions,
+): Promise<ClaimResult> {
   const now = (options.now ?? (() => new Date()))();
   const claims = await storage.list(keys.claimsPrefix);
   let generation = 0;
@@ -91,7 +95,8 @@ export async function claimRun(storage: Storage, keys: Pick<OutputKeys, "claimsP
       generation,
       owner,
       // Only the creator of a claim number ever writes it again, so a plain put is safe here.
-      release: () => storage.put(key, JSON.stringify({ ...record, released: true }), { contentType: "application/json" }),
+      release: () =>
+        storage.put(key, JSON.stringify({ ...record, released: true }), { contentType: "application/json" }),
     },
   };
 }

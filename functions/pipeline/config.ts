@@ -36,12 +36,20 @@ import { OVERLAY_STYLES } from "../../core/outputs/overlay-png";
 import { thresholdOverridesSchema } from "../../core/schemas/endpoint";
 import { PROFILES } from "../../core/schemas/manifest";
 import { DEFAULT_TILING } from "../../core/tiling/tiles";
-import { type Environment, type EnvironmentValues, integer, nonEmpty, parseEnvironment } from "../../plumbing/environment";
+import {
+  type Environment,
+  type EnvironmentValues,
+  integer,
+  nonEmpty,
+  parseEnvironment,
+} from "../../plumbing/environment";
 import { ConfigError } from "../../plumbing/errors";
 import type { PipelineSettings } from "./types";
 import type { RetryPolicy } from "./endpoint/retry";
 
-export type StorageConfig = { readonly kind: "s3"; readonly endpointUrl?: string } | { readonly kind: "local"; readonly directory: string };
+export type StorageConfig =
+  | { readonly kind: "s3"; readonly endpointUrl?: string }
+  | { readonly kind: "local"; readonly directory: string };
 export type EndpointConfig =
   | { readonly kind: "sagemaker"; readonly name: string }
   | {
@@ -118,7 +126,6 @@ const variables = {
   OVERLAY_STYLE: z.enum(OVERLAY_STYLES).default("outline"),
 } as const;
 
-
 /**
  * Reads and validates the pipeline's environment variables.
  *
@@ -135,17 +142,22 @@ export function loadPipelineConfig(env: Environment): PipelineConfig {
   const v = parsed.values;
   // The variables together, once each is well formed.
   const problems: string[] = [];
-  if (v.STORAGE_BACKEND === "local" && v.LOCAL_STORAGE_DIR === undefined) problems.push("LOCAL_STORAGE_DIR must be set when STORAGE_BACKEND=local");
+  if (v.STORAGE_BACKEND === "local" && v.LOCAL_STORAGE_DIR === undefined)
+    problems.push("LOCAL_STORAGE_DIR must be set when STORAGE_BACKEND=local");
   if (v.ENDPOINT_MODE === "async") {
     if (v.ENDPOINT_NAME === undefined || v.MODEL_SERVER_URL !== undefined) {
-      problems.push("ENDPOINT_MODE=async needs ENDPOINT_NAME (a SageMaker asynchronous endpoint) and no MODEL_SERVER_URL: the model server has no asynchronous mode");
+      problems.push(
+        "ENDPOINT_MODE=async needs ENDPOINT_NAME (a SageMaker asynchronous endpoint) and no MODEL_SERVER_URL: the model server has no asynchronous mode",
+      );
     }
     if (v.ASYNC_BUCKET === undefined) problems.push("ASYNC_BUCKET must be set when ENDPOINT_MODE=async");
   } else if ((v.ENDPOINT_NAME === undefined) === (v.MODEL_SERVER_URL === undefined)) {
     problems.push("set exactly one of ENDPOINT_NAME (SageMaker) and MODEL_SERVER_URL (a model server over HTTP)");
   }
-  if (v.TILE_OVERLAP >= Math.min(v.TILE_WIDTH, v.TILE_HEIGHT)) problems.push(`TILE_OVERLAP=${v.TILE_OVERLAP} must be smaller than TILE_WIDTH and TILE_HEIGHT`);
-  if (v.ENDPOINT_RETRY_BASE_MS > v.ENDPOINT_RETRY_MAX_MS) problems.push("ENDPOINT_RETRY_BASE_MS must not exceed ENDPOINT_RETRY_MAX_MS");
+  if (v.TILE_OVERLAP >= Math.min(v.TILE_WIDTH, v.TILE_HEIGHT))
+    problems.push(`TILE_OVERLAP=${v.TILE_OVERLAP} must be smaller than TILE_WIDTH and TILE_HEIGHT`);
+  if (v.ENDPOINT_RETRY_BASE_MS > v.ENDPOINT_RETRY_MAX_MS)
+    problems.push("ENDPOINT_RETRY_BASE_MS must not exceed ENDPOINT_RETRY_MAX_MS");
   if (problems.length > 0) throw ConfigError.invalidEnvironment(problems);
   return {
     inputBucket: v.INPUT_BUCKET,
@@ -157,7 +169,11 @@ export function loadPipelineConfig(env: Environment): PipelineConfig {
         : { kind: "s3", ...(v.S3_ENDPOINT_URL ? { endpointUrl: v.S3_ENDPOINT_URL } : {}) },
     endpoint: endpointConfig(v),
     endpointTimeoutMs: v.ENDPOINT_MODE === "async" ? v.ASYNC_TIMEOUT_MS : v.ENDPOINT_TIMEOUT_MS,
-    retry: { maxAttempts: v.ENDPOINT_MAX_ATTEMPTS, baseDelayMs: v.ENDPOINT_RETRY_BASE_MS, maxDelayMs: v.ENDPOINT_RETRY_MAX_MS },
+    retry: {
+      maxAttempts: v.ENDPOINT_MAX_ATTEMPTS,
+      baseDelayMs: v.ENDPOINT_RETRY_BASE_MS,
+      maxDelayMs: v.ENDPOINT_RETRY_MAX_MS,
+    },
     maxConcurrentTiles: v.MAX_CONCURRENT_TILES,
     settings: {
       tiling: { tileWidth: v.TILE_WIDTH, tileHeight: v.TILE_HEIGHT, overlap: v.TILE_OVERLAP },
@@ -183,5 +199,7 @@ function endpointConfig(v: EnvironmentValues<typeof variables>): EndpointConfig 
       retryDelaySeconds: v.ASYNC_RETRY_DELAY_SECONDS,
     };
   }
-  return v.ENDPOINT_NAME !== undefined ? { kind: "sagemaker", name: v.ENDPOINT_NAME } : { kind: "http", url: v.MODEL_SERVER_URL! };
+  return v.ENDPOINT_NAME !== undefined
+    ? { kind: "sagemaker", name: v.ENDPOINT_NAME }
+    : { kind: "http", url: v.MODEL_SERVER_URL! };
 }

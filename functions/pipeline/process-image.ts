@@ -70,7 +70,11 @@ export type JobOutcome =
   | { readonly kind: "superseded"; readonly reason: string }
   | { readonly kind: "duplicate"; readonly status: JobStatus }
   | { readonly kind: "in-progress"; readonly reason: string }
-  | { readonly kind: "succeeded"; readonly status: Extract<JobStatus, { status: "succeeded" }>; readonly report: JobReport }
+  | {
+      readonly kind: "succeeded";
+      readonly status: Extract<JobStatus, { status: "succeeded" }>;
+      readonly report: JobReport;
+    }
   | {
       readonly kind: "failed";
       readonly status: Extract<JobStatus, { status: "failed" }>;
@@ -91,7 +95,11 @@ export type JobOutcome =
  * if (outcome.kind === "failed" || outcome.kind === "in-progress") throw new Error("retry later");
  * ```
  */
-export async function processObject(event: ObjectCreated, deps: PipelineDeps, settings: PipelineSettings): Promise<JobOutcome> {
+export async function processObject(
+  event: ObjectCreated,
+  deps: PipelineDeps,
+  settings: PipelineSettings,
+): Promise<JobOutcome> {
   const { input, output, logger } = deps;
   const now = deps.now ?? (() => new Date());
   if (event.bucket !== deps.inputBucket) throw new UnexpectedBucketError(event.bucket, deps.inputBucket);
@@ -117,15 +125,32 @@ export async function processObject(event: ObjectCreated, deps: PipelineDeps, se
   const done = await finishedRun(output, keys, runId, logger);
   if (done !== undefined) return done;
 
-  const claimed = await claimRun(output, keys, { ttlMs: settings.claimTtlMs, now, ...(settings.soleWorker ? { soleWorker: settings.soleWorker } : {}) });
+  const claimed = await claimRun(output, keys, {
+    ttlMs: settings.claimTtlMs,
+    now,
+    ...(settings.soleWorker ? { soleWorker: settings.soleWorker } : {}),
+  });
   if (!claimed.acquired) {
-    return { kind: "in-progress", reason: `run ${runId} is claimed by ${claimed.heldBy} until ${claimed.expiresAt ?? "it finishes"}` };
+    return {
+      kind: "in-progress",
+      reason: `run ${runId} is claimed by ${claimed.heldBy} until ${claimed.expiresAt ?? "it finishes"}`,
+    };
   }
   // The run may have finished between the first look and the claim.
   const finishedMeanwhile = await finishedRun(output, keys, runId, logger);
   if (finishedMeanwhile !== undefined) return finishedMeanwhile;
 
-  const run = new Run({ deps, settings, location, source, keys, runId, attempt: event.attempt, claim: claimed.claim, now });
+  const run = new Run({
+    deps,
+    settings,
+    location,
+    source,
+    keys,
+    runId,
+    attempt: event.attempt,
+    claim: claimed.claim,
+    now,
+  });
   logger.info("job started", { ...fields, key: event.key, size: source.size });
   return run.execute();
 }
@@ -137,7 +162,12 @@ function isStale(event: ObjectCreated, head: { etag: string; versionId?: string 
 }
 
 /** The outcome of a run that needs no more work, if it is one. */
-async function finishedRun(output: Storage, keys: OutputKeys, runId: string, logger: Logger): Promise<JobOutcome | undefined> {
+async function finishedRun(
+  output: Storage,
+  keys: OutputKeys,
+  runId: string,
+  logger: Logger,
+): Promise<JobOutcome | undefined> {
   let status: JobStatus | undefined;
   try {
     status = await getJson(output, keys.status, jobStatusSchema);
@@ -150,7 +180,13 @@ async function finishedRun(output: Storage, keys: OutputKeys, runId: string, log
   if (status === undefined || status.status === "queued" || status.runId !== runId) return undefined;
   if (status.status === "succeeded") return { kind: "duplicate", status };
   if (status.status === "failed" && !status.error.retryable) {
-    return { kind: "failed", status, error: new PermanentJobError(status.error.code, status.error.message), repeated: true, retries: 0 };
+    return {
+      kind: "failed",
+      status,
+      error: new PermanentJobError(status.error.code, status.error.message),
+      repeated: true,
+      retries: 0,
+    };
   }
   return undefined;
 }
@@ -202,9 +238,19 @@ class Run {
     try {
       const outcome = await this.segment();
       if (outcome.kind === "succeeded") {
-        logger.info("job succeeded", { ...fields, cells: outcome.report.cells, tiles: outcome.report.tiles, retries: outcome.report.retries, timings: outcome.report.timings });
+        logger.info("job succeeded", {
+          ...fields,
+          cells: outcome.report.cells,
+          tiles: outcome.report.tiles,
+          retries: outcome.report.retries,
+          timings: outcome.report.timings,
+        });
       } else {
-        logger.info("job skipped", { ...fields, outcome: outcome.kind, ...("reason" in outcome ? { reason: outcome.reason } : {}) });
+        logger.info("job skipped", {
+          ...fields,
+          outcome: outcome.kind,
+          ...("reason" in outcome ? { reason: outcome.reason } : {}),
+        });
       }
       return outcome;
     } catch (error) {
@@ -215,12 +261,20 @@ class Run {
         finishedAt: this.options.now().toISOString(),
         error: failure,
       }) as Extract<JobStatus, { status: "failed" }>;
-      logger[failure.retryable ? "warn" : "error"]("job failed", { ...fields, error: failure, cause: errorFields(error) });
+      logger[failure.retryable ? "warn" : "error"]("job failed", {
+        ...fields,
+        error: failure,
+        cause: errorFields(error),
+      });
       // Best effort: the failure itself must reach the queue even if the bucket is what failed.
       await putJson(output, this.options.keys.status, status).catch((writeError: unknown) =>
         logger.error("cannot write the failed status document", { ...fields, error: errorFields(writeError) }),
       );
-      await this.options.claim.release().catch((releaseError: unknown) => logger.warn("cannot release the claim", { ...fields, error: errorFields(releaseError) }));
+      await this.options.claim
+        .release()
+        .catch((releaseError: unknown) =>
+          logger.warn("cannot release the claim", { ...fields, error: errorFields(releaseError) }),
+        );
       return { kind: "failed", status, error, repeated: false, retries: this.retries };
     }
   }
@@ -248,7 +302,10 @@ class Run {
     // event never overwrites the status of a newer upload.
     await putJson(output, keys.status, jobStatusSchema.parse({ ...this.statusBase, status: "running" }));
     const readMs = lap();
-    const segmented = await segmentImage(object.body, endpoint, location, { ...settings, onRetry: () => this.retries++ });
+    const segmented = await segmentImage(object.body, endpoint, location, {
+      ...settings,
+      onRetry: () => this.retries++,
+    });
     lap();
     const { image, instances, document, cellsPerType } = segmented;
     const fileName = location.fileName.slice(location.fileName.lastIndexOf("/") + 1);
@@ -265,23 +322,40 @@ class Run {
     // Results first, each under this run's prefix; the status document that names them last.
     await Promise.all([
       putJson(output, keys.results.instances, document),
-      output.put(keys.results.submission, SUBMISSION_CSV_HEADER + rendered.submissionRows, { contentType: RESULT_CONTENT_TYPES.submission }),
+      output.put(keys.results.submission, SUBMISSION_CSV_HEADER + rendered.submissionRows, {
+        contentType: RESULT_CONTENT_TYPES.submission,
+      }),
       putJson(output, keys.results.coco, rendered.coco),
       output.put(keys.results.labels, rendered.labelPng, { contentType: RESULT_CONTENT_TYPES.labels }),
       output.put(keys.results.overlay, rendered.overlayPng, { contentType: RESULT_CONTENT_TYPES.overlay }),
       output.put(keys.results.preview, preview, { contentType: RESULT_CONTENT_TYPES.preview }),
-      output.put(keys.results.measurements, MEASUREMENTS_CSV_HEADER + rendered.measurementRows, { contentType: RESULT_CONTENT_TYPES.measurements }),
-      output.put(keys.results.summary, SUMMARY_CSV_HEADER + rendered.summaryRow, { contentType: RESULT_CONTENT_TYPES.summary }),
-      output.put(keys.results.outlines, JSON.stringify(rendered.outlines), { contentType: RESULT_CONTENT_TYPES.outlines }),
+      output.put(keys.results.measurements, MEASUREMENTS_CSV_HEADER + rendered.measurementRows, {
+        contentType: RESULT_CONTENT_TYPES.measurements,
+      }),
+      output.put(keys.results.summary, SUMMARY_CSV_HEADER + rendered.summaryRow, {
+        contentType: RESULT_CONTENT_TYPES.summary,
+      }),
+      output.put(keys.results.outlines, JSON.stringify(rendered.outlines), {
+        contentType: RESULT_CONTENT_TYPES.outlines,
+      }),
     ]);
     // A newer upload may have landed while this one ran: its run owns the status document now.
     const current = await input.head(source.key);
     if (current === undefined || isStale({ ...source, attempt }, current)) {
-      return { kind: "superseded", reason: `${source.key} was replaced while the job ran; its results stay under ${keys.runPrefix}` };
+      return {
+        kind: "superseded",
+        reason: `${source.key} was replaced while the job ran; its results stay under ${keys.runPrefix}`,
+      };
     }
     const writeMs = lap();
 
-    const timings: JobTimings = { readMs, ...segmented.timings, renderMs, writeMs, totalMs: performance.now() - started };
+    const timings: JobTimings = {
+      readMs,
+      ...segmented.timings,
+      renderMs,
+      writeMs,
+      totalMs: performance.now() - started,
+    };
     const status = jobStatusSchema.parse({
       ...this.statusBase,
       status: "succeeded",
@@ -300,7 +374,11 @@ class Run {
       ...(pixelSizeUm !== undefined ? { pixelSizeUm } : {}),
     }) as Extract<JobStatus, { status: "succeeded" }>;
     await putJson(output, keys.status, status);
-    return { kind: "succeeded", status, report: { tiles: segmented.tiles, cells: instances.length, cellsPerType, retries: this.retries, timings } };
+    return {
+      kind: "succeeded",
+      status,
+      report: { tiles: segmented.tiles, cells: instances.length, cellsPerType, retries: this.retries, timings },
+    };
   }
 }
 
@@ -331,7 +409,8 @@ export function classifyFailure(error: unknown): { code: JobErrorCode; message: 
     if (error.code === "image_too_large") return { code: JOB_ERROR_CODES.imageTooLarge, message, retryable: false };
     return { code: JOB_ERROR_CODES.endpointRejected, message, retryable: false };
   }
-  if (error instanceof EndpointUnavailableError) return { code: JOB_ERROR_CODES.endpointUnavailable, message, retryable: true };
+  if (error instanceof EndpointUnavailableError)
+    return { code: JOB_ERROR_CODES.endpointUnavailable, message, retryable: true };
   if (error instanceof EndpointProtocolError) return { code: JOB_ERROR_CODES.internal, message, retryable: false };
   // Anything else (a storage hiccup, a bug) may pass on another delivery; the queue's redrive limit bounds it.
   return { code: JOB_ERROR_CODES.internal, message: message || "unexpected failure", retryable: true };

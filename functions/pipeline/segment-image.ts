@@ -65,7 +65,12 @@ export interface SegmentedImage {
  * console.log(document.instances.length, "cells in", image.width, "x", image.height);
  * ```
  */
-export async function segmentImage(bytes: Uint8Array, endpoint: SegmentationEndpoint, identity: ImageIdentity, options: SegmentImageOptions): Promise<SegmentedImage> {
+export async function segmentImage(
+  bytes: Uint8Array,
+  endpoint: SegmentationEndpoint,
+  identity: ImageIdentity,
+  options: SegmentImageOptions,
+): Promise<SegmentedImage> {
   const started = performance.now();
   const image = await decodeImage(bytes, { maxPixels: options.maxPixels });
   const decoded = performance.now();
@@ -103,7 +108,12 @@ export async function segmentImage(bytes: Uint8Array, endpoint: SegmentationEndp
     document,
     tiles: grid.tiles.length,
     cellsPerType: countPerType(instances),
-    timings: { decodeMs: decoded - started, segmentMs: segmented - decoded, inferenceMs, stitchMs: stitched - segmented },
+    timings: {
+      decodeMs: decoded - started,
+      segmentMs: segmented - decoded,
+      inferenceMs,
+      stitchMs: stitched - segmented,
+    },
   };
 }
 
@@ -120,6 +130,7 @@ function countPerType(instances: readonly StitchedInstance[]): Partial<Record<Ce
 function majorityCellType(instances: readonly StitchedInstance[]): CellType | null {
   const counts = countPerType(instances);
   let best: CellType | null = null;
-  for (const type of CELL_TYPES) if ((counts[type] ?? 0) > 0 && (best === null || counts[type]! > counts[best]!)) best = type;
+  for (const type of CELL_TYPES)
+    if ((counts[type] ?? 0) > 0 && (best === null || counts[type]! > counts[best]!)) best = type;
   return best;
 }

@@ -65,7 +65,12 @@ export async function grayPng(image: GrayImage): Promise<Buffer> {
  * const instances = stitchTiles(grid, results);
  * ```
  */
-export async function segmentTiles(image: GrayImage, grid: TileGrid, endpoint: SegmentationEndpoint, options: SegmentTilesOptions): Promise<SegmentedTiles> {
+export async function segmentTiles(
+  image: GrayImage,
+  grid: TileGrid,
+  endpoint: SegmentationEndpoint,
+  options: SegmentTilesOptions,
+): Promise<SegmentedTiles> {
   const limit = pLimit(options.concurrency);
   const cancel = new AbortController();
   const segmentOne = async (tile: Tile): Promise<{ result: TileResult; response: InvocationResponse }> => {
@@ -91,30 +96,51 @@ export async function segmentTiles(image: GrayImage, grid: TileGrid, endpoint: S
     throw error;
   }
   const [first] = answers.map((a) => a.response);
-  const model: ServedModel = { modelVersion: first.modelVersion, manifestSha256: first.manifestSha256, profile: first.profile };
-  const changed = answers.find(({ response }) => response.manifestSha256 !== model.manifestSha256 || response.profile !== model.profile);
+  const model: ServedModel = {
+    modelVersion: first.modelVersion,
+    manifestSha256: first.manifestSha256,
+    profile: first.profile,
+  };
+  const changed = answers.find(
+    ({ response }) => response.manifestSha256 !== model.manifestSha256 || response.profile !== model.profile,
+  );
   if (changed) {
     // A deployment in the middle of the job: stitching two models' cells would mix their thresholds.
     throw new EndpointProtocolError(
       `the model changed during the job (manifest ${model.manifestSha256.slice(0, 12)}/${model.profile}, then ${changed.response.manifestSha256.slice(0, 12)}/${changed.response.profile})`,
     );
   }
-  return { results: answers.map((a) => a.result), model, inferenceMs: answers.reduce((sum, a) => sum + a.response.timings.inferenceMs, 0) };
+  return {
+    results: answers.map((a) => a.result),
+    model,
+    inferenceMs: answers.reduce((sum, a) => sum + a.response.timings.inferenceMs, 0),
+  };
 }
 
 /** The answer's instances as masks of the tile, after checking that the answer is about this tile. */
 function tileInstances(tile: Tile, response: InvocationResponse): TileInstance[] {
   if (response.width !== tile.width || response.height !== tile.height) {
-    throw new EndpointProtocolError(`tile ${tile.index} is ${tile.width}x${tile.height} but the endpoint answered for ${response.width}x${response.height}`);
+    throw new EndpointProtocolError(
+      `tile ${tile.index} is ${tile.width}x${tile.height} but the endpoint answered for ${response.width}x${response.height}`,
+    );
   }
   if (response.tileOrigin !== undefined && (response.tileOrigin.x !== tile.x || response.tileOrigin.y !== tile.y)) {
-    throw new EndpointProtocolError(`tile ${tile.index} is at (${tile.x}, ${tile.y}) but the answer is for (${response.tileOrigin.x}, ${response.tileOrigin.y})`);
+    throw new EndpointProtocolError(
+      `tile ${tile.index} is at (${tile.x}, ${tile.y}) but the answer is for (${response.tileOrigin.x}, ${response.tileOrigin.y})`,
+    );
   }
   return response.instances.map((instance, i) => {
     try {
-      return { cellType: instance.cellType, score: instance.score, box: instance.box, mask: decodeKaggleRle(instance.rle, tile.width, tile.height) };
+      return {
+        cellType: instance.cellType,
+        score: instance.score,
+        box: instance.box,
+        mask: decodeKaggleRle(instance.rle, tile.width, tile.height),
+      };
     } catch (error) {
-      throw new EndpointProtocolError(`instance ${i} of tile ${tile.index}: ${(error as Error).message}`, { cause: error });
+      throw new EndpointProtocolError(`instance ${i} of tile ${tile.index}: ${(error as Error).message}`, {
+        cause: error,
+      });
     }
   });
 }

@@ -66,7 +66,8 @@ export function connect(config: PipelineConfig): Connections {
   // One client for the buckets and the async endpoint's requests; it connects on its first request only.
   const s3 = s3Client(config);
   const { storage } = config;
-  const openBucket = (bucket: string): Storage => (storage.kind === "local" ? new LocalStorage(path.join(storage.directory, bucket)) : new S3Storage(s3, bucket));
+  const openBucket = (bucket: string): Storage =>
+    storage.kind === "local" ? new LocalStorage(path.join(storage.directory, bucket)) : new S3Storage(s3, bucket);
   return {
     s3,
     input: openBucket(config.inputBucket),
@@ -112,13 +113,19 @@ function wireEndpoint(config: PipelineConfig, s3: S3Client): SegmentationEndpoin
 function baseEndpoint(config: PipelineConfig, s3: S3Client): SegmentationEndpoint {
   const { endpoint, endpointTimeoutMs: timeoutMs } = config;
   // One attempt per call: the pipeline's retries (wireEndpoint) replace the SDK's.
-  const runtime = () => traced(new SageMakerRuntimeClient({ maxAttempts: 1, ...(config.region ? { region: config.region } : {}) }));
+  const runtime = () =>
+    traced(new SageMakerRuntimeClient({ maxAttempts: 1, ...(config.region ? { region: config.region } : {}) }));
   switch (endpoint.kind) {
     case "http":
       return new HttpEndpoint(endpoint.url, { timeoutMs });
     case "sagemaker":
       return new SageMakerEndpoint(runtime(), endpoint.name, { timeoutMs });
     case "sagemaker-async":
-      return new SageMakerAsyncEndpoint(runtime(), s3, endpoint.name, { bucket: endpoint.bucket, prefix: endpoint.prefix, timeoutMs, maxPollMs: endpoint.maxPollMs });
+      return new SageMakerAsyncEndpoint(runtime(), s3, endpoint.name, {
+        bucket: endpoint.bucket,
+        prefix: endpoint.prefix,
+        timeoutMs,
+        maxPollMs: endpoint.maxPollMs,
+      });
   }
 }

@@ -87,7 +87,11 @@ export function createSegmentHandler(pipeline: Pipeline, { logger, metrics }: Ob
     }
   };
 
-  async function returnEarly(record: S3SqsRecord, { visibility, delaySeconds }: EarlyRetry, key: string): Promise<void> {
+  async function returnEarly(
+    record: S3SqsRecord,
+    { visibility, delaySeconds }: EarlyRetry,
+    key: string,
+  ): Promise<void> {
     try {
       await visibility.returnIn(record, delaySeconds);
       logger.info("the endpoint is still starting: the image comes back soon", { key, delaySeconds });
@@ -116,7 +120,10 @@ export function createSegmentHandler(pipeline: Pipeline, { logger, metrics }: Ob
         if (outcome.retries > 0) metrics.addMetric(SEGMENT_METRICS.endpointRetries, MetricUnit.Count, outcome.retries);
         return;
       case "duplicate":
-        logger.info("duplicate event: the run already succeeded", { key, runId: outcome.status.status === "queued" ? undefined : outcome.status.runId });
+        logger.info("duplicate event: the run already succeeded", {
+          key,
+          runId: outcome.status.status === "queued" ? undefined : outcome.status.runId,
+        });
         metrics.addMetric(SEGMENT_METRICS.duplicateEvent, MetricUnit.Count, 1);
         return;
       case "superseded":
@@ -138,7 +145,12 @@ export function createSegmentHandler(pipeline: Pipeline, { logger, metrics }: Ob
     logger.addContext(context);
     // The envelope (SQS record) is Powertools' schema; the payload (S3 notification) ours. A body that is
     // not a notification fails its record, which the queue retries and then dead-letters.
-    const processor = new BatchProcessor(EventType.SQS, { parser, innerSchema: s3NotificationSchema, transformer: "json", logger });
+    const processor = new BatchProcessor(EventType.SQS, {
+      parser,
+      innerSchema: s3NotificationSchema,
+      transformer: "json",
+      logger,
+    });
     try {
       // A batch that failed entirely is reported like a partial one (every message back to the queue)
       // rather than thrown, which Lambda would log as a crash.
@@ -162,7 +174,10 @@ export const handler = async (event: SQSEvent, context: Context): Promise<SQSBat
     const config = loadPipelineConfig(process.env);
     const earlyRetry =
       config.endpoint.kind === "sagemaker-async"
-        ? { visibility: sqsMessageVisibility(traced(new SQSClient(config.region ? { region: config.region } : {}))), delaySeconds: config.endpoint.retryDelaySeconds }
+        ? {
+            visibility: sqsMessageVisibility(traced(new SQSClient(config.region ? { region: config.region } : {}))),
+            delaySeconds: config.endpoint.retryDelaySeconds,
+          }
         : undefined;
     wired = createSegmentHandler(wirePipeline(config, logger), { logger, metrics }, earlyRetry);
   }

@@ -21,7 +21,13 @@ export interface MessageVisibility {
 export function sqsMessageVisibility(client: SQSClient): MessageVisibility {
   return {
     async returnIn(message, seconds) {
-      await client.send(new ChangeMessageVisibilityCommand({ QueueUrl: queueUrl(message.eventSourceARN), ReceiptHandle: message.receiptHandle, VisibilityTimeout: seconds }));
+      await client.send(
+        new ChangeMessageVisibilityCommand({
+          QueueUrl: queueUrl(message.eventSourceARN),
+          ReceiptHandle: message.receiptHandle,
+          VisibilityTimeout: seconds,
+        }),
+      );
     },
   };
 }
@@ -29,7 +35,8 @@ export function sqsMessageVisibility(client: SQSClient): MessageVisibility {
 /** `arn:aws:sqs:us-east-1:123456789012:name` -> `https://sqs.us-east-1.amazonaws.com/123456789012/name`. */
 export function queueUrl(queueArn: string): string {
   const [arn, partition, service, region, account, name] = queueArn.split(":");
-  if (arn !== "arn" || service !== "sqs" || !region || !account || !name) throw new Error(`not an SQS queue ARN: ${queueArn}`);
+  if (arn !== "arn" || service !== "sqs" || !region || !account || !name)
+    throw new Error(`not an SQS queue ARN: ${queueArn}`);
   const domain = partition === "aws-cn" ? "amazonaws.com.cn" : "amazonaws.com";
   return `https://sqs.${region}.${domain}/${account}/${name}`;
 }

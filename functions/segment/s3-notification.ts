@@ -69,6 +69,9 @@ export const s3TestEventSchema = z.object({ Service: z.literal("Amazon S3"), Eve
  * const objects = "Records" in body ? body.Records.map((r) => r.s3.object.key) : [];
  * ```
  */
-export const s3NotificationSchema = z.union([z.object({ Records: z.array(s3EventRecordSchema).min(1) }), s3TestEventSchema]);
+export const s3NotificationSchema = z.union([
+  z.object({ Records: z.array(s3EventRecordSchema).min(1) }),
+  s3TestEventSchema,
+]);
 export type S3EventRecord = z.infer<typeof s3EventRecordSchema>;
 export type S3Notification = z.infer<typeof s3NotificationSchema>;

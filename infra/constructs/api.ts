@@ -88,12 +88,18 @@ export class Api extends Construct {
       // POST /v1/segment decodes and tiles the image with core/image, which uses sharp.
       nativeModules: ["sharp"],
       ...props.function,
-      environment: { ...props.function.environment, ...(props.browserOrigin ? { CORS_ALLOW_ORIGINS: props.browserOrigin } : {}) },
+      environment: {
+        ...props.function.environment,
+        ...(props.browserOrigin ? { CORS_ALLOW_ORIGINS: props.browserOrigin } : {}),
+      },
       timeout: API_FUNCTION_TIMEOUT,
     });
     this.grantApiAccess(props);
 
-    this.accessLogs = new LogGroup(this, "AccessLogs", { retention: props.function.logRetention, removalPolicy: RemovalPolicy.DESTROY });
+    this.accessLogs = new LogGroup(this, "AccessLogs", {
+      retention: props.function.logRetention,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
     this.restApi = new LambdaRestApi(this, "RestApi", {
       handler: this.handler.function,
       proxy: true,
@@ -106,7 +112,14 @@ export class Api extends Construct {
             defaultCorsPreflightOptions: {
               allowOrigins: [props.browserOrigin],
               allowMethods: ["GET", "POST", "PUT", "OPTIONS"],
-              allowHeaders: ["Authorization", "Content-Type", "X-Amz-Date", "X-Amz-Security-Token", "X-Amz-Content-Sha256", "X-Request-Id"],
+              allowHeaders: [
+                "Authorization",
+                "Content-Type",
+                "X-Amz-Date",
+                "X-Amz-Security-Token",
+                "X-Amz-Content-Sha256",
+                "X-Request-Id",
+              ],
               maxAge: Duration.hours(1),
             },
           }
@@ -164,7 +177,10 @@ export class Api extends Construct {
       ["Default4xx", ResponseType.DEFAULT_4XX],
       ["Default5xx", ResponseType.DEFAULT_5XX],
     ] as const) {
-      this.restApi.addGatewayResponse(id, { type, responseHeaders: { "Access-Control-Allow-Origin": `'${origin}'`, Vary: "'Origin'" } });
+      this.restApi.addGatewayResponse(id, {
+        type,
+        responseHeaders: { "Access-Control-Allow-Origin": `'${origin}'`, Vary: "'Origin'" },
+      });
     }
   }
 

@@ -55,7 +55,10 @@ export class CellsegFunction extends Construct {
     this.serviceName = props.serviceName;
     this.logGroup = new LogGroup(this, "Logs", { retention: props.logRetention, removalPolicy: RemovalPolicy.DESTROY });
     // Our own role instead of CDK's default, which carries the AWS-managed AWSLambdaBasicExecutionRole (log writes to any log group).
-    this.role = new Role(this, "Role", { assumedBy: new ServicePrincipal("lambda.amazonaws.com"), description: `${props.description}: execution role` });
+    this.role = new Role(this, "Role", {
+      assumedBy: new ServicePrincipal("lambda.amazonaws.com"),
+      description: `${props.description}: execution role`,
+    });
     this.logGroup.grantWrite(this.role);
 
     const architecture = props.architecture === "arm64" ? Architecture.ARM_64 : Architecture.X86_64;
@@ -107,7 +110,7 @@ export class CellsegFunction extends Construct {
       acknowledge(
         this.role,
         WILDCARD_RESOURCE,
-        "Active tracing adds xray:PutTraceSegments and xray:PutTelemetryRecords, which have no resource-level permissions and need Resource \"*\"; they only send this function's traces.",
+        'Active tracing adds xray:PutTraceSegments and xray:PutTelemetryRecords, which have no resource-level permissions and need Resource "*"; they only send this function\'s traces.',
       );
     }
     acknowledge(

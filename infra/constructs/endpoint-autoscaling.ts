@@ -61,7 +61,8 @@ export class EndpointAutoscaling extends Construct {
           service: "iam",
           region: "",
           resource: "role",
-          resourceName: "aws-service-role/sagemaker.application-autoscaling.amazonaws.com/AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint",
+          resourceName:
+            "aws-service-role/sagemaker.application-autoscaling.amazonaws.com/AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint",
         }),
       ),
     });
@@ -93,7 +94,10 @@ export class EndpointAutoscaling extends Construct {
     scaleOutFromZero.addAdjustment({ adjustment: 1, lowerBound: 0 });
     this.backlogWithoutCapacityAlarm = new Alarm(this, "BacklogWithoutCapacity", {
       alarmDescription: `Requests are queued on ${endpoint.endpointName} while it has no instance: start one.`,
-      metric: endpoint.endpointMetric("HasBacklogWithoutCapacity", { statistic: "Average", period: Duration.minutes(1) }),
+      metric: endpoint.endpointMetric("HasBacklogWithoutCapacity", {
+        statistic: "Average",
+        period: Duration.minutes(1),
+      }),
       threshold: 1,
       comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       evaluationPeriods: 2,

@@ -25,7 +25,8 @@ const MAX_ENDPOINT_NAME_LENGTH = 63;
 export function endpointNameFor(prefix: string, instanceType: string, mode: EndpointMode): string {
   const name = `${prefix}-${instanceType.replace(/^ml\./, "").replace(/\./g, "-")}-${mode}`;
   if (name !== name.toLowerCase()) throw new Error(`endpoint name must be lower-case: ${name}`);
-  if (name.length > MAX_ENDPOINT_NAME_LENGTH) throw new Error(`endpoint name ${name} is longer than SageMaker's ${MAX_ENDPOINT_NAME_LENGTH} characters`);
+  if (name.length > MAX_ENDPOINT_NAME_LENGTH)
+    throw new Error(`endpoint name ${name} is longer than SageMaker's ${MAX_ENDPOINT_NAME_LENGTH} characters`);
   return name;
 }
 
@@ -80,7 +81,11 @@ export class ModelEndpoint extends Construct {
     this.endpointName = endpointNameFor(props.namePrefix, props.instanceType, props.mode);
     this.mode = props.mode;
     this.asyncBucket = props.asyncBucket;
-    this.endpointArn = Stack.of(this).formatArn({ service: "sagemaker", resource: "endpoint", resourceName: this.endpointName });
+    this.endpointArn = Stack.of(this).formatArn({
+      service: "sagemaker",
+      resource: "endpoint",
+      resourceName: this.endpointName,
+    });
 
     this.image = modelImage(this, "Image");
     // Created here, with a retention, rather than by SageMaker on first use (kept forever).
@@ -114,7 +119,10 @@ export class ModelEndpoint extends Construct {
       ...(props.mode === "async"
         ? {
             asyncInferenceConfig: {
-              outputConfig: { s3OutputPath: this.asyncLocation("outputs"), s3FailurePath: this.asyncLocation("failures") },
+              outputConfig: {
+                s3OutputPath: this.asyncLocation("outputs"),
+                s3FailurePath: this.asyncLocation("failures"),
+              },
               clientConfig: { maxConcurrentInvocationsPerInstance: props.asyncMaxConcurrentInvocations },
             },
           }
@@ -130,7 +138,9 @@ export class ModelEndpoint extends Construct {
     this.clientEnvironment = {
       ENDPOINT_NAME: this.endpointName,
       ENDPOINT_MODE: props.mode,
-      ...(props.mode === "async" ? { ASYNC_BUCKET: props.asyncBucket.bucketName, ASYNC_PREFIX: ASYNC_INFERENCE_PREFIX } : {}),
+      ...(props.mode === "async"
+        ? { ASYNC_BUCKET: props.asyncBucket.bucketName, ASYNC_PREFIX: ASYNC_INFERENCE_PREFIX }
+        : {}),
     };
   }
 
@@ -140,7 +150,10 @@ export class ModelEndpoint extends Construct {
    */
   grantInvoke(role: Role): void {
     role.addToPrincipalPolicy(
-      new PolicyStatement({ actions: [this.mode === "async" ? "sagemaker:InvokeEndpointAsync" : "sagemaker:InvokeEndpoint"], resources: [this.endpointArn] }),
+      new PolicyStatement({
+        actions: [this.mode === "async" ? "sagemaker:InvokeEndpointAsync" : "sagemaker:InvokeEndpoint"],
+        resources: [this.endpointArn],
+      }),
     );
     if (this.mode === "realtime") return;
     grantObjects(role, this.asyncBucket, {
@@ -150,7 +163,10 @@ export class ModelEndpoint extends Construct {
     });
     grantObjects(role, this.asyncBucket, {
       actions: ["s3:GetObject", "s3:DeleteObject"],
-      prefixes: [ASYNC_INFERENCE_PREFIX + ASYNC_INFERENCE_FOLDERS.outputs, ASYNC_INFERENCE_PREFIX + ASYNC_INFERENCE_FOLDERS.failures],
+      prefixes: [
+        ASYNC_INFERENCE_PREFIX + ASYNC_INFERENCE_FOLDERS.outputs,
+        ASYNC_INFERENCE_PREFIX + ASYNC_INFERENCE_FOLDERS.failures,
+      ],
       why: "Polls for and takes the answer SageMaker writes per request under async/outputs/ or async/failures/; the keys are per request.",
     });
     grantList(role, this.asyncBucket, [ASYNC_INFERENCE_PREFIX]);
@@ -163,12 +179,22 @@ export class ModelEndpoint extends Construct {
 
   /** A metric of the variant's instances (GPUUtilization, CPUUtilization, MemoryUtilization, ...). */
   instanceMetric(metricName: string, options: MetricOptions = {}): Metric {
-    return new Metric({ namespace: INSTANCE_METRICS_NAMESPACE, metricName, dimensionsMap: this.variantDimensions(), ...options });
+    return new Metric({
+      namespace: INSTANCE_METRICS_NAMESPACE,
+      metricName,
+      dimensionsMap: this.variantDimensions(),
+      ...options,
+    });
   }
 
   /** A metric of the whole endpoint: the asynchronous inference queue's (ApproximateBacklogSize, HasBacklogWithoutCapacity, ...). */
   endpointMetric(metricName: string, options: MetricOptions = {}): Metric {
-    return new Metric({ namespace: "AWS/SageMaker", metricName, dimensionsMap: { EndpointName: this.endpointName }, ...options });
+    return new Metric({
+      namespace: "AWS/SageMaker",
+      metricName,
+      dimensionsMap: { EndpointName: this.endpointName },
+      ...options,
+    });
   }
 
   private variantDimensions(): Record<string, string> {
@@ -187,7 +213,13 @@ export class ModelEndpoint extends Construct {
     });
     this.image.repository.grantPull(role);
 
-    this.logGroup.grant(role, "logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams");
+    this.logGroup.grant(
+      role,
+      "logs:CreateLogGroup",
+      "logs:CreateLogStream",
+      "logs:PutLogEvents",
+      "logs:DescribeLogStreams",
+    );
     role.addToPrincipalPolicy(
       new PolicyStatement({
         actions: ["cloudwatch:PutMetricData"],
@@ -209,7 +241,10 @@ export class ModelEndpoint extends Construct {
       });
       grantObjects(role, props.asyncBucket, {
         actions: ["s3:PutObject"],
-        prefixes: [ASYNC_INFERENCE_PREFIX + ASYNC_INFERENCE_FOLDERS.outputs, ASYNC_INFERENCE_PREFIX + ASYNC_INFERENCE_FOLDERS.failures],
+        prefixes: [
+          ASYNC_INFERENCE_PREFIX + ASYNC_INFERENCE_FOLDERS.outputs,
+          ASYNC_INFERENCE_PREFIX + ASYNC_INFERENCE_FOLDERS.failures,
+        ],
         why: "SageMaker writes each asynchronous answer to S3OutputPath (async/outputs/) or S3FailurePath (async/failures/) under a key it names per request.",
       });
     }

@@ -62,8 +62,12 @@ export class Monitoring extends Construct {
 
     this.alarms = [
       this.alarm("DeadLetterQueueNotEmpty", {
-        description: "An image failed every delivery and is in the dead-letter queue: read its status document, then redrive or delete it.",
-        metric: pipeline.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ statistic: "Maximum", period: Duration.minutes(1) }),
+        description:
+          "An image failed every delivery and is in the dead-letter queue: read its status document, then redrive or delete it.",
+        metric: pipeline.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+          statistic: "Maximum",
+          period: Duration.minutes(1),
+        }),
         threshold: 1,
       }),
       this.alarm("QueueOldestMessageAge", {
@@ -86,7 +90,8 @@ export class Monitoring extends Construct {
       ]),
       // hono answers an unexpected error with a 500 and the function succeeds: only API Gateway sees it.
       this.alarm("ApiServerErrors", {
-        description: "The API answered 5xx: an unexpected error in the API function (its log has the request), or API Gateway's own.",
+        description:
+          "The API answered 5xx: an unexpected error in the API function (its log has the request), or API Gateway's own.",
         metric: api.restApi.metricServerError({ statistic: "Sum", period: PERIOD }),
         threshold: 1,
       }),
@@ -106,24 +111,38 @@ export class Monitoring extends Construct {
         pipeline.queue.metricApproximateNumberOfMessagesVisible(),
         pipeline.queue.metricApproximateNumberOfMessagesNotVisible(),
       ]),
-      graph("Queue: age of the oldest image (s)", [pipeline.queue.metricApproximateAgeOfOldestMessage({ statistic: "Maximum" })]),
-      graph("Dead-letter queue: images", [pipeline.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ statistic: "Maximum" })]),
+      graph("Queue: age of the oldest image (s)", [
+        pipeline.queue.metricApproximateAgeOfOldestMessage({ statistic: "Maximum" }),
+      ]),
+      graph("Dead-letter queue: images", [
+        pipeline.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ statistic: "Maximum" }),
+      ]),
     );
     this.dashboard.addWidgets(...functions.flatMap(functionWidgets));
     this.dashboard.addWidgets(...this.endpointWidgets(endpoint));
     this.dashboard.addWidgets(
-      graph("Jobs", [segmentMetric(SEGMENT_METRICS.jobSucceeded, "Sum"), segmentMetric(SEGMENT_METRICS.jobFailed, "Sum"), segmentMetric(SEGMENT_METRICS.poisonImage, "Sum")]),
+      graph("Jobs", [
+        segmentMetric(SEGMENT_METRICS.jobSucceeded, "Sum"),
+        segmentMetric(SEGMENT_METRICS.jobFailed, "Sum"),
+        segmentMetric(SEGMENT_METRICS.poisonImage, "Sum"),
+      ]),
       graph("Job and inference time (ms)", [
         segmentMetric(SEGMENT_METRICS.jobDuration, "Average"),
         segmentMetric(SEGMENT_METRICS.jobDuration, "p90"),
         segmentMetric(SEGMENT_METRICS.inferenceTime, "Average"),
       ]),
-      graph("Tiles and cells", [segmentMetric(SEGMENT_METRICS.tiles, "Sum"), segmentMetric(SEGMENT_METRICS.cells, "Sum")]),
+      graph("Tiles and cells", [
+        segmentMetric(SEGMENT_METRICS.tiles, "Sum"),
+        segmentMetric(SEGMENT_METRICS.cells, "Sum"),
+      ]),
       graph("Endpoint retries", [segmentMetric(SEGMENT_METRICS.endpointRetries, "Sum")]),
     );
   }
 
-  private alarm(id: string, options: { description: string; metric: IMetric; threshold: number; comparisonOperator?: ComparisonOperator }): Alarm {
+  private alarm(
+    id: string,
+    options: { description: string; metric: IMetric; threshold: number; comparisonOperator?: ComparisonOperator },
+  ): Alarm {
     return new Alarm(this, id, {
       alarmDescription: options.description,
       metric: options.metric,
@@ -145,7 +164,11 @@ export class Monitoring extends Construct {
     const sum = (name: string) => endpoint.variantMetric(name, { statistic: "Sum", period: PERIOD });
     return ERROR_METRICS[endpoint.mode].map((name) => {
       if (endpoint.mode === "async") {
-        return this.alarm(`Endpoint${name}`, { description: `The endpoint ${endpoint.endpointName} reported ${name}.`, metric: sum(name), threshold: 1 });
+        return this.alarm(`Endpoint${name}`, {
+          description: `The endpoint ${endpoint.endpointName} reported ${name}.`,
+          metric: sum(name),
+          threshold: 1,
+        });
       }
       const rate = new MathExpression({
         expression: "IF(invocations > 0, 100 * errors / invocations, 0)",
@@ -170,13 +193,26 @@ export class Monitoring extends Construct {
             endpoint.variantMetric("TotalProcessingTime", { statistic: "Average" }),
             endpoint.variantMetric("TotalProcessingTime", { statistic: "p90" }),
           ])
-        : graph("Endpoint: invocations", [endpoint.variantMetric("Invocations", { statistic: "Sum" }), endpoint.variantMetric("InvocationsPerInstance", { statistic: "Sum" })]),
-      graph("Endpoint: model latency (µs)", [endpoint.variantMetric("ModelLatency", { statistic: "Average" }), endpoint.variantMetric("ModelLatency", { statistic: "p99" })]),
-      graph("Endpoint: errors", ["Invocation4XXErrors", ...ERROR_METRICS[endpoint.mode]].map((name) => endpoint.variantMetric(name, { statistic: "Sum" }))),
+        : graph("Endpoint: invocations", [
+            endpoint.variantMetric("Invocations", { statistic: "Sum" }),
+            endpoint.variantMetric("InvocationsPerInstance", { statistic: "Sum" }),
+          ]),
+      graph("Endpoint: model latency (µs)", [
+        endpoint.variantMetric("ModelLatency", { statistic: "Average" }),
+        endpoint.variantMetric("ModelLatency", { statistic: "p99" }),
+      ]),
+      graph(
+        "Endpoint: errors",
+        ["Invocation4XXErrors", ...ERROR_METRICS[endpoint.mode]].map((name) =>
+          endpoint.variantMetric(name, { statistic: "Sum" }),
+        ),
+      ),
       // What the scaling targets should be tuned against: they assume a throughput nobody has measured yet.
       graph(
         "Endpoint: instance utilization (%)",
-        ["GPUUtilization", "GPUMemoryUtilization", "CPUUtilization"].map((name) => endpoint.instanceMetric(name, { statistic: "Average" })),
+        ["GPUUtilization", "GPUMemoryUtilization", "CPUUtilization"].map((name) =>
+          endpoint.instanceMetric(name, { statistic: "Average" }),
+        ),
       ),
     ];
     if (endpoint.mode === "async") {
@@ -186,7 +222,9 @@ export class Monitoring extends Construct {
           endpoint.endpointMetric("HasBacklogWithoutCapacity", { statistic: "Maximum" }),
           endpoint.endpointMetric("ApproximateAgeOfOldestRequest", { statistic: "Maximum" }),
         ]),
-        graph("Endpoint: time in the backlog (µs)", [endpoint.variantMetric("TimeInBacklog", { statistic: "Average" })]),
+        graph("Endpoint: time in the backlog (µs)", [
+          endpoint.variantMetric("TimeInBacklog", { statistic: "Average" }),
+        ]),
       );
     }
     return widgets;
@@ -200,8 +238,15 @@ function graph(title: string, metrics: IMetric[]): GraphWidget {
 function functionWidgets(fn: CellsegFunction): GraphWidget[] {
   const { function: lambda } = fn;
   return [
-    graph(`${fn.serviceName}: invocations, errors, throttles`, [lambda.metricInvocations(), lambda.metricErrors(), lambda.metricThrottles()]),
-    graph(`${fn.serviceName}: duration (ms)`, [lambda.metricDuration({ statistic: "Average" }), lambda.metricDuration({ statistic: "p99" })]),
+    graph(`${fn.serviceName}: invocations, errors, throttles`, [
+      lambda.metricInvocations(),
+      lambda.metricErrors(),
+      lambda.metricThrottles(),
+    ]),
+    graph(`${fn.serviceName}: duration (ms)`, [
+      lambda.metricDuration({ statistic: "Average" }),
+      lambda.metricDuration({ statistic: "p99" }),
+    ]),
   ];
 }
 
@@ -212,5 +257,11 @@ function pascalCase(name: string): string {
 
 /** A metric the segment function publishes with Powertools (namespace `cellseg`, dimension `service`). */
 function segmentMetric(metricName: string, statistic: string): Metric {
-  return new Metric({ namespace: METRICS_NAMESPACE, metricName, dimensionsMap: { service: SEGMENT_SERVICE_NAME }, statistic, period: PERIOD });
+  return new Metric({
+    namespace: METRICS_NAMESPACE,
+    metricName,
+    dimensionsMap: { service: SEGMENT_SERVICE_NAME },
+    statistic,
+    period: PERIOD,
+  });
 }

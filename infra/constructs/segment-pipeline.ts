@@ -60,7 +60,10 @@ class AccountScopedQueueDestination implements IBucketNotificationDestination {
         principals: [new ServicePrincipal("s3.amazonaws.com")],
         actions: ["sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"],
         resources: [this.queue.queueArn],
-        conditions: { ArnLike: { "aws:SourceArn": bucket.bucketArn }, StringEquals: { "aws:SourceAccount": Stack.of(bucket).account } },
+        conditions: {
+          ArnLike: { "aws:SourceArn": bucket.bucketArn },
+          StringEquals: { "aws:SourceAccount": Stack.of(bucket).account },
+        },
       }),
     );
     return { arn: this.queue.queueArn, type: BucketNotificationDestinationType.QUEUE, dependencies: [this.queue] };
@@ -88,7 +91,9 @@ export class SegmentPipeline extends Construct {
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: props.maxReceiveCount },
     });
 
-    props.inputBucket.addEventNotification(EventType.OBJECT_CREATED, new AccountScopedQueueDestination(this.queue), { prefix: KEY_PREFIXES.input });
+    props.inputBucket.addEventNotification(EventType.OBJECT_CREATED, new AccountScopedQueueDestination(this.queue), {
+      prefix: KEY_PREFIXES.input,
+    });
     this.acknowledgeNotificationsHandler();
 
     this.segment = new CellsegFunction(this, "Segment", {
@@ -140,7 +145,8 @@ export class SegmentPipeline extends Construct {
    */
   private acknowledgeNotificationsHandler(): void {
     const handler = Stack.of(this).node.tryFindChild(BUCKET_NOTIFICATIONS_HANDLER_ID);
-    if (handler === undefined) throw new Error("CDK's bucket notifications handler was not found: has its construct id changed?");
+    if (handler === undefined)
+      throw new Error("CDK's bucket notifications handler was not found: has its construct id changed?");
     acknowledge(
       handler,
       "IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",

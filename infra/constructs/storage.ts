@@ -63,7 +63,9 @@ export class Storage extends Construct {
         { id: "expire-replaced-uploads", noncurrentVersionExpiration: REPLACED_UPLOAD_RETENTION },
         // Expiring a current version leaves a delete marker (the bucket is versioned); its old version then
         // expires like a replaced upload's.
-        ...(props.inputRetention ? [{ id: "expire-uploads", prefix: KEY_PREFIXES.input, expiration: props.inputRetention }] : []),
+        ...(props.inputRetention
+          ? [{ id: "expire-uploads", prefix: KEY_PREFIXES.input, expiration: props.inputRetention }]
+          : []),
         { id: "abort-incomplete-uploads", abortIncompleteMultipartUploadAfter: INCOMPLETE_UPLOAD_LIMIT },
       ],
     });
@@ -72,7 +74,11 @@ export class Storage extends Construct {
       ...privateBucket,
       ...this.accessLogging("output/"),
       lifecycleRules: [
-        ...[KEY_PREFIXES.output, KEY_PREFIXES.jobs].map((prefix) => ({ id: `expire-${prefix.slice(0, -1)}`, prefix, expiration: props.resultRetention })),
+        ...[KEY_PREFIXES.output, KEY_PREFIXES.jobs].map((prefix) => ({
+          id: `expire-${prefix.slice(0, -1)}`,
+          prefix,
+          expiration: props.resultRetention,
+        })),
         { id: "expire-async-inference", prefix: ASYNC_INFERENCE_PREFIX, expiration: ASYNC_INFERENCE_RETENTION },
         { id: "abort-incomplete-uploads", abortIncompleteMultipartUploadAfter: INCOMPLETE_UPLOAD_LIMIT },
       ],

@@ -18,9 +18,23 @@ import {
   ViewerProtocolPolicy,
 } from "aws-cdk-lib/aws-cloudfront";
 import { S3BucketOrigin } from "aws-cdk-lib/aws-cloudfront-origins";
-import { CfnIdentityPool, CfnIdentityPoolRoleAttachment, Mfa, OAuthScope, UserPool, type UserPoolClient } from "aws-cdk-lib/aws-cognito";
+import {
+  CfnIdentityPool,
+  CfnIdentityPoolRoleAttachment,
+  Mfa,
+  OAuthScope,
+  UserPool,
+  type UserPoolClient,
+} from "aws-cdk-lib/aws-cognito";
 import { FederatedPrincipal, PolicyStatement, Role } from "aws-cdk-lib/aws-iam";
-import { BlockPublicAccess, Bucket, BucketEncryption, HttpMethods, ObjectOwnership, type IBucket } from "aws-cdk-lib/aws-s3";
+import {
+  BlockPublicAccess,
+  Bucket,
+  BucketEncryption,
+  HttpMethods,
+  ObjectOwnership,
+  type IBucket,
+} from "aws-cdk-lib/aws-s3";
 import { BucketDeployment, CacheControl, Source, type ISource } from "aws-cdk-lib/aws-s3-deployment";
 import { Construct } from "constructs";
 import { buildConsoleSync, type ConsoleFile } from "../../console/build";
@@ -58,7 +72,11 @@ export class WebConsole extends Construct {
   readonly url: string;
   readonly signInUrl: string;
 
-  constructor(scope: Construct, id: string, private readonly props: WebConsoleProps) {
+  constructor(
+    scope: Construct,
+    id: string,
+    private readonly props: WebConsoleProps,
+  ) {
     super(scope, id);
     const { region } = Stack.of(this);
 
@@ -91,7 +109,14 @@ export class WebConsole extends Construct {
       autoVerify: { email: true },
       mfa: Mfa.REQUIRED,
       mfaSecondFactor: { otp: true, sms: false },
-      passwordPolicy: { minLength: 12, requireDigits: true, requireLowercase: true, requireUppercase: true, requireSymbols: true, tempPasswordValidity: Duration.days(7) },
+      passwordPolicy: {
+        minLength: 12,
+        requireDigits: true,
+        requireLowercase: true,
+        requireUppercase: true,
+        requireSymbols: true,
+        tempPasswordValidity: Duration.days(7),
+      },
       removalPolicy: RemovalPolicy.RETAIN,
     });
     const domain = this.userPool.addDomain("SignIn", { cognitoDomain: { domainPrefix: props.signInDomainPrefix } });
@@ -139,14 +164,25 @@ export class WebConsole extends Construct {
       generateSecret: false,
       preventUserExistenceErrors: true,
       authFlows: { userSrp: true },
-      oAuth: { flows: { authorizationCodeGrant: true }, scopes: [OAuthScope.OPENID, OAuthScope.EMAIL], callbackUrls: [this.url], logoutUrls: [this.url] },
+      oAuth: {
+        flows: { authorizationCodeGrant: true },
+        scopes: [OAuthScope.OPENID, OAuthScope.EMAIL],
+        callbackUrls: [this.url],
+        logoutUrls: [this.url],
+      },
       idTokenValidity: Duration.hours(1),
       accessTokenValidity: Duration.hours(1),
       refreshTokenValidity: SESSION_LENGTH,
     });
     this.identityPool = new CfnIdentityPool(this, "Identities", {
       allowUnauthenticatedIdentities: false,
-      cognitoIdentityProviders: [{ clientId: this.userPoolClient.userPoolClientId, providerName: this.userPool.userPoolProviderName, serverSideTokenCheck: true }],
+      cognitoIdentityProviders: [
+        {
+          clientId: this.userPoolClient.userPoolClientId,
+          providerName: this.userPool.userPoolProviderName,
+          serverSideTokenCheck: true,
+        },
+      ],
     });
     this.userRole = new Role(this, "UserRole", {
       description: "cellseg web console: what a signed-in user may do (invoke the API)",
@@ -160,11 +196,25 @@ export class WebConsole extends Construct {
       ),
       maxSessionDuration: Duration.hours(1),
     });
-    new CfnIdentityPoolRoleAttachment(this, "IdentityRoles", { identityPoolId: this.identityPool.ref, roles: { authenticated: this.userRole.roleArn } });
+    new CfnIdentityPoolRoleAttachment(this, "IdentityRoles", {
+      identityPoolId: this.identityPool.ref,
+      roles: { authenticated: this.userRole.roleArn },
+    });
 
     // Presigned uploads and downloads from the console's pages only.
-    props.inputBucket.addCorsRule({ allowedOrigins: [this.origin], allowedMethods: [HttpMethods.PUT], allowedHeaders: ["*"], exposedHeaders: ["ETag"], maxAge: 3600 });
-    props.outputBucket.addCorsRule({ allowedOrigins: [this.origin], allowedMethods: [HttpMethods.GET, HttpMethods.HEAD], allowedHeaders: ["*"], maxAge: 3600 });
+    props.inputBucket.addCorsRule({
+      allowedOrigins: [this.origin],
+      allowedMethods: [HttpMethods.PUT],
+      allowedHeaders: ["*"],
+      exposedHeaders: ["ETag"],
+      maxAge: 3600,
+    });
+    props.outputBucket.addCorsRule({
+      allowedOrigins: [this.origin],
+      allowedMethods: [HttpMethods.GET, HttpMethods.HEAD],
+      allowedHeaders: ["*"],
+      maxAge: 3600,
+    });
   }
 
   /**
@@ -173,7 +223,12 @@ export class WebConsole extends Construct {
    */
   serve(api: Api): void {
     const { region } = Stack.of(this);
-    this.userRole.addToPrincipalPolicy(new PolicyStatement({ actions: ["execute-api:Invoke"], resources: [api.restApi.arnForExecuteApi("*", "/*", API_STAGE_NAME)] }));
+    this.userRole.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: ["execute-api:Invoke"],
+        resources: [api.restApi.arnForExecuteApi("*", "/*", API_STAGE_NAME)],
+      }),
+    );
     acknowledge(
       this.userRole,
       `IAM5[Resource::arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:<${Stack.of(this).getLogicalId(api.restApi.node.defaultChild as never)}>/${API_STAGE_NAME}/*/*]`,
@@ -211,19 +266,48 @@ export class WebConsole extends Construct {
     });
     page.node.addDependency(assets);
     // CDK's BucketDeployment runs one function per stack (and memory size) for every deployment.
-    for (const singleton of Stack.of(this).node.children.filter((child) => child.node.id.startsWith("Custom::CDKBucketDeployment"))) {
+    for (const singleton of Stack.of(this).node.children.filter((child) =>
+      child.node.id.startsWith("Custom::CDKBucketDeployment"),
+    )) {
       acknowledge(
         singleton,
         "IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
         "CDK's BucketDeployment function writes its own logs with the AWS-managed basic execution policy (CloudWatch Logs only); it runs only while deploying.",
       );
-      acknowledge(singleton, "L1", "CDK's BucketDeployment function runs the Python runtime aws-cdk-lib pins for it (it uses the AWS CLI); it runs only while deploying and is replaced when aws-cdk-lib is upgraded.");
-      const copy = "CDK's BucketDeployment copies the built console from the CDK asset bucket into the console's bucket while deploying";
-      for (const action of ["s3:GetBucket*", "s3:GetObject*", "s3:List*"]) acknowledge(singleton, `IAM5[Action::${action}]`, `${copy}: it reads the asset (CDK grants the read action group).`);
-      for (const action of ["s3:Abort*", "s3:DeleteObject*"]) acknowledge(singleton, `IAM5[Action::${action}]`, `${copy}: it replaces and prunes the console's files (CDK grants the write action group).`);
-      acknowledge(singleton, `IAM5[Resource::arn:<AWS::Partition>:s3:::cdk-${DefaultStackSynthesizer.DEFAULT_QUALIFIER}-assets-<AWS::AccountId>-<AWS::Region>/*]`, `${copy}: the asset's key is a content hash in CDK's bootstrap bucket.`);
-      acknowledge(singleton, wildcardObjects(this.siteBucket, "*"), `${copy}: every object of the console's bucket, which holds nothing else.`);
-      acknowledge(singleton, WILDCARD_RESOURCE, `${copy}, then invalidates the page and its config.json in the distribution: CloudFront's CreateInvalidation and GetInvalidation take no resource narrower than *.`);
+      acknowledge(
+        singleton,
+        "L1",
+        "CDK's BucketDeployment function runs the Python runtime aws-cdk-lib pins for it (it uses the AWS CLI); it runs only while deploying and is replaced when aws-cdk-lib is upgraded.",
+      );
+      const copy =
+        "CDK's BucketDeployment copies the built console from the CDK asset bucket into the console's bucket while deploying";
+      for (const action of ["s3:GetBucket*", "s3:GetObject*", "s3:List*"])
+        acknowledge(
+          singleton,
+          `IAM5[Action::${action}]`,
+          `${copy}: it reads the asset (CDK grants the read action group).`,
+        );
+      for (const action of ["s3:Abort*", "s3:DeleteObject*"])
+        acknowledge(
+          singleton,
+          `IAM5[Action::${action}]`,
+          `${copy}: it replaces and prunes the console's files (CDK grants the write action group).`,
+        );
+      acknowledge(
+        singleton,
+        `IAM5[Resource::arn:<AWS::Partition>:s3:::cdk-${DefaultStackSynthesizer.DEFAULT_QUALIFIER}-assets-<AWS::AccountId>-<AWS::Region>/*]`,
+        `${copy}: the asset's key is a content hash in CDK's bootstrap bucket.`,
+      );
+      acknowledge(
+        singleton,
+        wildcardObjects(this.siteBucket, "*"),
+        `${copy}: every object of the console's bucket, which holds nothing else.`,
+      );
+      acknowledge(
+        singleton,
+        WILDCARD_RESOURCE,
+        `${copy}, then invalidates the page and its config.json in the distribution: CloudFront's CreateInvalidation and GetInvalidation take no resource narrower than *.`,
+      );
     }
   }
 

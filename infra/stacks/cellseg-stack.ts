@@ -121,7 +121,9 @@ export class CellsegStack extends Stack {
           MAX_FILES_PER_JOB: String(config.maxFilesPerJob),
           // What a job's compute costs, as the API reports it: the endpoint's instance-hour and the segment function's second.
           COST_ENDPOINT_USD_PER_HOUR: priceVariable(config.endpointUsdPerHour),
-          COST_FUNCTION_USD_PER_SECOND: priceVariable(lambdaUsdPerSecond(config.segmentMemoryMb, config.lambdaArchitecture)),
+          COST_FUNCTION_USD_PER_SECOND: priceVariable(
+            lambdaUsdPerSecond(config.segmentMemoryMb, config.lambdaArchitecture),
+          ),
         },
       },
     });
@@ -136,15 +138,36 @@ export class CellsegStack extends Stack {
       ...(config.alarmEmail ? { alarmEmail: config.alarmEmail } : {}),
     });
 
-    new CfnOutput(this, "InputBucketName", { value: inputBucket.bucketName, description: "Upload images here, as input/<jobId>/<fileName>" });
-    new CfnOutput(this, "OutputBucketName", { value: outputBucket.bucketName, description: "Results and status documents, under output/<jobId>/<fileName>/" });
-    new CfnOutput(this, "ApiUrl", { value: this.api.restApi.url, description: "The HTTPS API (SigV4-signed requests, service execute-api)" });
-    new CfnOutput(this, "EndpointName", { value: this.endpoint.endpointName, description: `The SageMaker ${config.endpointMode} endpoint` });
-    new CfnOutput(this, "DeadLetterQueueUrl", { value: this.pipeline.deadLetterQueue.queueUrl, description: "Images that failed every delivery" });
+    new CfnOutput(this, "InputBucketName", {
+      value: inputBucket.bucketName,
+      description: "Upload images here, as input/<jobId>/<fileName>",
+    });
+    new CfnOutput(this, "OutputBucketName", {
+      value: outputBucket.bucketName,
+      description: "Results and status documents, under output/<jobId>/<fileName>/",
+    });
+    new CfnOutput(this, "ApiUrl", {
+      value: this.api.restApi.url,
+      description: "The HTTPS API (SigV4-signed requests, service execute-api)",
+    });
+    new CfnOutput(this, "EndpointName", {
+      value: this.endpoint.endpointName,
+      description: `The SageMaker ${config.endpointMode} endpoint`,
+    });
+    new CfnOutput(this, "DeadLetterQueueUrl", {
+      value: this.pipeline.deadLetterQueue.queueUrl,
+      description: "Images that failed every delivery",
+    });
     new CfnOutput(this, "DashboardName", { value: this.monitoring.dashboard.dashboardName });
     if (this.webConsole) {
-      new CfnOutput(this, "ConsoleUrl", { value: this.webConsole.url, description: "The web console (sign in with a user of ConsoleUserPoolId)" });
-      new CfnOutput(this, "ConsoleUserPoolId", { value: this.webConsole.userPool.userPoolId, description: "Create the console's users here (README: Web console)" });
+      new CfnOutput(this, "ConsoleUrl", {
+        value: this.webConsole.url,
+        description: "The web console (sign in with a user of ConsoleUserPoolId)",
+      });
+      new CfnOutput(this, "ConsoleUserPoolId", {
+        value: this.webConsole.userPool.userPoolId,
+        description: "Create the console's users here (README: Web console)",
+      });
     }
   }
 }

@@ -36,7 +36,10 @@ function acknowledgementsUnder(root: IConstruct): Acknowledgement[] {
 function rawFindings(root: IConstruct): { ruleName: string; paths: string[] }[] {
   const pack = new AwsSolutionsChecks();
   (pack as unknown as { isAcknowledged: () => boolean }).isAcknowledged = () => false;
-  return pack.validateScope(root).violations.map((violation) => ({ ruleName: violation.ruleName, paths: violation.violatingResources.map((resource) => resource.constructPath ?? "") }));
+  return pack.validateScope(root).violations.map((violation) => ({
+    ruleName: violation.ruleName,
+    paths: violation.violatingResources.map((resource) => resource.constructPath ?? ""),
+  }));
 }
 
 describe.each(Object.entries(SHAPES))("cdk-nag AwsSolutions, %s", (_, context) => {
@@ -52,7 +55,11 @@ describe.each(Object.entries(SHAPES))("cdk-nag AwsSolutions, %s", (_, context) =
 
     // Assess
     const stale = acknowledgementsUnder(stack).filter(
-      ({ path, id }) => !findings.some((finding) => finding.ruleName === id && finding.paths.some((resourcePath) => resourcePath.startsWith(`${path}/`))),
+      ({ path, id }) =>
+        !findings.some(
+          (finding) =>
+            finding.ruleName === id && finding.paths.some((resourcePath) => resourcePath.startsWith(`${path}/`)),
+        ),
     );
     expect(stale).toEqual([]);
   });

@@ -20,26 +20,27 @@ function bytesUnder(directory: string): number {
 }
 
 describe("cdk synth (real bundling, CI check)", () => {
-  it(
-    "synthesizes the app with the CDK CLI and bundles both functions with sharp for linux-arm64",
-    async () => {
-      // Prepare
-      const outdir = temporaryOutdir();
+  it("synthesizes the app with the CDK CLI and bundles both functions with sharp for linux-arm64", async () => {
+    // Prepare
+    const outdir = temporaryOutdir();
 
-      // Act: execFile rejects on a non-zero exit code, with the CLI's output in the error.
-      await run("npx", ["cdk", "synth", "--quiet", "-o", outdir], { cwd: REPOSITORY_ROOT, maxBuffer: 64 * 1024 * 1024, timeout: 280_000 });
+    // Act: execFile rejects on a non-zero exit code, with the CLI's output in the error.
+    await run("npx", ["cdk", "synth", "--quiet", "-o", outdir], {
+      cwd: REPOSITORY_ROOT,
+      maxBuffer: 64 * 1024 * 1024,
+      timeout: 280_000,
+    });
 
-      // Assess
-      expect(existsSync(path.join(outdir, "Cellseg.template.json"))).toBe(true);
-      const functionAssets = readdirSync(outdir)
-        .map((name) => path.join(outdir, name))
-        .filter((asset) => existsSync(path.join(asset, "index.mjs")));
-      expect(functionAssets).toHaveLength(2);
-      for (const asset of functionAssets) expect(existsSync(path.join(asset, "node_modules/@img/sharp-linux-arm64"))).toBe(true);
-      // Two function bundles with sharp (~25 MB each) and the model image's build context (~32 MB, its ONNX model
-      // included): an accidental node_modules or .git in the image context would be hundreds of MB.
-      expect(bytesUnder(outdir)).toBeLessThan(150 * 1024 * 1024);
-    },
-    300_000,
-  );
+    // Assess
+    expect(existsSync(path.join(outdir, "Cellseg.template.json"))).toBe(true);
+    const functionAssets = readdirSync(outdir)
+      .map((name) => path.join(outdir, name))
+      .filter((asset) => existsSync(path.join(asset, "index.mjs")));
+    expect(functionAssets).toHaveLength(2);
+    for (const asset of functionAssets)
+      expect(existsSync(path.join(asset, "node_modules/@img/sharp-linux-arm64"))).toBe(true);
+    // Two function bundles with sharp (~25 MB each) and the model image's build context (~32 MB, its ONNX model
+    // included): an accidental node_modules or .git in the image context would be hundreds of MB.
+    expect(bytesUnder(outdir)).toBeLessThan(150 * 1024 * 1024);
+  }, 300_000);
 });

@@ -49,10 +49,22 @@ describe("loadInfraConfig", () => {
 
   it("coerces the text the command line gives (-c key=value) to numbers and flags", () => {
     // Act
-    const config = loadInfraConfig({ minInstances: "2", maxInstances: "4", endpointUsdPerHour: "1.5", apiCloudWatchRole: "false", logRetentionDays: "90" });
+    const config = loadInfraConfig({
+      minInstances: "2",
+      maxInstances: "4",
+      endpointUsdPerHour: "1.5",
+      apiCloudWatchRole: "false",
+      logRetentionDays: "90",
+    });
 
     // Assess
-    expect(config).toMatchObject({ minInstances: 2, maxInstances: 4, endpointUsdPerHour: 1.5, apiCloudWatchRole: false, logRetentionDays: 90 });
+    expect(config).toMatchObject({
+      minInstances: 2,
+      maxInstances: 4,
+      endpointUsdPerHour: 1.5,
+      apiCloudWatchRole: false,
+      logRetentionDays: 90,
+    });
   });
 
   it("takes an instance type's price from the table, or the override", () => {
@@ -61,7 +73,9 @@ describe("loadInfraConfig", () => {
   });
 
   it("ignores CDK's own context keys (feature flags, aws:cdk:*)", () => {
-    expect(() => loadInfraConfig({ "@aws-cdk/core:checkSecretUsage": true, "aws:cdk:bundling-stacks": [] })).not.toThrow();
+    expect(() =>
+      loadInfraConfig({ "@aws-cdk/core:checkSecretUsage": true, "aws:cdk:bundling-stacks": [] }),
+    ).not.toThrow();
   });
 
   it("names the key, the value and the allowed values of a bad endpoint mode", () => {
@@ -79,12 +93,18 @@ describe("loadInfraConfig", () => {
   });
 
   it("refuses more minimum than maximum instances", () => {
-    expect(problemsWith({ minInstances: 3, maxInstances: 2 })).toContain("minInstances=3: must not exceed maxInstances (2)");
+    expect(problemsWith({ minInstances: 3, maxInstances: 2 })).toContain(
+      "minInstances=3: must not exceed maxInstances (2)",
+    );
   });
 
   it("asks for a price for an instance type the price table does not know", () => {
-    expect(problemsWith({ instanceType: "ml.p4d.24xlarge" })).toMatch(/endpointUsdPerHour=\(default\): must be set for ml\.p4d\.24xlarge/);
-    expect(loadInfraConfig({ instanceType: "ml.p4d.24xlarge", endpointUsdPerHour: "37.69" }).endpointUsdPerHour).toBe(37.69);
+    expect(problemsWith({ instanceType: "ml.p4d.24xlarge" })).toMatch(
+      /endpointUsdPerHour=\(default\): must be set for ml\.p4d\.24xlarge/,
+    );
+    expect(loadInfraConfig({ instanceType: "ml.p4d.24xlarge", endpointUsdPerHour: "37.69" }).endpointUsdPerHour).toBe(
+      37.69,
+    );
   });
 
   it("derives the endpoint calls per image from what the always-on instances admit, so a burst meets no 503", () => {
@@ -97,7 +117,9 @@ describe("loadInfraConfig", () => {
     expect(tiles({ maxConcurrentTiles: 8 })).toBe(8);
     for (const context of [{}, { minInstances: 3, maxInstances: 4 }, { segmentMaxConcurrency: 7 }]) {
       const config = loadInfraConfig(context);
-      expect(config.segmentMaxConcurrency * config.maxConcurrentTiles).toBeLessThanOrEqual(ENDPOINT_ADMITTED_PER_INSTANCE * config.minInstances);
+      expect(config.segmentMaxConcurrency * config.maxConcurrentTiles).toBeLessThanOrEqual(
+        ENDPOINT_ADMITTED_PER_INSTANCE * config.minInstances,
+      );
     }
   });
 
@@ -108,7 +130,9 @@ describe("loadInfraConfig", () => {
   });
 
   it("refuses an async deadline that leaves the segment function no time to write results", () => {
-    expect(problemsWith({ endpointMode: "async", segmentTimeoutSeconds: 600, asyncTimeoutMs: 600_000 })).toContain("asyncTimeoutMs=600000: must leave the segment function 60 s");
+    expect(problemsWith({ endpointMode: "async", segmentTimeoutSeconds: 600, asyncTimeoutMs: 600_000 })).toContain(
+      "asyncTimeoutMs=600000: must leave the segment function 60 s",
+    );
   });
 
   it("refuses a log retention CloudWatch does not offer, and a malformed email", () => {
@@ -121,15 +145,21 @@ describe("loadInfraConfig", () => {
     const message = problemsWith({ signInDomainPrefix: "my-aws-lab", webConsole: "maybe" });
     expect(message).toContain('signInDomainPrefix="my-aws-lab": must not contain aws, amazon or cognito');
     expect(message).toContain('webConsole="maybe": must be true or false');
-    expect(problemsWith({ signInDomainPrefix: "Lab_Cells" })).toContain("must be 1-63 lower-case letters, digits or '-'");
+    expect(problemsWith({ signInDomainPrefix: "Lab_Cells" })).toContain(
+      "must be 1-63 lower-case letters, digits or '-'",
+    );
   });
 
   it("refuses an unknown key, which is most likely a misspelt one", () => {
-    expect(problemsWith({ endpointmode: "async" })).toContain("endpointmode: unknown context key (known: stackName, endpointMode,");
+    expect(problemsWith({ endpointmode: "async" })).toContain(
+      "endpointmode: unknown context key (known: stackName, endpointMode,",
+    );
   });
 
   it("lists every problem at once", () => {
-    expect(problemsWith({ endpointMode: "sync", maxInstances: "0", lambdaArchitecture: "arm" }).split("\n")).toHaveLength(4);
+    expect(
+      problemsWith({ endpointMode: "sync", maxInstances: "0", lambdaArchitecture: "arm" }).split("\n"),
+    ).toHaveLength(4);
   });
 
   it("stops the app before it builds anything", () => {

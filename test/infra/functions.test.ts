@@ -2,7 +2,8 @@ import type { IConstruct } from "constructs";
 import { describe, expect, it } from "vitest";
 import { getAtt, logicalId, ref, synthesize, type Synthesized } from "./synth";
 
-const propertiesOf = ({ template }: Synthesized, resource: IConstruct) => template.toJSON().Resources[logicalId(resource)].Properties;
+const propertiesOf = ({ template }: Synthesized, resource: IConstruct) =>
+  template.toJSON().Resources[logicalId(resource)].Properties;
 
 describe("functions", () => {
   const realtime = synthesize();
@@ -14,7 +15,11 @@ describe("functions", () => {
     ["segment", segmentOf],
     ["api", apiOf],
   ])("runs the %s function on nodejs22.x and arm64, from the bundle's `handler` export", (_, functionOf) => {
-    expect(functionOf(realtime)).toMatchObject({ Runtime: "nodejs22.x", Architectures: ["arm64"], Handler: "index.handler" });
+    expect(functionOf(realtime)).toMatchObject({
+      Runtime: "nodejs22.x",
+      Architectures: ["arm64"],
+      Handler: "index.handler",
+    });
   });
 
   it("gives each function its own log group with the configured retention", () => {
@@ -29,7 +34,12 @@ describe("functions", () => {
   });
 
   it("takes sizes and the architecture from the context", () => {
-    const custom = synthesize({ segmentMemoryMb: "4096", segmentTimeoutSeconds: "600", apiMemoryMb: "1024", lambdaArchitecture: "x86_64" });
+    const custom = synthesize({
+      segmentMemoryMb: "4096",
+      segmentTimeoutSeconds: "600",
+      apiMemoryMb: "1024",
+      lambdaArchitecture: "x86_64",
+    });
     expect(segmentOf(custom)).toMatchObject({ MemorySize: 4096, Timeout: 600, Architectures: ["x86_64"] });
     expect(segmentOf(custom).Environment.Variables.CLAIM_TTL_SECONDS).toBe("600");
     expect(apiOf(custom)).toMatchObject({ MemorySize: 1024, Architectures: ["x86_64"] });
@@ -43,7 +53,10 @@ describe("functions", () => {
       expect(fn.TracingConfig).toEqual({ Mode: "Active" });
       expect(fn.Environment.Variables.POWERTOOLS_TRACE_ENABLED).toBe("true");
     }
-    const stages = (synthesized: typeof traced) => Object.values(synthesized.template.findResources("AWS::ApiGateway::Stage")) as { Properties: { TracingEnabled?: boolean } }[];
+    const stages = (synthesized: typeof traced) =>
+      Object.values(synthesized.template.findResources("AWS::ApiGateway::Stage")) as {
+        Properties: { TracingEnabled?: boolean };
+      }[];
     expect(stages(traced).map((stage) => stage.Properties.TracingEnabled)).toEqual([true]);
     for (const fn of [segmentOf(realtime), apiOf(realtime)]) {
       expect(fn.TracingConfig).toBeUndefined();
@@ -113,8 +126,14 @@ describe("functions", () => {
 
   it("passes the model profile, log level and a price override through", () => {
     const custom = synthesize({ modelProfile: "accurate", logLevel: "DEBUG", endpointUsdPerHour: "1.25" });
-    expect(segmentOf(custom).Environment.Variables).toMatchObject({ MODEL_PROFILE: "accurate", POWERTOOLS_LOG_LEVEL: "DEBUG" });
-    expect(apiOf(custom).Environment.Variables).toMatchObject({ MODEL_PROFILE: "accurate", COST_ENDPOINT_USD_PER_HOUR: "1.25" });
+    expect(segmentOf(custom).Environment.Variables).toMatchObject({
+      MODEL_PROFILE: "accurate",
+      POWERTOOLS_LOG_LEVEL: "DEBUG",
+    });
+    expect(apiOf(custom).Environment.Variables).toMatchObject({
+      MODEL_PROFILE: "accurate",
+      COST_ENDPOINT_USD_PER_HOUR: "1.25",
+    });
   });
 
   it("runs each function with its own role", () => {

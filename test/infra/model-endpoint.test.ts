@@ -28,7 +28,12 @@ describe("model endpoint", () => {
     // A server that fell back to the CPU must fail its health check, not serve at CPU speed.
     expect(model.Properties.PrimaryContainer.Environment).toEqual({ CELLSEG_EXECUTION_PROVIDER: "cuda" });
     // The role's policy must exist before SageMaker checks it.
-    expect(model.DependsOn).toEqual(expect.arrayContaining([logicalId(endpoint.executionRole), expect.stringMatching(/^ModelExecutionRoleDefaultPolicy/)]));
+    expect(model.DependsOn).toEqual(
+      expect.arrayContaining([
+        logicalId(endpoint.executionRole),
+        expect.stringMatching(/^ModelExecutionRoleDefaultPolicy/),
+      ]),
+    );
   });
 
   it("serves one variant on the default GPU instance type, on the AMI whose driver runs the container's CUDA, with time for the ensemble to load", () => {
@@ -54,21 +59,31 @@ describe("model endpoint", () => {
 
   it("replaces the endpoint when the instance type or the mode changes: its name carries both", () => {
     const names = [{}, { instanceType: "ml.g5.xlarge" }, { endpointMode: "async" as const }].map(
-      (context) => synthesize(context).template.toJSON().Resources[logicalId(endpoint.endpoint)].Properties.EndpointName,
+      (context) =>
+        synthesize(context).template.toJSON().Resources[logicalId(endpoint.endpoint)].Properties.EndpointName,
     );
     expect(names).toEqual(["cellseg-g4dn-xlarge-realtime", "cellseg-g5-xlarge-realtime", "cellseg-g4dn-xlarge-async"]);
-    expect(() => endpointNameFor("x".repeat(41), "ml.p4de.24xlarge", "realtime")).toThrow(/longer than SageMaker's 63 characters/);
+    expect(() => endpointNameFor("x".repeat(41), "ml.p4de.24xlarge", "realtime")).toThrow(
+      /longer than SageMaker's 63 characters/,
+    );
   });
 
   it("names the endpoint after the stack, in lower case as SageMaker's ARNs are", () => {
-    template.hasResourceProperties("AWS::SageMaker::Endpoint", { EndpointName: "cellseg-g4dn-xlarge-realtime", EndpointConfigName: getAtt(endpoint.endpointConfig, "EndpointConfigName") });
-    expect(synthesize({ stackName: "Cellseg-Dev" }).template.toJSON().Resources[logicalId(endpoint.endpoint)].Properties.EndpointName).toBe(
-      "cellseg-dev-g4dn-xlarge-realtime",
-    );
+    template.hasResourceProperties("AWS::SageMaker::Endpoint", {
+      EndpointName: "cellseg-g4dn-xlarge-realtime",
+      EndpointConfigName: getAtt(endpoint.endpointConfig, "EndpointConfigName"),
+    });
+    expect(
+      synthesize({ stackName: "Cellseg-Dev" }).template.toJSON().Resources[logicalId(endpoint.endpoint)].Properties
+        .EndpointName,
+    ).toBe("cellseg-dev-g4dn-xlarge-realtime");
   });
 
   it("keeps the container's logs in a log group with a retention", () => {
-    template.hasResourceProperties("AWS::Logs::LogGroup", { LogGroupName: "/aws/sagemaker/Endpoints/cellseg-g4dn-xlarge-realtime", RetentionInDays: 30 });
+    template.hasResourceProperties("AWS::Logs::LogGroup", {
+      LogGroupName: "/aws/sagemaker/Endpoints/cellseg-g4dn-xlarge-realtime",
+      RetentionInDays: 30,
+    });
   });
 
   it("takes the instance type from the context", () => {
@@ -105,17 +120,30 @@ describe("model endpoint", () => {
 
   it("takes the instance range and the scaling target from the context", () => {
     const custom = synthesize({ minInstances: "2", maxInstances: "6", targetInvocationsPerInstance: "300" });
-    custom.template.hasResourceProperties("AWS::ApplicationAutoScaling::ScalableTarget", { MinCapacity: 2, MaxCapacity: 6 });
-    custom.template.hasResourceProperties("AWS::SageMaker::EndpointConfig", { ProductionVariants: [Match.objectLike({ InitialInstanceCount: 2 })] });
-    custom.template.hasResourceProperties("AWS::ApplicationAutoScaling::ScalingPolicy", { TargetTrackingScalingPolicyConfiguration: Match.objectLike({ TargetValue: 300 }) });
+    custom.template.hasResourceProperties("AWS::ApplicationAutoScaling::ScalableTarget", {
+      MinCapacity: 2,
+      MaxCapacity: 6,
+    });
+    custom.template.hasResourceProperties("AWS::SageMaker::EndpointConfig", {
+      ProductionVariants: [Match.objectLike({ InitialInstanceCount: 2 })],
+    });
+    custom.template.hasResourceProperties("AWS::ApplicationAutoScaling::ScalingPolicy", {
+      TargetTrackingScalingPolicyConfiguration: Match.objectLike({ TargetValue: 300 }),
+    });
   });
 });
 
 describe("async model endpoint", () => {
   const { stack, template } = synthesize({ endpointMode: "async" });
   const { endpoint, autoscaling } = stack;
-  const s3Location = (folder: string) => ({ "Fn::Join": ["", ["s3://", ref(stack.storage.outputBucket), `/async/${folder}/`]] });
-  const backlogMetric = (metricName: string) => ({ MetricName: metricName, Namespace: "AWS/SageMaker", Dimensions: [{ Name: "EndpointName", Value: "cellseg-g4dn-xlarge-async" }] });
+  const s3Location = (folder: string) => ({
+    "Fn::Join": ["", ["s3://", ref(stack.storage.outputBucket), `/async/${folder}/`]],
+  });
+  const backlogMetric = (metricName: string) => ({
+    MetricName: metricName,
+    Namespace: "AWS/SageMaker",
+    Dimensions: [{ Name: "EndpointName", Value: "cellseg-g4dn-xlarge-async" }],
+  });
 
   it("answers through the output bucket's async/ prefix, a bounded number of requests per instance at once", () => {
     template.hasResourceProperties("AWS::SageMaker::EndpointConfig", {
@@ -129,7 +157,11 @@ describe("async model endpoint", () => {
   });
 
   it("scales down to zero instances", () => {
-    template.hasResourceProperties("AWS::ApplicationAutoScaling::ScalableTarget", { ResourceId: "endpoint/cellseg-g4dn-xlarge-async/variant/AllTraffic", MinCapacity: 0, MaxCapacity: 2 });
+    template.hasResourceProperties("AWS::ApplicationAutoScaling::ScalableTarget", {
+      ResourceId: "endpoint/cellseg-g4dn-xlarge-async/variant/AllTraffic",
+      MinCapacity: 0,
+      MaxCapacity: 2,
+    });
   });
 
   it("tracks the backlog per instance", () => {
@@ -146,12 +178,18 @@ describe("async model endpoint", () => {
   });
 
   it("adds an instance when requests wait while there is none (HasBacklogWithoutCapacity)", () => {
-    const stepPolicies = template.findResources("AWS::ApplicationAutoScaling::ScalingPolicy", { Properties: { PolicyType: "StepScaling" } });
+    const stepPolicies = template.findResources("AWS::ApplicationAutoScaling::ScalingPolicy", {
+      Properties: { PolicyType: "StepScaling" },
+    });
     expect(Object.keys(stepPolicies)).toHaveLength(1);
     const [stepPolicyId] = Object.keys(stepPolicies);
     expect(stepPolicies[stepPolicyId].Properties).toMatchObject({
       ScalingTargetId: ref(autoscaling.target),
-      StepScalingPolicyConfiguration: { AdjustmentType: "ChangeInCapacity", MetricAggregationType: "Average", StepAdjustments: [{ MetricIntervalLowerBound: 0, ScalingAdjustment: 1 }] },
+      StepScalingPolicyConfiguration: {
+        AdjustmentType: "ChangeInCapacity",
+        MetricAggregationType: "Average",
+        StepAdjustments: [{ MetricIntervalLowerBound: 0, ScalingAdjustment: 1 }],
+      },
     });
     template.hasResourceProperties("AWS::CloudWatch::Alarm", {
       ...backlogMetric("HasBacklogWithoutCapacity"),
@@ -169,7 +207,11 @@ describe("async model endpoint", () => {
 
   it("has no scale-from-zero machinery in realtime mode", () => {
     const realtime = synthesize().template;
-    expect(realtime.findResources("AWS::ApplicationAutoScaling::ScalingPolicy", { Properties: { PolicyType: "StepScaling" } })).toEqual({});
+    expect(
+      realtime.findResources("AWS::ApplicationAutoScaling::ScalingPolicy", {
+        Properties: { PolicyType: "StepScaling" },
+      }),
+    ).toEqual({});
     expect(JSON.stringify(realtime.findResources("AWS::CloudWatch::Alarm"))).not.toContain("HasBacklogWithoutCapacity");
     expect(endpoint.mode).toBe("async");
   });

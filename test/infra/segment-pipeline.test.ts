@@ -13,7 +13,11 @@ describe("segment pipeline", () => {
       BucketName: ref(stack.storage.inputBucket),
       NotificationConfiguration: {
         QueueConfigurations: [
-          { Events: ["s3:ObjectCreated:*"], Filter: { Key: { FilterRules: [{ Name: "prefix", Value: "input/" }] } }, QueueArn: getAtt(queue, "Arn") },
+          {
+            Events: ["s3:ObjectCreated:*"],
+            Filter: { Key: { FilterRules: [{ Name: "prefix", Value: "input/" }] } },
+            QueueArn: getAtt(queue, "Arn"),
+          },
         ],
       },
     });
@@ -28,7 +32,10 @@ describe("segment pipeline", () => {
             Effect: "Allow",
             Principal: { Service: "s3.amazonaws.com" },
             Action: Match.arrayWith(["sqs:SendMessage"]),
-            Condition: { ArnLike: { "aws:SourceArn": getAtt(stack.storage.inputBucket, "Arn") }, StringEquals: { "aws:SourceAccount": { Ref: "AWS::AccountId" } } },
+            Condition: {
+              ArnLike: { "aws:SourceArn": getAtt(stack.storage.inputBucket, "Arn") },
+              StringEquals: { "aws:SourceAccount": { Ref: "AWS::AccountId" } },
+            },
           }),
         ]),
       },
@@ -36,7 +43,10 @@ describe("segment pipeline", () => {
   });
 
   it("moves a message to the dead-letter queue after 5 deliveries", () => {
-    expect(resources[logicalId(queue)].Properties.RedrivePolicy).toEqual({ deadLetterTargetArn: getAtt(deadLetterQueue, "Arn"), maxReceiveCount: 5 });
+    expect(resources[logicalId(queue)].Properties.RedrivePolicy).toEqual({
+      deadLetterTargetArn: getAtt(deadLetterQueue, "Arn"),
+      maxReceiveCount: 5,
+    });
     expect(resources[logicalId(deadLetterQueue)].Properties.MessageRetentionPeriod).toBe(14 * 24 * 3600);
   });
 
@@ -47,7 +57,15 @@ describe("segment pipeline", () => {
     expect(resources[logicalId(q)].Properties.SqsManagedSseEnabled).toBe(true);
     template.hasResourceProperties("AWS::SQS::QueuePolicy", {
       Queues: [ref(q)],
-      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: "Deny", Action: "sqs:*", Condition: { Bool: { "aws:SecureTransport": "false" } } })]) },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Effect: "Deny",
+            Action: "sqs:*",
+            Condition: { Bool: { "aws:SecureTransport": "false" } },
+          }),
+        ]),
+      },
     });
   });
 
@@ -63,7 +81,9 @@ describe("segment pipeline", () => {
 
   it("follows a shorter function timeout", () => {
     const custom = synthesize({ segmentTimeoutSeconds: "300" });
-    expect(custom.template.toJSON().Resources[logicalId(custom.stack.pipeline.queue)].Properties.VisibilityTimeout).toBe(1800);
+    expect(
+      custom.template.toJSON().Resources[logicalId(custom.stack.pipeline.queue)].Properties.VisibilityTimeout,
+    ).toBe(1800);
   });
 
   it("runs the segment function on the queue, one image per invocation, with partial batch failures and a concurrency cap", () => {
@@ -79,7 +99,12 @@ describe("segment pipeline", () => {
 
   it("takes the concurrency cap and the redrive count from the context", () => {
     const custom = synthesize({ segmentMaxConcurrency: "20", maxReceiveCount: "3" });
-    custom.template.hasResourceProperties("AWS::Lambda::EventSourceMapping", { ScalingConfig: { MaximumConcurrency: 20 } });
-    expect(custom.template.toJSON().Resources[logicalId(custom.stack.pipeline.queue)].Properties.RedrivePolicy.maxReceiveCount).toBe(3);
+    custom.template.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
+      ScalingConfig: { MaximumConcurrency: 20 },
+    });
+    expect(
+      custom.template.toJSON().Resources[logicalId(custom.stack.pipeline.queue)].Properties.RedrivePolicy
+        .maxReceiveCount,
+    ).toBe(3);
   });
 });

@@ -18,8 +18,15 @@ describe("storage", () => {
 
   it.each(Object.entries(buckets))("encrypts the %s bucket, blocks public access and disables ACLs", (_, bucket) => {
     expect(bucketResource(bucket).Properties).toMatchObject({
-      BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: "AES256" } }] },
-      PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+      BucketEncryption: {
+        ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: "AES256" } }],
+      },
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      },
       OwnershipControls: { Rules: [{ ObjectOwnership: "BucketOwnerEnforced" }] },
     });
   });
@@ -29,8 +36,17 @@ describe("storage", () => {
       Bucket: ref(bucket),
       PolicyDocument: {
         Statement: Match.arrayWith([
-          Match.objectLike({ Effect: "Deny", Action: "s3:*", Principal: { AWS: "*" }, Condition: { Bool: { "aws:SecureTransport": "false" } } }),
-          Match.objectLike({ Effect: "Deny", Action: "s3:*", Condition: { NumericLessThan: { "s3:TlsVersion": 1.2 } } }),
+          Match.objectLike({
+            Effect: "Deny",
+            Action: "s3:*",
+            Principal: { AWS: "*" },
+            Condition: { Bool: { "aws:SecureTransport": "false" } },
+          }),
+          Match.objectLike({
+            Effect: "Deny",
+            Action: "s3:*",
+            Condition: { NumericLessThan: { "s3:TlsVersion": 1.2 } },
+          }),
         ]),
       },
     });
@@ -42,11 +58,21 @@ describe("storage", () => {
   });
 
   it("logs requests to the input and output buckets in the access-log bucket", () => {
-    expect(bucketResource(inputBucket).Properties.LoggingConfiguration).toEqual({ DestinationBucketName: ref(accessLogBucket), LogFilePrefix: "input/" });
-    expect(bucketResource(outputBucket).Properties.LoggingConfiguration).toEqual({ DestinationBucketName: ref(accessLogBucket), LogFilePrefix: "output/" });
+    expect(bucketResource(inputBucket).Properties.LoggingConfiguration).toEqual({
+      DestinationBucketName: ref(accessLogBucket),
+      LogFilePrefix: "input/",
+    });
+    expect(bucketResource(outputBucket).Properties.LoggingConfiguration).toEqual({
+      DestinationBucketName: ref(accessLogBucket),
+      LogFilePrefix: "output/",
+    });
     template.hasResourceProperties("AWS::S3::BucketPolicy", {
       Bucket: ref(accessLogBucket),
-      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: "s3:PutObject", Principal: { Service: "logging.s3.amazonaws.com" } })]) },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Action: "s3:PutObject", Principal: { Service: "logging.s3.amazonaws.com" } }),
+        ]),
+      },
     });
   });
 
@@ -63,21 +89,35 @@ describe("storage", () => {
 
   it("takes the result retention from the context", () => {
     const { stack: custom, template: customTemplate } = synthesize({ resultRetentionDays: "7" });
-    const rules = customTemplate.toJSON().Resources[logicalId(custom.storage.outputBucket)].Properties.LifecycleConfiguration.Rules;
-    expect(rules.filter((rule: { Prefix?: string }) => rule.Prefix === "output/" || rule.Prefix === "jobs/").map((rule: { ExpirationInDays: number }) => rule.ExpirationInDays)).toEqual([7, 7]);
+    const rules =
+      customTemplate.toJSON().Resources[logicalId(custom.storage.outputBucket)].Properties.LifecycleConfiguration.Rules;
+    expect(
+      rules
+        .filter((rule: { Prefix?: string }) => rule.Prefix === "output/" || rule.Prefix === "jobs/")
+        .map((rule: { ExpirationInDays: number }) => rule.ExpirationInDays),
+    ).toEqual([7, 7]);
   });
 
   it("expires uploads after inputRetentionDays when it is set", () => {
     const { stack: custom, template: customTemplate } = synthesize({ inputRetentionDays: "14" });
-    const rules = customTemplate.toJSON().Resources[logicalId(custom.storage.inputBucket)].Properties.LifecycleConfiguration.Rules;
-    expect(rules).toEqual(expect.arrayContaining([expect.objectContaining({ Prefix: "input/", ExpirationInDays: 14, Status: "Enabled" })]));
+    const rules =
+      customTemplate.toJSON().Resources[logicalId(custom.storage.inputBucket)].Properties.LifecycleConfiguration.Rules;
+    expect(rules).toEqual(
+      expect.arrayContaining([expect.objectContaining({ Prefix: "input/", ExpirationInDays: 14, Status: "Enabled" })]),
+    );
   });
 
   it("keeps uploads by default, but expires replaced versions of them and the access logs", () => {
     expect(bucketResource(inputBucket).Properties.LifecycleConfiguration.Rules).toEqual(
       expect.arrayContaining([expect.objectContaining({ NoncurrentVersionExpiration: { NoncurrentDays: 30 } })]),
     );
-    expect(bucketResource(inputBucket).Properties.LifecycleConfiguration.Rules.some((rule: { ExpirationInDays?: number }) => rule.ExpirationInDays)).toBe(false);
-    expect(bucketResource(accessLogBucket).Properties.LifecycleConfiguration.Rules).toEqual([expect.objectContaining({ ExpirationInDays: 90 })]);
+    expect(
+      bucketResource(inputBucket).Properties.LifecycleConfiguration.Rules.some(
+        (rule: { ExpirationInDays?: number }) => rule.ExpirationInDays,
+      ),
+    ).toBe(false);
+    expect(bucketResource(accessLogBucket).Properties.LifecycleConfiguration.Rules).toEqual([
+      expect.objectContaining({ ExpirationInDays: 90 }),
+    ]);
   });
 });

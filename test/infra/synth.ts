@@ -80,7 +80,9 @@ export function logicalId(construct: IConstruct): string {
 export const ref = (construct: IConstruct) => ({ Ref: logicalId(construct) });
 
 /** `{ "Fn::GetAtt": [logicalId, attribute] }` */
-export const getAtt = (construct: IConstruct, attribute: string) => ({ "Fn::GetAtt": [logicalId(construct), attribute] });
+export const getAtt = (construct: IConstruct, attribute: string) => ({
+  "Fn::GetAtt": [logicalId(construct), attribute],
+});
 
 /** One permission: an action on a resource, under a condition. */
 export interface Permission {
@@ -104,7 +106,9 @@ const asArray = <T>(value: T | T[]): T[] => (Array.isArray(value) ? value : [val
  */
 export function permissionsOf(template: Template, role: IConstruct): string[] {
   const roleId = logicalId(role);
-  const policies = Object.values(template.findResources("AWS::IAM::Policy")) as { Properties: { Roles: unknown[]; PolicyDocument: { Statement: PolicyStatementJson[] } } }[];
+  const policies = Object.values(template.findResources("AWS::IAM::Policy")) as {
+    Properties: { Roles: unknown[]; PolicyDocument: { Statement: PolicyStatementJson[] } };
+  }[];
   const statements = policies
     .filter((policy) => policy.Properties.Roles.some((r) => JSON.stringify(r) === JSON.stringify({ Ref: roleId })))
     .flatMap((policy) => policy.Properties.PolicyDocument.Statement);
@@ -113,13 +117,22 @@ export function permissionsOf(template: Template, role: IConstruct): string[] {
 
 /** The same form, for expected permissions. */
 export function permissions(stack: Stack, expected: readonly Permission[]): string[] {
-  return permissionKeys(expected.map((p) => ({ Effect: "Allow", Action: p.action, Resource: stack.resolve(p.resource), ...(p.condition ? { Condition: p.condition } : {}) })));
+  return permissionKeys(
+    expected.map((p) => ({
+      Effect: "Allow",
+      Action: p.action,
+      Resource: stack.resolve(p.resource),
+      ...(p.condition ? { Condition: p.condition } : {}),
+    })),
+  );
 }
 
 function permissionKeys(statements: readonly PolicyStatementJson[]): string[] {
   const keys = statements.flatMap((statement) =>
     asArray(statement.Action).flatMap((action) =>
-      asArray(statement.Resource).map((resource) => JSON.stringify({ action, resource, condition: statement.Condition ?? null })),
+      asArray(statement.Resource).map((resource) =>
+        JSON.stringify({ action, resource, condition: statement.Condition ?? null }),
+      ),
     ),
   );
   return [...new Set(keys)].sort();
@@ -127,11 +140,14 @@ function permissionKeys(statements: readonly PolicyStatementJson[]): string[] {
 
 /** Every (action, resource) of every policy in the template, CDK's own included. */
 export function allPermissions(template: Template): { action: string; resource: unknown }[] {
-  const policies = Object.values(template.findResources("AWS::IAM::Policy")) as { Properties: { PolicyDocument: { Statement: PolicyStatementJson[] } } }[];
+  const policies = Object.values(template.findResources("AWS::IAM::Policy")) as {
+    Properties: { PolicyDocument: { Statement: PolicyStatementJson[] } };
+  }[];
   return policies.flatMap((policy) =>
     policy.Properties.PolicyDocument.Statement.flatMap((statement) =>
-      asArray(statement.Action).flatMap((action) => asArray(statement.Resource).map((resource) => ({ action, resource }))),
+      asArray(statement.Action).flatMap((action) =>
+        asArray(statement.Resource).map((resource) => ({ action, resource })),
+      ),
     ),
   );
 }
-

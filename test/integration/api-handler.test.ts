@@ -15,10 +15,20 @@ import { handler } from "../../functions/api/handler";
 import { LOCAL_S3_CREDENTIALS, startLocalS3, type LocalS3 } from "../../functions/local/s3-server";
 import { lambdaContext } from "../support/sqs-events";
 
-const FIXTURE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "fixtures", "events", "apigw-rest-proxy.json");
+const FIXTURE = path.resolve(
+  path.dirname(fileURLToPath(import.meta.url)),
+  "..",
+  "fixtures",
+  "events",
+  "apigw-rest-proxy.json",
+);
 const BUCKET = "cellseg-api-test";
 
-function apiEvent(method: string, pathAndQuery: string, body?: { text?: string; bytes?: Uint8Array; contentType: string }): APIGatewayProxyEvent {
+function apiEvent(
+  method: string,
+  pathAndQuery: string,
+  body?: { text?: string; bytes?: Uint8Array; contentType: string },
+): APIGatewayProxyEvent {
   const template = JSON.parse(readFileSync(FIXTURE, "utf8")) as APIGatewayProxyEvent;
   const url = new URL(pathAndQuery, "https://example.invalid");
   const query = url.searchParams.size > 0 ? Object.fromEntries(url.searchParams) : null;
@@ -41,7 +51,10 @@ function apiEvent(method: string, pathAndQuery: string, body?: { text?: string; 
 
 async function call(event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> {
   // hono types the events it accepts itself; the shape is API Gateway's, which @types/aws-lambda spells differently.
-  return (await handler(event as unknown as Parameters<typeof handler>[0], lambdaContext() as Context)) as APIGatewayProxyResult;
+  return (await handler(
+    event as unknown as Parameters<typeof handler>[0],
+    lambdaContext() as Context,
+  )) as APIGatewayProxyResult;
 }
 
 describe("API function (API Gateway REST proxy events, s3rver)", () => {
@@ -65,7 +78,12 @@ describe("API function (API Gateway REST proxy events, s3rver)", () => {
   });
 
   it("creates a job whose presigned upload link stores the image, and reports it queued", async () => {
-    const created = await call(apiEvent("POST", "/v1/jobs", { text: JSON.stringify({ filename: "cells.png" }), contentType: "application/json" }));
+    const created = await call(
+      apiEvent("POST", "/v1/jobs", {
+        text: JSON.stringify({ filename: "cells.png" }),
+        contentType: "application/json",
+      }),
+    );
     expect(created.statusCode, created.body).toBe(201);
     const job = createJobResponseSchema.parse(JSON.parse(created.body));
     expect(new URL(job.uploadUrl!).searchParams.get("X-Amz-Signature")).toBeTruthy();
@@ -79,7 +97,11 @@ describe("API function (API Gateway REST proxy events, s3rver)", () => {
     const status = await call(apiEvent("GET", `/v1/jobs/${job.jobId}`));
     expect(status.statusCode).toBe(200);
     const view = jobViewSchema.parse(JSON.parse(status.body));
-    expect(view).toMatchObject({ status: "queued", images: { queued: 1, total: 1 }, files: [{ fileName: "cells.png", state: "queued" }] });
+    expect(view).toMatchObject({
+      status: "queued",
+      images: { queued: 1, total: 1 },
+      files: [{ fileName: "cells.png", state: "queued" }],
+    });
   });
 
   it("answers the OpenAPI document, 404 for an unknown job and 409 for a result not ready", async () => {
@@ -96,7 +118,16 @@ describe("API function (API Gateway REST proxy events, s3rver)", () => {
     expect(JSON.parse(missing.body)).toMatchObject({ error: { code: "job_not_found" } });
 
     const created = createJobResponseSchema.parse(
-      JSON.parse((await call(apiEvent("POST", "/v1/jobs", { text: JSON.stringify({ files: ["a.png", "b.png"] }), contentType: "application/json" }))).body),
+      JSON.parse(
+        (
+          await call(
+            apiEvent("POST", "/v1/jobs", {
+              text: JSON.stringify({ files: ["a.png", "b.png"] }),
+              contentType: "application/json",
+            }),
+          )
+        ).body,
+      ),
     );
     const notReady = await call(apiEvent("GET", `/v1/jobs/${created.jobId}/result?format=kaggle`));
     expect(notReady.statusCode).toBe(409);
@@ -104,7 +135,12 @@ describe("API function (API Gateway REST proxy events, s3rver)", () => {
   });
 
   it("decodes a base64 binary body for POST /v1/segment and refuses bytes that are not an image before any model call", async () => {
-    const answer = await call(apiEvent("POST", "/v1/segment", { bytes: new Uint8Array([0x89, 0x50, 0x4e, 0x47, 1, 2, 3]), contentType: "image/png" }));
+    const answer = await call(
+      apiEvent("POST", "/v1/segment", {
+        bytes: new Uint8Array([0x89, 0x50, 0x4e, 0x47, 1, 2, 3]),
+        contentType: "image/png",
+      }),
+    );
     expect(answer.statusCode, answer.body).toBe(400);
     expect(JSON.parse(answer.body)).toMatchObject({ error: { code: "invalid_image" } });
   });

@@ -43,13 +43,19 @@ describe("cellseg segment (committed model, real image)", () => {
     const report = JSON.parse(await readFile(path.join(out, "report.json"), "utf8"));
     expect(result.code).toBe(2);
     expect(report.succeeded).toBe(1);
-    expect(report.failures.map((f: { file: string }) => path.basename(f.file)).sort()).toEqual(["corrupt.png", "truncated.png"]);
+    expect(report.failures.map((f: { file: string }) => path.basename(f.file)).sort()).toEqual([
+      "corrupt.png",
+      "truncated.png",
+    ]);
     expect(result.stderr).toMatch(/skipped .*corrupt\.png/);
   });
 
   it("lists the folder's files that are not images it reads, without counting them as failures", async () => {
     const report = JSON.parse(await readFile(path.join(out, "report.json"), "utf8"));
-    expect(report.ignored.map((f: { file: string }) => path.basename(f.file)).sort()).toEqual(["notes.txt", "thumbnail.gif"]);
+    expect(report.ignored.map((f: { file: string }) => path.basename(f.file)).sort()).toEqual([
+      "notes.txt",
+      "thumbnail.gif",
+    ]);
     expect(report.ignored[0].reason).toMatch(/not a PNG, TIFF or JPEG file name/);
     expect(report.failed).toBe(2);
   });
@@ -76,12 +82,14 @@ describe("cellseg segment (committed model, real image)", () => {
 
     // Assess
     expect(coco.annotations).toHaveLength(rles.length);
-    coco.annotations.forEach((annotation: { segmentation: { size: [number, number]; counts: string }; area: number }, i: number) => {
-      const fromCoco = maskPixelIndices(decodeCocoRle(annotation.segmentation));
-      const fromKaggle = maskPixelIndices(decodeKaggleRle(rles[i], 704, 520));
-      expect(fromCoco).toEqual(fromKaggle);
-      expect(annotation.area).toBe(fromKaggle.length);
-    });
+    coco.annotations.forEach(
+      (annotation: { segmentation: { size: [number, number]; counts: string }; area: number }, i: number) => {
+        const fromCoco = maskPixelIndices(decodeCocoRle(annotation.segmentation));
+        const fromKaggle = maskPixelIndices(decodeKaggleRle(rles[i], 704, 520));
+        expect(fromCoco).toEqual(fromKaggle);
+        expect(annotation.area).toBe(fromKaggle.length);
+      },
+    );
     expect(labels.bitDepth).toBe(16);
     expect(Array.from(labels.pixels).reduce((a, b) => Math.max(a, b), 0)).toBe(rles.length);
     expect(overlay).toMatchObject({ width: 704, height: 520, channels: 3, format: "png" });
@@ -89,15 +97,23 @@ describe("cellseg segment (committed model, real image)", () => {
 
   it("writes a measurements row per cell, named by its label, in pixels and micrometres; a summary row per image; the outlines", async () => {
     // Prepare
-    const rows = parse(await readFile(path.join(out, "measurements.csv")), { columns: true }) as Record<string, string>[];
-    const [summary, ...others] = parse(await readFile(path.join(out, "summary.csv")), { columns: true }) as Record<string, string>[];
+    const rows = parse(await readFile(path.join(out, "measurements.csv")), { columns: true }) as Record<
+      string,
+      string
+    >[];
+    const [summary, ...others] = parse(await readFile(path.join(out, "summary.csv")), { columns: true }) as Record<
+      string,
+      string
+    >[];
     const labels = await decodeImage(await readFile(path.join(out, `${IMAGE_ID}.labels.png`)));
     const outlines = JSON.parse(await readFile(path.join(out, `${IMAGE_ID}.geojson`), "utf8"));
 
     // Assess
     const areas = new Map<number, number>();
     for (const label of labels.pixels) if (label > 0) areas.set(label, (areas.get(label) ?? 0) + 1);
-    expect(rows.map((row) => [Number(row.cell_id), Number(row.area_px)])).toEqual([...areas.entries()].sort((a, b) => a[0] - b[0]));
+    expect(rows.map((row) => [Number(row.cell_id), Number(row.area_px)])).toEqual(
+      [...areas.entries()].sort((a, b) => a[0] - b[0]),
+    );
     for (const row of rows) {
       // One cell type per image: the model's verdict for the whole image.
       expect(row).toMatchObject({ image_id: IMAGE_ID, cell_type: rows[0]!.cell_type, pixel_size_um: "0.65" });
@@ -105,15 +121,30 @@ describe("cellseg segment (committed model, real image)", () => {
       expect(Number(row.solidity)).toBeLessThanOrEqual(1);
     }
     expect(others).toEqual([]);
-    expect(summary).toMatchObject({ image_id: IMAGE_ID, cell_type: rows[0]!.cell_type, cell_count: String(rows.length), [`count_${rows[0]!.cell_type}`]: String(rows.length), pixel_size_um: "0.65" });
+    expect(summary).toMatchObject({
+      image_id: IMAGE_ID,
+      cell_type: rows[0]!.cell_type,
+      cell_count: String(rows.length),
+      [`count_${rows[0]!.cell_type}`]: String(rows.length),
+      pixel_size_um: "0.65",
+    });
     expect(outlines.type).toBe("FeatureCollection");
-    expect(outlines.features.map((feature: { properties: { cell_id: number } }) => feature.properties.cell_id)).toEqual(rows.map((row) => Number(row.cell_id)));
+    expect(outlines.features.map((feature: { properties: { cell_id: number } }) => feature.properties.cell_id)).toEqual(
+      rows.map((row) => Number(row.cell_id)),
+    );
   });
 });
 
 describe("cellseg segment --pixel-size", () => {
   it("refuses a pixel size that is not a positive number before reading any image", async () => {
-    const refused = await runCli(["segment", path.join(TRAIN_IMAGES, `${IMAGE_ID}.png`), "--out", path.join(tmpdir(), "never"), "--pixel-size", "-1"]);
+    const refused = await runCli([
+      "segment",
+      path.join(TRAIN_IMAGES, `${IMAGE_ID}.png`),
+      "--out",
+      path.join(tmpdir(), "never"),
+      "--pixel-size",
+      "-1",
+    ]);
     expect(refused.code).not.toBe(0);
     expect(refused.stderr).toMatch(/--pixel-size must be a positive number of micrometres, got "-1"/);
   });
@@ -143,10 +174,18 @@ describe("cellseg eval", () => {
   it("gives a perfect score to the truth itself", async () => {
     // Prepare
     const dir = await mkdtemp(path.join(tmpdir(), "cellseg-eval-"));
-    const truthText = await readFile(path.join(REPO_ROOT, "..", "shared", "data", "sartorius", "train", "train.csv"), "utf8");
-    const rows = truthText.split(/\r?\n/).filter((line) => line.startsWith(IMAGE_ID) || line.startsWith("0140b3c8f445"));
+    const truthText = await readFile(
+      path.join(REPO_ROOT, "..", "shared", "data", "sartorius", "train", "train.csv"),
+      "utf8",
+    );
+    const rows = truthText
+      .split(/\r?\n/)
+      .filter((line) => line.startsWith(IMAGE_ID) || line.startsWith("0140b3c8f445"));
     await writeFile(path.join(dir, "truth.csv"), `id,annotation,width,height,cell_type\n${rows.join("\n")}\n`);
-    await writeFile(path.join(dir, "pred.csv"), `id,predicted\n${rows.map((r) => r.split(",").slice(0, 2).join(",")).join("\n")}\n`);
+    await writeFile(
+      path.join(dir, "pred.csv"),
+      `id,predicted\n${rows.map((r) => r.split(",").slice(0, 2).join(",")).join("\n")}\n`,
+    );
 
     // Act
     const result = await runCli(["eval", "--truth", path.join(dir, "truth.csv"), "--pred", path.join(dir, "pred.csv")]);

@@ -34,7 +34,8 @@ export function hasTorch(): boolean {
 }
 
 /** Runs the training package's Python in its folder. */
-export const trainingPython = (args: string[]) => promisify(execFile)(PYTHON, args, { cwd: TRAINING, maxBuffer: 64 << 20 });
+export const trainingPython = (args: string[]) =>
+  promisify(execFile)(PYTHON, args, { cwd: TRAINING, maxBuffer: 64 << 20 });
 
 export interface CliResult {
   code: number;
@@ -45,8 +46,13 @@ export interface CliResult {
 /** Runs `bin/cellseg.js` as a user would. */
 export function runCli(args: string[]): Promise<CliResult> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [path.join(REPO_ROOT, "bin", "cellseg.js"), ...args], { cwd: REPO_ROOT, maxBuffer: 64 << 20 }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [path.join(REPO_ROOT, "bin", "cellseg.js"), ...args],
+      { cwd: REPO_ROOT, maxBuffer: 64 << 20 },
+      (error, stdout, stderr) => {
+        resolve({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr });
+      },
+    );
   });
 }

@@ -66,13 +66,17 @@ describe("local stack: the API over s3rver, the real model server", () => {
       await fetch(`${api}/v1/jobs`, {
         method: "POST",
         headers: { "content-type": "application/json" },
-        body: JSON.stringify({ files: [`${CORT_IMAGE}.png`, `plate 1/${SHSY5Y_IMAGE}.tif`, "broken.png"], pixelSizeUm: 0.65 }),
+        body: JSON.stringify({
+          files: [`${CORT_IMAGE}.png`, `plate 1/${SHSY5Y_IMAGE}.tif`, "broken.png"],
+          pixelSizeUm: 0.65,
+        }),
       }),
       createJobResponseSchema,
     );
     expect(created.uploads).toHaveLength(3);
     expect(created.uploadUrl).toBeUndefined();
-    for (const upload of created.uploads) expect(new URL(upload.url).origin).toBe(new URL(stack.storage.kind === "s3rver" ? stack.storage.url : "").origin);
+    for (const upload of created.uploads)
+      expect(new URL(upload.url).origin).toBe(new URL(stack.storage.kind === "s3rver" ? stack.storage.url : "").origin);
 
     const before = await json(await fetch(`${api}${created.statusUrl}`), jobViewSchema);
     expect(before).toMatchObject({ status: "queued", images: { awaiting_upload: 3, total: 3 } });
@@ -81,7 +85,11 @@ describe("local stack: the API over s3rver, the real model server", () => {
       .toColourspace("grey16")
       .tiff({ compression: "lzw" })
       .toBuffer();
-    const bodies = [await readFile(path.join(TRAIN_IMAGES, `${CORT_IMAGE}.png`)), tiff, Buffer.from("this is not an image")];
+    const bodies = [
+      await readFile(path.join(TRAIN_IMAGES, `${CORT_IMAGE}.png`)),
+      tiff,
+      Buffer.from("this is not an image"),
+    ];
     for (const [i, upload] of created.uploads.entries()) {
       const put = await fetch(upload.url, { method: "PUT", headers: upload.headers, body: bodies[i] });
       expect(put.status, await put.text()).toBe(200);
@@ -94,7 +102,11 @@ describe("local stack: the API over s3rver, the real model server", () => {
     const [cort, shsy5y, broken] = view.files;
     expect(broken).toMatchObject({ state: "failed", error: { code: "invalid_image", retryable: false } });
     expect(cort).toMatchObject({ state: "succeeded", imageId: CORT_IMAGE, width: 704, height: 520, tiles: 1 });
-    expect(shsy5y).toMatchObject({ state: "succeeded", imageId: SHSY5Y_IMAGE, fileName: `plate 1/${SHSY5Y_IMAGE}.tif` });
+    expect(shsy5y).toMatchObject({
+      state: "succeeded",
+      imageId: SHSY5Y_IMAGE,
+      fileName: `plate 1/${SHSY5Y_IMAGE}.tif`,
+    });
     expect(cort!.cells).toBeGreaterThan(0);
     expect(view.cells).toBe(cort!.cells! + shsy5y!.cells!);
     expect(view.compute.endpointSeconds).toBeGreaterThan(0);
@@ -113,13 +125,29 @@ describe("local stack: the API over s3rver, the real model server", () => {
     expect(instances.instances).toHaveLength(shsy5y!.cells!);
     const submission = parseSubmissionCsv(await result(links.kaggle!));
     expect(submission.get(SHSY5Y_IMAGE)?.annotations).toHaveLength(shsy5y!.cells!);
-    const coco = JSON.parse((await result(links.coco!)).toString()) as { annotations: { segmentation: { size: [number, number]; counts: string } }[] };
+    const coco = JSON.parse((await result(links.coco!)).toString()) as {
+      annotations: { segmentation: { size: [number, number]; counts: string } }[];
+    };
     const first = instances.instances[0]!;
-    expect(maskArea(decodeCocoRle(coco.annotations[0]!.segmentation))).toBe(maskArea(decodeKaggleRle(first.rle, 704, 520)));
-    const labels = await sharp(await result(links.labels!)).toColourspace("grey16").raw({ depth: "ushort" }).toBuffer({ resolveWithObject: true });
+    expect(maskArea(decodeCocoRle(coco.annotations[0]!.segmentation))).toBe(
+      maskArea(decodeKaggleRle(first.rle, 704, 520)),
+    );
+    const labels = await sharp(await result(links.labels!))
+      .toColourspace("grey16")
+      .raw({ depth: "ushort" })
+      .toBuffer({ resolveWithObject: true });
     expect(labels.info).toMatchObject({ width: 704, height: 520, channels: 1 });
-    expect(new Uint16Array(labels.data.buffer, labels.data.byteOffset, labels.data.length / 2).reduce((a, b) => Math.max(a, b), 0)).toBe(shsy5y!.cells);
-    expect(await sharp(await result(links.overlay!)).metadata()).toMatchObject({ width: 704, height: 520, format: "png" });
+    expect(
+      new Uint16Array(labels.data.buffer, labels.data.byteOffset, labels.data.length / 2).reduce(
+        (a, b) => Math.max(a, b),
+        0,
+      ),
+    ).toBe(shsy5y!.cells);
+    expect(await sharp(await result(links.overlay!)).metadata()).toMatchObject({
+      width: 704,
+      height: 520,
+      format: "png",
+    });
 
     // The whole job as one Kaggle CSV: both images' cells, the failed image absent.
     const merged = parseSubmissionCsv(await result(view.results.kaggle));
@@ -130,20 +158,32 @@ describe("local stack: the API over s3rver, the real model server", () => {
     const rows = (await result(view.results.measurements)).toString().trimEnd().split("\n");
     const columns = rows[0]!.split(",");
     const cells = rows.slice(1).map((row) => Object.fromEntries(row.split(",").map((value, i) => [columns[i], value])));
-    expect(cells.filter((cell) => cell.image_id === SHSY5Y_IMAGE).map((cell) => Number(cell.cell_id))).toEqual(instances.instances.map((cell) => cell.id));
+    expect(cells.filter((cell) => cell.image_id === SHSY5Y_IMAGE).map((cell) => Number(cell.cell_id))).toEqual(
+      instances.instances.map((cell) => cell.id),
+    );
     expect(cells).toHaveLength(cort!.cells! + shsy5y!.cells!);
     expect(cells.every((cell) => cell.pixel_size_um === "0.65" && Number(cell.area_um2) > 0)).toBe(true);
     const summary = (await result(view.results.summary)).toString().trimEnd().split("\n");
     expect(summary).toHaveLength(3);
-    expect(summary[2]).toMatch(new RegExp(`^${SHSY5Y_IMAGE},${SHSY5Y_IMAGE}\\.tif,704,520,0\\.65,${shsy5y!.cellType},${shsy5y!.cells},`));
-    const outlines = JSON.parse((await result(links.geojson!)).toString()) as { features: { properties: { cell_id: number; objectType: string } }[] };
-    expect(outlines.features.map((feature) => feature.properties.cell_id)).toEqual(instances.instances.map((cell) => cell.id));
+    expect(summary[2]).toMatch(
+      new RegExp(`^${SHSY5Y_IMAGE},${SHSY5Y_IMAGE}\\.tif,704,520,0\\.65,${shsy5y!.cellType},${shsy5y!.cells},`),
+    );
+    const outlines = JSON.parse((await result(links.geojson!)).toString()) as {
+      features: { properties: { cell_id: number; objectType: string } }[];
+    };
+    expect(outlines.features.map((feature) => feature.properties.cell_id)).toEqual(
+      instances.instances.map((cell) => cell.id),
+    );
   });
 
   it("treats the same bytes uploaded again as a duplicate: the run is not redone", async () => {
     const api = stack.apiUrl;
     const created = await json(
-      await fetch(`${api}/v1/jobs`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ filename: "again.png" }) }),
+      await fetch(`${api}/v1/jobs`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ filename: "again.png" }),
+      }),
       createJobResponseSchema,
     );
     const png = await sharp(path.join(TRAIN_IMAGES, `${CORT_IMAGE}.png`))
@@ -158,22 +198,39 @@ describe("local stack: the API over s3rver, the real model server", () => {
     await vi.waitFor(() => expect(stack.pending()).toBe(0), { timeout: 60_000 });
     await stack.idle();
     const second = (await finishedJob(api, created.jobId)).files[0]!;
-    expect(second).toMatchObject({ state: "succeeded", cells: first.cells, updatedAt: first.updatedAt, timings: first.timings });
+    expect(second).toMatchObject({
+      state: "succeeded",
+      cells: first.cells,
+      updatedAt: first.updatedAt,
+      timings: first.timings,
+    });
   });
 
   it("segments a small image synchronously, and refuses images beyond the synchronous limits", async () => {
     const api = stack.apiUrl;
     const png = await readFile(path.join(TRAIN_IMAGES, `${CORT_IMAGE}.png`));
-    const answer = await fetch(`${api}/v1/segment?id=${CORT_IMAGE}`, { method: "POST", headers: { "content-type": "image/png" }, body: png });
+    const answer = await fetch(`${api}/v1/segment?id=${CORT_IMAGE}`, {
+      method: "POST",
+      headers: { "content-type": "image/png" },
+      body: png,
+    });
     const document = instancesDocumentSchema.parse(await answer.json());
     expect(document).toMatchObject({ imageId: CORT_IMAGE, width: 704, height: 520 });
     expect(document.instances.length).toBeGreaterThan(0);
 
-    const csv = await fetch(`${api}/v1/segment?id=${CORT_IMAGE}&format=kaggle`, { method: "POST", headers: { "content-type": "image/png" }, body: png });
+    const csv = await fetch(`${api}/v1/segment?id=${CORT_IMAGE}&format=kaggle`, {
+      method: "POST",
+      headers: { "content-type": "image/png" },
+      body: png,
+    });
     expect(csv.headers.get("content-type")).toMatch(/^text\/csv/);
     expect(parseSubmissionCsv(await csv.text()).get(CORT_IMAGE)?.annotations).toHaveLength(document.instances.length);
 
-    const huge = await fetch(`${api}/v1/segment`, { method: "POST", headers: { "content-type": "image/png" }, body: pngClaiming(20_000, 20_000) });
+    const huge = await fetch(`${api}/v1/segment`, {
+      method: "POST",
+      headers: { "content-type": "image/png" },
+      body: pngClaiming(20_000, 20_000),
+    });
     expect(huge.status).toBe(413);
     expect(await huge.json()).toMatchObject({ error: { code: "image_too_large" } });
   });
@@ -201,7 +258,14 @@ describe("npm start: a folder as the bucket, Ctrl-C", () => {
     await copyFile(path.join(TRAIN_IMAGES, `${CORT_IMAGE}.png`), path.join(job, `${CORT_IMAGE}.png`));
     const view = await finishedJob(ready.apiUrl, "dropped");
     expect(view).toMatchObject({ status: "succeeded", images: { succeeded: 1, total: 1 } });
-    const status = jobStatusSchema.parse(JSON.parse(await readFile(path.join(dataDirectory, "cellseg", "output", "dropped", `${CORT_IMAGE}.png`, "status.json"), "utf8")));
+    const status = jobStatusSchema.parse(
+      JSON.parse(
+        await readFile(
+          path.join(dataDirectory, "cellseg", "output", "dropped", `${CORT_IMAGE}.png`, "status.json"),
+          "utf8",
+        ),
+      ),
+    );
     expect(status.status).toBe("succeeded");
 
     child.kill("SIGINT");

@@ -28,12 +28,15 @@ const hasSkimage = (() => {
     return true;
   } catch {
     // vitest shows a skipped test without its reason: say it, and how to have it run.
-    console.warn(`measurement reference tests skipped: ${PYTHON} cannot import skimage. Install it with\n  apt-get install python3-skimage`);
+    console.warn(
+      `measurement reference tests skipped: ${PYTHON} cannot import skimage. Install it with\n  apt-get install python3-skimage`,
+    );
     return false;
   }
 })();
 const hasImages = IMAGE_IDS.every((id) => existsSync(path.join(TRAIN_IMAGES, `${id}.png`)));
-if (!hasImages) console.warn(`measurement reference tests on real masks skipped: the Sartorius images are not in ${TRAIN_IMAGES}`);
+if (!hasImages)
+  console.warn(`measurement reference tests on real masks skipped: the Sartorius images are not in ${TRAIN_IMAGES}`);
 
 /** regionprops of every label of each (labels, intensity) pair of .npy files, as JSON. */
 const REGIONPROPS = `
@@ -88,7 +91,14 @@ function writeNpy(file: string, values: Uint8Array | Uint16Array, width: number,
   header += " ".repeat(64 - ((10 + header.length + 1) % 64)) + "\n";
   const prefix = Buffer.concat([Buffer.from([0x93]), Buffer.from("NUMPY"), Buffer.from([1, 0]), Buffer.alloc(2)]);
   prefix.writeUInt16LE(header.length, 8);
-  writeFileSync(file, Buffer.concat([prefix, Buffer.from(header, "latin1"), Buffer.from(values.buffer, values.byteOffset, values.byteLength)]));
+  writeFileSync(
+    file,
+    Buffer.concat([
+      prefix,
+      Buffer.from(header, "latin1"),
+      Buffer.from(values.buffer, values.byteOffset, values.byteLength),
+    ]),
+  );
   return file;
 }
 
@@ -102,12 +112,23 @@ function regionprops(pairs: { labels: Uint16Array; image: GrayImage }[]): Refere
 }
 
 /** Instances whose masks are the labels' regions, in label order. */
-function instancesOf(labels: Uint16Array, width: number, height: number, cells: { cellType: CellType; score: number }[]): Instance[] {
+function instancesOf(
+  labels: Uint16Array,
+  width: number,
+  height: number,
+  cells: { cellType: CellType; score: number }[],
+): Instance[] {
   const pixels = cells.map(() => [] as number[]);
   labels.forEach((label, index) => label > 0 && pixels[label - 1]!.push(index));
   return cells.map(({ cellType, score }, i) => {
     const mask = maskFromPixelIndices(pixels[i]!, width, height);
-    return { cellType, score, mask, area: pixels[i]!.length, box: [mask.left, mask.top, mask.left + mask.width, mask.top + mask.height] };
+    return {
+      cellType,
+      score,
+      mask,
+      area: pixels[i]!.length,
+      box: [mask.left, mask.top, mask.left + mask.width, mask.top + mask.height],
+    };
   });
 }
 
@@ -123,7 +144,9 @@ function expectAgreement(ours: CellMeasurement[], reference: Reference[]): { sol
     const ref = reference[i]!;
     const context = `cell ${cell.cellId}`;
     expect(cell.area, context).toBe(ref.area);
-    expect([cell.bboxY, cell.bboxX, cell.bboxY + cell.bboxHeight, cell.bboxX + cell.bboxWidth], context).toEqual(ref.bbox);
+    expect([cell.bboxY, cell.bboxX, cell.bboxY + cell.bboxHeight, cell.bboxX + cell.bboxWidth], context).toEqual(
+      ref.bbox,
+    );
     expect(cell.centroidY, context).toBeCloseTo(ref.centroid[0], 9);
     expect(cell.centroidX, context).toBeCloseTo(ref.centroid[1], 9);
     expect(cell.perimeter, context).toBeCloseTo(ref.perimeter, 9);
@@ -147,37 +170,45 @@ function expectAgreement(ours: CellMeasurement[], reference: Reference[]): { sol
 }
 
 describe.skipIf(!hasSkimage)("cell measurements against scikit-image regionprops", () => {
-  it.skipIf(!hasImages)("match on the model's masks of real images, with the original 8-bit intensities", async () => {
-    // Prepare
-    const cases = await Promise.all(
-      IMAGE_IDS.map(async (id) => {
-        const { data, info } = await sharp(readFileSync(path.join(FIXTURES, `${id}.labels.png`)))
-          .toColourspace("grey16")
-          .raw({ depth: "ushort" })
-          .toBuffer({ resolveWithObject: true });
-        const labels = new Uint16Array(data.buffer, data.byteOffset, data.length / 2).slice();
-        const image = await decodeImage(readFileSync(path.join(TRAIN_IMAGES, `${id}.png`)));
-        expect([info.width, info.height]).toEqual([image.width, image.height]);
-        const { cells } = JSON.parse(readFileSync(path.join(FIXTURES, `${id}.cells.json`), "utf8")) as { cells: { cellType: CellType; score: number }[] };
-        return { id, labels, image, instances: instancesOf(labels, image.width, image.height, cells) };
-      }),
-    );
+  it.skipIf(!hasImages)(
+    "match on the model's masks of real images, with the original 8-bit intensities",
+    async () => {
+      // Prepare
+      const cases = await Promise.all(
+        IMAGE_IDS.map(async (id) => {
+          const { data, info } = await sharp(readFileSync(path.join(FIXTURES, `${id}.labels.png`)))
+            .toColourspace("grey16")
+            .raw({ depth: "ushort" })
+            .toBuffer({ resolveWithObject: true });
+          const labels = new Uint16Array(data.buffer, data.byteOffset, data.length / 2).slice();
+          const image = await decodeImage(readFileSync(path.join(TRAIN_IMAGES, `${id}.png`)));
+          expect([info.width, info.height]).toEqual([image.width, image.height]);
+          const { cells } = JSON.parse(readFileSync(path.join(FIXTURES, `${id}.cells.json`), "utf8")) as {
+            cells: { cellType: CellType; score: number }[];
+          };
+          return { id, labels, image, instances: instancesOf(labels, image.width, image.height, cells) };
+        }),
+      );
 
-    // Act
-    const reference = regionprops(cases);
-    const measured = cases.map(({ image, labels, instances }) => measureCells(image, labels, instances));
+      // Act
+      const reference = regionprops(cases);
+      const measured = cases.map(({ image, labels, instances }) => measureCells(image, labels, instances));
 
-    // Assess
-    let cells = 0;
-    let solidityDiffs = 0;
-    measured.forEach((ours, i) => {
-      expect(ours.length).toBeGreaterThan(20);
-      cells += ours.length;
-      solidityDiffs += expectAgreement(ours, reference[i]!).solidityDiffs;
-      expect(ours.every((cell) => cell.cellType === cases[i]!.instances[cell.cellId - 1]!.cellType)).toBe(true);
-    });
-    console.info(`${cells} predicted cells agree with regionprops; ${solidityDiffs} convex area(s) differ by one pixel`);
-  }, 120_000);
+      // Assess
+      let cells = 0;
+      let solidityDiffs = 0;
+      measured.forEach((ours, i) => {
+        expect(ours.length).toBeGreaterThan(20);
+        cells += ours.length;
+        solidityDiffs += expectAgreement(ours, reference[i]!).solidityDiffs;
+        expect(ours.every((cell) => cell.cellType === cases[i]!.instances[cell.cellId - 1]!.cellType)).toBe(true);
+      });
+      console.info(
+        `${cells} predicted cells agree with regionprops; ${solidityDiffs} convex area(s) differ by one pixel`,
+      );
+    },
+    120_000,
+  );
 
   it("match on random masks (holes, pieces touching at a corner, one-pixel lines, image borders)", () => {
     // Prepare: each case is one image of a few labels painted from random bits.
@@ -195,7 +226,12 @@ describe.skipIf(!hasSkimage)("cell measurements against scikit-image regionprops
       const present = [...new Set(labels)].filter((label) => label > 0).sort();
       const compact = labels.map((label) => (label === 0 ? 0 : present.indexOf(label) + 1));
       const image: GrayImage = { width, height, bitDepth: 16, pixels };
-      const instances = instancesOf(compact, width, height, present.map(() => ({ cellType: "astro" as const, score: 0.5 })));
+      const instances = instancesOf(
+        compact,
+        width,
+        height,
+        present.map(() => ({ cellType: "astro" as const, score: 0.5 })),
+      );
       return { labels: compact, image, instances };
     });
 
@@ -203,7 +239,9 @@ describe.skipIf(!hasSkimage)("cell measurements against scikit-image regionprops
     const reference = regionprops(cases);
 
     // Assess
-    cases.forEach(({ image, labels, instances }, i) => expectAgreement(measureCells(image, labels, instances), reference[i]!));
+    cases.forEach(({ image, labels, instances }, i) =>
+      expectAgreement(measureCells(image, labels, instances), reference[i]!),
+    );
   }, 120_000);
 });
 
@@ -216,7 +254,9 @@ describe.skipIf(!hasImages)("cell outlines of the model's masks", () => {
         .raw({ depth: "ushort" })
         .toBuffer({ resolveWithObject: true });
       const labels = new Uint16Array(data.buffer, data.byteOffset, data.length / 2).slice();
-      const { cells } = JSON.parse(readFileSync(path.join(FIXTURES, `${id}.cells.json`), "utf8")) as { cells: { cellType: CellType; score: number }[] };
+      const { cells } = JSON.parse(readFileSync(path.join(FIXTURES, `${id}.cells.json`), "utf8")) as {
+        cells: { cellType: CellType; score: number }[];
+      };
       const instances = instancesOf(labels, info.width, info.height, cells);
 
       // Act
@@ -225,8 +265,12 @@ describe.skipIf(!hasImages)("cell outlines of the model's masks", () => {
       // Assess
       expect(outlines.features.map((feature) => feature.properties.cell_id)).toEqual(instances.map((_, i) => i + 1));
       outlines.features.forEach((feature, i) => {
-        const polygons = feature.geometry.type === "Polygon" ? [feature.geometry.coordinates] : feature.geometry.coordinates;
-        const area = polygons.reduce((sum, [outer, ...holes]) => sum + ringArea(outer!) - holes.reduce((h, ring) => h + ringArea(ring), 0), 0);
+        const polygons =
+          feature.geometry.type === "Polygon" ? [feature.geometry.coordinates] : feature.geometry.coordinates;
+        const area = polygons.reduce(
+          (sum, [outer, ...holes]) => sum + ringArea(outer!) - holes.reduce((h, ring) => h + ringArea(ring), 0),
+          0,
+        );
         expect(area, `${id} cell ${i + 1}`).toBe(instances[i]!.area);
         expect(polygons.flat(2).every(([x, y]) => Number.isInteger(x) && Number.isInteger(y))).toBe(true);
       });

@@ -23,7 +23,16 @@ const IMAGE_ID = "0030fd0e6378"; // 704x520 shsy5y
 const SERVER_ENTRY = path.join("model-container", "src", "server", "main.ts");
 const REQUEST_TIMEOUT_MS = 90_000;
 /** onnxruntime-node's CUDA provider, which only the container's install fetches. */
-const CUDA_PROVIDER_LIBRARY = path.join(REPO_ROOT, "node_modules", "onnxruntime-node", "bin", "napi-v6", "linux", "x64", "libonnxruntime_providers_cuda.so");
+const CUDA_PROVIDER_LIBRARY = path.join(
+  REPO_ROOT,
+  "node_modules",
+  "onnxruntime-node",
+  "bin",
+  "napi-v6",
+  "linux",
+  "x64",
+  "libonnxruntime_providers_cuda.so",
+);
 
 interface LogLine {
   readonly level: string;
@@ -34,7 +43,11 @@ interface LogLine {
 /** The parts of GET /info the tests read. */
 interface Info {
   readonly executionProvider: string;
-  readonly members: { name: string; graphs: Record<"detector" | "masks", { file: string; sha256: string }>; executionProvider: string }[];
+  readonly members: {
+    name: string;
+    graphs: Record<"detector" | "masks", { file: string; sha256: string }>;
+    executionProvider: string;
+  }[];
   readonly queue: { active: number; pending: number };
 }
 
@@ -80,7 +93,8 @@ function spawnServer(env: Record<string, string>): Promise<RunningServer & { por
 /** Starts a server and waits until GET /ping answers 200 (models loaded and warmed up). */
 async function startServer(env: Record<string, string> = {}): Promise<RunningServer> {
   const server = await spawnServer(env);
-  if (server.port === undefined) throw new Error(`the server exited before listening: ${JSON.stringify(server.logs)} ${server.stderr.join("\n")}`);
+  if (server.port === undefined)
+    throw new Error(`the server exited before listening: ${JSON.stringify(server.logs)} ${server.stderr.join("\n")}`);
   const deadline = Date.now() + 90_000;
   while (Date.now() < deadline) {
     if (server.child.exitCode !== null) break;
@@ -153,9 +167,15 @@ describe("model server (committed model, real HTTP)", () => {
 
     // Assess
     expect(response.status).toBe(200);
-    expect(await response.json()).toEqual({ status: "ready", executionProvider: expect.stringMatching(/^(cuda|cpu)$/), modelVersion: expect.any(String) });
+    expect(await response.json()).toEqual({
+      status: "ready",
+      executionProvider: expect.stringMatching(/^(cuda|cpu)$/),
+      modelVersion: expect.any(String),
+    });
     expect(server.logs.map((l) => l.msg)).toEqual(expect.arrayContaining(["listening", "models loaded", "ready"]));
-    expect(server.logs.find((l) => l.msg === "models loaded")).toMatchObject({ warmUpMs: { fast: expect.any(Number) } });
+    expect(server.logs.find((l) => l.msg === "models loaded")).toMatchObject({
+      warmUpMs: { fast: expect.any(Number) },
+    });
     expect(server.logs.filter((l) => l.level === "not-json")).toEqual([]);
   });
 
@@ -171,7 +191,10 @@ describe("model server (committed model, real HTTP)", () => {
     });
     expect(info.members[0]).toMatchObject({
       name: expect.any(String),
-      graphs: { detector: { sha256: expect.stringMatching(/^[0-9a-f]{64}$/) }, masks: { sha256: expect.stringMatching(/^[0-9a-f]{64}$/) } },
+      graphs: {
+        detector: { sha256: expect.stringMatching(/^[0-9a-f]{64}$/) },
+        masks: { sha256: expect.stringMatching(/^[0-9a-f]{64}$/) },
+      },
       executionProvider: info.executionProvider,
     });
   });
@@ -193,7 +216,11 @@ describe("model server (committed model, real HTTP)", () => {
     expect(answer.timings.totalMs).toBeGreaterThanOrEqual(answer.timings.inferenceMs);
     // One log line for the request, with its timings.
     const line = server.logs.find((l) => l.msg === "request" && l.path === "/invocations" && l.status === 200);
-    expect(line).toMatchObject({ method: "POST", requestBytes: png.length, timings: { inferenceMs: expect.any(Number) } });
+    expect(line).toMatchObject({
+      method: "POST",
+      requestBytes: png.length,
+      timings: { inferenceMs: expect.any(Number) },
+    });
   });
 
   it.each([
@@ -215,7 +242,11 @@ describe("model server (committed model, real HTTP)", () => {
     const body = JSON.stringify({
       image: crop.png.toString("base64"),
       profile: "fast",
-      thresholds: { scoreThresholds: { shsy5y: 0.95, astro: 0.95, cort: 0.95 }, minAreas: { astro: 500 }, maskThreshold: 0.6 },
+      thresholds: {
+        scoreThresholds: { shsy5y: 0.95, astro: 0.95, cort: 0.95 },
+        minAreas: { astro: 500 },
+        maskThreshold: 0.6,
+      },
       tileOrigin: { x: 512, y: 256 },
     });
 
@@ -251,29 +282,83 @@ describe("model server (committed model, real HTTP)", () => {
 
   describe("bad requests get a 4xx with a clear message, and the server keeps serving", () => {
     it.each<[string, () => { body: Uint8Array | string; headers: Record<string, string> }, number, string, RegExp]>([
-      ["an empty body", () => ({ body: new Uint8Array(0), headers: { "Content-Type": "image/png" } }), 400, "invalid_image", /empty/],
-      ["bytes that are not an image", () => ({ body: "hello, world", headers: { "Content-Type": "image/png" } }), 400, "invalid_image", /Unsupported image format/],
-      ["a truncated PNG", () => ({ body: png.subarray(0, png.length / 3), headers: { "Content-Type": "image/png" } }), 400, "invalid_image", /Cannot read the PNG/],
+      [
+        "an empty body",
+        () => ({ body: new Uint8Array(0), headers: { "Content-Type": "image/png" } }),
+        400,
+        "invalid_image",
+        /empty/,
+      ],
+      [
+        "bytes that are not an image",
+        () => ({ body: "hello, world", headers: { "Content-Type": "image/png" } }),
+        400,
+        "invalid_image",
+        /Unsupported image format/,
+      ],
+      [
+        "a truncated PNG",
+        () => ({ body: png.subarray(0, png.length / 3), headers: { "Content-Type": "image/png" } }),
+        400,
+        "invalid_image",
+        /Cannot read the PNG/,
+      ],
       // libspng refuses a 0-sized IHDR as a corrupt header, before decode.ts's own "no pixels" check.
-      ["a 0x0 PNG", () => ({ body: pngClaiming(0, 0), headers: { "Content-Type": "image/png" } }), 400, "invalid_image", /PNG image: .*corrupt header|no pixels/],
-      ["a PNG claiming 100000x100000 pixels", () => ({ body: pngClaiming(100_000, 100_000), headers: { "Content-Type": "image/png" } }), 413, "image_too_large", /100000x100000.*over the limit of 25000000 pixels/],
-      ["a text/plain body", () => ({ body: "hello", headers: { "Content-Type": "text/plain" } }), 415, "unsupported_media_type", /text\/plain is not supported/],
-      ["malformed JSON", () => ({ body: '{"image": ', headers: { "Content-Type": "application/json" } }), 400, "invalid_request", /not valid JSON/],
+      [
+        "a 0x0 PNG",
+        () => ({ body: pngClaiming(0, 0), headers: { "Content-Type": "image/png" } }),
+        400,
+        "invalid_image",
+        /PNG image: .*corrupt header|no pixels/,
+      ],
+      [
+        "a PNG claiming 100000x100000 pixels",
+        () => ({ body: pngClaiming(100_000, 100_000), headers: { "Content-Type": "image/png" } }),
+        413,
+        "image_too_large",
+        /100000x100000.*over the limit of 25000000 pixels/,
+      ],
+      [
+        "a text/plain body",
+        () => ({ body: "hello", headers: { "Content-Type": "text/plain" } }),
+        415,
+        "unsupported_media_type",
+        /text\/plain is not supported/,
+      ],
+      [
+        "malformed JSON",
+        () => ({ body: '{"image": ', headers: { "Content-Type": "application/json" } }),
+        400,
+        "invalid_request",
+        /not valid JSON/,
+      ],
       [
         "thresholds out of bounds",
-        () => ({ body: JSON.stringify({ image: "aGk=", thresholds: { scoreThresholds: { astro: 2 } } }), headers: { "Content-Type": "application/json" } }),
+        () => ({
+          body: JSON.stringify({ image: "aGk=", thresholds: { scoreThresholds: { astro: 2 } } }),
+          headers: { "Content-Type": "application/json" },
+        }),
         400,
         "invalid_request",
         /thresholds\.scoreThresholds\.astro: .*0\.95/,
       ],
       [
         "a profile the server does not serve",
-        () => ({ body: JSON.stringify({ image: crop.png.toString("base64"), profile: "accurate" }), headers: { "Content-Type": "application/json" } }),
+        () => ({
+          body: JSON.stringify({ image: crop.png.toString("base64"), profile: "accurate" }),
+          headers: { "Content-Type": "application/json" },
+        }),
         400,
         "invalid_request",
         /profile "accurate" is not served here; served: fast/,
       ],
-      ["an Accept header it cannot satisfy", () => ({ body: crop.png, headers: { "Content-Type": "image/png", Accept: "image/png" } }), 406, "not_acceptable", /Accept: image\/png/],
+      [
+        "an Accept header it cannot satisfy",
+        () => ({ body: crop.png, headers: { "Content-Type": "image/png", Accept: "image/png" } }),
+        406,
+        "not_acceptable",
+        /Accept: image\/png/,
+      ],
     ])("answers %s with %i", async (_name, request, status, code, message) => {
       // Prepare
       const { body, headers } = request();
@@ -292,7 +377,9 @@ describe("model server (committed model, real HTTP)", () => {
 
   it("refuses requests beyond the queue with 503 and Retry-After, and answers all the others", async () => {
     // Act: 6 at once, with one inference slot and 2 places in the queue.
-    const responses = await Promise.all(Array.from({ length: 6 }, () => invoke(server, crop.png, { "Content-Type": "image/png" })));
+    const responses = await Promise.all(
+      Array.from({ length: 6 }, () => invoke(server, crop.png, { "Content-Type": "image/png" })),
+    );
 
     // Assess
     const statuses = responses.map((r) => r.status);
@@ -304,7 +391,8 @@ describe("model server (committed model, real HTTP)", () => {
       expect(response.headers.get("retry-after")).toBe("1");
       expect(errorBodySchema.parse(await response.json()).error.code).toBe("queue_full");
     }
-    for (const response of responses.filter((r) => r.status === 200)) invocationResponseSchema.parse(await response.json());
+    for (const response of responses.filter((r) => r.status === 200))
+      invocationResponseSchema.parse(await response.json());
   });
 
   // Last: it stops the server.
@@ -345,7 +433,10 @@ describe("model server deadline", () => {
 
   it("answers a request that outlives its deadline with 504, and keeps serving", async () => {
     // Prepare
-    const image = await sharp(path.join(TRAIN_IMAGES, `${IMAGE_ID}.png`)).extract({ left: 0, top: 0, width: 256, height: 256 }).png().toBuffer();
+    const image = await sharp(path.join(TRAIN_IMAGES, `${IMAGE_ID}.png`))
+      .extract({ left: 0, top: 0, width: 256, height: 256 })
+      .png()
+      .toBuffer();
 
     // Act
     const response = await invoke(server, image, { "Content-Type": "image/png" });
@@ -370,20 +461,30 @@ describe("model server start-up failures", () => {
     // Assess
     expect(code).toBe(1);
     const failure = server.logs.find((l) => l.level === "error");
-    expect(failure).toMatchObject({ msg: "cannot load models", modelDir: empty, error: expect.stringMatching(/manifest\.json/) });
+    expect(failure).toMatchObject({
+      msg: "cannot load models",
+      modelDir: empty,
+      error: expect.stringMatching(/manifest\.json/),
+    });
   });
 
   // The deployed endpoint requires CUDA (infra/constructs/model-endpoint.ts): without it the server must not
   // come up on the CPU. Where onnxruntime-node's CUDA provider is installed, it would rightly start.
-  it.skipIf(existsSync(CUDA_PROVIDER_LIBRARY))("exits 1 when CUDA is required and onnxruntime cannot load it, rather than serve on the CPU", async () => {
-    // Act
-    const server = await spawnServer({ CELLSEG_EXECUTION_PROVIDER: "cuda" });
-    const code = await server.exited;
+  it.skipIf(existsSync(CUDA_PROVIDER_LIBRARY))(
+    "exits 1 when CUDA is required and onnxruntime cannot load it, rather than serve on the CPU",
+    async () => {
+      // Act
+      const server = await spawnServer({ CELLSEG_EXECUTION_PROVIDER: "cuda" });
+      const code = await server.exited;
 
-    // Assess
-    expect(code).toBe(1);
-    expect(server.logs.find((l) => l.level === "error")).toMatchObject({ msg: "cannot load models", error: expect.stringMatching(/cuda/i) });
-  });
+      // Assess
+      expect(code).toBe(1);
+      expect(server.logs.find((l) => l.level === "error")).toMatchObject({
+        msg: "cannot load models",
+        error: expect.stringMatching(/cuda/i),
+      });
+    },
+  );
 
   it("exits 1 naming the variable when the configuration is malformed", async () => {
     // Act

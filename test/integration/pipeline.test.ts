@@ -34,7 +34,15 @@ import { FaultProxy } from "../support/fault-proxy";
 import { LOCAL_S3_CREDENTIALS, localS3Client, startLocalS3, type LocalS3 } from "../support/local-s3";
 import { startModelServer, type ModelServer } from "../support/model-server";
 import { startSageMakerRuntime, type SageMakerRuntime } from "../support/sagemaker-runtime";
-import { lambdaContext, objectCreatedRecord, redelivered, s3TestEventRecord, sqsEvent, withBody, type CreatedObject } from "../support/sqs-events";
+import {
+  lambdaContext,
+  objectCreatedRecord,
+  redelivered,
+  s3TestEventRecord,
+  sqsEvent,
+  withBody,
+  type CreatedObject,
+} from "../support/sqs-events";
 import { TRAIN_IMAGES } from "./helpers";
 
 const INPUT_BUCKET = "cellseg-input";
@@ -55,7 +63,10 @@ describe("segment function (s3rver + model server)", () => {
     // The SDK signs with s3rver's credentials; Lambda would give the function its role's.
     process.env.AWS_ACCESS_KEY_ID = LOCAL_S3_CREDENTIALS.accessKeyId;
     process.env.AWS_SECRET_ACCESS_KEY = LOCAL_S3_CREDENTIALS.secretAccessKey;
-    [s3, server] = await Promise.all([startLocalS3([INPUT_BUCKET, OUTPUT_BUCKET]), startModelServer({ CELLSEG_MAX_QUEUE: "64" })]);
+    [s3, server] = await Promise.all([
+      startLocalS3([INPUT_BUCKET, OUTPUT_BUCKET]),
+      startModelServer({ CELLSEG_MAX_QUEUE: "64" }),
+    ]);
     proxy = await FaultProxy.start(server.url);
     client = localS3Client(s3);
     png = await readFile(path.join(TRAIN_IMAGES, `${IMAGE_ID}.png`));
@@ -126,7 +137,8 @@ describe("segment function (s3rver + model server)", () => {
 
   async function succeeded(jobId: string, fileName: string) {
     const job = await status(jobId, fileName);
-    if (job.status !== "succeeded") throw new Error(`job ${jobId}/${fileName} is ${job.status}: ${JSON.stringify(job)}`);
+    if (job.status !== "succeeded")
+      throw new Error(`job ${jobId}/${fileName} is ${job.status}: ${JSON.stringify(job)}`);
     return job;
   }
 
@@ -135,14 +147,20 @@ describe("segment function (s3rver + model server)", () => {
     const values = new Map<string, number[]>();
     for (const line of stdout.join("").split("\n")) {
       if (!line.includes('"_aws"')) continue;
-      const doc = JSON.parse(line) as { _aws: { CloudWatchMetrics: { Metrics: { Name: string }[] }[] } } & Record<string, number | number[]>;
-      for (const { Name } of doc._aws.CloudWatchMetrics[0].Metrics) values.set(Name, [...(values.get(Name) ?? []), ...[doc[Name]].flat()]);
+      const doc = JSON.parse(line) as { _aws: { CloudWatchMetrics: { Metrics: { Name: string }[] }[] } } & Record<
+        string,
+        number | number[]
+      >;
+      for (const { Name } of doc._aws.CloudWatchMetrics[0].Metrics)
+        values.set(Name, [...(values.get(Name) ?? []), ...[doc[Name]].flat()]);
     }
     return values;
   }
 
   /** Every result format is valid and agrees with the others. */
-  async function expectValidResults(job: Extract<JobStatus, { status: "succeeded" }>): Promise<{ masks: BinaryMask[]; tiles: number[] }> {
+  async function expectValidResults(
+    job: Extract<JobStatus, { status: "succeeded" }>,
+  ): Promise<{ masks: BinaryMask[]; tiles: number[] }> {
     const text = async (key: string) => new TextDecoder().decode((await read(OUTPUT_BUCKET, key)).body);
     const document = instancesDocumentSchema.parse(JSON.parse(await text(job.results.instances)));
     const { width, height } = document;
@@ -166,7 +184,10 @@ describe("segment function (s3rver + model server)", () => {
     expect(overlaps).toBe(0);
 
     // COCO: the same masks, column-major RLE.
-    const coco = JSON.parse(await text(job.results.coco)) as { images: { id: string; width: number; height: number }[]; annotations: { id: number; segmentation: { size: [number, number]; counts: string }; area: number }[] };
+    const coco = JSON.parse(await text(job.results.coco)) as {
+      images: { id: string; width: number; height: number }[];
+      annotations: { id: number; segmentation: { size: [number, number]; counts: string }; area: number }[];
+    };
     expect(coco.images).toEqual([expect.objectContaining({ id: job.imageId, width, height })]);
     expect(coco.annotations).toHaveLength(masks.length);
     coco.annotations.forEach((annotation, i) => {
@@ -178,19 +199,40 @@ describe("segment function (s3rver + model server)", () => {
     const labels = await decodeImage((await read(OUTPUT_BUCKET, job.results.labels)).body);
     expect(labels).toMatchObject({ width, height, bitDepth: 16 });
     masks.forEach((mask, i) => {
-      for (const pixel of maskPixelIndices(mask)) if (labels.pixels[pixel] !== i + 1) throw new Error(`label ${labels.pixels[pixel]} at ${pixel}, expected ${i + 1}`);
+      for (const pixel of maskPixelIndices(mask))
+        if (labels.pixels[pixel] !== i + 1)
+          throw new Error(`label ${labels.pixels[pixel]} at ${pixel}, expected ${i + 1}`);
     });
     expect(Array.from(labels.pixels).reduce((a, b) => Math.max(a, b), 0)).toBe(masks.length);
-    expect(await sharp((await read(OUTPUT_BUCKET, job.results.overlay)).body).metadata()).toMatchObject({ width, height, format: "png", channels: 3 });
+    expect(await sharp((await read(OUTPUT_BUCKET, job.results.overlay)).body).metadata()).toMatchObject({
+      width,
+      height,
+      format: "png",
+      channels: 3,
+    });
     // Preview: the image alone, 8-bit grey, for viewers that cannot read the upload (TIFF, 16-bit).
-    expect(await sharp((await read(OUTPUT_BUCKET, job.results.preview!)).body).metadata()).toMatchObject({ width, height, format: "png", channels: 1, depth: "uchar" });
+    expect(await sharp((await read(OUTPUT_BUCKET, job.results.preview!)).body).metadata()).toMatchObject({
+      width,
+      height,
+      format: "png",
+      channels: 1,
+      depth: "uchar",
+    });
 
     // Measurements: a row per cell named by its label; the summary; an outline per cell.
     const measurements = parse(await text(job.results.measurements!), { columns: true }) as Record<string, string>[];
-    expect(measurements.map((row) => [row.image_id, Number(row.cell_id), Number(row.area_px)])).toEqual(masks.map((mask, i) => [job.imageId, i + 1, maskArea(mask)]));
+    expect(measurements.map((row) => [row.image_id, Number(row.cell_id), Number(row.area_px)])).toEqual(
+      masks.map((mask, i) => [job.imageId, i + 1, maskArea(mask)]),
+    );
     const [summary] = parse(await text(job.results.summary!), { columns: true }) as Record<string, string>[];
-    expect(summary).toMatchObject({ image_id: job.imageId, file_name: path.basename(job.fileName), cell_count: String(masks.length) });
-    const outlines = JSON.parse(await text(job.results.outlines!)) as { features: { properties: { cell_id: number } }[] };
+    expect(summary).toMatchObject({
+      image_id: job.imageId,
+      file_name: path.basename(job.fileName),
+      cell_count: String(masks.length),
+    });
+    const outlines = JSON.parse(await text(job.results.outlines!)) as {
+      features: { properties: { cell_id: number } }[];
+    };
     expect(outlines.features.map((feature) => feature.properties.cell_id)).toEqual(masks.map((_, i) => i + 1));
     return { masks, tiles: document.instances.map((i) => i.tile) };
   }
@@ -219,11 +261,20 @@ describe("segment function (s3rver + model server)", () => {
     expect(Object.values(job.cellsPerType).reduce((a, b) => a + b, 0)).toBe(job.cells);
     expect(job.timings.inferenceMs).toBeGreaterThan(0);
     expect(job.timings.totalMs).toBeGreaterThanOrEqual(job.timings.segmentMs);
-    expect(job.results.coco).toMatch(new RegExp(`^output/job-1/plate 1/a01 \\(copy\\)\\.png/runs/${job.runId}/coco\\.json$`));
+    expect(job.results.coco).toMatch(
+      new RegExp(`^output/job-1/plate 1/a01 \\(copy\\)\\.png/runs/${job.runId}/coco\\.json$`),
+    );
     await expectValidResults(job);
     // Observability: the job's log line and its metrics.
     const logLine = stdout.flatMap((chunk) => chunk.split("\n")).find((line) => line.includes('"job succeeded"'));
-    expect(JSON.parse(logLine!)).toMatchObject({ level: "INFO", service: "cellseg-segment", jobId: "job-1", cells: job.cells, tiles: 1, function_name: "cellseg-segment" });
+    expect(JSON.parse(logLine!)).toMatchObject({
+      level: "INFO",
+      service: "cellseg-segment",
+      jobId: "job-1",
+      cells: job.cells,
+      tiles: 1,
+      function_name: "cellseg-segment",
+    });
     const metrics = publishedMetrics();
     expect(metrics.get("JobSucceeded")).toEqual([1]);
     expect(metrics.get("TilesProcessed")).toEqual([1]);
@@ -233,8 +284,16 @@ describe("segment function (s3rver + model server)", () => {
 
   it("measures in micrometres at the pixel size the job was created with", async () => {
     // Prepare: the manifest POST /v1/jobs writes.
-    const manifest = { schemaVersion: 1, jobId: "job-um", createdAt: new Date().toISOString(), files: ["a.png"], pixelSizeUm: 0.5 };
-    await client.send(new PutObjectCommand({ Bucket: OUTPUT_BUCKET, Key: "jobs/job-um/job.json", Body: JSON.stringify(manifest) }));
+    const manifest = {
+      schemaVersion: 1,
+      jobId: "job-um",
+      createdAt: new Date().toISOString(),
+      files: ["a.png"],
+      pixelSizeUm: 0.5,
+    };
+    await client.send(
+      new PutObjectCommand({ Bucket: OUTPUT_BUCKET, Key: "jobs/job-um/job.json", Body: JSON.stringify(manifest) }),
+    );
     const object = await upload("input/job-um/a.png", png);
 
     // Act
@@ -243,7 +302,9 @@ describe("segment function (s3rver + model server)", () => {
     // Assess
     const job = await succeeded("job-um", "a.png");
     expect(job.pixelSizeUm).toBe(0.5);
-    const rows = parse(Buffer.from((await read(OUTPUT_BUCKET, job.results.measurements!)).body), { columns: true }) as Record<string, string>[];
+    const rows = parse(Buffer.from((await read(OUTPUT_BUCKET, job.results.measurements!)).body), {
+      columns: true,
+    }) as Record<string, string>[];
     expect(rows.length).toBe(job.cells);
     for (const row of rows) {
       expect(row.pixel_size_um).toBe("0.5");
@@ -258,7 +319,9 @@ describe("segment function (s3rver + model server)", () => {
     const segment = segmentFunction();
     await segment(record);
     const first = await succeeded("job-dup", "a.png");
-    const resultTags = await Promise.all(Object.values(first.results).map(async (key) => (await read(OUTPUT_BUCKET, key)).etag));
+    const resultTags = await Promise.all(
+      Object.values(first.results).map(async (key) => (await read(OUTPUT_BUCKET, key)).etag),
+    );
     const calls = proxy.invocations;
 
     // Act
@@ -270,7 +333,9 @@ describe("segment function (s3rver + model server)", () => {
     expect(third).toEqual({ batchItemFailures: [] });
     expect(proxy.invocations).toBe(calls);
     expect(await status("job-dup", "a.png")).toEqual(first);
-    expect(await Promise.all(Object.values(first.results).map(async (key) => (await read(OUTPUT_BUCKET, key)).etag))).toEqual(resultTags);
+    expect(
+      await Promise.all(Object.values(first.results).map(async (key) => (await read(OUTPUT_BUCKET, key)).etag)),
+    ).toEqual(resultTags);
     expect(publishedMetrics().get("DuplicateEvent")).toEqual([1, 1]);
   });
 
@@ -282,7 +347,11 @@ describe("segment function (s3rver + model server)", () => {
 
     // Act
     const response = await segment(one, two);
-    const retried = await Promise.all(response.batchItemFailures.map(({ itemIdentifier }) => segment(redelivered([one, two].find((r) => r.messageId === itemIdentifier)!))));
+    const retried = await Promise.all(
+      response.batchItemFailures.map(({ itemIdentifier }) =>
+        segment(redelivered([one, two].find((r) => r.messageId === itemIdentifier)!)),
+      ),
+    );
 
     // Assess: the second delivery either saw the finished run or found it claimed and went back to the queue.
     expect(response.batchItemFailures.length).toBeLessThanOrEqual(1);
@@ -308,9 +377,16 @@ describe("segment function (s3rver + model server)", () => {
     expect(response.batchItemFailures).toEqual([]);
     expect(await status("job-bad", "corrupt.png")).toMatchObject({
       status: "failed",
-      error: { code: "invalid_image", retryable: false, message: "Unsupported image format: expected PNG, TIFF or JPEG" },
+      error: {
+        code: "invalid_image",
+        retryable: false,
+        message: "Unsupported image format: expected PNG, TIFF or JPEG",
+      },
     });
-    expect(await status("job-bad", "truncated.png")).toMatchObject({ status: "failed", error: { code: "invalid_image", message: expect.stringMatching(/Cannot read the PNG image/) } });
+    expect(await status("job-bad", "truncated.png")).toMatchObject({
+      status: "failed",
+      error: { code: "invalid_image", message: expect.stringMatching(/Cannot read the PNG image/) },
+    });
     await expectValidResults(await succeeded("job-bad", "good.png"));
     // A duplicate delivery neither decodes it again nor sends it on to the dead-letter queue.
     expect(retry.batchItemFailures).toEqual([]);
@@ -318,14 +394,20 @@ describe("segment function (s3rver + model server)", () => {
     expect(await status("job-bad", "corrupt.png")).toMatchObject({ attempt: 1 });
     expect(publishedMetrics().get("PoisonImage")).toEqual([1, 1]);
     // Nothing is deleted from the input.
-    for (const object of [corrupt, truncated, good]) expect((await read(INPUT_BUCKET, object.key)).etag).toBe(`"${object.etag}"`);
+    for (const object of [corrupt, truncated, good])
+      expect((await read(INPUT_BUCKET, object.key)).etag).toBe(`"${object.etag}"`);
   });
 
   it("rides out throttling, server errors and a hung request with retries", async () => {
     // Prepare
     const object = await upload("input/job-flaky/a.png", crops[0]);
     proxy.inject(
-      { kind: "status", status: 503, headers: { "Retry-After": "0" }, body: '{"error":{"code":"queue_full","message":"busy"}}' },
+      {
+        kind: "status",
+        status: 503,
+        headers: { "Retry-After": "0" },
+        body: '{"error":{"code":"queue_full","message":"busy"}}',
+      },
       { kind: "status", status: 500 },
       { kind: "hang" },
     );
@@ -354,7 +436,11 @@ describe("segment function (s3rver + model server)", () => {
 
     // Assess
     expect(down.batchItemFailures).toEqual([{ itemIdentifier: record.messageId }]);
-    expect(failed).toMatchObject({ status: "failed", attempt: 1, error: { code: "endpoint_unavailable", retryable: true, message: expect.stringMatching(/answered 503/) } });
+    expect(failed).toMatchObject({
+      status: "failed",
+      attempt: 1,
+      error: { code: "endpoint_unavailable", retryable: true, message: expect.stringMatching(/answered 503/) },
+    });
     expect(recovered).toEqual({ batchItemFailures: [] });
     const job = await succeeded("job-down", "a.png");
     expect(job.attempt).toBe(2);
@@ -365,7 +451,11 @@ describe("segment function (s3rver + model server)", () => {
   it("does not retry a request the endpoint refuses, and fails the job for good", async () => {
     // Prepare
     const object = await upload("input/job-refused/a.png", crops[2]);
-    proxy.inject({ kind: "status", status: 400, body: '{"error":{"code":"invalid_request","message":"profile \\"x\\" is not served here"}}' });
+    proxy.inject({
+      kind: "status",
+      status: 400,
+      body: '{"error":{"code":"invalid_request","message":"profile \\"x\\" is not served here"}}',
+    });
 
     // Act
     const response = await segmentFunction()(objectCreatedRecord(object));
@@ -375,7 +465,11 @@ describe("segment function (s3rver + model server)", () => {
     expect(proxy.invocations).toBe(1);
     expect(await status("job-refused", "a.png")).toMatchObject({
       status: "failed",
-      error: { code: "endpoint_rejected", retryable: false, message: 'the endpoint answered 400 invalid_request: profile "x" is not served here' },
+      error: {
+        code: "endpoint_rejected",
+        retryable: false,
+        message: 'the endpoint answered 400 invalid_request: profile "x" is not served here',
+      },
     });
   });
 
@@ -405,10 +499,15 @@ describe("segment function (s3rver + model server)", () => {
     const otherBucket = objectCreatedRecord({ ...outside, bucket: "someone-elses-bucket" });
 
     // Act
-    const response = await deployedHandler(sqsEvent(s3TestEventRecord(), objectCreatedRecord(outside), notJson, otherBucket), lambdaContext());
+    const response = await deployedHandler(
+      sqsEvent(s3TestEventRecord(), objectCreatedRecord(outside), notJson, otherBucket),
+      lambdaContext(),
+    );
 
     // Assess: the two malformed messages go back to the queue (then to the DLQ); the others are done.
-    expect(response.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual([notJson.messageId, otherBucket.messageId].sort());
+    expect(response.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual(
+      [notJson.messageId, otherBucket.messageId].sort(),
+    );
     expect(proxy.invocations).toBe(0);
     expect(publishedMetrics().get("IgnoredObject")).toEqual([1]);
   });
@@ -432,7 +531,9 @@ describe("segment function (s3rver + model server)", () => {
     const job = await succeeded("job-large", "slide.tif");
     expect(job).toMatchObject({ width: 3000, height: 2000, tiles: 25 });
     const stitched = await expectValidResults(job);
-    console.info(`large image: ${job.cells} cells from 25 tiles in ${seconds.toFixed(1)} s (inference ${(job.timings.inferenceMs / 1000).toFixed(1)} s)`);
+    console.info(
+      `large image: ${job.cells} cells from 25 tiles in ${seconds.toFixed(1)} s (inference ${(job.timings.inferenceMs / 1000).toFixed(1)} s)`,
+    );
 
     // Cells whole in two neighbouring tiles, on which both tiles agree (IoU > 0.5), are the ones a naive
     // merge would keep twice. The results that lie mostly inside such a pair must all come from one tile:
@@ -445,7 +546,12 @@ describe("segment function (s3rver + model server)", () => {
       // Whole: not touching an edge of the tile that is inside the image.
       const whole = masks.filter((mask) => {
         const [x1, y1, x2, y2] = maskBox(mask);
-        return !((x1 === 0 && tile.x > 0) || (y1 === 0 && tile.y > 0) || (x2 === tile.width && tile.x + tile.width < 3000) || (y2 === tile.height && tile.y + tile.height < 2000));
+        return !(
+          (x1 === 0 && tile.x > 0) ||
+          (y1 === 0 && tile.y > 0) ||
+          (x2 === tile.width && tile.x + tile.width < 3000) ||
+          (y2 === tile.height && tile.y + tile.height < 2000)
+        );
       });
       return { tile, masks: whole.map((mask) => toImageFrame(mask, tile, { imageWidth: 3000, imageHeight: 2000 })) };
     });
@@ -467,9 +573,13 @@ describe("segment function (s3rver + model server)", () => {
       const intersection = maskIntersectionArea(a, b);
       return intersection / (maskArea(a) + maskArea(b) - intersection);
     };
-    const matchesPerPair = pairs.map(([a, b]) => stitched.masks.filter((mask) => iou(mask, a) > 0.5 || iou(mask, b) > 0.5).length);
+    const matchesPerPair = pairs.map(
+      ([a, b]) => stitched.masks.filter((mask) => iou(mask, a) > 0.5 || iou(mask, b) > 0.5).length,
+    );
     const histogram = Object.fromEntries([0, 1, 2, 3].map((n) => [n, matchesPerPair.filter((k) => k === n).length]));
-    console.info(`large image: ${pairs.length} cells seen whole by two tiles; kept 0/1/2/3 times: ${JSON.stringify(histogram)}`);
+    console.info(
+      `large image: ${pairs.length} cells seen whole by two tiles; kept 0/1/2/3 times: ${JSON.stringify(histogram)}`,
+    );
     expect(pairs.length).toBeGreaterThanOrEqual(10);
     // None comes out twice; a naive merge keeps every one of them twice. Exact, not a tolerance: the one of 287
     // that did with the starter model (issue #4) was three tiles drawing a cell at a four-way seam as its core,
@@ -488,9 +598,21 @@ describe("SageMakerEndpoint (InvokeEndpoint against a runtime stand-in and the r
   beforeAll(async () => {
     server = await startModelServer();
     runtime = await startSageMakerRuntime(server.url);
-    const client = new SageMakerRuntimeClient({ endpoint: runtime.url, region: "us-east-1", credentials: { accessKeyId: "test", secretAccessKey: "test" }, maxAttempts: 1 });
-    endpoint = retrying(new SageMakerEndpoint(client, "cellseg-endpoint", { timeoutMs: 30_000 }), { maxAttempts: 4, baseDelayMs: 1, maxDelayMs: 10 });
-    tilePng = await sharp(path.join(TRAIN_IMAGES, `${IMAGE_ID}.png`)).extract({ left: 100, top: 100, width: 200, height: 160 }).png().toBuffer();
+    const client = new SageMakerRuntimeClient({
+      endpoint: runtime.url,
+      region: "us-east-1",
+      credentials: { accessKeyId: "test", secretAccessKey: "test" },
+      maxAttempts: 1,
+    });
+    endpoint = retrying(new SageMakerEndpoint(client, "cellseg-endpoint", { timeoutMs: 30_000 }), {
+      maxAttempts: 4,
+      baseDelayMs: 1,
+      maxDelayMs: 10,
+    });
+    tilePng = await sharp(path.join(TRAIN_IMAGES, `${IMAGE_ID}.png`))
+      .extract({ left: 100, top: 100, width: 200, height: 160 })
+      .png()
+      .toBuffer();
   });
 
   afterAll(async () => {
@@ -504,7 +626,10 @@ describe("SageMakerEndpoint (InvokeEndpoint against a runtime stand-in and the r
     let retries = 0;
 
     // Act
-    const answer = await endpoint.invoke({ image: tilePng, tileOrigin: { x: 704, y: 520 } }, { onRetry: () => retries++ });
+    const answer = await endpoint.invoke(
+      { image: tilePng, tileOrigin: { x: 704, y: 520 } },
+      { onRetry: () => retries++ },
+    );
 
     // Assess
     expect(answer).toMatchObject({ width: 200, height: 160, tileOrigin: { x: 704, y: 520 }, profile: "fast" });
@@ -517,7 +642,9 @@ describe("SageMakerEndpoint (InvokeEndpoint against a runtime stand-in and the r
     const calls = runtime.calls.length;
 
     // Act
-    const error = await endpoint.invoke({ image: new TextEncoder().encode("not an image"), tileOrigin: { x: 0, y: 0 } }).catch((e: unknown) => e);
+    const error = await endpoint
+      .invoke({ image: new TextEncoder().encode("not an image"), tileOrigin: { x: 0, y: 0 } })
+      .catch((e: unknown) => e);
 
     // Assess
     expect(error).toBeInstanceOf(EndpointRejectedError);

@@ -41,12 +41,16 @@ describe("S3Storage (s3rver)", () => {
     }
 
     // Act
-    const size = await storage.putStream("jobs/job-1/results/measurements-x.csv", stream(chunks), { contentType: "text/csv; charset=utf-8" });
+    const size = await storage.putStream("jobs/job-1/results/measurements-x.csv", stream(chunks), {
+      contentType: "text/csv; charset=utf-8",
+    });
     const empty = await storage.putStream("jobs/job-1/results/empty.csv", stream([]));
 
     // Assess
     expect(size).toBe(12 << 20);
-    expect(Buffer.from((await storage.get("jobs/job-1/results/measurements-x.csv"))!.body).equals(Buffer.concat(chunks))).toBe(true);
+    expect(
+      Buffer.from((await storage.get("jobs/job-1/results/measurements-x.csv"))!.body).equals(Buffer.concat(chunks)),
+    ).toBe(true);
     expect(empty).toBe(0);
     expect(await storage.head("jobs/job-1/results/empty.csv")).toBeUndefined();
     const streamed = await storage.getStream("jobs/job-1/results/measurements-x.csv");
@@ -72,12 +76,16 @@ describe("S3Storage (s3rver)", () => {
 
   it("creates an object only if absent (If-None-Match: *), for exactly one of concurrent creators", async () => {
     // Act
-    const created = await Promise.all(Array.from({ length: 8 }, (_, i) => storage.createIfAbsent("claims/000000.json", `{"owner":${i}}`)));
+    const created = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => storage.createIfAbsent("claims/000000.json", `{"owner":${i}}`)),
+    );
     const again = await storage.createIfAbsent("claims/000000.json", "{}");
 
     // Assess
     expect(created.filter(Boolean)).toHaveLength(1);
     expect(again).toBe(false);
-    expect(new TextDecoder().decode((await storage.get("claims/000000.json"))!.body)).toBe(`{"owner":${created.indexOf(true)}}`);
+    expect(new TextDecoder().decode((await storage.get("claims/000000.json"))!.body)).toBe(
+      `{"owner":${created.indexOf(true)}}`,
+    );
   });
 });

@@ -24,13 +24,22 @@ import { SageMakerAsyncEndpoint } from "../../functions/pipeline/endpoint/sagema
 import { wirePipeline } from "../../functions/pipeline/wiring";
 import { LOCAL_S3_CREDENTIALS, localS3Client, startLocalS3, type LocalS3 } from "../support/local-s3";
 import { startModelServer, type ModelServer } from "../support/model-server";
-import { containerAt, startSageMakerAsyncRuntime, type Container, type SageMakerAsyncRuntime } from "../support/sagemaker-async-runtime";
+import {
+  containerAt,
+  startSageMakerAsyncRuntime,
+  type Container,
+  type SageMakerAsyncRuntime,
+} from "../support/sagemaker-async-runtime";
 import { TRAIN_IMAGES } from "./helpers";
 
 const ENDPOINT_NAME = "cellseg-async";
 const REQUEST_BUCKET = "cellseg-async";
 const RESULT_BUCKET = "cellseg-async-results";
-const TILE: TileRequest = { image: new TextEncoder().encode("tile bytes"), tileOrigin: { x: 704, y: 520 }, profile: "fast" };
+const TILE: TileRequest = {
+  image: new TextEncoder().encode("tile bytes"),
+  tileOrigin: { x: 704, y: 520 },
+  profile: "fast",
+};
 
 /** What a container answers for TILE: enough to tell that the answer went through unchanged. */
 const ANSWER: InvocationResponse = {
@@ -47,7 +56,9 @@ const ANSWER: InvocationResponse = {
 };
 
 /** Starts s3rver with the two buckets and the stand-in, which asks `container` for each answer. */
-async function startAsyncInference(container: Container): Promise<{ s3: LocalS3; client: S3Client; runtime: SageMakerAsyncRuntime; sagemaker: SageMakerRuntimeClient }> {
+async function startAsyncInference(
+  container: Container,
+): Promise<{ s3: LocalS3; client: S3Client; runtime: SageMakerAsyncRuntime; sagemaker: SageMakerRuntimeClient }> {
   const s3 = await startLocalS3([REQUEST_BUCKET, RESULT_BUCKET]);
   const client = localS3Client(s3);
   const runtime = await startSageMakerAsyncRuntime({
@@ -58,13 +69,20 @@ async function startAsyncInference(container: Container): Promise<{ s3: LocalS3;
     container,
     pickUpDelayMs: 50,
   });
-  const sagemaker = new SageMakerRuntimeClient({ endpoint: runtime.url, region: "us-east-1", credentials: { accessKeyId: "test", secretAccessKey: "test" }, maxAttempts: 1 });
+  const sagemaker = new SageMakerRuntimeClient({
+    endpoint: runtime.url,
+    region: "us-east-1",
+    credentials: { accessKeyId: "test", secretAccessKey: "test" },
+    maxAttempts: 1,
+  });
   return { s3, client, runtime, sagemaker };
 }
 
 /** Every object left in the two buckets. */
 async function leftovers(client: S3Client): Promise<string[]> {
-  const lists = await Promise.all([REQUEST_BUCKET, RESULT_BUCKET].map((bucket) => new S3Storage(client, bucket).list("")));
+  const lists = await Promise.all(
+    [REQUEST_BUCKET, RESULT_BUCKET].map((bucket) => new S3Storage(client, bucket).list("")),
+  );
   return lists.flat().map((object) => object.key);
 }
 
@@ -143,7 +161,13 @@ describe("SageMakerAsyncEndpoint (s3rver + an InvokeEndpointAsync stand-in)", ()
     {
       failure: "the container's refusal",
       answer: json(400, { error: { code: "invalid_image", message: "not a PNG, TIFF or JPEG" } }),
-      expected: { type: EndpointRejectedError, status: 400, code: "invalid_image", retryable: false, message: /answered 400 invalid_image: not a PNG/ },
+      expected: {
+        type: EndpointRejectedError,
+        status: 400,
+        code: "invalid_image",
+        retryable: false,
+        message: /answered 400 invalid_image: not a PNG/,
+      },
     },
     {
       failure: "the container's overload",
@@ -153,7 +177,12 @@ describe("SageMakerAsyncEndpoint (s3rver + an InvokeEndpointAsync stand-in)", ()
     {
       failure: "an error body that is not the container's",
       answer: { status: 502, body: "<html>Bad Gateway</html>" },
-      expected: { type: EndpointUnavailableError, status: undefined, retryable: true, message: /async endpoint failed \(s3:\/\/cellseg-async-results\/failures\/.*-error\.out\): <html>Bad Gateway/ },
+      expected: {
+        type: EndpointUnavailableError,
+        status: undefined,
+        retryable: true,
+        message: /async endpoint failed \(s3:\/\/cellseg-async-results\/failures\/.*-error\.out\): <html>Bad Gateway/,
+      },
     },
   ])("turns a failure object holding $failure into $expected.type.name", async ({ answer, expected }) => {
     // Prepare
@@ -183,7 +212,9 @@ describe("SageMakerAsyncEndpoint (s3rver + an InvokeEndpointAsync stand-in)", ()
 
     // Assess
     expect(error).toBeInstanceOf(EndpointUnavailableError);
-    expect((error as Error).message).toMatch(/did not answer within 1000 ms: it may still be starting an instance after scaling to zero/);
+    expect((error as Error).message).toMatch(
+      /did not answer within 1000 ms: it may still be starting an instance after scaling to zero/,
+    );
     expect(runtime.calls.at(-1)).toMatchObject({ requestTtlSeconds: 60, invocationTimeoutSeconds: 1 });
     expect(await leftovers(client)).toEqual([]);
   });
@@ -240,7 +271,9 @@ describe("SageMakerAsyncEndpoint (s3rver + an InvokeEndpointAsync stand-in)", ()
     let retries = 0;
 
     // Act
-    const answer = await retrying(endpoint(), { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 5 }).invoke(TILE, { onRetry: () => retries++ });
+    const answer = await retrying(endpoint(), { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 5 }).invoke(TILE, {
+      onRetry: () => retries++,
+    });
 
     // Assess
     expect(answer).toEqual(ANSWER);
@@ -307,7 +340,10 @@ describe("wirePipeline with ENDPOINT_MODE=async (S3_ENDPOINT_URL to s3rver)", ()
     // Assess
     expect(endpoint.name).toBe("sagemaker-async:cellseg-async");
     expect(answer).toEqual(ANSWER);
-    expect(runtime.calls.at(-1)).toMatchObject({ inputLocation: expect.stringMatching(/^s3:\/\/cellseg-async\/wired\/requests\//), requestTtlSeconds: 600 });
+    expect(runtime.calls.at(-1)).toMatchObject({
+      inputLocation: expect.stringMatching(/^s3:\/\/cellseg-async\/wired\/requests\//),
+      requestTtlSeconds: 600,
+    });
     expect(await leftovers(client)).toEqual([]);
   });
 
@@ -325,14 +361,31 @@ describe("wirePipeline with ENDPOINT_MODE=async (S3_ENDPOINT_URL to s3rver)", ()
       ASYNC_POLL_MAX_MS: "50",
     });
     const key = "input/job-cold/a.png";
-    const png = await sharp(path.join(TRAIN_IMAGES, "2025512a5956.png")).extract({ left: 0, top: 0, width: 96, height: 64 }).png().toBuffer();
+    const png = await sharp(path.join(TRAIN_IMAGES, "2025512a5956.png"))
+      .extract({ left: 0, top: 0, width: 96, height: 64 })
+      .png()
+      .toBuffer();
     await client.send(new PutObjectCommand({ Bucket: REQUEST_BUCKET, Key: key, Body: png }));
     const head = await client.send(new HeadObjectCommand({ Bucket: REQUEST_BUCKET, Key: key }));
-    const record = objectCreatedRecord({ bucket: REQUEST_BUCKET, key, etag: head.ETag!.replaceAll('"', ""), size: png.length });
+    const record = objectCreatedRecord({
+      bucket: REQUEST_BUCKET,
+      key,
+      etag: head.ETag!.replaceAll('"', ""),
+      size: png.length,
+    });
     const returned: { receiptHandle: string; seconds: number }[] = [];
-    const visibility = { returnIn: async (message: DeliveredMessage, seconds: number) => void returned.push({ receiptHandle: message.receiptHandle, seconds }) };
-    const observability = { logger: new Logger({ logLevel: "SILENT" }), metrics: new Metrics({ namespace: "test", serviceName: "test" }) };
-    const segment = createSegmentHandler(wirePipeline(config, observability.logger), observability, { visibility, delaySeconds: config.endpoint.kind === "sagemaker-async" ? config.endpoint.retryDelaySeconds : -1 });
+    const visibility = {
+      returnIn: async (message: DeliveredMessage, seconds: number) =>
+        void returned.push({ receiptHandle: message.receiptHandle, seconds }),
+    };
+    const observability = {
+      logger: new Logger({ logLevel: "SILENT" }),
+      metrics: new Metrics({ namespace: "test", serviceName: "test" }),
+    };
+    const segment = createSegmentHandler(wirePipeline(config, observability.logger), observability, {
+      visibility,
+      delaySeconds: config.endpoint.kind === "sagemaker-async" ? config.endpoint.retryDelaySeconds : -1,
+    });
     runtime.cold();
 
     // Act
@@ -355,7 +408,13 @@ describe("SageMakerAsyncEndpoint with the real model container", () => {
     server = await startModelServer();
     let sagemaker: SageMakerRuntimeClient;
     ({ s3, client, runtime, sagemaker } = await startAsyncInference(containerAt(server.url)));
-    endpoint = new SageMakerAsyncEndpoint(sagemaker, client, ENDPOINT_NAME, { bucket: REQUEST_BUCKET, prefix: "async/", timeoutMs: 60_000, firstPollMs: 50, maxPollMs: 500 });
+    endpoint = new SageMakerAsyncEndpoint(sagemaker, client, ENDPOINT_NAME, {
+      bucket: REQUEST_BUCKET,
+      prefix: "async/",
+      timeoutMs: 60_000,
+      firstPollMs: 50,
+      maxPollMs: 500,
+    });
   });
 
   afterAll(async () => {
@@ -366,7 +425,10 @@ describe("SageMakerAsyncEndpoint with the real model container", () => {
 
   it("segments a tile through S3 and the queue", async () => {
     // Prepare
-    const png = await sharp(path.join(TRAIN_IMAGES, "2025512a5956.png")).extract({ left: 100, top: 100, width: 200, height: 160 }).png().toBuffer();
+    const png = await sharp(path.join(TRAIN_IMAGES, "2025512a5956.png"))
+      .extract({ left: 100, top: 100, width: 200, height: 160 })
+      .png()
+      .toBuffer();
 
     // Act
     const answer = await endpoint.invoke({ image: png, tileOrigin: { x: 704, y: 520 } });
@@ -378,7 +440,9 @@ describe("SageMakerAsyncEndpoint with the real model container", () => {
 
   it("turns the container's refusal of a non-image into an EndpointRejectedError with its code", async () => {
     // Act
-    const error = await endpoint.invoke({ image: new TextEncoder().encode("not an image"), tileOrigin: { x: 0, y: 0 } }).catch((e: unknown) => e);
+    const error = await endpoint
+      .invoke({ image: new TextEncoder().encode("not an image"), tileOrigin: { x: 0, y: 0 } })
+      .catch((e: unknown) => e);
 
     // Assess
     expect(error).toBeInstanceOf(EndpointRejectedError);

@@ -13,10 +13,16 @@ const hasPytest = () => {
 };
 
 // The training package's own tests (training/tests); .ci/run installs torch and pytest.
-describe.skipIf(!hasTorch() || !hasPytest())("training package pytest suite (skipped: no torch or pytest for /usr/bin/python3)", () => {
-  it("passes", async () => {
-    const { stdout } = await promisify(execFile)(PYTHON, ["-m", "pytest", "tests", "-q", "-p", "no:cacheprovider"], { cwd: TRAINING, maxBuffer: 16 << 20 });
-    expect(stdout).toMatch(/\d+ passed/);
-    expect(stdout).not.toMatch(/failed|error/i);
-  }, 300_000);
-});
+describe.skipIf(!hasTorch() || !hasPytest())(
+  "training package pytest suite (skipped: no torch or pytest for /usr/bin/python3)",
+  () => {
+    it("passes", async () => {
+      const { stdout } = await promisify(execFile)(PYTHON, ["-m", "pytest", "tests", "-q", "-p", "no:cacheprovider"], {
+        cwd: TRAINING,
+        maxBuffer: 16 << 20,
+      });
+      expect(stdout).toMatch(/\d+ passed/);
+      expect(stdout).not.toMatch(/failed|error/i);
+    }, 300_000);
+  },
+);

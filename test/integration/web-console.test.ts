@@ -31,7 +31,9 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const hasChromium = existsSync(CHROMIUM);
 if (!hasChromium) {
   // vitest shows a skipped test without its reason: say it, and how to have it run.
-  console.warn(`web console tests skipped: no Chromium at ${CHROMIUM} (CHROMIUM_PATH). Install it with\n  apt-get install -y chromium`);
+  console.warn(
+    `web console tests skipped: no Chromium at ${CHROMIUM} (CHROMIUM_PATH). Install it with\n  apt-get install -y chromium`,
+  );
 }
 
 // Two shsy5y images, a dense one and a sparse one: real images, read in place.
@@ -47,10 +49,21 @@ interface Service {
 }
 
 /** `npm start`'s entry on a free port, using the test's model server; resolves with the console's URL it prints. */
-async function startService(modelServerUrl: string, dataDirectory: string, env: Record<string, string> = {}): Promise<Service> {
+async function startService(
+  modelServerUrl: string,
+  dataDirectory: string,
+  env: Record<string, string> = {},
+): Promise<Service> {
   const child = spawn(process.execPath, ["--import", "tsx", "functions/local/main.ts"], {
     cwd: REPO_ROOT,
-    env: { ...process.env, PORT: "0", MODEL_SERVER_URL: modelServerUrl, CELLSEG_DATA_DIR: dataDirectory, POWERTOOLS_LOG_LEVEL: "WARN", ...env },
+    env: {
+      ...process.env,
+      PORT: "0",
+      MODEL_SERVER_URL: modelServerUrl,
+      CELLSEG_DATA_DIR: dataDirectory,
+      POWERTOOLS_LOG_LEVEL: "WARN",
+      ...env,
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   const output: string[] = [];
@@ -61,7 +74,9 @@ async function startService(modelServerUrl: string, dataDirectory: string, env: 
       const printed = /^\s*web console\s+(http\S+)/.exec(line);
       if (printed) resolve(printed[1]!);
     });
-    child.once("exit", (code) => reject(new Error(`npm start exited (${code}) before printing the console's URL:\n${output.join("\n")}`)));
+    child.once("exit", (code) =>
+      reject(new Error(`npm start exited (${code}) before printing the console's URL:\n${output.join("\n")}`)),
+    );
   });
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   return {
@@ -99,17 +114,27 @@ interface PageCanvas {
   width: number;
   height: number;
   toDataURL(type: "image/png"): string;
-  getContext(kind: "2d"): { getImageData(x: number, y: number, width: number, height: number): { data: Uint8ClampedArray } };
+  getContext(kind: "2d"): {
+    getImageData(x: number, y: number, width: number, height: number): { data: Uint8ClampedArray };
+  };
 }
 
 /** Drops files on the upload zone as a user's drag and drop does: a `drop` event carrying them. */
 async function dropFiles(page: Page, files: { name: string; bytes: Buffer; type: string }[]): Promise<void> {
-  const transfer = await page.evaluateHandle((payload) => {
-    const page = globalThis as unknown as PageGlobals;
-    const data = new page.DataTransfer();
-    for (const file of payload) data.items.add(new page.File([Uint8Array.from(page.atob(file.base64), (c) => c.charCodeAt(0))], file.name, { type: file.type }));
-    return data;
-  }, files.map((file) => ({ name: file.name, type: file.type, base64: file.bytes.toString("base64") })));
+  const transfer = await page.evaluateHandle(
+    (payload) => {
+      const page = globalThis as unknown as PageGlobals;
+      const data = new page.DataTransfer();
+      for (const file of payload)
+        data.items.add(
+          new page.File([Uint8Array.from(page.atob(file.base64), (c) => c.charCodeAt(0))], file.name, {
+            type: file.type,
+          }),
+        );
+      return data;
+    },
+    files.map((file) => ({ name: file.name, type: file.type, base64: file.bytes.toString("base64") })),
+  );
   await page.dispatchEvent("[data-testid=upload-zone]", "drop", { dataTransfer: transfer });
 }
 
@@ -121,7 +146,10 @@ async function cellPoint(page: Page, document: InstancesDocument, index: number)
   const y = mask.top + Math.floor(inside / mask.width);
   const box = (await page.locator("[data-testid=result-canvas]").boundingBox())!;
   const scale = Math.min(box.width / document.width, box.height / document.height);
-  return { x: box.x + (box.width - document.width * scale) / 2 + (x + 0.5) * scale, y: box.y + (box.height - document.height * scale) / 2 + (y + 0.5) * scale };
+  return {
+    x: box.x + (box.width - document.width * scale) / 2 + (x + 0.5) * scale,
+    y: box.y + (box.height - document.height * scale) / 2 + (y + 0.5) * scale,
+  };
 }
 
 /** Pixels of the canvas in a cell type's colour exactly: outlines drawn (a grey image has none). */
@@ -143,7 +171,11 @@ function typeColouredPixels(page: Page, colour: readonly number[]): Promise<numb
 async function plateFolder(root: string): Promise<{ folder: string; mosaic: { width: number; height: number } }> {
   const folder = path.join(root, "plate-1");
   await mkdir(path.join(folder, "large"), { recursive: true });
-  const grey = (id: string) => sharp(path.join(TRAIN_IMAGES, `${id}.png`)).toColourspace("b-w").raw().toBuffer({ resolveWithObject: true });
+  const grey = (id: string) =>
+    sharp(path.join(TRAIN_IMAGES, `${id}.png`))
+      .toColourspace("b-w")
+      .raw()
+      .toBuffer({ resolveWithObject: true });
   const dense = await grey(DENSE_IMAGE);
   const twelveBit = Uint16Array.from(dense.data, (value) => 200 + value * 12);
   // A Uint16Array's raw pixels are read as 16-bit.
@@ -151,16 +183,24 @@ async function plateFolder(root: string): Promise<{ folder: string; mosaic: { wi
     .toColourspace("grey16")
     .tiff({ compression: "lzw" })
     .toFile(path.join(folder, "A01.tif"));
-  expect(await sharp(path.join(folder, "A01.tif")).metadata()).toMatchObject({ format: "tiff", depth: "ushort", channels: 1 });
+  expect(await sharp(path.join(folder, "A01.tif")).metadata()).toMatchObject({
+    format: "tiff",
+    depth: "ushort",
+    channels: 1,
+  });
   const tile = await grey(SPARSE_IMAGE);
   const { width: tileWidth, height: tileHeight } = tile.info;
   const mosaic = { width: tileWidth * 3, height: tileHeight * 2 };
   const mirrored = (at: number, size: number) => (Math.floor(at / size) % 2 === 0 ? at % size : size - 1 - (at % size));
   const pixels = new Uint8Array(mosaic.width * mosaic.height);
   for (let y = 0; y < mosaic.height; y++) {
-    for (let x = 0; x < mosaic.width; x++) pixels[y * mosaic.width + x] = tile.data[mirrored(y, tileHeight) * tileWidth + mirrored(x, tileWidth)]!;
+    for (let x = 0; x < mosaic.width; x++)
+      pixels[y * mosaic.width + x] = tile.data[mirrored(y, tileHeight) * tileWidth + mirrored(x, tileWidth)]!;
   }
-  await sharp(pixels, { raw: { ...mosaic, channels: 1 } }).toColourspace("b-w").png().toFile(path.join(folder, "large", "mosaic.png"));
+  await sharp(pixels, { raw: { ...mosaic, channels: 1 } })
+    .toColourspace("b-w")
+    .png()
+    .toFile(path.join(folder, "large", "mosaic.png"));
   await writeFile(path.join(folder, "notes.txt"), "plate 1, 20x phase contrast\n");
   await writeFile(path.join(folder, ".DS_Store"), "");
   return { folder, mosaic };
@@ -172,10 +212,19 @@ async function plateFolder(root: string): Promise<{ folder: string; mosaic: { wi
  * service's own drawing aligned to the pixel. `expected` is where the image's top-left corner should be on
  * the canvas, give or take the pixel the page rounds to.
  */
-async function expectOverlayDrawn(page: Page, overlayBytes: Buffer, expected: { x: number; y: number }): Promise<number> {
+async function expectOverlayDrawn(
+  page: Page,
+  overlayBytes: Buffer,
+  expected: { x: number; y: number },
+): Promise<number> {
   const overlay = await sharp(overlayBytes).raw().toBuffer({ resolveWithObject: true });
-  const dataUrl = await page.locator("[data-testid=result-canvas]").evaluate((element) => (element as unknown as PageCanvas).toDataURL("image/png"));
-  const canvas = await sharp(Buffer.from(dataUrl.split(",")[1]!, "base64")).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  const dataUrl = await page
+    .locator("[data-testid=result-canvas]")
+    .evaluate((element) => (element as unknown as PageCanvas).toDataURL("image/png"));
+  const canvas = await sharp(Buffer.from(dataUrl.split(",")[1]!, "base64"))
+    .removeAlpha()
+    .raw()
+    .toBuffer({ resolveWithObject: true });
   const mismatches = (dx: number, dy: number) => {
     let compared = 0;
     let differing = 0;
@@ -188,13 +237,22 @@ async function expectOverlayDrawn(page: Page, overlayBytes: Buffer, expected: { 
         compared++;
         const c = (cy * canvas.info.width + cx) * 3;
         const o = (y * overlay.info.width + x) * overlay.info.channels;
-        if (canvas.data[c] !== overlay.data[o] || canvas.data[c + 1] !== overlay.data[o + 1] || canvas.data[c + 2] !== overlay.data[o + 2]) differing++;
+        if (
+          canvas.data[c] !== overlay.data[o] ||
+          canvas.data[c + 1] !== overlay.data[o + 1] ||
+          canvas.data[c + 2] !== overlay.data[o + 2]
+        )
+          differing++;
       }
     }
     return { compared, differing };
   };
-  const offsets = [-1, 0, 1].flatMap((dy) => [-1, 0, 1].map((dx) => ({ dx: Math.round(expected.x) + dx, dy: Math.round(expected.y) + dy })));
-  const best = offsets.map((offset) => ({ ...offset, ...mismatches(offset.dx, offset.dy) })).sort((a, b) => a.differing - b.differing)[0]!;
+  const offsets = [-1, 0, 1].flatMap((dy) =>
+    [-1, 0, 1].map((dx) => ({ dx: Math.round(expected.x) + dx, dy: Math.round(expected.y) + dy })),
+  );
+  const best = offsets
+    .map((offset) => ({ ...offset, ...mismatches(offset.dx, offset.dy) }))
+    .sort((a, b) => a.differing - b.differing)[0]!;
   expect(best.compared).toBeGreaterThan(100_000);
   expect(best.differing).toBe(0);
   return best.compared;
@@ -211,7 +269,9 @@ describe.skipIf(!hasChromium)("web console in Chromium, against npm start", () =
     modelServer = await startModelServer();
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
     dataDirectory = await mkdtemp(path.join(tmpdir(), "cellseg-console-"));
-    screenshots = process.env.CONSOLE_SCREENSHOT_DIR ? path.resolve(process.env.CONSOLE_SCREENSHOT_DIR) : path.join(dataDirectory, "screenshots");
+    screenshots = process.env.CONSOLE_SCREENSHOT_DIR
+      ? path.resolve(process.env.CONSOLE_SCREENSHOT_DIR)
+      : path.join(dataDirectory, "screenshots");
     await mkdir(screenshots, { recursive: true });
   });
 
@@ -258,10 +318,20 @@ describe.skipIf(!hasChromium)("web console in Chromium, against npm start", () =
     const rows = page.locator("table.files tbody tr");
     await expect.poll(() => rows.count()).toBe(4);
     await expect
-      .poll(async () => [await page.locator("tr[data-state=done]").count(), await page.locator("tr[data-state=failed]").count()], { timeout: 240_000, interval: 1000 })
+      .poll(
+        async () => [
+          await page.locator("tr[data-state=done]").count(),
+          await page.locator("tr[data-state=failed]").count(),
+        ],
+        { timeout: 240_000, interval: 1000 },
+      )
       .toEqual([2, 2]);
-    expect(await page.locator("tr", { hasText: "broken.png" }).locator("td.details").textContent()).toMatch(/Cannot read the PNG image/);
-    expect(await page.locator("tr", { hasText: "cut-off.png" }).locator("td.details").textContent()).toMatch(/the upload was cut off/);
+    expect(await page.locator("tr", { hasText: "broken.png" }).locator("td.details").textContent()).toMatch(
+      /Cannot read the PNG image/,
+    );
+    expect(await page.locator("tr", { hasText: "cut-off.png" }).locator("td.details").textContent()).toMatch(
+      /the upload was cut off/,
+    );
     const jobId = /#\/jobs\/([^/]+)/.exec(page.url())![1]!;
     let view = (await (await fetch(`${service.url}v1/jobs/${jobId}`)).json()) as JobView;
     expect(await page.locator(".badge.state-failed").first().textContent()).toBe("failed");
@@ -270,7 +340,9 @@ describe.skipIf(!hasChromium)("web console in Chromium, against npm start", () =
     // Both results drawn: the cells' count, outlines in the type's colour, a cell under the pointer.
     for (const id of [DENSE_IMAGE, SPARSE_IMAGE]) {
       const image = view.files.find((file) => file.imageId === id)!;
-      const document = (await (await fetch(`${service.url}${image.results!.json!.slice(1)}`)).json()) as InstancesDocument;
+      const document = (await (
+        await fetch(`${service.url}${image.results!.json!.slice(1)}`)
+      ).json()) as InstancesDocument;
       await page.getByRole("button", { name: `View ${image.fileName}` }).click();
       const canvas = page.locator("[data-testid=result-canvas]");
       await expect.poll(() => canvas.getAttribute("data-cells")).toBe(String(image.cells));
@@ -281,8 +353,11 @@ describe.skipIf(!hasChromium)("web console in Chromium, against npm start", () =
       const info = page.locator("[data-testid=cell-info]");
       await expect.poll(() => info.textContent()).toContain(`#${document.instances[0]!.id}`);
       expect(await info.textContent()).toContain(document.instances[0]!.score.toFixed(3));
-      expect(await page.locator("[data-testid=type-counts]").textContent()).toContain(`${document.instances[0]!.cellType} ${image.cells}`);
-      if (id === DENSE_IMAGE) await page.locator(".viewer").screenshot({ path: path.join(screenshots, "console-viewer.png") });
+      expect(await page.locator("[data-testid=type-counts]").textContent()).toContain(
+        `${document.instances[0]!.cellType} ${image.cells}`,
+      );
+      if (id === DENSE_IMAGE)
+        await page.locator(".viewer").screenshot({ path: path.join(screenshots, "console-viewer.png") });
     }
 
     // The keyboard moves between the job's images and toggles the fill.
@@ -301,10 +376,14 @@ describe.skipIf(!hasChromium)("web console in Chromium, against npm start", () =
     view = (await (await fetch(`${service.url}v1/jobs/${jobId}`)).json()) as JobView;
 
     // The job's Kaggle CSV: every segmented image's cells, the corrupt file absent.
-    const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: /Job CSV/ }).click()]);
+    const [download] = await Promise.all([
+      page.waitForEvent("download"),
+      page.getByRole("button", { name: /Job CSV/ }).click(),
+    ]);
     const csv = parseSubmissionCsv(await readFile((await download.path())!));
     expect([...csv.keys()].sort()).toEqual([DENSE_IMAGE, SPARSE_IMAGE, "cut-off"].sort());
-    for (const file of view.files.filter((f) => f.state === "succeeded")) expect(csv.get(file.imageId)?.annotations).toHaveLength(file.cells!);
+    for (const file of view.files.filter((f) => f.state === "succeeded"))
+      expect(csv.get(file.imageId)?.annotations).toHaveLength(file.cells!);
 
     // After a reload the job is still listed, and opens.
     await page.reload();
@@ -312,7 +391,9 @@ describe.skipIf(!hasChromium)("web console in Chromium, against npm start", () =
     await expect.poll(() => page.locator("tr[data-state=done]").count()).toBe(3);
 
     // The cut connection is the one failed request (Chromium also logs it).
-    const cutUpload = (error: string) => /^request: .*\/v1\/uploads\//.test(error) || error === "console: Failed to load resource: net::ERR_CONNECTION_RESET";
+    const cutUpload = (error: string) =>
+      /^request: .*\/v1\/uploads\//.test(error) ||
+      error === "console: Failed to load resource: net::ERR_CONNECTION_RESET";
     expect(errors.some(cutUpload)).toBe(true);
     expect(errors.filter((error) => !cutUpload(error))).toEqual([]);
     await page.unrouteAll({ behavior: "ignoreErrors" });
@@ -320,7 +401,10 @@ describe.skipIf(!hasChromium)("web console in Chromium, against npm start", () =
   }, 360_000); // three images segmented one after another, on a CPU the rest of the suite shares
 
   it("a plate's folder picked, stored over the S3 protocol: nested names kept, a 16-bit TIFF and a tiled 2112 x 1040 image drawn to the pixel as the overlay, zoomed and panned", async () => {
-    const service = await startService(modelServer.url, path.join(dataDirectory, "s3"), { LOCAL_STORAGE: "s3rver", LOCAL_S3_PORT: "0" });
+    const service = await startService(modelServer.url, path.join(dataDirectory, "s3"), {
+      LOCAL_STORAGE: "s3rver",
+      LOCAL_S3_PORT: "0",
+    });
     services.push(service);
     const { folder, mosaic } = await plateFolder(path.join(dataDirectory, "picked"));
     const context = await browser.newContext({ viewport: { width: 1400, height: 1000 }, acceptDownloads: true });
@@ -335,13 +419,23 @@ describe.skipIf(!hasChromium)("web console in Chromium, against npm start", () =
     await page.locator("input[webkitdirectory]").setInputFiles(folder);
     const rows = page.locator("table.files tbody tr");
     await expect.poll(() => rows.count()).toBe(2);
-    expect(await page.getByRole("status").textContent()).toContain("1 other file(s) left out (not PNG, TIFF or JPEG): plate-1/notes.txt.");
+    expect(await page.getByRole("status").textContent()).toContain(
+      "1 other file(s) left out (not PNG, TIFF or JPEG): plate-1/notes.txt.",
+    );
     const jobId = /#\/jobs\/([^/]+)/.exec(page.url())![1]!;
     expect(new URL(page.url()).hostname).toBe("localhost");
     // Each file went straight to the S3 server through its presigned link, not through the API.
-    expect(uploads.map((url) => new URL(url).pathname).sort()).toEqual([`/cellseg/input/${jobId}/plate-1/A01.tif`, `/cellseg/input/${jobId}/plate-1/large/mosaic.png`]);
+    expect(uploads.map((url) => new URL(url).pathname).sort()).toEqual([
+      `/cellseg/input/${jobId}/plate-1/A01.tif`,
+      `/cellseg/input/${jobId}/plate-1/large/mosaic.png`,
+    ]);
     expect(uploads.every((url) => new URL(url).port !== new URL(service.url).port)).toBe(true);
-    await expect.poll(() => page.locator("tr[data-state=done], tr[data-state=failed]").count(), { timeout: 300_000, interval: 1000 }).toBe(2);
+    await expect
+      .poll(() => page.locator("tr[data-state=done], tr[data-state=failed]").count(), {
+        timeout: 300_000,
+        interval: 1000,
+      })
+      .toBe(2);
     expect(await page.locator("tr[data-state=failed] td.details").allTextContents()).toEqual([]);
     const view = (await (await fetch(`${service.url}v1/jobs/${jobId}`)).json()) as JobView;
     expect(view.files.map((file) => [file.fileName, file.state])).toEqual([
@@ -351,12 +445,19 @@ describe.skipIf(!hasChromium)("web console in Chromium, against npm start", () =
     const large = view.files[1]!;
     expect([large.width, large.height, large.tiles! > 1]).toEqual([mosaic.width, mosaic.height, true]);
     const overlayOf = async (file: (typeof view.files)[number]) => {
-      const link = (await (await fetch(`${service.url}${file.results!.overlay!.slice(1)}&as=link`)).json()) as { url: string; signed: boolean };
+      const link = (await (await fetch(`${service.url}${file.results!.overlay!.slice(1)}&as=link`)).json()) as {
+        url: string;
+        signed: boolean;
+      };
       expect(link.signed).toBe(true);
       return Buffer.from(await (await fetch(link.url)).arrayBuffer());
     };
     const canvas = page.locator("[data-testid=result-canvas]");
-    const frame = async () => canvas.evaluate((element) => ({ width: (element as unknown as PageCanvas).width, height: (element as unknown as PageCanvas).height }));
+    const frame = async () =>
+      canvas.evaluate((element) => ({
+        width: (element as unknown as PageCanvas).width,
+        height: (element as unknown as PageCanvas).height,
+      }));
 
     // The TIFF: the browser cannot draw it; the service's preview is drawn under the page's own outlines.
     await page.getByRole("button", { name: "View plate-1/A01.tif" }).click();
@@ -365,15 +466,27 @@ describe.skipIf(!hasChromium)("web console in Chromium, against npm start", () =
     await page.mouse.move(0, 0);
     await page.keyboard.press("1");
     let size = await frame();
-    await expectOverlayDrawn(page, await overlayOf(view.files[0]!), { x: size.width / 2 - view.files[0]!.width! / 2, y: size.height / 2 - view.files[0]!.height! / 2 });
+    await expectOverlayDrawn(page, await overlayOf(view.files[0]!), {
+      x: size.width / 2 - view.files[0]!.width! / 2,
+      y: size.height / 2 - view.files[0]!.height! / 2,
+    });
     const tiffColour = CELL_TYPE_COLOURS[view.files[0]!.cellType!];
     expect(await typeColouredPixels(page, tiffColour)).toBeGreaterThan(100);
     await page.keyboard.press("o");
     expect(await typeColouredPixels(page, tiffColour)).toBe(0);
     await page.keyboard.press("o");
-    const [preview] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: /Image \(8-bit PNG\)/ }).click()]);
+    const [preview] = await Promise.all([
+      page.waitForEvent("download"),
+      page.getByRole("button", { name: /Image \(8-bit PNG\)/ }).click(),
+    ]);
     expect(preview.suggestedFilename()).toBe("A01.preview.png");
-    expect(await sharp((await preview.path())!).metadata()).toMatchObject({ format: "png", width: 704, height: 520, channels: 1, depth: "uchar" });
+    expect(await sharp((await preview.path())!).metadata()).toMatchObject({
+      format: "png",
+      width: 704,
+      height: 520,
+      channels: 1,
+      depth: "uchar",
+    });
 
     // The tiled image: wheel zoom and drag pan, then fit, 100 %, and a pan to its far corner, where the
     // outlines of the last tiles are to be found exactly where the overlay has them.
@@ -392,10 +505,19 @@ describe.skipIf(!hasChromium)("web console in Chromium, against npm start", () =
     for (let step = 0; step < 11; step++) await page.keyboard.press("Shift+ArrowRight");
     for (let step = 0; step < 4; step++) await page.keyboard.press("Shift+ArrowDown");
     size = await frame();
-    const compared = await expectOverlayDrawn(page, await overlayOf(large), { x: size.width / 2 - mosaic.width / 2 - 550, y: size.height / 2 - mosaic.height / 2 - 200 });
+    const compared = await expectOverlayDrawn(page, await overlayOf(large), {
+      x: size.width / 2 - mosaic.width / 2 - 550,
+      y: size.height / 2 - mosaic.height / 2 - 200,
+    });
     await page.locator(".viewer").screenshot({ path: path.join(screenshots, "console-viewer-large.png") });
-    const memory = await page.evaluate(() => (globalThis as unknown as { performance: { memory: { usedJSHeapSize: number } } }).performance.memory.usedJSHeapSize);
-    console.log(`tiled image ${mosaic.width} x ${mosaic.height} (${large.tiles} tiles, ${large.cells} cells): ${compared} pixels match the overlay at 100 %; page's JS heap ${(memory / 2 ** 20).toFixed(1)} MiB`);
+    const memory = await page.evaluate(
+      () =>
+        (globalThis as unknown as { performance: { memory: { usedJSHeapSize: number } } }).performance.memory
+          .usedJSHeapSize,
+    );
+    console.log(
+      `tiled image ${mosaic.width} x ${mosaic.height} (${large.tiles} tiles, ${large.cells} cells): ${compared} pixels match the overlay at 100 %; page's JS heap ${(memory / 2 ** 20).toFixed(1)} MiB`,
+    );
 
     expect(errors).toEqual([]);
     await context.close();
@@ -407,10 +529,19 @@ describe.skipIf(!hasChromium)("web console in Chromium, against npm start", () =
     const context = await browser.newContext();
     const page = await context.newPage();
     const asked: string[] = [];
-    page.on("request", (request) => request.url().includes("/v1/jobs") && asked.push(request.headers().authorization ?? "none"));
+    page.on(
+      "request",
+      (request) => request.url().includes("/v1/jobs") && asked.push(request.headers().authorization ?? "none"),
+    );
     await page.goto(service.url);
 
-    await dropFiles(page, [{ name: `${DENSE_IMAGE}.png`, bytes: await readFile(path.join(TRAIN_IMAGES, `${DENSE_IMAGE}.png`)), type: "image/png" }]);
+    await dropFiles(page, [
+      {
+        name: `${DENSE_IMAGE}.png`,
+        bytes: await readFile(path.join(TRAIN_IMAGES, `${DENSE_IMAGE}.png`)),
+        type: "image/png",
+      },
+    ]);
     const dialog = page.getByRole("dialog", { name: "Access token" });
     await expect.poll(() => dialog.isVisible()).toBe(true);
     await page.getByLabel("Token", { exact: true }).fill("a-wrong-token-of-16-chars");
@@ -441,36 +572,70 @@ describe.skipIf(!hasChromium)("web console in Chromium, against npm start", () =
     const region = "eu-west-1";
     const signInUrl = "https://cellseg-test.auth.eu-west-1.amazoncognito.com";
     const apiUrl = "https://api-id.execute-api.eu-west-1.amazonaws.com/prod/";
-    const credentials = { AccessKeyId: "ASIATESTACCESSKEY", SecretKey: "test-secret-key", SessionToken: "test-session-token", Expiration: Date.now() / 1000 + 3600 };
-    const idToken = ["{}", JSON.stringify({ email: "scientist@example.com" }), "signature"].map((part) => Buffer.from(part).toString("base64url")).join(".");
+    const credentials = {
+      AccessKeyId: "ASIATESTACCESSKEY",
+      SecretKey: "test-secret-key",
+      SessionToken: "test-session-token",
+      Expiration: Date.now() / 1000 + 3600,
+    };
+    const idToken = ["{}", JSON.stringify({ email: "scientist@example.com" }), "signature"]
+      .map((part) => Buffer.from(part).toString("base64url"))
+      .join(".");
     const config = {
       apiUrl,
-      auth: { kind: "cognito", region, userPoolId: "eu-west-1_pool", userPoolClientId: "console-client", identityPoolId: "eu-west-1:identities", signInUrl },
+      auth: {
+        kind: "cognito",
+        region,
+        userPoolId: "eu-west-1_pool",
+        userPoolClientId: "console-client",
+        identityPoolId: "eu-west-1:identities",
+        signInUrl,
+      },
     };
     // The local page's policy allows its own origin only; the deployed one names AWS's hosts (web-console.test.ts in test/infra).
     const context = await browser.newContext({ bypassCSP: true });
     const page = await context.newPage();
     const errors = watchErrors(page);
-    const cors = { "access-control-allow-origin": "*", "access-control-allow-headers": "*", "access-control-allow-methods": "GET, POST, PUT" };
+    const cors = {
+      "access-control-allow-origin": "*",
+      "access-control-allow-headers": "*",
+      "access-control-allow-methods": "GET, POST, PUT",
+    };
     let challenge = "";
     const signatures: string[] = [];
     await page.route(`${service.url}config.json`, (route) => route.fulfill({ json: config }));
     await page.route(`${signInUrl}/**`, async (route) => {
       const url = new URL(route.request().url());
       if (url.pathname === "/oauth2/authorize") {
-        expect(Object.fromEntries(url.searchParams)).toMatchObject({ response_type: "code", client_id: "console-client", redirect_uri: service.url, code_challenge_method: "S256" });
+        expect(Object.fromEntries(url.searchParams)).toMatchObject({
+          response_type: "code",
+          client_id: "console-client",
+          redirect_uri: service.url,
+          code_challenge_method: "S256",
+        });
         challenge = url.searchParams.get("code_challenge")!;
-        return route.fulfill({ status: 302, headers: { location: `${service.url}?code=the-code&state=${url.searchParams.get("state")}` } });
+        return route.fulfill({
+          status: 302,
+          headers: { location: `${service.url}?code=the-code&state=${url.searchParams.get("state")}` },
+        });
       }
       if (route.request().method() === "OPTIONS") return route.fulfill({ status: 204, headers: cors });
       const form = new URLSearchParams(route.request().postData() ?? "");
-      expect(Object.fromEntries(form)).toMatchObject({ grant_type: "authorization_code", code: "the-code", client_id: "console-client", redirect_uri: service.url });
+      expect(Object.fromEntries(form)).toMatchObject({
+        grant_type: "authorization_code",
+        code: "the-code",
+        client_id: "console-client",
+        redirect_uri: service.url,
+      });
       expect(createHash("sha256").update(form.get("code_verifier")!).digest("base64url")).toBe(challenge);
       return route.fulfill({ headers: cors, json: { id_token: idToken, refresh_token: "refresh", expires_in: 3600 } });
     });
     await page.route(`https://cognito-identity.${region}.amazonaws.com/`, async (route) => {
       if (route.request().method() === "OPTIONS") return route.fulfill({ status: 204, headers: cors });
-      const body = JSON.parse(route.request().postData()!) as { Logins: Record<string, string>; IdentityPoolId?: string };
+      const body = JSON.parse(route.request().postData()!) as {
+        Logins: Record<string, string>;
+        IdentityPoolId?: string;
+      };
       expect(body.Logins).toEqual({ [`cognito-idp.${region}.amazonaws.com/eu-west-1_pool`]: idToken });
       const action = route.request().headers()["x-amz-target"];
       if (action === "AWSCognitoIdentityService.GetId") {
@@ -488,7 +653,9 @@ describe.skipIf(!hasChromium)("web console in Chromium, against npm start", () =
       const expected = await new AwsV4Signer({
         method: request.method(),
         url: request.url(),
-        headers: Object.fromEntries(signedHeaders.filter((name) => name !== "host").map((name) => [name, headers[name]!])),
+        headers: Object.fromEntries(
+          signedHeaders.filter((name) => name !== "host").map((name) => [name, headers[name]!]),
+        ),
         body: request.postData() ?? null,
         accessKeyId: credentials.AccessKeyId,
         secretAccessKey: credentials.SecretKey,
@@ -507,7 +674,13 @@ describe.skipIf(!hasChromium)("web console in Chromium, against npm start", () =
     await page.getByRole("button", { name: "Sign in" }).click();
     await expect.poll(() => page.getByText("scientist@example.com").isVisible()).toBe(true);
     expect(page.url()).toBe(service.url);
-    await dropFiles(page, [{ name: `${DENSE_IMAGE}.png`, bytes: await readFile(path.join(TRAIN_IMAGES, `${DENSE_IMAGE}.png`)), type: "image/png" }]);
+    await dropFiles(page, [
+      {
+        name: `${DENSE_IMAGE}.png`,
+        bytes: await readFile(path.join(TRAIN_IMAGES, `${DENSE_IMAGE}.png`)),
+        type: "image/png",
+      },
+    ]);
     await expect.poll(() => page.locator("table.files tbody tr").count()).toBe(1);
     await expect.poll(() => signatures.some((call) => /^GET \/prod\/v1\/jobs\//.test(call))).toBe(true);
     expect(signatures[0]).toBe("POST /prod/v1/jobs");

@@ -28,15 +28,27 @@ describe("the API answers any request with a 2xx or a 4xx", () => {
   });
 
   it("for any JSON body of POST /v1/jobs", async () => {
-    const fileName = fc.oneof(fc.string(), fc.constantFrom("a.png", "plate/A01.tif", "../x.png", ".hidden.png", "a\u0000.png", "x".repeat(600) + ".png"));
+    const fileName = fc.oneof(
+      fc.string(),
+      fc.constantFrom("a.png", "plate/A01.tif", "../x.png", ".hidden.png", "a\u0000.png", "x".repeat(600) + ".png"),
+    );
     const body = fc.oneof(
       fc.jsonValue(),
       fc.record({ filename: fileName }, { requiredKeys: [] }),
-      fc.record({ files: fc.array(fileName, { maxLength: 5 }), filename: fc.option(fileName, { nil: undefined }) }, { requiredKeys: [] }),
+      fc.record(
+        { files: fc.array(fileName, { maxLength: 5 }), filename: fc.option(fileName, { nil: undefined }) },
+        { requiredKeys: [] },
+      ),
     );
     await fc.assert(
       fc.asyncProperty(body, async (value) => {
-        await expectHandled(await api.app.request("/v1/jobs", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(value) }));
+        await expectHandled(
+          await api.app.request("/v1/jobs", {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: JSON.stringify(value),
+          }),
+        );
       }),
       { numRuns: 150 },
     );
@@ -45,7 +57,13 @@ describe("the API answers any request with a 2xx or a 4xx", () => {
   it("for any bytes sent as JSON", async () => {
     await fc.assert(
       fc.asyncProperty(fc.uint8Array({ maxLength: 200 }), async (bytes) => {
-        await expectHandled(await api.app.request("/v1/jobs", { method: "POST", headers: { "content-type": "application/json" }, body: bytes }));
+        await expectHandled(
+          await api.app.request("/v1/jobs", {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: bytes,
+          }),
+        );
       }),
       { numRuns: 100 },
     );
@@ -53,7 +71,9 @@ describe("the API answers any request with a 2xx or a 4xx", () => {
 
   it("for any job id, result query and upload token", async () => {
     const segment = fc.string({ maxLength: 40 }).map(encodeURIComponent);
-    const query = fc.dictionary(fc.constantFrom("format", "file", "x"), fc.string({ maxLength: 20 })).map((entries) => new URLSearchParams(entries).toString());
+    const query = fc
+      .dictionary(fc.constantFrom("format", "file", "x"), fc.string({ maxLength: 20 }))
+      .map((entries) => new URLSearchParams(entries).toString());
     await fc.assert(
       fc.asyncProperty(segment, query, async (id, search) => {
         await expectHandled(await api.app.request(`/v1/jobs/${id}`));
@@ -65,7 +85,10 @@ describe("the API answers any request with a 2xx or a 4xx", () => {
   });
 
   it("for any bytes and content type sent to POST /v1/segment, refused before the model is called", async () => {
-    const contentType = fc.oneof(fc.constantFrom("image/png", "image/tiff", "image/jpeg", "application/octet-stream", "text/plain"), fc.string({ maxLength: 30 }));
+    const contentType = fc.oneof(
+      fc.constantFrom("image/png", "image/tiff", "image/jpeg", "application/octet-stream", "text/plain"),
+      fc.string({ maxLength: 30 }),
+    );
     await fc.assert(
       fc.asyncProperty(fc.uint8Array({ maxLength: 300 }), contentType, async (bytes, type) => {
         const headers: Record<string, string> = {};

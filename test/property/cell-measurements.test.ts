@@ -23,7 +23,8 @@ const labelledImage = fc
 
 /** skimage.measure.perimeter(neighbourhood=4), straight from its definition, on the whole image. */
 function referencePerimeter(inside: (x: number, y: number) => boolean, width: number, height: number): number {
-  const border = (x: number, y: number) => inside(x, y) && !(inside(x - 1, y) && inside(x + 1, y) && inside(x, y - 1) && inside(x, y + 1));
+  const border = (x: number, y: number) =>
+    inside(x, y) && !(inside(x - 1, y) && inside(x + 1, y) && inside(x, y - 1) && inside(x, y + 1));
   const weights = new Map([5, 7, 15, 17, 25, 27].map((code) => [code, 1]));
   for (const code of [21, 33]) weights.set(code, Math.SQRT2);
   for (const code of [13, 23]) weights.set(code, (1 + Math.SQRT2) / 2);
@@ -32,8 +33,20 @@ function referencePerimeter(inside: (x: number, y: number) => boolean, width: nu
     for (let x = 0; x < width; x++) {
       if (!border(x, y)) continue;
       let code = 1;
-      for (const [dx, dy] of [[-1, 0], [1, 0], [0, -1], [0, 1]] as const) code += border(x + dx, y + dy) ? 2 : 0;
-      for (const [dx, dy] of [[-1, -1], [1, -1], [-1, 1], [1, 1]] as const) code += border(x + dx, y + dy) ? 10 : 0;
+      for (const [dx, dy] of [
+        [-1, 0],
+        [1, 0],
+        [0, -1],
+        [0, 1],
+      ] as const)
+        code += border(x + dx, y + dy) ? 2 : 0;
+      for (const [dx, dy] of [
+        [-1, -1],
+        [1, -1],
+        [-1, 1],
+        [1, 1],
+      ] as const)
+        code += border(x + dx, y + dy) ? 10 : 0;
       total += weights.get(code) ?? 0;
     }
   }
@@ -42,9 +55,18 @@ function referencePerimeter(inside: (x: number, y: number) => boolean, width: nu
 
 /** skimage's convex_hull_image area: the hull of every pixel's four edge midpoints, and the pixel centres in it. */
 function referenceConvexArea(points: [number, number][], width: number, height: number): number {
-  const corners = points.flatMap(([x, y]) => [[x - 0.5, y], [x + 0.5, y], [x, y - 0.5], [x, y + 0.5]] as [number, number][]);
+  const corners = points.flatMap(
+    ([x, y]) =>
+      [
+        [x - 0.5, y],
+        [x + 0.5, y],
+        [x, y - 0.5],
+        [x, y + 0.5],
+      ] as [number, number][],
+  );
   corners.sort((p, q) => p[0] - q[0] || p[1] - q[1]);
-  const cross = (o: number[], a: number[], b: number[]) => (a[0]! - o[0]!) * (b[1]! - o[1]!) - (a[1]! - o[1]!) * (b[0]! - o[0]!);
+  const cross = (o: number[], a: number[], b: number[]) =>
+    (a[0]! - o[0]!) * (b[1]! - o[1]!) - (a[1]! - o[1]!) * (b[0]! - o[0]!);
   const chain = (sorted: [number, number][]) => {
     const hull: [number, number][] = [];
     for (const p of sorted) {
@@ -67,7 +89,13 @@ describe("measureCells", () => {
   it("agrees with the plain definitions on every cell, cell after cell of different sizes", () => {
     fc.assert(
       fc.property(labelledImage, ({ size: { width, height }, masks, pixels }) => {
-        const instances: Instance[] = masks.map((mask) => ({ cellType: "shsy5y", score: 0.5, mask, area: 0, box: [0, 0, 0, 0] }));
+        const instances: Instance[] = masks.map((mask) => ({
+          cellType: "shsy5y",
+          score: 0.5,
+          mask,
+          area: 0,
+          box: [0, 0, 0, 0],
+        }));
         const labels = labelMap(instances, width, height);
         const image: GrayImage = { width, height, bitDepth: 16, pixels };
         const rows = measureCells(image, labels, instances);
@@ -79,7 +107,8 @@ describe("measureCells", () => {
           const values = points.map(([x, y]) => pixels[y * width + x]!);
           const xs = points.map(([x]) => x);
           const ys = points.map(([, y]) => y);
-          const inside = (x: number, y: number) => x >= 0 && y >= 0 && x < width && y < height && labels[y * width + x] === row.cellId;
+          const inside = (x: number, y: number) =>
+            x >= 0 && y >= 0 && x < width && y < height && labels[y * width + x] === row.cellId;
           expect(row.area).toBe(points.length);
           expect([row.bboxX, row.bboxY, row.bboxWidth, row.bboxHeight]).toEqual([
             Math.min(...xs),
@@ -94,7 +123,10 @@ describe("measureCells", () => {
           expect(row.integratedIntensity).toBe(values.reduce((a, b) => a + b, 0));
           expect([row.minIntensity, row.maxIntensity]).toEqual([Math.min(...values), Math.max(...values)]);
           const mean = row.integratedIntensity / points.length;
-          expect(row.stdIntensity).toBeCloseTo(Math.sqrt(values.reduce((a, v) => a + (v - mean) ** 2, 0) / points.length), 6);
+          expect(row.stdIntensity).toBeCloseTo(
+            Math.sqrt(values.reduce((a, v) => a + (v - mean) ** 2, 0) / points.length),
+            6,
+          );
         }
         const summary = summarizeImage(image, rows);
         const covered = labels.filter((label) => label !== 0).length;
@@ -102,7 +134,9 @@ describe("measureCells", () => {
         const outsideSum = pixels.reduce((sum, value, i) => sum + (labels[i] === 0 ? value : 0), 0);
         expect(summary.confluencePct).toBe((100 * covered) / labels.length);
         expect(summary.meanIntensityInside).toBe(covered > 0 ? insideSum / covered : undefined);
-        expect(summary.meanIntensityOutside).toBe(covered < labels.length ? outsideSum / (labels.length - covered) : undefined);
+        expect(summary.meanIntensityOutside).toBe(
+          covered < labels.length ? outsideSum / (labels.length - covered) : undefined,
+        );
       }),
       { numRuns: 300 },
     );

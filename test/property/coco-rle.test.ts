@@ -12,7 +12,9 @@ describe("COCO RLE properties", () => {
         const decoded = decodeCocoRle(encodeCocoRle(original));
 
         // Assess
-        expect(decoded).toEqual(maskFromPixelIndices(maskPixelIndices(original), original.imageWidth, original.imageHeight));
+        expect(decoded).toEqual(
+          maskFromPixelIndices(maskPixelIndices(original), original.imageWidth, original.imageHeight),
+        );
       }),
     );
   });

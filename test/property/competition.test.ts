@@ -15,7 +15,13 @@ const predAndTruth = imageSize.chain((size) => {
 function partition({ width, height }: { width: number; height: number }): fc.Arbitrary<BinaryMask[]> {
   const labelImage = fc.array(fc.integer({ min: 0, max: 4 }), { minLength: width * height, maxLength: width * height });
   return labelImage.map((labels) =>
-    [1, 2, 3, 4].map((label) => maskFromPixelIndices(labels.flatMap((l, i) => (l === label ? [i] : [])), width, height)),
+    [1, 2, 3, 4].map((label) =>
+      maskFromPixelIndices(
+        labels.flatMap((l, i) => (l === label ? [i] : [])),
+        width,
+        height,
+      ),
+    ),
   );
 }
 
@@ -40,9 +46,12 @@ describe("competition metric properties", () => {
 
   it("is symmetric in prediction and truth when neither side overlaps itself", () => {
     fc.assert(
-      fc.property(imageSize.chain((size) => fc.tuple(partition(size), partition(size))), ([pred, truth]) => {
-        expect(imageScore(pred, truth)).toBe(imageScore(truth, pred));
-      }),
+      fc.property(
+        imageSize.chain((size) => fc.tuple(partition(size), partition(size))),
+        ([pred, truth]) => {
+          expect(imageScore(pred, truth)).toBe(imageScore(truth, pred));
+        },
+      ),
     );
   });
 });

@@ -49,7 +49,9 @@ describe("decoding untrusted bytes", () => {
 
   it("gives a valid image or an input error for random bytes behind a valid signature", async () => {
     const signature = fc.constantFrom(...valid.map((bytes) => bytes.subarray(0, 8)));
-    const bytes = fc.tuple(signature, fc.uint8Array({ maxLength: 512 })).map(([head, tail]) => Buffer.concat([head, tail]));
+    const bytes = fc
+      .tuple(signature, fc.uint8Array({ maxLength: 512 }))
+      .map(([head, tail]) => Buffer.concat([head, tail]));
     await fc.assert(fc.asyncProperty(bytes, decodesOrRefuses), RUNS);
   });
 
@@ -62,7 +64,10 @@ describe("decoding untrusted bytes", () => {
 
   it("gives a valid image or an input error for a valid file with corrupted bytes", async () => {
     const corrupted = fc
-      .tuple(fc.integer({ min: 0, max: valid.length - 1 }), fc.array(fc.tuple(fc.nat(), fc.nat(255)), { minLength: 1, maxLength: 8 }))
+      .tuple(
+        fc.integer({ min: 0, max: valid.length - 1 }),
+        fc.array(fc.tuple(fc.nat(), fc.nat(255)), { minLength: 1, maxLength: 8 }),
+      )
       .map(([which, edits]) => {
         const bytes = Buffer.from(valid[which]);
         for (const [position, value] of edits) bytes[position % bytes.length] = value;

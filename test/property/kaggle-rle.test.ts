@@ -12,7 +12,9 @@ describe("Kaggle RLE properties", () => {
         const decoded = decodeKaggleRle(encodeKaggleRle(original), original.imageWidth, original.imageHeight);
 
         // Assess
-        expect(decoded).toEqual(maskFromPixelIndices(maskPixelIndices(original), original.imageWidth, original.imageHeight));
+        expect(decoded).toEqual(
+          maskFromPixelIndices(maskPixelIndices(original), original.imageWidth, original.imageHeight),
+        );
       }),
     );
   });
@@ -26,24 +28,27 @@ describe("Kaggle RLE properties", () => {
         { maxLength: 8 },
       );
     fc.assert(
-      fc.property(imageSize.chain((size) => fc.tuple(fc.constant(size), runsIn(size))), ([{ width, height }, runs]) => {
-        // Prepare: the canonical string straight from the definition, over a full-size pixel array.
-        const pixels = new Uint8Array(width * height);
-        for (const [start, length] of runs) pixels.fill(1, start, start + length);
-        const canonical: number[] = [];
-        pixels.forEach((on, i) => {
-          if (!on) return;
-          if (i > 0 && pixels[i - 1]) canonical[canonical.length - 1]++;
-          else canonical.push(i + 1, 1);
-        });
-        const rle = runs.map(([start, length]) => `${start + 1} ${length}`).join(" ");
+      fc.property(
+        imageSize.chain((size) => fc.tuple(fc.constant(size), runsIn(size))),
+        ([{ width, height }, runs]) => {
+          // Prepare: the canonical string straight from the definition, over a full-size pixel array.
+          const pixels = new Uint8Array(width * height);
+          for (const [start, length] of runs) pixels.fill(1, start, start + length);
+          const canonical: number[] = [];
+          pixels.forEach((on, i) => {
+            if (!on) return;
+            if (i > 0 && pixels[i - 1]) canonical[canonical.length - 1]++;
+            else canonical.push(i + 1, 1);
+          });
+          const rle = runs.map(([start, length]) => `${start + 1} ${length}`).join(" ");
 
-        // Act
-        const encoded = encodeKaggleRle(decodeKaggleRle(rle, width, height));
+          // Act
+          const encoded = encodeKaggleRle(decodeKaggleRle(rle, width, height));
 
-        // Assess
-        expect(encoded).toBe(canonical.join(" "));
-      }),
+          // Assess
+          expect(encoded).toBe(canonical.join(" "));
+        },
+      ),
     );
   });
 });

@@ -29,7 +29,9 @@ export function maskIn({ width, height }: { width: number; height: number }): fc
         height: fc.integer({ min: 0, max: height - top }),
       }),
     )
-    .chain((crop) => bits(crop.width * crop.height).map((data) => ({ imageWidth: width, imageHeight: height, ...crop, data })));
+    .chain((crop) =>
+      bits(crop.width * crop.height).map((data) => ({ imageWidth: width, imageHeight: height, ...crop, data })),
+    );
   return fc.oneof({ weight: 1, arbitrary: fc.constant(full) }, { weight: 4, arbitrary: cropped });
 }
 

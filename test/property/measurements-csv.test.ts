@@ -37,16 +37,29 @@ function cellOf(value: number): CellMeasurement {
 describe("measurementRows", () => {
   it("writes every decimal as String writes it rounded to 4 decimals, whatever its size or sign", () => {
     const columns = MEASUREMENTS_CSV_HEADER.trimEnd().split(",");
-    const decimalColumns = ["score", "centroid_x", "centroid_y", "equivalent_diameter_px", "perimeter_px", "major_axis_px", "solidity", "mean_intensity"];
+    const decimalColumns = [
+      "score",
+      "centroid_x",
+      "centroid_y",
+      "equivalent_diameter_px",
+      "perimeter_px",
+      "major_axis_px",
+      "solidity",
+      "mean_intensity",
+    ];
     const values = fc.oneof(
       fc.double({ noNaN: true, noDefaultInfinity: true, min: -1e6, max: 1e6 }),
       fc.double({ noNaN: true }),
       // Near the rounding's ties, where the rounded value's last decimal is decided.
-      fc.tuple(fc.integer({ min: -1e6, max: 1e6 }), fc.constantFrom(0, 5e-5, -5e-5, 4.9e-5)).map(([units, offset]) => units / 1e4 + offset),
+      fc
+        .tuple(fc.integer({ min: -1e6, max: 1e6 }), fc.constantFrom(0, 5e-5, -5e-5, 4.9e-5))
+        .map(([units, offset]) => units / 1e4 + offset),
     );
     fc.assert(
       fc.property(values, (value) => {
-        const fields = measurementRows("image", [cellOf(value)]).trimEnd().split(",");
+        const fields = measurementRows("image", [cellOf(value)])
+          .trimEnd()
+          .split(",");
         const expected = String(Math.round(value * 1e4) / 1e4);
         for (const column of decimalColumns) expect(fields[columns.indexOf(column)], column).toBe(expected);
       }),

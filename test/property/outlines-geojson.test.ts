@@ -35,11 +35,21 @@ function contains(polygons: number[][][][], x: number, y: number): boolean {
   return inside;
 }
 
-const FOUR = [[1, 0], [-1, 0], [0, 1], [0, -1]] as const;
+const FOUR = [
+  [1, 0],
+  [-1, 0],
+  [0, 1],
+  [0, -1],
+] as const;
 const EIGHT = [...FOUR, [1, 1], [1, -1], [-1, 1], [-1, -1]] as const;
 
 /** How many connected regions of the pixels where `member` holds, by flood fill. */
-function regions(width: number, height: number, member: (x: number, y: number) => boolean, steps: readonly (readonly [number, number])[]): number {
+function regions(
+  width: number,
+  height: number,
+  member: (x: number, y: number) => boolean,
+  steps: readonly (readonly [number, number])[],
+): number {
   const seen = new Set<number>();
   let count = 0;
   for (let y = 0; y < height; y++) {
@@ -76,7 +86,8 @@ describe("outlinesGeoJson", () => {
         const present = [1, 2].filter((label) => labels.includes(label));
         expect(features.map((feature) => feature.properties.cell_id)).toEqual(present);
         for (const feature of features) {
-          const polygons = feature.geometry.type === "Polygon" ? [feature.geometry.coordinates] : feature.geometry.coordinates;
+          const polygons =
+            feature.geometry.type === "Polygon" ? [feature.geometry.coordinates] : feature.geometry.coordinates;
           // RFC 7946's right-hand rule: exterior rings counterclockwise (positive shoelace area), holes clockwise.
           for (const [exterior, ...holes] of polygons) {
             expect(shoelaceArea(exterior!)).toBeGreaterThan(0);
@@ -84,7 +95,9 @@ describe("outlinesGeoJson", () => {
           }
           for (let y = 0; y < height; y++) {
             for (let x = 0; x < width; x++) {
-              expect(contains(polygons as number[][][][], x + 0.5, y + 0.5)).toBe(labels[y * width + x] === feature.properties.cell_id);
+              expect(contains(polygons as number[][][][], x + 0.5, y + 0.5)).toBe(
+                labels[y * width + x] === feature.properties.cell_id,
+              );
             }
           }
         }
@@ -99,8 +112,10 @@ describe("outlinesGeoJson", () => {
         const { features } = outlinesGeoJson(labels, width, instancesOf(labels, width, height));
         for (const feature of features) {
           const cellId = feature.properties.cell_id;
-          const polygons = feature.geometry.type === "Polygon" ? [feature.geometry.coordinates] : feature.geometry.coordinates;
-          const inCell = (x: number, y: number) => x >= 0 && y >= 0 && x < width && y < height && labels[y * width + x] === cellId;
+          const polygons =
+            feature.geometry.type === "Polygon" ? [feature.geometry.coordinates] : feature.geometry.coordinates;
+          const inCell = (x: number, y: number) =>
+            x >= 0 && y >= 0 && x < width && y < height && labels[y * width + x] === cellId;
           const pieces = regions(width, height, (x, y) => inCell(x, y), FOUR);
           // Background regions of the image framed by one pixel of background, so that the frame's region is the outside.
           const background = regions(width + 2, height + 2, (x, y) => !inCell(x - 1, y - 1), EIGHT);
@@ -114,7 +129,10 @@ describe("outlinesGeoJson", () => {
               const next = open[(i + 1) % open.length]!;
               // Axis-parallel edges, and a turn at every vertex.
               expect(point[0] === previous[0] || point[1] === previous[1]).toBe(true);
-              expect((previous[0] === point[0] && point[0] === next[0]) || (previous[1] === point[1] && point[1] === next[1])).toBe(false);
+              expect(
+                (previous[0] === point[0] && point[0] === next[0]) ||
+                  (previous[1] === point[1] && point[1] === next[1]),
+              ).toBe(false);
             });
           }
         }
@@ -131,7 +149,13 @@ describe("outlinesGeoJson", () => {
       {
         type: "Feature",
         geometry: { type: "Polygon", coordinates: [expect.any(Array)] },
-        properties: { objectType: "detection", classification: { name: "astro", color: [86, 180, 233] }, cell_id: 1, cell_type: "astro", score: 0.75 },
+        properties: {
+          objectType: "detection",
+          classification: { name: "astro", color: [86, 180, 233] },
+          cell_id: 1,
+          cell_type: "astro",
+          score: 0.75,
+        },
       },
     ]);
     const ring = (features[0]!.geometry.coordinates as number[][][])[0]!;

@@ -5,20 +5,26 @@ import { stitchTiles, type TileInstance, type TileResult } from "../../core/tili
 import { ownerOfPixel, ownsPoint2, tileGrid, type Tile } from "../../core/tiling/tiles";
 
 /** An image and a tiling of it, small enough to check pixel by pixel. */
-const tilingOf = (minOverlap: number) => fc
-  .record({
-    imageWidth: fc.integer({ min: 1, max: 160 }),
-    imageHeight: fc.integer({ min: 1, max: 120 }),
-    tileWidth: fc.integer({ min: 4, max: 60 }),
-    tileHeight: fc.integer({ min: 4, max: 60 }),
-  })
-  .chain((sizes) => fc.record({ ...Object.fromEntries(Object.entries(sizes).map(([k, v]) => [k, fc.constant(v)])), overlap: fc.integer({ min: minOverlap, max: Math.min(sizes.tileWidth, sizes.tileHeight) - 1 }) })) as fc.Arbitrary<{
-  imageWidth: number;
-  imageHeight: number;
-  tileWidth: number;
-  tileHeight: number;
-  overlap: number;
-}>;
+const tilingOf = (minOverlap: number) =>
+  fc
+    .record({
+      imageWidth: fc.integer({ min: 1, max: 160 }),
+      imageHeight: fc.integer({ min: 1, max: 120 }),
+      tileWidth: fc.integer({ min: 4, max: 60 }),
+      tileHeight: fc.integer({ min: 4, max: 60 }),
+    })
+    .chain((sizes) =>
+      fc.record({
+        ...Object.fromEntries(Object.entries(sizes).map(([k, v]) => [k, fc.constant(v)])),
+        overlap: fc.integer({ min: minOverlap, max: Math.min(sizes.tileWidth, sizes.tileHeight) - 1 }),
+      }),
+    ) as fc.Arbitrary<{
+    imageWidth: number;
+    imageHeight: number;
+    tileWidth: number;
+    tileHeight: number;
+    overlap: number;
+  }>;
 const tiledImage = tilingOf(0);
 
 /** A filled ellipse inside the box [x, x + w) x [y, y + h): a convex cell, as cells roughly are. */
@@ -36,7 +42,8 @@ function ellipse(x: number, y: number, w: number, h: number): [number, number][]
 
 /** IoU of two rectangles [x1, x2) x [y1, y2). */
 function rectangleIou(a: { x1: number; y1: number; x2: number; y2: number }, b: typeof a): number {
-  const intersection = Math.max(0, Math.min(a.x2, b.x2) - Math.max(a.x1, b.x1)) * Math.max(0, Math.min(a.y2, b.y2) - Math.max(a.y1, b.y1));
+  const intersection =
+    Math.max(0, Math.min(a.x2, b.x2) - Math.max(a.x1, b.x1)) * Math.max(0, Math.min(a.y2, b.y2) - Math.max(a.y1, b.y1));
   const area = (r: typeof a) => (r.x2 - r.x1) * (r.y2 - r.y1);
   return intersection / (area(a) + area(b) - intersection);
 }
@@ -46,11 +53,24 @@ function perfectViews(tiles: readonly Tile[], cells: { pixels: [number, number][
   return tiles.map((tile) => ({
     tile,
     instances: cells.flatMap(({ pixels, score }): TileInstance[] => {
-      const inside = pixels.filter(([x, y]) => x >= tile.x && x < tile.x + tile.width && y >= tile.y && y < tile.y + tile.height);
+      const inside = pixels.filter(
+        ([x, y]) => x >= tile.x && x < tile.x + tile.width && y >= tile.y && y < tile.y + tile.height,
+      );
       if (inside.length === 0) return [];
-      const mask = maskFromPixelIndices(inside.map(([x, y]) => (y - tile.y) * tile.width + (x - tile.x)), tile.width, tile.height);
+      const mask = maskFromPixelIndices(
+        inside.map(([x, y]) => (y - tile.y) * tile.width + (x - tile.x)),
+        tile.width,
+        tile.height,
+      );
       // The score differs from tile to tile, as it does for a real model.
-      return [{ cellType: "shsy5y", score: score * (0.5 + ((tile.index * 7919) % 100) / 200), box: [mask.left, mask.top, mask.left + mask.width, mask.top + mask.height], mask }];
+      return [
+        {
+          cellType: "shsy5y",
+          score: score * (0.5 + ((tile.index * 7919) % 100) / 200),
+          box: [mask.left, mask.top, mask.left + mask.width, mask.top + mask.height],
+          mask,
+        },
+      ];
     }),
   }));
 }
@@ -62,10 +82,13 @@ describe("tiling (property)", () => {
         const grid = tileGrid(imageWidth, imageHeight, options);
         const covered = new Uint8Array(imageWidth * imageHeight);
         for (const tile of grid.tiles) {
-          expect(tile.x >= 0 && tile.y >= 0 && tile.x + tile.width <= imageWidth && tile.y + tile.height <= imageHeight).toBe(true);
+          expect(
+            tile.x >= 0 && tile.y >= 0 && tile.x + tile.width <= imageWidth && tile.y + tile.height <= imageHeight,
+          ).toBe(true);
           expect(tile.width).toBe(Math.min(options.tileWidth, imageWidth));
           expect(tile.height).toBe(Math.min(options.tileHeight, imageHeight));
-          for (let y = tile.y; y < tile.y + tile.height; y++) covered.fill(1, y * imageWidth + tile.x, y * imageWidth + tile.x + tile.width);
+          for (let y = tile.y; y < tile.y + tile.height; y++)
+            covered.fill(1, y * imageWidth + tile.x, y * imageWidth + tile.x + tile.width);
         }
         expect(covered.every((c) => c === 1)).toBe(true);
       }),
@@ -90,7 +113,8 @@ describe("tiling (property)", () => {
             const right = owner.x + owner.width === imageWidth ? imageWidth : owner.x + owner.width - margin;
             const top = owner.y === 0 ? 0 : owner.y + margin;
             const bottom = owner.y + owner.height === imageHeight ? imageHeight : owner.y + owner.height - margin;
-            if (!(x >= left && x < right && y >= top && y < bottom)) wrong.push(`(${x}, ${y}) is too close to tile ${owner.index}'s inner edge`);
+            if (!(x >= left && x < right && y >= top && y < bottom))
+              wrong.push(`(${x}, ${y}) is too close to tile ${owner.index}'s inner edge`);
           }
         }
         expect(wrong.slice(0, 5)).toEqual([]);
@@ -121,7 +145,10 @@ describe("tiling (property)", () => {
         // Prepare: cells clipped to the image, no two sharing a pixel (the model's output never overlaps).
         const taken = new Set<number>();
         const placed = cells
-          .map((c) => ({ score: c.score, pixels: ellipse(c.x, c.y, Math.min(c.w, imageWidth - c.x), Math.min(c.h, imageHeight - c.y)) }))
+          .map((c) => ({
+            score: c.score,
+            pixels: ellipse(c.x, c.y, Math.min(c.w, imageWidth - c.x), Math.min(c.h, imageHeight - c.y)),
+          }))
           .filter(({ pixels }) => pixels.length > 0 && pixels.every(([x, y]) => !taken.has(y * imageWidth + x)))
           .filter(({ pixels }, i, all) => all.findIndex((other) => other.pixels === pixels) === i)
           .filter(({ pixels }) => {
@@ -135,7 +162,11 @@ describe("tiling (property)", () => {
         const stitched = stitchTiles(grid, perfectViews(grid.tiles, placed));
 
         // Assess
-        const expected = placed.map(({ pixels }) => Uint32Array.from(pixels.map(([x, y]) => y * imageWidth + x)).sort().join(","));
+        const expected = placed.map(({ pixels }) =>
+          Uint32Array.from(pixels.map(([x, y]) => y * imageWidth + x))
+            .sort()
+            .join(","),
+        );
         const actual = stitched.map((s) => maskPixelIndices(s.mask).join(","));
         expect(actual.sort()).toEqual(expected.sort());
       }),
@@ -165,9 +196,20 @@ describe("tiling (property)", () => {
           const d = drawings[t];
           if (d === undefined) return { tile, instances: [] };
           const pixels: number[] = [];
-          for (let y = d.y1; y < d.y2; y++) for (let x = d.x1; x < d.x2; x++) pixels.push((y - tile.y) * tile.width + (x - tile.x));
+          for (let y = d.y1; y < d.y2; y++)
+            for (let x = d.x1; x < d.x2; x++) pixels.push((y - tile.y) * tile.width + (x - tile.x));
           const mask = maskFromPixelIndices(pixels, tile.width, tile.height);
-          return { tile, instances: [{ cellType: "shsy5y", score: d.score, box: [d.x1 - tile.x, d.y1 - tile.y, d.x2 - tile.x, d.y2 - tile.y], mask }] };
+          return {
+            tile,
+            instances: [
+              {
+                cellType: "shsy5y",
+                score: d.score,
+                box: [d.x1 - tile.x, d.y1 - tile.y, d.x2 - tile.x, d.y2 - tile.y],
+                mask,
+              },
+            ],
+          };
         });
 
         // Act

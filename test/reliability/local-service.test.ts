@@ -89,10 +89,25 @@ describe("the local service under faults (npm start, restarted on the same ports
   let smallPng: Buffer;
   const api = () => service.ready.apiUrl;
   const createJob = async (body: unknown): Promise<CreateJobResponse> =>
-    json(await fetch(`${api()}/v1/jobs`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) }), createJobResponseSchema);
-  const upload = async (target: { url: string; headers: Record<string, string> }, body: Buffer | ReadableStream<Uint8Array>) => {
+    json(
+      await fetch(`${api()}/v1/jobs`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(body),
+      }),
+      createJobResponseSchema,
+    );
+  const upload = async (
+    target: { url: string; headers: Record<string, string> },
+    body: Buffer | ReadableStream<Uint8Array>,
+  ) => {
     figures.uploadsSent++;
-    const response = await fetch(target.url, { method: "PUT", headers: target.headers, body, ...(body instanceof ReadableStream ? { duplex: "half" } : {}) } as RequestInit);
+    const response = await fetch(target.url, {
+      method: "PUT",
+      headers: target.headers,
+      body,
+      ...(body instanceof ReadableStream ? { duplex: "half" } : {}),
+    } as RequestInit);
     expect(response.status, await response.clone().text()).toBe(200);
     return (await response.json()) as { key: string; size: number };
   };
@@ -125,10 +140,19 @@ describe("the local service under faults (npm start, restarted on the same ports
   });
 
   it("refuses names no storage can hold, answers whatever a job folder holds, and segments a job folder named '~'", async () => {
-    const refused = [{ files: ["a\\..\\..\\b.png"] }, { filename: "C:\\x.png" }, { files: [`${"é".repeat(128)}/a.png`] }, { files: ["a.png", "a.png/b.png"] }];
+    const refused = [
+      { files: ["a\\..\\..\\b.png"] },
+      { filename: "C:\\x.png" },
+      { files: [`${"é".repeat(128)}/a.png`] },
+      { files: ["a.png", "a.png/b.png"] },
+    ];
     for (const body of refused) {
       await fault(async () => {
-        const response = await fetch(`${api()}/v1/jobs`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+        const response = await fetch(`${api()}/v1/jobs`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify(body),
+        });
         expect(response.status, JSON.stringify(body)).toBe(400);
         expect(apiErrorSchema.parse(await response.json()).error.code).toBe("invalid_request");
       });
@@ -172,7 +196,10 @@ describe("the local service under faults (npm start, restarted on the same ports
         const stored = await Promise.all(
           created.uploads.map((target, i) =>
             upload(
-              { ...target, headers: { ...target.headers, ...(i % 2 === 0 ? { "content-length": String(BIG_UPLOAD_BYTES) } : {}) } },
+              {
+                ...target,
+                headers: { ...target.headers, ...(i % 2 === 0 ? { "content-length": String(BIG_UPLOAD_BYTES) } : {}) },
+              },
               generatedBody(pngClaiming(20_000, 20_000), BIG_UPLOAD_BYTES),
             ),
           ),
@@ -201,10 +228,16 @@ describe("the local service under faults (npm start, restarted on the same ports
       await fault(async () => {
         const created = await createJob({ filename: `crash-${crash}.png` });
         await upload(created.uploads[0]!, image);
-        await vi.waitFor(async () => expect((await json(await fetch(`${api()}${created.statusUrl}`), jobViewSchema)).files[0]!.state).toBe("running"), {
-          timeout: 120_000,
-          interval: 100,
-        });
+        await vi.waitFor(
+          async () =>
+            expect((await json(await fetch(`${api()}${created.statusUrl}`), jobViewSchema)).files[0]!.state).toBe(
+              "running",
+            ),
+          {
+            timeout: 120_000,
+            interval: 100,
+          },
+        );
         const { modelServerPid } = service.ready;
         service.child.kill("SIGKILL");
         await service.exited;
@@ -225,7 +258,9 @@ describe("the local service under faults (npm start, restarted on the same ports
   it(`accounts for every one of ${CLIENTS * FILES_PER_CLIENT} uploads into new sub-folders from ${CLIENTS} clients at once`, async () => {
     const jobs = await Promise.all(
       Array.from({ length: CLIENTS }, async (_, client) => {
-        const created = await createJob({ files: Array.from({ length: FILES_PER_CLIENT }, (_, i) => `plate-${client}/well-${i}/field.png`) });
+        const created = await createJob({
+          files: Array.from({ length: FILES_PER_CLIENT }, (_, i) => `plate-${client}/well-${i}/field.png`),
+        });
         for (const target of created.uploads) await upload(target, smallPng);
         return created;
       }),
@@ -239,11 +274,16 @@ describe("the local service under faults (npm start, restarted on the same ports
     // Stopped at once: what was not segmented yet must be in the queue, which the stop message counts.
     service.child.kill("SIGINT");
     expect(await service.exited, service.output.join("\n")).toBe(0);
-    const waiting = Number(/(\d+) waiting image\(s\) are picked up at the next start/.exec(service.output.join("\n"))?.[1] ?? 0);
+    const waiting = Number(
+      /(\d+) waiting image\(s\) are picked up at the next start/.exec(service.output.join("\n"))?.[1] ?? 0,
+    );
     let segmented = 0;
     for (const created of jobs) {
       for (const { fileName } of created.uploads) {
-        const text = await readFile(path.join(service.ready.storage.outputDirectory, created.jobId, fileName, "status.json"), "utf8").catch(() => undefined);
+        const text = await readFile(
+          path.join(service.ready.storage.outputDirectory, created.jobId, fileName, "status.json"),
+          "utf8",
+        ).catch(() => undefined);
         const status = text === undefined ? undefined : jobStatusSchema.parse(JSON.parse(text));
         if (status?.status === "succeeded") segmented++;
         else expect(status?.status ?? "queued", fileName).toBe("queued");

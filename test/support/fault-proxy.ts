@@ -8,7 +8,12 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 
 export type Fault =
-  | { readonly kind: "status"; readonly status: number; readonly body?: string; readonly headers?: Record<string, string> }
+  | {
+      readonly kind: "status";
+      readonly status: number;
+      readonly body?: string;
+      readonly headers?: Record<string, string>;
+    }
   /** Accepts the request and never answers (until the client gives up). */
   | { readonly kind: "hang" };
 
@@ -77,12 +82,24 @@ export class FaultProxy {
     try {
       const answer = await fetch(`${target}${request.url}`, {
         method: request.method,
-        headers: Object.fromEntries(["content-type", "accept"].flatMap((name) => (request.headers[name] ? [[name, String(request.headers[name])]] : []))),
+        headers: Object.fromEntries(
+          ["content-type", "accept"].flatMap((name) =>
+            request.headers[name] ? [[name, String(request.headers[name])]] : [],
+          ),
+        ),
         ...(chunks.length > 0 ? { body: Buffer.concat(chunks) } : {}),
       });
       const body = await answer.text();
       if (isInvocation) this.forwarded.push({ path: request.url!, status: answer.status, body });
-      response.writeHead(answer.status, Object.fromEntries([...answer.headers].filter(([name]) => !["content-length", "content-encoding", "transfer-encoding", "connection", "keep-alive"].includes(name))));
+      response.writeHead(
+        answer.status,
+        Object.fromEntries(
+          [...answer.headers].filter(
+            ([name]) =>
+              !["content-length", "content-encoding", "transfer-encoding", "connection", "keep-alive"].includes(name),
+          ),
+        ),
+      );
       response.end(body);
     } catch (error) {
       response.writeHead(502, { "Content-Type": "text/plain" });

@@ -7,7 +7,19 @@ import path from "node:path";
 import { REPO_ROOT } from "../integration/helpers";
 
 /** The project's TypeScript, tests included. */
-export const SOURCE_FOLDERS = ["core", "plumbing", "inference", "functions", "model-container/src", "cli", "infra", "console/src", "bench", "scripts", "test"];
+export const SOURCE_FOLDERS = [
+  "core",
+  "plumbing",
+  "inference",
+  "functions",
+  "model-container/src",
+  "cli",
+  "infra",
+  "console/src",
+  "bench",
+  "scripts",
+  "test",
+];
 
 /** The `.ts` and `.tsx` files under a folder, as repository paths with `/`. */
 export function sourceFiles(folder: string): string[] {

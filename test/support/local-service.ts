@@ -12,7 +12,12 @@ import { REPO_ROOT } from "../integration/helpers";
 export interface LocalService {
   readonly child: ChildProcess;
   /** The "local stack ready" line it prints. */
-  readonly ready: { apiUrl: string; modelServerUrl: string; modelServerPid: number; storage: { inputDirectory: string; outputDirectory: string } };
+  readonly ready: {
+    apiUrl: string;
+    modelServerUrl: string;
+    modelServerPid: number;
+    storage: { inputDirectory: string; outputDirectory: string };
+  };
   /** Resolves with the exit code (null when killed by a signal). */
   readonly exited: Promise<number | null>;
   /** Every line it wrote, stdout and stderr. */
@@ -27,7 +32,10 @@ export interface LocalService {
  * await fetch(`${service.ready.apiUrl}/health`);
  * ```
  */
-export async function startLocalService(dataDirectory: string, env: Record<string, string> = {}): Promise<LocalService> {
+export async function startLocalService(
+  dataDirectory: string,
+  env: Record<string, string> = {},
+): Promise<LocalService> {
   const child = spawn(process.execPath, ["--import", "tsx", path.join("functions", "local", "main.ts")], {
     cwd: REPO_ROOT,
     env: {

@@ -20,7 +20,11 @@ import { S3Storage } from "../../functions/pipeline/storage/s3-storage";
 export type AsyncRuntimeFault = "ThrottlingException" | "ServiceUnavailable" | "InternalFailure";
 
 /** The model container's `POST /invocations`, as the stand-in calls it. */
-export type Container = (request: { body: Uint8Array; contentType: string; accept: string }) => Promise<{ status: number; body: Uint8Array | string }>;
+export type Container = (request: {
+  body: Uint8Array;
+  contentType: string;
+  accept: string;
+}) => Promise<{ status: number; body: Uint8Array | string }>;
 
 /** One InvokeEndpointAsync call that was accepted, as SageMaker received it. */
 export interface AsyncInvocation {
@@ -69,7 +73,11 @@ export interface SageMakerAsyncRuntime {
  */
 export function containerAt(url: string): Container {
   return async ({ body, contentType, accept }) => {
-    const answer = await fetch(`${url}/invocations`, { method: "POST", headers: { "Content-Type": contentType, Accept: accept }, body });
+    const answer = await fetch(`${url}/invocations`, {
+      method: "POST",
+      headers: { "Content-Type": contentType, Accept: accept },
+      body,
+    });
     return { status: answer.status, body: new Uint8Array(await answer.arrayBuffer()) };
   };
 }
@@ -88,7 +96,9 @@ export function containerAt(url: string): Container {
  * const client = new SageMakerRuntimeClient({ endpoint: runtime.url, region: "us-east-1", credentials, maxAttempts: 1 });
  * ```
  */
-export async function startSageMakerAsyncRuntime(options: SageMakerAsyncRuntimeOptions): Promise<SageMakerAsyncRuntime> {
+export async function startSageMakerAsyncRuntime(
+  options: SageMakerAsyncRuntimeOptions,
+): Promise<SageMakerAsyncRuntime> {
   const faults: AsyncRuntimeFault[] = [];
   const calls: AsyncInvocation[] = [];
   const queue: { invocation: AsyncInvocation; output: string; failure: string }[] = [];
@@ -105,7 +115,11 @@ export async function startSageMakerAsyncRuntime(options: SageMakerAsyncRuntimeO
     const object = await input.store.get(input.key);
     // The caller gave up and deleted its request: nothing to compute.
     if (object === undefined) return;
-    const answer = await options.container({ body: object.body, contentType: work.invocation.contentType, accept: work.invocation.accept });
+    const answer = await options.container({
+      body: object.body,
+      contentType: work.invocation.contentType,
+      accept: work.invocation.accept,
+    });
     const outcome = storage(answer.status >= 200 && answer.status < 300 ? work.output : work.failure);
     await outcome.store.put(outcome.key, answer.body);
   };
@@ -131,27 +145,35 @@ export async function startSageMakerAsyncRuntime(options: SageMakerAsyncRuntimeO
     response.end(answer.body);
   });
 
-  function invokeEndpointAsync(request: IncomingMessage): { status: number; headers: Record<string, string>; body: string } {
+  function invokeEndpointAsync(request: IncomingMessage): {
+    status: number;
+    headers: Record<string, string>;
+    body: string;
+  } {
     const error = (status: number, type: string, message: string) => ({
       status,
       headers: { "Content-Type": "application/json", "x-amzn-ErrorType": type, "x-amzn-RequestId": randomUUID() },
       body: JSON.stringify({ message }),
     });
     const match = /^\/endpoints\/([^/]+)\/async-invocations$/.exec(request.url ?? "");
-    if (request.method !== "POST" || match === null) return error(404, "UnknownOperationException", `no operation for ${request.method} ${request.url}`);
+    if (request.method !== "POST" || match === null)
+      return error(404, "UnknownOperationException", `no operation for ${request.method} ${request.url}`);
     const fault = faults.shift();
     if (fault === "ThrottlingException") return error(400, fault, "Rate exceeded");
     if (fault === "ServiceUnavailable") return error(503, fault, "Service is unavailable");
     if (fault === "InternalFailure") return error(500, fault, "An internal failure occurred");
     const header = (name: string) => request.headers[name.toLowerCase()] as string | undefined;
     const endpointName = decodeURIComponent(match[1]);
-    if (endpointName !== options.endpointName) return error(400, "ValidationError", `Endpoint ${endpointName} of account 123456789012 not found.`);
+    if (endpointName !== options.endpointName)
+      return error(400, "ValidationError", `Endpoint ${endpointName} of account 123456789012 not found.`);
     const inputLocation = header("X-Amzn-SageMaker-InputLocation");
-    if (inputLocation === undefined || parseS3Uri(inputLocation) === undefined) return error(400, "ValidationError", `InputLocation must be an S3 URI, got ${inputLocation}`);
+    if (inputLocation === undefined || parseS3Uri(inputLocation) === undefined)
+      return error(400, "ValidationError", `InputLocation must be an S3 URI, got ${inputLocation}`);
     // The documented defaults and ranges: TTL 6 h in [60, 21600], processing 15 min in [1, 3600].
     const requestTtlSeconds = Number(header("X-Amzn-SageMaker-RequestTTLSeconds") ?? 21_600);
     const invocationTimeoutSeconds = Number(header("X-Amzn-SageMaker-InvocationTimeoutSeconds") ?? 900);
-    if (!(requestTtlSeconds >= 60 && requestTtlSeconds <= 21_600)) return error(400, "ValidationError", `RequestTTLSeconds ${requestTtlSeconds} is out of range`);
+    if (!(requestTtlSeconds >= 60 && requestTtlSeconds <= 21_600))
+      return error(400, "ValidationError", `RequestTTLSeconds ${requestTtlSeconds} is out of range`);
     if (!(invocationTimeoutSeconds >= 1 && invocationTimeoutSeconds <= 3_600)) {
       return error(400, "ValidationError", `InvocationTimeoutSeconds ${invocationTimeoutSeconds} is out of range`);
     }
@@ -166,12 +188,20 @@ export async function startSageMakerAsyncRuntime(options: SageMakerAsyncRuntimeO
     };
     calls.push(invocation);
     const name = randomUUID();
-    const work = { invocation, output: `${options.outputPath}${name}.out`, failure: `${options.failurePath}${name}-error.out` };
+    const work = {
+      invocation,
+      output: `${options.outputPath}${name}.out`,
+      failure: `${options.failurePath}${name}-error.out`,
+    };
     queue.push(work);
     drain();
     return {
       status: 202,
-      headers: { "Content-Type": "application/json", "X-Amzn-SageMaker-OutputLocation": work.output, "X-Amzn-SageMaker-FailureLocation": work.failure },
+      headers: {
+        "Content-Type": "application/json",
+        "X-Amzn-SageMaker-OutputLocation": work.output,
+        "X-Amzn-SageMaker-FailureLocation": work.failure,
+      },
       body: JSON.stringify({ InferenceId: invocation.inferenceId }),
     };
   }

@@ -24,7 +24,11 @@ export async function startSageMakerRuntime(containerUrl: string): Promise<SageM
   const calls: string[] = [];
   const error = (status: number, type: string, body: Record<string, unknown>) => ({
     status,
-    headers: { "Content-Type": "application/json", "x-amzn-ErrorType": type, "x-amzn-RequestId": "00000000-0000-0000-0000-000000000000" },
+    headers: {
+      "Content-Type": "application/json",
+      "x-amzn-ErrorType": type,
+      "x-amzn-RequestId": "00000000-0000-0000-0000-000000000000",
+    },
     body: JSON.stringify(body),
   });
   const server: Server = createServer(async (request, response) => {
@@ -33,7 +37,9 @@ export async function startSageMakerRuntime(containerUrl: string): Promise<SageM
     const match = /^\/endpoints\/([^/]+)\/invocations$/.exec(request.url ?? "");
     let answer: { status: number; headers: Record<string, string>; body: string | Uint8Array };
     if (request.method !== "POST" || match === null) {
-      answer = error(404, "UnknownOperationException", { message: `no operation for ${request.method} ${request.url}` });
+      answer = error(404, "UnknownOperationException", {
+        message: `no operation for ${request.method} ${request.url}`,
+      });
     } else {
       calls.push(decodeURIComponent(match[1]));
       const fault = faults.shift();
@@ -42,12 +48,22 @@ export async function startSageMakerRuntime(containerUrl: string): Promise<SageM
       else {
         const container = await fetch(`${containerUrl}/invocations`, {
           method: "POST",
-          headers: { "Content-Type": String(request.headers["content-type"]), Accept: String(request.headers.accept ?? "*/*") },
+          headers: {
+            "Content-Type": String(request.headers["content-type"]),
+            Accept: String(request.headers.accept ?? "*/*"),
+          },
           body: Buffer.concat(chunks),
         });
         const body = new Uint8Array(await container.arrayBuffer());
         answer = container.ok
-          ? { status: 200, headers: { "Content-Type": container.headers.get("content-type") ?? "application/json", "x-Amzn-Invoked-Production-Variant": "AllTraffic" }, body }
+          ? {
+              status: 200,
+              headers: {
+                "Content-Type": container.headers.get("content-type") ?? "application/json",
+                "x-Amzn-Invoked-Production-Variant": "AllTraffic",
+              },
+              body,
+            }
           : error(424, "ModelError", {
               message: `Received client error (${container.status}) from primary with message "${new TextDecoder().decode(body)}".`,
               OriginalStatusCode: container.status,

@@ -27,7 +27,9 @@ export interface CreatedObject {
 /** One SQS message carrying S3's notification of `object`. */
 export function objectCreatedRecord(object: CreatedObject, receiveCount = 1): SQSRecord {
   const [template] = fixture("sqs-s3-object-created.json").Records;
-  const notification = JSON.parse(template.body) as { Records: { s3: { bucket: { name: string; arn: string }; object: Record<string, unknown> } }[] };
+  const notification = JSON.parse(template.body) as {
+    Records: { s3: { bucket: { name: string; arn: string }; object: Record<string, unknown> } }[];
+  };
   const { s3 } = notification.Records[0];
   s3.bucket.name = object.bucket;
   s3.bucket.arn = `arn:aws:s3:::${object.bucket}`;
@@ -38,7 +40,14 @@ export function objectCreatedRecord(object: CreatedObject, receiveCount = 1): SQ
     ...(object.versionId ? { versionId: object.versionId } : {}),
     sequencer: Date.now().toString(16).toUpperCase(),
   };
-  return withBody({ ...template, messageId: randomUUID(), attributes: { ...template.attributes, ApproximateReceiveCount: String(receiveCount) } }, JSON.stringify(notification));
+  return withBody(
+    {
+      ...template,
+      messageId: randomUUID(),
+      attributes: { ...template.attributes, ApproximateReceiveCount: String(receiveCount) },
+    },
+    JSON.stringify(notification),
+  );
 }
 
 /** An SQS record with another body (and its MD5, as SQS computes it). */

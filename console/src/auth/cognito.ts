@@ -45,11 +45,21 @@ export class CognitoAuth implements Authenticator {
     const query = new URLSearchParams(location.search);
     const code = query.get("code");
     if (code !== null) {
-      const pending = JSON.parse(sessionStorage.getItem(PENDING_KEY) ?? "null") as { verifier: string; state: string; hash: string } | null;
+      const pending = JSON.parse(sessionStorage.getItem(PENDING_KEY) ?? "null") as {
+        verifier: string;
+        state: string;
+        hash: string;
+      } | null;
       sessionStorage.removeItem(PENDING_KEY);
       history.replaceState(null, "", `${location.pathname}${pending?.hash ?? ""}`);
-      if (pending === null || query.get("state") !== pending.state) throw new Error("this sign-in link is not from this tab: sign in again");
-      const tokens = await tokenRequest(config, { grant_type: "authorization_code", code, code_verifier: pending.verifier, redirect_uri: redirectUri() });
+      if (pending === null || query.get("state") !== pending.state)
+        throw new Error("this sign-in link is not from this tab: sign in again");
+      const tokens = await tokenRequest(config, {
+        grant_type: "authorization_code",
+        code,
+        code_verifier: pending.verifier,
+        redirect_uri: redirectUri(),
+      });
       sessionStorage.setItem(SESSION_KEY, JSON.stringify(tokens));
       return new CognitoAuth(config, tokens);
     }
@@ -61,7 +71,9 @@ export class CognitoAuth implements Authenticator {
   static async signIn(config: CognitoAuthConfig): Promise<void> {
     const verifier = base64Url(crypto.getRandomValues(new Uint8Array(32)));
     const state = base64Url(crypto.getRandomValues(new Uint8Array(16)));
-    const challenge = base64Url(new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier))));
+    const challenge = base64Url(
+      new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier))),
+    );
     sessionStorage.setItem(PENDING_KEY, JSON.stringify({ verifier, state, hash: location.hash }));
     const query = new URLSearchParams({
       response_type: "code",
@@ -77,13 +89,18 @@ export class CognitoAuth implements Authenticator {
 
   /** The signed-in user's email (from the ID token). */
   get userName(): string {
-    const payload = JSON.parse(atob(this.tokens.idToken.split(".")[1]!.replace(/-/g, "+").replace(/_/g, "/"))) as { email?: string; "cognito:username"?: string };
+    const payload = JSON.parse(atob(this.tokens.idToken.split(".")[1]!.replace(/-/g, "+").replace(/_/g, "/"))) as {
+      email?: string;
+      "cognito:username"?: string;
+    };
     return payload.email ?? payload["cognito:username"] ?? "signed in";
   }
 
   signOut(): void {
     sessionStorage.removeItem(SESSION_KEY);
-    location.assign(`${this.config.signInUrl}/logout?${new URLSearchParams({ client_id: this.config.userPoolClientId, logout_uri: redirectUri() })}`);
+    location.assign(
+      `${this.config.signInUrl}/logout?${new URLSearchParams({ client_id: this.config.userPoolClientId, logout_uri: redirectUri() })}`,
+    );
   }
 
   async fetch(url: string, init: RequestInit = {}): Promise<Response> {
@@ -100,7 +117,9 @@ export class CognitoAuth implements Authenticator {
     const valid = (credentials: Credentials) => credentials.expiresAt - RENEW_BEFORE_MS > Date.now();
     const current = this.credentials;
     if (current) {
-      return current.then((credentials) => (valid(credentials) ? credentials : ((this.credentials = undefined), this.currentCredentials())));
+      return current.then((credentials) =>
+        valid(credentials) ? credentials : ((this.credentials = undefined), this.currentCredentials()),
+      );
     }
     this.credentials = this.newCredentials().catch((error: unknown) => {
       this.credentials = undefined;
@@ -113,19 +132,33 @@ export class CognitoAuth implements Authenticator {
   private async newCredentials(): Promise<Credentials> {
     if (this.tokens.expiresAt - RENEW_BEFORE_MS <= Date.now()) {
       if (!this.tokens.refreshToken) throw new Error("the session has ended: sign in again");
-      const renewed = await tokenRequest(this.config, { grant_type: "refresh_token", refresh_token: this.tokens.refreshToken });
+      const renewed = await tokenRequest(this.config, {
+        grant_type: "refresh_token",
+        refresh_token: this.tokens.refreshToken,
+      });
       this.tokens = { ...renewed, refreshToken: renewed.refreshToken ?? this.tokens.refreshToken };
       sessionStorage.setItem(SESSION_KEY, JSON.stringify(this.tokens));
     }
     const { region, userPoolId, identityPoolId } = this.config;
     const logins = { [`cognito-idp.${region}.amazonaws.com/${userPoolId}`]: this.tokens.idToken };
-    const { IdentityId } = await identityCall<{ IdentityId: string }>(region, "GetId", { IdentityPoolId: identityPoolId, Logins: logins });
-    const { Credentials } = await identityCall<{ Credentials: { AccessKeyId: string; SecretKey: string; SessionToken: string; Expiration: number } }>(region, "GetCredentialsForIdentity", {
+    const { IdentityId } = await identityCall<{ IdentityId: string }>(region, "GetId", {
+      IdentityPoolId: identityPoolId,
+      Logins: logins,
+    });
+    const { Credentials } = await identityCall<{
+      Credentials: { AccessKeyId: string; SecretKey: string; SessionToken: string; Expiration: number };
+    }>(region, "GetCredentialsForIdentity", {
       IdentityId,
       Logins: logins,
     });
     return {
-      client: new AwsClient({ accessKeyId: Credentials.AccessKeyId, secretAccessKey: Credentials.SecretKey, sessionToken: Credentials.SessionToken, service: "execute-api", region }),
+      client: new AwsClient({
+        accessKeyId: Credentials.AccessKeyId,
+        secretAccessKey: Credentials.SecretKey,
+        sessionToken: Credentials.SessionToken,
+        service: "execute-api",
+        region,
+      }),
       expiresAt: Credentials.Expiration * 1000,
     };
   }
@@ -138,9 +171,19 @@ async function tokenRequest(config: CognitoAuthConfig, form: Record<string, stri
     headers: { "Content-Type": "application/x-www-form-urlencoded" },
     body: new URLSearchParams({ client_id: config.userPoolClientId, ...form }),
   });
-  const body = (await response.json().catch(() => ({}))) as { id_token?: string; refresh_token?: string; expires_in?: number; error?: string };
-  if (!response.ok || body.id_token === undefined) throw new Error(`sign-in failed (${body.error ?? response.status}): sign in again`);
-  return { idToken: body.id_token, ...(body.refresh_token ? { refreshToken: body.refresh_token } : {}), expiresAt: Date.now() + (body.expires_in ?? 3600) * 1000 };
+  const body = (await response.json().catch(() => ({}))) as {
+    id_token?: string;
+    refresh_token?: string;
+    expires_in?: number;
+    error?: string;
+  };
+  if (!response.ok || body.id_token === undefined)
+    throw new Error(`sign-in failed (${body.error ?? response.status}): sign in again`);
+  return {
+    idToken: body.id_token,
+    ...(body.refresh_token ? { refreshToken: body.refresh_token } : {}),
+    expiresAt: Date.now() + (body.expires_in ?? 3600) * 1000,
+  };
 }
 
 /** One call of the Cognito identity pool's API (unsigned: the ID token is the credential). */
@@ -151,10 +194,16 @@ async function identityCall<T>(region: string, action: string, body: unknown): P
     body: JSON.stringify(body),
   });
   const answer = (await response.json().catch(() => ({}))) as T & { message?: string; __type?: string };
-  if (!response.ok) throw new Error(`the identity pool refused credentials (${answer.__type ?? response.status}: ${answer.message ?? ""})`);
+  if (!response.ok)
+    throw new Error(
+      `the identity pool refused credentials (${answer.__type ?? response.status}: ${answer.message ?? ""})`,
+    );
   return answer;
 }
 
 function base64Url(bytes: Uint8Array): string {
-  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  return btoa(String.fromCharCode(...bytes))
+    .replace(/\+/g, "-")
+    .replace(/\//g, "_")
+    .replace(/=+$/, "");
 }

@@ -83,7 +83,12 @@ export function App({ config, authenticator, account }: AppProps) {
 
   const startJob = async (picked: PickedFile[]) => {
     const { images, ignored } = splitImages(picked);
-    const skipped = ignored.length ? ` ${ignored.length} other file(s) left out (not PNG, TIFF or JPEG): ${ignored.slice(0, 5).map((file) => file.name).join(", ")}${ignored.length > 5 ? ", …" : ""}.` : "";
+    const skipped = ignored.length
+      ? ` ${ignored.length} other file(s) left out (not PNG, TIFF or JPEG): ${ignored
+          .slice(0, 5)
+          .map((file) => file.name)
+          .join(", ")}${ignored.length > 5 ? ", …" : ""}.`
+      : "";
     if (images.length === 0) {
       setNotice(`Nothing to segment: no PNG, TIFF or JPEG among the ${picked.length} file(s).${skipped}`);
       return;
@@ -93,11 +98,21 @@ export function App({ config, authenticator, account }: AppProps) {
     try {
       const job = await api.createJob(images.map((image) => image.name));
       const files = new Map(images.map((image) => [image.name, image.file]));
-      const label = images.length === 1 ? images[0]!.name : (images[0]!.name.includes("/") ? images[0]!.name.split("/")[0]! : `${images.length} images`);
+      const label =
+        images.length === 1
+          ? images[0]!.name
+          : images[0]!.name.includes("/")
+            ? images[0]!.name.split("/")[0]!
+            : `${images.length} images`;
       setRecent(rememberJob({ jobId: job.jobId, createdAt: new Date().toISOString(), files: images.length, label }));
       setLocalFiles((all) => new Map(all).set(job.jobId, files));
       setUploadTargets((all) => new Map(all).set(job.jobId, job.uploads));
-      setUploads((all) => new Map(all).set(job.jobId, new Map(images.map((image) => [image.name, { state: "waiting", total: image.file.size } as const]))));
+      setUploads((all) =>
+        new Map(all).set(
+          job.jobId,
+          new Map(images.map((image) => [image.name, { state: "waiting", total: image.file.size } as const])),
+        ),
+      );
       navigate({ jobId: job.jobId });
       await uploadAll(job.uploads, files, (fileName, state) => setUpload(job.jobId, fileName, state));
     } catch (caught) {
@@ -111,7 +126,8 @@ export function App({ config, authenticator, account }: AppProps) {
   const retryUpload = (jobId: string, fileName: string) => {
     const target = uploadTargets.get(jobId)?.find((upload) => upload.fileName === fileName);
     const file = localFiles.get(jobId)?.get(fileName);
-    if (target && file) void uploadAll([target], new Map([[fileName, file]]), (name, state) => setUpload(jobId, name, state));
+    if (target && file)
+      void uploadAll([target], new Map([[fileName, file]]), (name, state) => setUpload(jobId, name, state));
   };
 
   const forget = (jobId: string) => {
@@ -151,7 +167,9 @@ export function App({ config, authenticator, account }: AppProps) {
               jobId={route.jobId}
               uploads={uploads.get(route.jobId)}
               localFiles={localFiles.get(route.jobId)}
-              onRetryUpload={uploadTargets.has(route.jobId) ? (fileName) => retryUpload(route.jobId!, fileName) : undefined}
+              onRetryUpload={
+                uploadTargets.has(route.jobId) ? (fileName) => retryUpload(route.jobId!, fileName) : undefined
+              }
               viewing={route.fileName}
               onView={(fileName) => navigate({ jobId: route.jobId!, ...(fileName ? { fileName } : {}) })}
             />
@@ -159,8 +177,9 @@ export function App({ config, authenticator, account }: AppProps) {
             <section class="welcome">
               <h2>Segment neuronal cells</h2>
               <p>
-                Drop phase-contrast images (or a whole plate's folder) on <em>New job</em>. Each image is uploaded, segmented into cells (shsy5y, astro, cort) and shown with its
-                cells outlined in their type's colour; every result format can be downloaded.
+                Drop phase-contrast images (or a whole plate's folder) on <em>New job</em>. Each image is uploaded,
+                segmented into cells (shsy5y, astro, cort) and shown with its cells outlined in their type's colour;
+                every result format can be downloaded.
               </p>
             </section>
           )}

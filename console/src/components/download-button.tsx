@@ -6,7 +6,17 @@
 import { useState } from "preact/hooks";
 import type { ApiClient } from "../api-client";
 
-export function DownloadButton({ api, path, label, disabled = false }: { api: ApiClient; path: string; label: string; disabled?: boolean }) {
+export function DownloadButton({
+  api,
+  path,
+  label,
+  disabled = false,
+}: {
+  api: ApiClient;
+  path: string;
+  label: string;
+  disabled?: boolean;
+}) {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string>();
   return (

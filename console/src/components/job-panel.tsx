@@ -43,7 +43,12 @@ const JOB_RESULT_LABELS: Readonly<Record<string, string>> = {
  * those whose upload from this page failed (the service waits for them; the page shows why).
  */
 function finished(view: JobView, uploads: ReadonlyMap<string, UploadState> | undefined): boolean {
-  return view.files.every((file) => file.state === "succeeded" || file.state === "failed" || (file.state === "awaiting_upload" && uploads?.get(file.fileName)?.state === "failed"));
+  return view.files.every(
+    (file) =>
+      file.state === "succeeded" ||
+      file.state === "failed" ||
+      (file.state === "awaiting_upload" && uploads?.get(file.fileName)?.state === "failed"),
+  );
 }
 
 export interface JobPanelProps {
@@ -65,7 +70,9 @@ export function JobPanel({ api, jobId, uploads, localFiles, onRetryUpload, viewi
   // The poll reads the latest uploads without restarting on each progress event.
   const uploadsRef = useRef(uploads);
   uploadsRef.current = uploads;
-  const uploading = [...(uploads?.values() ?? [])].some((upload) => upload.state === "waiting" || upload.state === "uploading");
+  const uploading = [...(uploads?.values() ?? [])].some(
+    (upload) => upload.state === "waiting" || upload.state === "uploading",
+  );
   // The job-wide files exist once every image has finished, as the service sees it (a failed upload leaves its image waiting).
   const done = view !== undefined && view.images.awaiting_upload + view.images.queued + view.images.running === 0;
 
@@ -122,8 +129,8 @@ export function JobPanel({ api, jobId, uploads, localFiles, onRetryUpload, viewi
             <div>
               <dt>Images</dt>
               <dd>
-                {view.images.succeeded} done, {view.images.failed} failed, {view.images.running} running, {view.images.queued} queued, {view.images.awaiting_upload} waiting
-                {" "}of {view.images.total}
+                {view.images.succeeded} done, {view.images.failed} failed, {view.images.running} running,{" "}
+                {view.images.queued} queued, {view.images.awaiting_upload} waiting of {view.images.total}
               </dd>
             </div>
             <div>
@@ -136,7 +143,8 @@ export function JobPanel({ api, jobId, uploads, localFiles, onRetryUpload, viewi
                 {view.cells}
                 {CELL_TYPES.filter((type) => view.cellsPerType[type]).map((type) => (
                   <span key={type} class="type-count">
-                    <span class="swatch" style={{ background: cellTypeColour(type) }} aria-hidden="true" /> {type} {view.cellsPerType[type]}
+                    <span class="swatch" style={{ background: cellTypeColour(type) }} aria-hidden="true" /> {type}{" "}
+                    {view.cellsPerType[type]}
                   </span>
                 ))}
               </dd>
@@ -144,13 +152,20 @@ export function JobPanel({ api, jobId, uploads, localFiles, onRetryUpload, viewi
             <div>
               <dt>Estimated cost</dt>
               <dd title={view.compute.basis}>
-                ${view.compute.estimatedCostUsd.toFixed(4)} <span class="muted">({view.compute.endpointSeconds.toFixed(1)} s of model time)</span>
+                ${view.compute.estimatedCostUsd.toFixed(4)}{" "}
+                <span class="muted">({view.compute.endpointSeconds.toFixed(1)} s of model time)</span>
               </dd>
             </div>
           </dl>
           <div class="buttons">
             {Object.entries(view.results).map(([format, path]) => (
-              <DownloadButton key={format} api={api} path={path} label={JOB_RESULT_LABELS[format] ?? `Job ${format}`} disabled={!done || view.images.succeeded === 0} />
+              <DownloadButton
+                key={format}
+                api={api}
+                path={path}
+                label={JOB_RESULT_LABELS[format] ?? `Job ${format}`}
+                disabled={!done || view.images.succeeded === 0}
+              />
             ))}
           </div>
         </div>
@@ -186,7 +201,8 @@ export function JobPanel({ api, jobId, uploads, localFiles, onRetryUpload, viewi
                 <td>
                   {image?.cellType && (
                     <>
-                      <span class="swatch" style={{ background: cellTypeColour(image.cellType) }} aria-hidden="true" /> {image.cellType}
+                      <span class="swatch" style={{ background: cellTypeColour(image.cellType) }} aria-hidden="true" />{" "}
+                      {image.cellType}
                     </>
                   )}
                 </td>
@@ -196,7 +212,12 @@ export function JobPanel({ api, jobId, uploads, localFiles, onRetryUpload, viewi
                     <>
                       {upload.error}{" "}
                       {onRetryUpload && (
-                        <button type="button" class="retry" onClick={() => onRetryUpload(name)} aria-label={`Retry upload of ${name}`}>
+                        <button
+                          type="button"
+                          class="retry"
+                          onClick={() => onRetryUpload(name)}
+                          aria-label={`Retry upload of ${name}`}
+                        >
                           Retry
                         </button>
                       )}
@@ -245,7 +266,12 @@ function mergedFiles(view: JobView | undefined, uploads: ReadonlyMap<string, Upl
 /** From the job's creation to now, or to its last image's end once finished. */
 function elapsed(view: JobView, now: number | undefined): string {
   if (!view.createdAt) return "—";
-  const end = now ?? Math.max(...view.files.map((file) => (file.updatedAt ? Date.parse(file.updatedAt) : 0)), Date.parse(view.createdAt));
+  const end =
+    now ??
+    Math.max(
+      ...view.files.map((file) => (file.updatedAt ? Date.parse(file.updatedAt) : 0)),
+      Date.parse(view.createdAt),
+    );
   const seconds = Math.max(0, Math.round((end - Date.parse(view.createdAt)) / 1000));
   return seconds < 60 ? `${seconds} s` : `${Math.floor(seconds / 60)} min ${seconds % 60} s`;
 }

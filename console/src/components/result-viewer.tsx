@@ -95,7 +95,14 @@ export function ResultViewer({ api, image, localFile, position, onMove, onClose 
     context.fillStyle = "#111";
     context.fillRect(0, 0, element.width, element.height);
     // Whole device pixels: at 100 % and above each image pixel covers whole screen pixels, none blurred or split.
-    context.setTransform(ratio * view.scale, 0, 0, ratio * view.scale, Math.round(ratio * view.x), Math.round(ratio * view.y));
+    context.setTransform(
+      ratio * view.scale,
+      0,
+      0,
+      ratio * view.scale,
+      Math.round(ratio * view.x),
+      Math.round(ratio * view.y),
+    );
     // Zoomed in, pixels stay pixels: a biologist judges a mask's edge pixel by pixel.
     context.imageSmoothingEnabled = view.scale < 1;
     // Zoomed out, a plate-sized image is averaged (not sampled: no moiré, no outline dropped at random).
@@ -126,7 +133,14 @@ export function ResultViewer({ api, image, localFile, position, onMove, onClose 
     const onWheel = (event: WheelEvent) => {
       event.preventDefault();
       const rect = element.getBoundingClientRect();
-      setView((current) => zoomedTo(current, current.scale * (event.deltaY < 0 ? ZOOM_STEP : 1 / ZOOM_STEP), event.clientX - rect.left, event.clientY - rect.top));
+      setView((current) =>
+        zoomedTo(
+          current,
+          current.scale * (event.deltaY < 0 ? ZOOM_STEP : 1 / ZOOM_STEP),
+          event.clientX - rect.left,
+          event.clientY - rect.top,
+        ),
+      );
     };
     element.addEventListener("wheel", onWheel, { passive: false });
     return () => element.removeEventListener("wheel", onWheel);
@@ -136,14 +150,26 @@ export function ResultViewer({ api, image, localFile, position, onMove, onClose 
     const element = canvas.current;
     return element ? { x: element.clientWidth / 2, y: element.clientHeight / 2 } : { x: 0, y: 0 };
   };
-  const zoom = (factor: number) => setView((current) => zoomedTo(current, current.scale * factor, center().x, center().y));
+  const zoom = (factor: number) =>
+    setView((current) => zoomedTo(current, current.scale * factor, center().x, center().y));
   const actualPixels = () => setView((current) => zoomedTo(current, 1, center().x, center().y));
 
   // Keys work wherever the focus is, but in a text field or a dialog.
   const onKeyDown = (event: KeyboardEvent) => {
     const target = event.target as HTMLElement | null;
-    if (event.altKey || event.ctrlKey || event.metaKey || target?.closest("input[type=text], input[type=password], textarea, dialog")) return;
-    const pan = { ArrowLeft: [PAN_STEP, 0], ArrowRight: [-PAN_STEP, 0], ArrowUp: [0, PAN_STEP], ArrowDown: [0, -PAN_STEP] }[event.key];
+    if (
+      event.altKey ||
+      event.ctrlKey ||
+      event.metaKey ||
+      target?.closest("input[type=text], input[type=password], textarea, dialog")
+    )
+      return;
+    const pan = {
+      ArrowLeft: [PAN_STEP, 0],
+      ArrowRight: [-PAN_STEP, 0],
+      ArrowUp: [0, PAN_STEP],
+      ArrowDown: [0, -PAN_STEP],
+    }[event.key];
     if (pan && event.shiftKey) setView((current) => ({ ...current, x: current.x + pan[0]!, y: current.y + pan[1]! }));
     else if (event.key === "ArrowLeft") onMove(-1);
     else if (event.key === "ArrowRight") onMove(1);
@@ -168,7 +194,10 @@ export function ResultViewer({ api, image, localFile, position, onMove, onClose 
 
   const imagePoint = (event: PointerEvent | MouseEvent) => {
     const rect = canvas.current!.getBoundingClientRect();
-    return { x: (event.clientX - rect.left - view.x) / view.scale, y: (event.clientY - rect.top - view.y) / view.scale };
+    return {
+      x: (event.clientX - rect.left - view.x) / view.scale,
+      y: (event.clientY - rect.top - view.y) / view.scale,
+    };
   };
 
   const shown = selected ?? hovered;
@@ -177,7 +206,10 @@ export function ResultViewer({ api, image, localFile, position, onMove, onClose 
     <section class="viewer" aria-labelledby="viewer-title">
       <header class="viewer-header">
         <h3 id="viewer-title">
-          {image.fileName} <span class="muted">({position.index + 1} of {position.count})</span>
+          {image.fileName}{" "}
+          <span class="muted">
+            ({position.index + 1} of {position.count})
+          </span>
         </h3>
         <div class="buttons">
           <button type="button" onClick={() => onMove(-1)} aria-keyshortcuts="ArrowLeft" disabled={position.count < 2}>
@@ -193,10 +225,22 @@ export function ResultViewer({ api, image, localFile, position, onMove, onClose 
       </header>
       <div class="toolbar" role="toolbar" aria-label="View">
         <label>
-          <input type="checkbox" checked={outlines} onChange={(event) => setOutlines(event.currentTarget.checked)} aria-keyshortcuts="o" /> Outlines
+          <input
+            type="checkbox"
+            checked={outlines}
+            onChange={(event) => setOutlines(event.currentTarget.checked)}
+            aria-keyshortcuts="o"
+          />{" "}
+          Outlines
         </label>
         <label>
-          <input type="checkbox" checked={fill} onChange={(event) => setFill(event.currentTarget.checked)} aria-keyshortcuts="f" /> Fill
+          <input
+            type="checkbox"
+            checked={fill}
+            onChange={(event) => setFill(event.currentTarget.checked)}
+            aria-keyshortcuts="f"
+          />{" "}
+          Fill
         </label>
         <button type="button" onClick={() => zoom(ZOOM_STEP)} aria-label="Zoom in" aria-keyshortcuts="+">
           +
@@ -204,7 +248,11 @@ export function ResultViewer({ api, image, localFile, position, onMove, onClose 
         <button type="button" onClick={() => zoom(1 / ZOOM_STEP)} aria-label="Zoom out" aria-keyshortcuts="-">
           −
         </button>
-        <button type="button" onClick={() => loaded && setView(fitted(loaded.layers, frame.current))} aria-keyshortcuts="0">
+        <button
+          type="button"
+          onClick={() => loaded && setView(fitted(loaded.layers, frame.current))}
+          aria-keyshortcuts="0"
+        >
           Fit
         </button>
         <button type="button" onClick={actualPixels} aria-label="Actual pixels (100%)" aria-keyshortcuts="1">
@@ -215,7 +263,8 @@ export function ResultViewer({ api, image, localFile, position, onMove, onClose 
           <span class="legend" aria-label="Cells per type" data-testid="type-counts">
             {CELL_TYPES.map((type) => (
               <span key={type} class="type-count">
-                <span class="swatch" style={{ background: cellTypeColour(type) }} aria-hidden="true" /> {type} {counts[type]}
+                <span class="swatch" style={{ background: cellTypeColour(type) }} aria-hidden="true" /> {type}{" "}
+                {counts[type]}
               </span>
             ))}
           </span>
@@ -277,7 +326,8 @@ export function ResultViewer({ api, image, localFile, position, onMove, onClose 
               <dd>#{shown.id}</dd>
               <dt>Type</dt>
               <dd>
-                <span class="swatch" style={{ background: cellTypeColour(shown.cellType) }} aria-hidden="true" /> {shown.cellType}
+                <span class="swatch" style={{ background: cellTypeColour(shown.cellType) }} aria-hidden="true" />{" "}
+                {shown.cellType}
               </dd>
               <dt>Score</dt>
               <dd>{shown.score.toFixed(3)}</dd>
@@ -293,7 +343,11 @@ export function ResultViewer({ api, image, localFile, position, onMove, onClose 
           ) : (
             <p class="muted">Point at a cell, or click one to keep it here.</p>
           )}
-          {loaded?.background.isOverlay && <p class="muted note">Shown on the service's overlay: the image was segmented by a version that made no preview of it.</p>}
+          {loaded?.background.isOverlay && (
+            <p class="muted note">
+              Shown on the service's overlay: the image was segmented by a version that made no preview of it.
+            </p>
+          )}
           <h4>Downloads</h4>
           <ul class="downloads">
             {Object.entries(image.results ?? {}).map(([format, path]) => (
@@ -311,7 +365,9 @@ export function ResultViewer({ api, image, localFile, position, onMove, onClose 
 async function load(api: ApiClient, image: JobImage, localFile: File | undefined): Promise<Loaded> {
   // By name: measurements come from a newer service than the console may know the formats of.
   const results: Readonly<Record<string, string | undefined>> = image.results ?? {};
-  const documentPromise = api.fetchResult(results.json!).then((response) => response.json() as Promise<InstancesDocument>);
+  const documentPromise = api
+    .fetchResult(results.json!)
+    .then((response) => response.json() as Promise<InstancesDocument>);
   const measurementsPromise = results.measurements
     ? api.fetchResult(results.measurements).then(async (response) => measurementsByCell(await response.text()))
     : Promise.resolve(undefined);
@@ -325,9 +381,15 @@ async function load(api: ApiClient, image: JobImage, localFile: File | undefined
  * The service's preview of the image; for a run of a version that made none, this page's copy of the upload
  * if the browser can draw it, else the overlay.
  */
-async function backgroundOf(api: ApiClient, results: Readonly<Record<string, string | undefined>>, localFile: File | undefined): Promise<Background> {
+async function backgroundOf(
+  api: ApiClient,
+  results: Readonly<Record<string, string | undefined>>,
+  localFile: File | undefined,
+): Promise<Background> {
   const decoded = (blob: Promise<Blob>) => blob.then((bytes) => createImageBitmap(bytes)).catch(() => undefined);
-  const preview = results.preview ? await decoded(api.fetchResult(results.preview).then((response) => response.blob())) : undefined;
+  const preview = results.preview
+    ? await decoded(api.fetchResult(results.preview).then((response) => response.blob()))
+    : undefined;
   const bitmap = preview ?? (localFile ? await decoded(Promise.resolve(localFile)) : undefined);
   if (bitmap) return { bitmap, isOverlay: false };
   return { bitmap: await createImageBitmap(await (await api.fetchResult(results.overlay!)).blob()), isOverlay: true };

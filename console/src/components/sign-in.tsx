@@ -13,7 +13,12 @@ export function SignIn({ onSignIn, problem }: { onSignIn: () => Promise<void>; p
             {error}
           </p>
         )}
-        <button type="button" onClick={() => onSignIn().catch((caught: unknown) => setError(caught instanceof Error ? caught.message : String(caught)))}>
+        <button
+          type="button"
+          onClick={() =>
+            onSignIn().catch((caught: unknown) => setError(caught instanceof Error ? caught.message : String(caught)))
+          }
+        >
           Sign in
         </button>
       </section>

@@ -25,7 +25,11 @@ export function TokenDialog({ request }: { request: TokenRequest | undefined }) 
         }}
       >
         <h2 id="token-title">Access token</h2>
-        <p>{request?.rejected ? "The service refused that token. Try again:" : "This service needs its access token (API_TOKEN)."}</p>
+        <p>
+          {request?.rejected
+            ? "The service refused that token. Try again:"
+            : "This service needs its access token (API_TOKEN)."}
+        </p>
         <label>
           Token
           <input ref={input} type="password" name="token" autocomplete="off" required minLength={16} />

@@ -41,10 +41,25 @@ export function UploadZone({ onFiles, busy }: { onFiles: (files: PickedFile[]) =
           Choose a folder…
         </button>
       </div>
-      <input ref={filesInput} type="file" multiple accept=".png,.tif,.tiff,.jpg,.jpeg,image/png,image/tiff,image/jpeg" hidden aria-label="Images to segment" onChange={(event) => picked(event.currentTarget)} />
+      <input
+        ref={filesInput}
+        type="file"
+        multiple
+        accept=".png,.tif,.tiff,.jpg,.jpeg,image/png,image/tiff,image/jpeg"
+        hidden
+        aria-label="Images to segment"
+        onChange={(event) => picked(event.currentTarget)}
+      />
       {/* webkitdirectory is the standard way to pick a folder in every current browser, but not in the DOM typings. Preact
           sets it as the input's boolean property, so it must be true: "" would turn it off. */}
-      <input ref={folderInput} type="file" hidden aria-label="A folder of images to segment" {...{ webkitdirectory: true }} onChange={(event) => picked(event.currentTarget)} />
+      <input
+        ref={folderInput}
+        type="file"
+        hidden
+        aria-label="A folder of images to segment"
+        {...{ webkitdirectory: true }}
+        onChange={(event) => picked(event.currentTarget)}
+      />
     </section>
   );
 }

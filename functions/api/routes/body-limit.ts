@@ -5,7 +5,12 @@ import { bodyLimit } from "hono/body-limit";
 import { ApiRequestError } from "../errors";
 
 function tooLarge(maxBytes: number): ApiRequestError {
-  return new ApiRequestError(413, "payload_too_large", `the request body is larger than the limit of ${maxBytes} bytes`, { maxBytes });
+  return new ApiRequestError(
+    413,
+    "payload_too_large",
+    `the request body is larger than the limit of ${maxBytes} bytes`,
+    { maxBytes },
+  );
 }
 
 /**

@@ -5,7 +5,14 @@
  */
 import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import { z } from "zod";
-import { createJobRequestSchema, createJobResponseSchema, jobViewSchema, resultLinkSchema, resultQuerySchema, type ResultLink } from "../../../core/schemas/api";
+import {
+  createJobRequestSchema,
+  createJobResponseSchema,
+  jobViewSchema,
+  resultLinkSchema,
+  resultQuerySchema,
+  type ResultLink,
+} from "../../../core/schemas/api";
 import { jobIdSchema } from "../../../core/schemas/object-keys";
 import type { JobsContext } from "../../jobs/context";
 import { createJob } from "../../jobs/create-job";
@@ -27,7 +34,10 @@ const createJobRoute = createRoute({
   middleware: [limitBody(MAX_JOB_REQUEST_BYTES)] as const,
   request: { body: { required: true, content: { "application/json": { schema: createJobRequestSchema } } } },
   responses: {
-    201: { description: "The job, with its upload links", content: { "application/json": { schema: createJobResponseSchema } } },
+    201: {
+      description: "The job, with its upload links",
+      content: { "application/json": { schema: createJobResponseSchema } },
+    },
     400: errorResponse("The request is malformed, a file name is not allowed, or the job has too many files"),
     413: errorResponse("The request body is too large"),
     415: errorResponse("The body is not JSON"),
@@ -89,14 +99,22 @@ export function jobRoutes(context: JobsContext): OpenAPIHono {
     if (query.as === "link") {
       const self = new URL(c.req.url);
       self.searchParams.delete("as");
-      const answer: ResultLink = { url: link ?? `${self.pathname.replace(/^.*?\/v1\//, "/v1/")}${self.search}`, signed: link !== undefined, fileName: result.fileName, contentType: result.contentType };
+      const answer: ResultLink = {
+        url: link ?? `${self.pathname.replace(/^.*?\/v1\//, "/v1/")}${self.search}`,
+        signed: link !== undefined,
+        fileName: result.fileName,
+        contentType: result.contentType,
+      };
       return c.json(answer, 200);
     }
     if (link !== undefined) return c.redirect(link, 302);
     // Streamed: a plate's merged measurements may be hundreds of MB.
     const body = await context.output.getStream(result.key);
     if (body === undefined) throw new Error(`${result.key} is missing although its status says it was written`);
-    return c.body(body, 200, { "Content-Type": result.contentType, "Content-Disposition": contentDisposition(result.fileName) });
+    return c.body(body, 200, {
+      "Content-Type": result.contentType,
+      "Content-Disposition": contentDisposition(result.fileName),
+    });
   });
   return app;
 }

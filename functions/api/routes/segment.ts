@@ -31,7 +31,10 @@ const segmentRoute = (maxBytes: number) =>
     middleware: [limitBody(maxBytes)] as const,
     request: {
       query: segmentQuerySchema,
-      body: { required: true, content: Object.fromEntries(IMAGE_MEDIA_TYPES.map((type) => [type, { schema: binarySchema }])) },
+      body: {
+        required: true,
+        content: Object.fromEntries(IMAGE_MEDIA_TYPES.map((type) => [type, { schema: binarySchema }])),
+      },
     },
     responses: {
       200: {
@@ -51,10 +54,15 @@ export function segmentRoutes(segmentation: SyncSegmentation): OpenAPIHono {
   app.openapi(segmentRoute(segmentation.maxBytes), async (c) => {
     const mediaType = (c.req.header("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
     if (!(IMAGE_MEDIA_TYPES as readonly string[]).includes(mediaType)) {
-      throw new ApiRequestError(415, "unsupported_media_type", `send the image's bytes as one of ${IMAGE_MEDIA_TYPES.join(", ")}`);
+      throw new ApiRequestError(
+        415,
+        "unsupported_media_type",
+        `send the image's bytes as one of ${IMAGE_MEDIA_TYPES.join(", ")}`,
+      );
     }
     const bytes = new Uint8Array(await c.req.arrayBuffer());
-    if (bytes.length === 0) throw new ApiRequestError(400, "invalid_image", "the body is empty: send the image's bytes");
+    if (bytes.length === 0)
+      throw new ApiRequestError(400, "invalid_image", "the body is empty: send the image's bytes");
     const query = c.req.valid("query");
     const imageId = query.id ?? "image";
     const { document, instances } = await segmentImage(
@@ -63,7 +71,10 @@ export function segmentRoutes(segmentation: SyncSegmentation): OpenAPIHono {
       { imageId, fileName: imageId },
       { ...segmentation.options, ...(query.profile ? { profile: query.profile } : {}) },
     );
-    if (query.format === "kaggle") return c.text(SUBMISSION_CSV_HEADER + formatSubmissionRows(imageId, instances), 200, { "Content-Type": "text/csv; charset=utf-8" });
+    if (query.format === "kaggle")
+      return c.text(SUBMISSION_CSV_HEADER + formatSubmissionRows(imageId, instances), 200, {
+        "Content-Type": "text/csv; charset=utf-8",
+      });
     return c.json(document, 200);
   });
   return app;

@@ -28,9 +28,15 @@ const uploadRoute = createRoute({
   method: "put",
   path: "/v1/uploads/{token}",
   summary: "Upload one image to the link POST /v1/jobs gave (local runs; in AWS the links are S3's)",
-  request: { params: z.object({ token: z.string().min(1) }), body: { required: true, content: { "application/octet-stream": { schema: binarySchema } } } },
+  request: {
+    params: z.object({ token: z.string().min(1) }),
+    body: { required: true, content: { "application/octet-stream": { schema: binarySchema } } },
+  },
   responses: {
-    200: { description: "Stored; segmentation starts", content: { "application/json": { schema: z.object({ key: z.string(), size: z.number().int() }) } } },
+    200: {
+      description: "Stored; segmentation starts",
+      content: { "application/json": { schema: z.object({ key: z.string(), size: z.number().int() }) } },
+    },
     400: errorResponse("The body is empty"),
     403: errorResponse("The link is not valid or has expired"),
     413: errorResponse("The body is larger than the upload limit"),

@@ -86,7 +86,9 @@ export function parseInvocationResponse(text: string): InvocationResponse {
   }
   const parsed = invocationResponseSchema.safeParse(json);
   if (!parsed.success) {
-    throw new EndpointProtocolError(`the endpoint's answer is not an invocation response: ${parsed.error.message}`, { cause: parsed.error });
+    throw new EndpointProtocolError(`the endpoint's answer is not an invocation response: ${parsed.error.message}`, {
+      cause: parsed.error,
+    });
   }
   return parsed.data;
 }
@@ -106,7 +108,11 @@ function isTransientStatus(status: number): boolean {
  * if (!response.ok) throw endpointErrorFor(response.status, await response.text(), response.headers.get("retry-after"));
  * ```
  */
-export function endpointErrorFor(status: number, body: string, retryAfter?: string | null): EndpointUnavailableError | EndpointRejectedError {
+export function endpointErrorFor(
+  status: number,
+  body: string,
+  retryAfter?: string | null,
+): EndpointUnavailableError | EndpointRejectedError {
   let code: string | undefined;
   let detail = body.slice(0, 500);
   try {
@@ -118,7 +124,10 @@ export function endpointErrorFor(status: number, body: string, retryAfter?: stri
   const message = `the endpoint answered ${status}${code ? ` ${code}` : ""}${detail ? `: ${detail}` : ""}`;
   if (isTransientStatus(status)) {
     const seconds = retryAfter ? Number(retryAfter) : NaN;
-    return new EndpointUnavailableError(message, { status, ...(Number.isFinite(seconds) && seconds >= 0 ? { retryAfterMs: seconds * 1000 } : {}) });
+    return new EndpointUnavailableError(message, {
+      status,
+      ...(Number.isFinite(seconds) && seconds >= 0 ? { retryAfterMs: seconds * 1000 } : {}),
+    });
   }
   return new EndpointRejectedError(message, { status, ...(code ? { code } : {}) });
 }
@@ -132,7 +141,11 @@ export function endpointErrorFor(status: number, body: string, retryAfter?: stri
  * const endpoint = retrying(new HttpEndpoint(url, { timeoutMs: 60_000 }), { maxAttempts: 5, baseDelayMs: 200, maxDelayMs: 10_000 });
  * ```
  */
-export function retrying(endpoint: SegmentationEndpoint, policy: RetryPolicy, random?: () => number): SegmentationEndpoint {
+export function retrying(
+  endpoint: SegmentationEndpoint,
+  policy: RetryPolicy,
+  random?: () => number,
+): SegmentationEndpoint {
   return {
     name: endpoint.name,
     invoke: (request, options = {}) =>

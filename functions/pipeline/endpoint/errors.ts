@@ -17,7 +17,10 @@ export class EndpointUnavailableError extends Error {
    */
   readonly retryNow: boolean;
 
-  constructor(message: string, options: { cause?: unknown; retryAfterMs?: number; status?: number; retryNow?: boolean } = {}) {
+  constructor(
+    message: string,
+    options: { cause?: unknown; retryAfterMs?: number; status?: number; retryNow?: boolean } = {},
+  ) {
     super(message, { cause: options.cause });
     this.name = "EndpointUnavailableError";
     this.retryAfterMs = options.retryAfterMs;

@@ -3,7 +3,14 @@
  * server with the SageMaker container contract (`POST /invocations`).
  */
 import type { InvocationResponse } from "../../../core/schemas/endpoint";
-import { endpointErrorFor, invocationBody, parseInvocationResponse, type InvokeOptions, type SegmentationEndpoint, type TileRequest } from "./endpoint";
+import {
+  endpointErrorFor,
+  invocationBody,
+  parseInvocationResponse,
+  type InvokeOptions,
+  type SegmentationEndpoint,
+  type TileRequest,
+} from "./endpoint";
 import { EndpointUnavailableError } from "./errors";
 
 export interface HttpEndpointOptions {
@@ -51,7 +58,10 @@ export class HttpEndpoint implements SegmentationEndpoint {
       // The caller's own cancellation is not the endpoint's failure.
       if (options.signal?.aborted) throw options.signal.reason;
       if (timeout.aborted) {
-        throw new EndpointUnavailableError(`the endpoint ${this.url} did not answer within ${this.options.timeoutMs} ms`, { cause: error });
+        throw new EndpointUnavailableError(
+          `the endpoint ${this.url} did not answer within ${this.options.timeoutMs} ms`,
+          { cause: error },
+        );
       }
       const reason = (error as Error & { cause?: Error }).cause?.message ?? (error as Error).message;
       throw new EndpointUnavailableError(`cannot reach the endpoint ${this.url}: ${reason}`, { cause: error });

@@ -36,7 +36,11 @@ export interface RetryHooks {
  * });
  * ```
  */
-export async function withRetries<T>(operation: (attempt: number) => Promise<T>, policy: RetryPolicy, hooks: RetryHooks): Promise<T> {
+export async function withRetries<T>(
+  operation: (attempt: number) => Promise<T>,
+  policy: RetryPolicy,
+  hooks: RetryHooks,
+): Promise<T> {
   const random = hooks.random ?? Math.random;
   for (let attempt = 1; ; attempt++) {
     try {

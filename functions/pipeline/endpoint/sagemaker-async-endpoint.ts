@@ -15,7 +15,14 @@ import { DeleteObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { InvokeEndpointAsyncCommand, type SageMakerRuntimeClient } from "@aws-sdk/client-sagemaker-runtime";
 import { errorBodySchema, type EndpointErrorCode, type InvocationResponse } from "../../../core/schemas/endpoint";
 import { ENDPOINT_ERROR_STATUS } from "../../../model-container/src/server/error-status";
-import { endpointErrorFor, invocationBody, parseInvocationResponse, type InvokeOptions, type SegmentationEndpoint, type TileRequest } from "./endpoint";
+import {
+  endpointErrorFor,
+  invocationBody,
+  parseInvocationResponse,
+  type InvokeOptions,
+  type SegmentationEndpoint,
+  type TileRequest,
+} from "./endpoint";
 import { EndpointProtocolError, EndpointUnavailableError, type EndpointRejectedError } from "./errors";
 import { S3Storage } from "../storage/s3-storage";
 import { sageMakerRuntimeError } from "./sagemaker-endpoint";
@@ -73,7 +80,10 @@ export class SageMakerAsyncEndpoint implements SegmentationEndpoint {
     const deadline = AbortSignal.timeout(this.options.timeoutMs);
     const signal = options.signal ? AbortSignal.any([options.signal, deadline]) : deadline;
     const inferenceId = randomUUID();
-    const input: S3Location = { bucket: this.options.bucket, key: `${this.options.prefix}requests/${inferenceId}.json` };
+    const input: S3Location = {
+      bucket: this.options.bucket,
+      key: `${this.options.prefix}requests/${inferenceId}.json`,
+    };
     try {
       await this.storage(input).put(input.key, invocationBody(request), { contentType: "application/json" });
       const { output, failure } = await this.enqueue(inferenceId, input, signal);
@@ -95,7 +105,11 @@ export class SageMakerAsyncEndpoint implements SegmentationEndpoint {
   }
 
   /** Queues the request; SageMaker answers where the outcome will appear. */
-  private async enqueue(inferenceId: string, input: S3Location, signal: AbortSignal): Promise<{ output: S3Location; failure: S3Location | undefined }> {
+  private async enqueue(
+    inferenceId: string,
+    input: S3Location,
+    signal: AbortSignal,
+  ): Promise<{ output: S3Location; failure: S3Location | undefined }> {
     // Neither queued nor running past our deadline: after it, nobody reads the answer.
     const seconds = Math.ceil(this.options.timeoutMs / 1000);
     const answer = await this.runtime
@@ -107,7 +121,10 @@ export class SageMakerAsyncEndpoint implements SegmentationEndpoint {
           ContentType: "application/json",
           Accept: "application/json",
           RequestTTLSeconds: Math.min(REQUEST_TTL_SECONDS.max, Math.max(REQUEST_TTL_SECONDS.min, seconds)),
-          InvocationTimeoutSeconds: Math.min(INVOCATION_TIMEOUT_SECONDS.max, Math.max(INVOCATION_TIMEOUT_SECONDS.min, seconds)),
+          InvocationTimeoutSeconds: Math.min(
+            INVOCATION_TIMEOUT_SECONDS.max,
+            Math.max(INVOCATION_TIMEOUT_SECONDS.min, seconds),
+          ),
         }),
         { abortSignal: signal },
       )
@@ -115,16 +132,31 @@ export class SageMakerAsyncEndpoint implements SegmentationEndpoint {
         // Aborted by the caller or the deadline: invoke tells which.
         throw signal.aborted ? error : sageMakerRuntimeError(error, this.endpointName);
       });
-    if (answer.OutputLocation === undefined) throw new EndpointProtocolError(`InvokeEndpointAsync on ${this.endpointName} answered no OutputLocation`);
+    if (answer.OutputLocation === undefined)
+      throw new EndpointProtocolError(`InvokeEndpointAsync on ${this.endpointName} answered no OutputLocation`);
     // An endpoint configured without S3FailurePath gives none: its failures then look like a slow endpoint.
-    return { output: parseS3Uri(answer.OutputLocation), failure: answer.FailureLocation === undefined ? undefined : parseS3Uri(answer.FailureLocation) };
+    return {
+      output: parseS3Uri(answer.OutputLocation),
+      failure: answer.FailureLocation === undefined ? undefined : parseS3Uri(answer.FailureLocation),
+    };
   }
 
   /** Polls for the output and the failure object with growing waits, and turns whichever appears into the outcome. */
-  private async awaitOutcome(output: S3Location, failure: S3Location | undefined, signal: AbortSignal): Promise<InvocationResponse> {
+  private async awaitOutcome(
+    output: S3Location,
+    failure: S3Location | undefined,
+    signal: AbortSignal,
+  ): Promise<InvocationResponse> {
     const maxPollMs = this.options.maxPollMs ?? 5_000;
-    for (let waitMs = Math.min(this.options.firstPollMs ?? 250, maxPollMs); ; waitMs = Math.min(2 * waitMs, maxPollMs)) {
-      const [answered, failed] = await Promise.all([this.exists(output), failure !== undefined && this.exists(failure)]);
+    for (
+      let waitMs = Math.min(this.options.firstPollMs ?? 250, maxPollMs);
+      ;
+      waitMs = Math.min(2 * waitMs, maxPollMs)
+    ) {
+      const [answered, failed] = await Promise.all([
+        this.exists(output),
+        failure !== undefined && this.exists(failure),
+      ]);
       if (answered) return parseInvocationResponse(await this.take(output));
       if (failure !== undefined && failed) throw failureError(await this.take(failure), failure);
       await sleep(waitMs, undefined, { signal });
@@ -157,7 +189,8 @@ export class SageMakerAsyncEndpoint implements SegmentationEndpoint {
 
 function parseS3Uri(uri: string): S3Location {
   const match = /^s3:\/\/([^/]+)\/(.+)$/.exec(uri);
-  if (match === null) throw new EndpointProtocolError(`InvokeEndpointAsync answered a location that is not an s3:// URI: ${uri}`);
+  if (match === null)
+    throw new EndpointProtocolError(`InvokeEndpointAsync answered a location that is not an s3:// URI: ${uri}`);
   return { bucket: match[1], key: match[2] };
 }
 
@@ -169,8 +202,11 @@ function parseS3Uri(uri: string): S3Location {
 function failureError(body: string, location: S3Location): EndpointUnavailableError | EndpointRejectedError {
   const code = errorCodeOf(body);
   // SageMaker writes the container's error body to the failure object, but not its status.
-  if (code !== undefined && Object.hasOwn(ENDPOINT_ERROR_STATUS, code)) return endpointErrorFor(ENDPOINT_ERROR_STATUS[code as EndpointErrorCode], body);
-  return new EndpointUnavailableError(`the async endpoint failed (s3://${location.bucket}/${location.key}): ${body.slice(0, 500) || "no detail"}`);
+  if (code !== undefined && Object.hasOwn(ENDPOINT_ERROR_STATUS, code))
+    return endpointErrorFor(ENDPOINT_ERROR_STATUS[code as EndpointErrorCode], body);
+  return new EndpointUnavailableError(
+    `the async endpoint failed (s3://${location.bucket}/${location.key}): ${body.slice(0, 500) || "no detail"}`,
+  );
 }
 
 function errorCodeOf(body: string): string | undefined {

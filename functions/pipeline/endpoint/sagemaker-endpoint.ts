@@ -5,7 +5,14 @@
  */
 import { InvokeEndpointCommand, ModelError, type SageMakerRuntimeClient } from "@aws-sdk/client-sagemaker-runtime";
 import type { InvocationResponse } from "../../../core/schemas/endpoint";
-import { endpointErrorFor, invocationBody, parseInvocationResponse, type InvokeOptions, type SegmentationEndpoint, type TileRequest } from "./endpoint";
+import {
+  endpointErrorFor,
+  invocationBody,
+  parseInvocationResponse,
+  type InvokeOptions,
+  type SegmentationEndpoint,
+  type TileRequest,
+} from "./endpoint";
 import { EndpointRejectedError, EndpointUnavailableError } from "./errors";
 
 export interface SageMakerEndpointOptions {
@@ -41,7 +48,10 @@ const TRANSIENT_ERRORS = new Set([
  * }
  * ```
  */
-export function sageMakerRuntimeError(error: unknown, endpointName: string): EndpointUnavailableError | EndpointRejectedError {
+export function sageMakerRuntimeError(
+  error: unknown,
+  endpointName: string,
+): EndpointUnavailableError | EndpointRejectedError {
   if (error instanceof ModelError && error.OriginalStatusCode !== undefined) {
     const translated = endpointErrorFor(error.OriginalStatusCode, error.OriginalMessage ?? "");
     translated.cause = error;
@@ -52,9 +62,16 @@ export function sageMakerRuntimeError(error: unknown, endpointName: string): End
   const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
   // No HTTP status at all: the request never got an answer (connection reset, DNS), worth retrying.
   if (TRANSIENT_ERRORS.has(name) || status === undefined || status === 429 || status >= 500) {
-    return new EndpointUnavailableError(`SageMaker endpoint ${endpointName} failed: ${name}: ${message}`, { cause: error, ...(status ? { status } : {}) });
+    return new EndpointUnavailableError(`SageMaker endpoint ${endpointName} failed: ${name}: ${message}`, {
+      cause: error,
+      ...(status ? { status } : {}),
+    });
   }
-  return new EndpointRejectedError(`SageMaker refused the call to ${endpointName}: ${name}: ${message}`, { status, code: name, cause: error });
+  return new EndpointRejectedError(`SageMaker refused the call to ${endpointName}: ${name}: ${message}`, {
+    status,
+    code: name,
+    cause: error,
+  });
 }
 
 /**
@@ -93,7 +110,10 @@ export class SageMakerEndpoint implements SegmentationEndpoint {
     } catch (error) {
       if (options.signal?.aborted) throw options.signal.reason;
       if (timeout.aborted) {
-        throw new EndpointUnavailableError(`the endpoint ${this.endpointName} did not answer within ${this.options.timeoutMs} ms`, { cause: error });
+        throw new EndpointUnavailableError(
+          `the endpoint ${this.endpointName} did not answer within ${this.options.timeoutMs} ms`,
+          { cause: error },
+        );
       }
       throw sageMakerRuntimeError(error, this.endpointName);
     }

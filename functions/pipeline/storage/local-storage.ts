@@ -175,7 +175,9 @@ export class LocalStorage implements Storage {
   /** The file of a key; refuses keys that could leave the directory or collide with staging. */
   private pathOf(key: string): string {
     if (!isKey(key)) {
-      throw new RangeError(`"${key}" is not a key local storage accepts: '/'-separated segments, none empty, '.', '..' or '${STAGING_DIR}' first`);
+      throw new RangeError(
+        `"${key}" is not a key local storage accepts: '/'-separated segments, none empty, '.', '..' or '${STAGING_DIR}' first`,
+      );
     }
     return path.join(this.name, ...key.split("/"));
   }
@@ -196,7 +198,11 @@ export class LocalStorage implements Storage {
 /** Keys that stay inside the directory and clear of staging. */
 function isKey(key: string): boolean {
   const segments = key.split("/");
-  return key !== "" && segments[0] !== STAGING_DIR && segments.every((s) => s !== "" && s !== "." && s !== ".." && !s.includes("\\") && !s.includes("\0"));
+  return (
+    key !== "" &&
+    segments[0] !== STAGING_DIR &&
+    segments.every((s) => s !== "" && s !== "." && s !== ".." && !s.includes("\\") && !s.includes("\0"))
+  );
 }
 
 function md5(body: Uint8Array): string {

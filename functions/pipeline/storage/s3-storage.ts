@@ -35,9 +35,17 @@ export class S3Storage implements Storage {
 
   async get(key: string, options: { readonly versionId?: string } = {}): Promise<StoredObject | undefined> {
     try {
-      const response = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, VersionId: options.versionId }));
+      const response = await this.client.send(
+        new GetObjectCommand({ Bucket: this.bucket, Key: key, VersionId: options.versionId }),
+      );
       const body = (await response.Body?.transformToByteArray()) ?? new Uint8Array(0);
-      return { key, etag: unquote(response.ETag), size: body.length, body, ...(response.VersionId ? { versionId: response.VersionId } : {}) };
+      return {
+        key,
+        etag: unquote(response.ETag),
+        size: body.length,
+        body,
+        ...(response.VersionId ? { versionId: response.VersionId } : {}),
+      };
     } catch (error) {
       if (isNotFound(error)) return undefined;
       throw error;
@@ -57,7 +65,12 @@ export class S3Storage implements Storage {
   async head(key: string): Promise<ObjectInfo | undefined> {
     try {
       const response = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
-      return { key, etag: unquote(response.ETag), size: response.ContentLength ?? 0, ...(response.VersionId ? { versionId: response.VersionId } : {}) };
+      return {
+        key,
+        etag: unquote(response.ETag),
+        size: response.ContentLength ?? 0,
+        ...(response.VersionId ? { versionId: response.VersionId } : {}),
+      };
     } catch (error) {
       if (isNotFound(error)) return undefined;
       throw error;
@@ -65,7 +78,9 @@ export class S3Storage implements Storage {
   }
 
   async put(key: string, body: Uint8Array | string, options: PutOptions = {}): Promise<void> {
-    await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: options.contentType }));
+    await this.client.send(
+      new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: options.contentType }),
+    );
   }
 
   /**
@@ -95,7 +110,13 @@ export class S3Storage implements Storage {
     for (let attempt = 0; ; attempt++) {
       try {
         await this.client.send(
-          new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: options.contentType, IfNoneMatch: "*" }),
+          new PutObjectCommand({
+            Bucket: this.bucket,
+            Key: key,
+            Body: body,
+            ContentType: options.contentType,
+            IfNoneMatch: "*",
+          }),
         );
         return true;
       } catch (error) {
@@ -112,9 +133,12 @@ export class S3Storage implements Storage {
     const objects: ObjectInfo[] = [];
     let token: string | undefined;
     do {
-      const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }));
+      const page = await this.client.send(
+        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }),
+      );
       for (const object of page.Contents ?? []) {
-        if (object.Key !== undefined) objects.push({ key: object.Key, etag: unquote(object.ETag), size: object.Size ?? 0 });
+        if (object.Key !== undefined)
+          objects.push({ key: object.Key, etag: unquote(object.ETag), size: object.Size ?? 0 });
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token !== undefined);

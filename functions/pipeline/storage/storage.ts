@@ -72,7 +72,11 @@ export interface Storage {
  * const status = await getJson(storage, keys.status, jobStatusSchema);
  * ```
  */
-export async function getJson<S extends z.ZodType>(storage: Storage, key: string, schema: S): Promise<z.output<S> | undefined> {
+export async function getJson<S extends z.ZodType>(
+  storage: Storage,
+  key: string,
+  schema: S,
+): Promise<z.output<S> | undefined> {
   const object = await storage.get(key);
   if (object === undefined) return undefined;
   let json: unknown;
@@ -83,7 +87,9 @@ export async function getJson<S extends z.ZodType>(storage: Storage, key: string
   }
   const parsed = schema.safeParse(json);
   if (!parsed.success) {
-    throw new StoredDocumentError(`${storage.name}/${key} is not a valid document: ${parsed.error.message}`, { cause: parsed.error });
+    throw new StoredDocumentError(`${storage.name}/${key} is not a valid document: ${parsed.error.message}`, {
+      cause: parsed.error,
+    });
   }
   return parsed.data;
 }

@@ -159,7 +159,9 @@ export function createApp(deps: AppDeps): Hono<Env> {
   });
 
   app.notFound((c) => {
-    const body = { error: { code: ENDPOINT_ERROR_CODES.notFound, message: `no route for ${c.req.method} ${c.req.path}` } };
+    const body = {
+      error: { code: ENDPOINT_ERROR_CODES.notFound, message: `no route for ${c.req.method} ${c.req.path}` },
+    };
     c.set("failure", { level: "warn", code: body.error.code, message: body.error.message });
     return sendJson(c, body, 404);
   });
@@ -167,7 +169,11 @@ export function createApp(deps: AppDeps): Hono<Env> {
   app.get("/ping", (c) => {
     const models = state.models;
     if (state.phase !== "ready" || models === undefined) return sendJson(c, { status: state.phase }, 503);
-    return sendJson(c, { status: "ready", executionProvider: servedExecutionProvider(models), modelVersion: models.manifest.version });
+    return sendJson(c, {
+      status: "ready",
+      executionProvider: servedExecutionProvider(models),
+      modelVersion: models.manifest.version,
+    });
   });
 
   app.get("/info", (c) => {
@@ -241,15 +247,28 @@ export function createApp(deps: AppDeps): Hono<Env> {
 
   function defaultProfileOf(models: ServedModels): Profile {
     const preferred = [deps.defaultProfile, models.manifest.defaultProfile];
-    return preferred.find((profile) => profile !== undefined && models.profiles.includes(profile)) ?? models.profiles[0];
+    return (
+      preferred.find((profile) => profile !== undefined && models.profiles.includes(profile)) ?? models.profiles[0]
+    );
   }
 }
 
-function sendJson(c: Context<Env>, body: unknown, status: 200 | 400 | 404 | 406 | 413 | 415 | 500 | 503 | 504 = 200, headers: Record<string, string> = {}) {
+function sendJson(
+  c: Context<Env>,
+  body: unknown,
+  status: 200 | 400 | 404 | 406 | 413 | 415 | 500 | 503 | 504 = 200,
+  headers: Record<string, string> = {},
+) {
   return sendText(c, JSON.stringify(body), RESPONSE_FORMATS.json, headers, status);
 }
 
-function sendText(c: Context<Env>, text: string, contentType: string, headers: Record<string, string> = {}, status: 200 | 400 | 404 | 406 | 413 | 415 | 500 | 503 | 504 = 200) {
+function sendText(
+  c: Context<Env>,
+  text: string,
+  contentType: string,
+  headers: Record<string, string> = {},
+  status: 200 | 400 | 404 | 406 | 413 | 415 | 500 | 503 | 504 = 200,
+) {
   c.set("responseBytes", Buffer.byteLength(text));
   return c.body(text, status, { ...headers, "Content-Type": contentType });
 }

@@ -58,7 +58,14 @@ const variables = {
     .string()
     .optional()
     .transform((list) => list ?? PROFILES.join(","))
-    .transform((list) => [...new Set(list.split(",").map((name) => name.trim()).filter(Boolean))])
+    .transform((list) => [
+      ...new Set(
+        list
+          .split(",")
+          .map((name) => name.trim())
+          .filter(Boolean),
+      ),
+    ])
     .pipe(z.array(z.enum(PROFILES)).min(1, "must name at least one profile")),
   // One inference at a time: onnxruntime already spreads one over every core (or the whole GPU), and
   // two would only compete for them while doubling the memory held (each worker loads its own sessions).

@@ -69,7 +69,9 @@ export class RequestTimeoutError extends Error {
     readonly timeoutMs: number,
     readonly started: boolean,
   ) {
-    super(`the request did not finish within ${timeoutMs} ms (${started ? "while running" : "while waiting for a slot"})`);
+    super(
+      `the request did not finish within ${timeoutMs} ms (${started ? "while running" : "while waiting for a slot"})`,
+    );
     this.name = "RequestTimeoutError";
   }
 }
@@ -109,7 +111,8 @@ export function toHttpError(error: unknown): HttpError {
   if (error instanceof NotReadyError) return answer(codes.notReady, error.message, retry);
   if (error instanceof ShuttingDownError) return answer(codes.shuttingDown, error.message, retry);
   if (error instanceof RequestTimeoutError) return answer(codes.timeout, error.message);
-  if (error instanceof ModelUnavailableError) return answer(codes.modelUnavailable, "the model is unavailable", { logLevel: "error" });
+  if (error instanceof ModelUnavailableError)
+    return answer(codes.modelUnavailable, "the model is unavailable", { logLevel: "error" });
   // Hono's own (for example a body stream that broke off): keep its status for 4xx, hide details for 5xx.
   if (error instanceof HTTPException && error.status < 500) {
     return answer(codes.invalidRequest, error.message || "malformed request");

@@ -6,7 +6,13 @@
  * libuv's pool) and encoding, and stays responsive while the workers compute.
  */
 import { Worker } from "node:worker_threads";
-import { CellsegInputError, ImageTooLargeError, InvalidFormatError, InvalidImageError, ModelUnavailableError } from "../../../core/errors";
+import {
+  CellsegInputError,
+  ImageTooLargeError,
+  InvalidFormatError,
+  InvalidImageError,
+  ModelUnavailableError,
+} from "../../../core/errors";
 import type { ThresholdOverrides } from "../../../core/schemas/endpoint";
 import type { Manifest, Postprocess, Profile } from "../../../core/schemas/manifest";
 import type { Segmentation } from "../../../core/segmentation/segmenter";
@@ -33,7 +39,13 @@ export interface WorkerInit {
 }
 
 export type WorkerRequest =
-  | { readonly type: "segment"; readonly id: number; readonly image: GrayImage; readonly profile: Profile; readonly thresholds?: ThresholdOverrides }
+  | {
+      readonly type: "segment";
+      readonly id: number;
+      readonly image: GrayImage;
+      readonly profile: Profile;
+      readonly thresholds?: ThresholdOverrides;
+    }
   | { readonly type: "close" };
 
 export interface SerializedError {
@@ -51,7 +63,12 @@ export type WorkerReply =
       readonly warmUpMs: WarmUpTimes;
     }
   | { readonly type: "failed"; readonly error: SerializedError }
-  | { readonly type: "result"; readonly id: number; readonly instances: Instance[]; readonly timings: Segmentation["timings"] }
+  | {
+      readonly type: "result";
+      readonly id: number;
+      readonly instances: Instance[];
+      readonly timings: Segmentation["timings"];
+    }
   | { readonly type: "error"; readonly id: number; readonly error: SerializedError }
   | { readonly type: "closed" };
 
@@ -77,7 +94,9 @@ export function withOverrides(base: Postprocess, overrides: ThresholdOverrides |
 
 /** An error as it can cross the thread boundary. */
 export function serializeError(error: unknown): SerializedError {
-  return error instanceof Error ? { name: error.name, message: error.message, stack: error.stack } : { name: "Error", message: String(error) };
+  return error instanceof Error
+    ? { name: error.name, message: error.message, stack: error.stack }
+    : { name: "Error", message: String(error) };
 }
 
 /** The domain errors keep their class across the boundary, so errors.ts maps them to the same status. */
@@ -91,7 +110,9 @@ const ERROR_CLASSES: Record<string, new (message: string) => Error> = {
 
 function deserializeError(serialized: SerializedError): Error {
   const Class = ERROR_CLASSES[serialized.name];
-  const error = Class ? new Class(serialized.message) : Object.assign(new Error(serialized.message), { name: serialized.name });
+  const error = Class
+    ? new Class(serialized.message)
+    : Object.assign(new Error(serialized.message), { name: serialized.name });
   if (serialized.stack) error.stack = serialized.stack;
   return error;
 }
@@ -106,7 +127,11 @@ export interface InferencePoolOptions {
 
 interface PoolWorker {
   readonly worker: Worker;
-  job?: { readonly id: number; readonly resolve: (value: Segmentation) => void; readonly reject: (error: Error) => void };
+  job?: {
+    readonly id: number;
+    readonly resolve: (value: Segmentation) => void;
+    readonly reject: (error: Error) => void;
+  };
 }
 
 /**
@@ -147,7 +172,8 @@ export class InferencePool implements ServedModels {
    * @throws ModelUnavailableError (or the worker's error) when a worker cannot load the models.
    */
   static async start(options: InferencePoolOptions): Promise<{ pool: InferencePool; warmUpMs: WarmUpTimes }> {
-    if (!Number.isInteger(options.size) || options.size < 1) throw new RangeError(`size must be a positive integer, got ${options.size}`);
+    if (!Number.isInteger(options.size) || options.size < 1)
+      throw new RangeError(`size must be a positive integer, got ${options.size}`);
     const workers: PoolWorker[] = [];
     let pool: InferencePool | undefined;
     const readies = Array.from({ length: options.size }, () => {

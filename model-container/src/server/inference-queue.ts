@@ -45,7 +45,11 @@ export class InferenceQueue {
   private idleWaiters: (() => void)[] = [];
 
   constructor(readonly options: InferenceQueueOptions) {
-    for (const [name, min] of [["maxConcurrency", 1], ["maxQueue", 0], ["timeoutMs", 1]] as const) {
+    for (const [name, min] of [
+      ["maxConcurrency", 1],
+      ["maxQueue", 0],
+      ["timeoutMs", 1],
+    ] as const) {
       if (!Number.isInteger(options[name]) || options[name] < min) {
         throw new RangeError(`${name} must be an integer of at least ${min}, got ${options[name]}`);
       }

@@ -6,7 +6,14 @@ import { parentPort, workerData } from "node:worker_threads";
 import type { Profile } from "../../../core/schemas/manifest";
 import type { GrayImage } from "../../../core/types";
 import { loadModels, type LoadedModels } from "../../../inference/model-store";
-import { serializeError, withOverrides, type WarmUpTimes, type WorkerInit, type WorkerReply, type WorkerRequest } from "./inference-pool";
+import {
+  serializeError,
+  withOverrides,
+  type WarmUpTimes,
+  type WorkerInit,
+  type WorkerReply,
+  type WorkerRequest,
+} from "./inference-pool";
 
 const port = parentPort!;
 const reply = (message: WorkerReply, transfer: ArrayBuffer[] = []) => port.postMessage(message, transfer);
@@ -70,7 +77,10 @@ async function start(init: WorkerInit): Promise<void> {
     try {
       const segmenter = models.segmenters[request.profile];
       if (segmenter === undefined) throw new Error(`profile "${request.profile}" is not loaded in this worker`);
-      const { instances, timings } = await segmenter.segment(request.image, withOverrides(segmenter.postprocess, request.thresholds));
+      const { instances, timings } = await segmenter.segment(
+        request.image,
+        withOverrides(segmenter.postprocess, request.thresholds),
+      );
       reply({ type: "result", id: request.id, instances, timings });
     } catch (error) {
       reply({ type: "error", id: request.id, error: serializeError(error) });

@@ -55,7 +55,9 @@ export function checkContentType(header: string | undefined): void {
   if (type === JSON_MEDIA_TYPE || (IMAGE_MEDIA_TYPES as readonly string[]).includes(type)) return;
   const expected = [...IMAGE_MEDIA_TYPES, JSON_MEDIA_TYPE].join(", ");
   throw new UnsupportedMediaTypeError(
-    type === "" ? `the request has no Content-Type; expected one of ${expected}` : `Content-Type ${type} is not supported; expected one of ${expected}`,
+    type === ""
+      ? `the request has no Content-Type; expected one of ${expected}`
+      : `Content-Type ${type} is not supported; expected one of ${expected}`,
   );
 }
 
@@ -89,7 +91,9 @@ export function responseFormat(accept: string | undefined): ResponseFormat {
   const json = qualityOf(RESPONSE_FORMATS.json);
   const csv = qualityOf(RESPONSE_FORMATS.csv);
   if (json <= 0 && csv <= 0) {
-    throw new NotAcceptableError(`Accept: ${accept} allows no format this endpoint writes (${Object.values(RESPONSE_FORMATS).join(", ")})`);
+    throw new NotAcceptableError(
+      `Accept: ${accept} allows no format this endpoint writes (${Object.values(RESPONSE_FORMATS).join(", ")})`,
+    );
   }
   return csv > json ? "csv" : "json";
 }
@@ -99,7 +103,10 @@ export function responseFormat(accept: string | undefined): ResponseFormat {
  *
  * @throws InvalidRequestError for malformed JSON or a field out of bounds, naming each problem.
  */
-export async function readInvocationInput(contentType: string | undefined, body: () => Promise<ArrayBuffer>): Promise<InvocationInput> {
+export async function readInvocationInput(
+  contentType: string | undefined,
+  body: () => Promise<ArrayBuffer>,
+): Promise<InvocationInput> {
   const bytes = new Uint8Array(await body());
   if (mediaType(contentType) !== JSON_MEDIA_TYPE) {
     return { bytes, profile: undefined, thresholds: undefined, tileOrigin: undefined, id: DEFAULT_IMAGE_ID };
@@ -164,12 +171,20 @@ export async function segmentInput(
   // The request may have timed out while decoding: skip the expensive part.
   options.signal.throwIfAborted();
   const { instances, timings } = await models.segment(image, options.profile, input.thresholds);
-  return { profile: options.profile, width: image.width, height: image.height, instances, timings: { decodeMs, ...timings } };
+  return {
+    profile: options.profile,
+    width: image.width,
+    height: image.height,
+    instances,
+    timings: { decodeMs, ...timings },
+  };
 }
 
 /** The provider every member runs on: `cuda` only when all of them do. */
 export function servedExecutionProvider(models: ServedModels): "cuda" | "cpu" {
-  return models.members.length > 0 && models.members.every((member) => member.executionProvider === "cuda") ? "cuda" : "cpu";
+  return models.members.length > 0 && models.members.every((member) => member.executionProvider === "cuda")
+    ? "cuda"
+    : "cpu";
 }
 
 /**

@@ -32,10 +32,12 @@ export interface LoggerOptions {
 export function createLogger(options: LoggerOptions = {}): Logger {
   const write = options.write ?? ((line: string) => process.stdout.write(`${line}\n`));
   const threshold = LOG_LEVELS.indexOf(options.level ?? "info");
-  const log = (level: LogLevel) => (msg: string, ...fields: LogFields[]) => {
-    if (LOG_LEVELS.indexOf(level) < threshold) return;
-    write(serialise(Object.assign({ time: new Date().toISOString(), level, msg }, options.base, ...fields)));
-  };
+  const log =
+    (level: LogLevel) =>
+    (msg: string, ...fields: LogFields[]) => {
+      if (LOG_LEVELS.indexOf(level) < threshold) return;
+      write(serialise(Object.assign({ time: new Date().toISOString(), level, msg }, options.base, ...fields)));
+    };
   return { debug: log("debug"), info: log("info"), warn: log("warn"), error: log("error") };
 }
 

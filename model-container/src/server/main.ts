@@ -57,7 +57,8 @@ async function main(): Promise<void> {
     // Accepted requests finish or time out within the request timeout; an inference that timed out still
     // holds its worker, so the wait covers it too (bounded once more in case it hangs).
     const drained = await within(queue.onIdle(), config.requestTimeoutMs + 5_000);
-    if (!(await within(closed, CONNECTION_CLOSE_GRACE_MS)) && "closeAllConnections" in server) server.closeAllConnections();
+    if (!(await within(closed, CONNECTION_CLOSE_GRACE_MS)) && "closeAllConnections" in server)
+      server.closeAllConnections();
     if (drained) await pool?.close();
     logger.info("stopped", { signal, drained });
     process.exit(drained ? 0 : 1);
@@ -100,7 +101,11 @@ async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
 
 /** Logs one clear line and exits 1: a server that cannot serve must not linger half-started. */
 function fail(msg: string, error: unknown, fields: Record<string, unknown> = {}): never {
-  logger.error(msg, { ...fields, error: error instanceof Error ? error.message : String(error), details: errorFields(error) });
+  logger.error(msg, {
+    ...fields,
+    error: error instanceof Error ? error.message : String(error),
+    details: errorFields(error),
+  });
   process.exit(1);
 }
 

@@ -74,7 +74,11 @@ describe("core/", () => {
     // Act
     const offending = sourceFiles("core").flatMap((file) =>
       importsOf(file)
-        .filter((specifier) => specifier.startsWith(".") && !path.posix.normalize(path.posix.join(path.posix.dirname(file), specifier)).startsWith("core/"))
+        .filter(
+          (specifier) =>
+            specifier.startsWith(".") &&
+            !path.posix.normalize(path.posix.join(path.posix.dirname(file), specifier)).startsWith("core/"),
+        )
         .map((specifier) => `${file} imports ${specifier}`),
     );
 
@@ -88,7 +92,11 @@ describe("functions/pipeline/", () => {
     // Act
     const offending = sourceFiles("functions/pipeline").flatMap((file) =>
       importsOf(file)
-        .filter((specifier) => /^functions\/(api|jobs|segment|local)\//.test(path.posix.normalize(path.posix.join(path.posix.dirname(file), specifier))))
+        .filter((specifier) =>
+          /^functions\/(api|jobs|segment|local)\//.test(
+            path.posix.normalize(path.posix.join(path.posix.dirname(file), specifier)),
+          ),
+        )
         .map((specifier) => `${file} imports ${specifier}`),
     );
 
@@ -103,7 +111,7 @@ describe("the project's modules", () => {
     const text = [
       'import sharp from "sharp";',
       'import type { Manifest } from "./manifest";',
-      "import {\n  inputKey,\n  type OutputKeys,\n} from \"../schemas/object-keys\";",
+      'import {\n  inputKey,\n  type OutputKeys,\n} from "../schemas/object-keys";',
       'export { errorFields } from "../plumbing/error-fields";',
       'import "./side-effect";',
       'const { handler } = await import("../functions/segment/handler");',
@@ -114,12 +122,24 @@ describe("the project's modules", () => {
     const found = importsIn(text);
 
     // Assess
-    expect(found.sort()).toEqual(["../functions/segment/handler", "../plumbing/error-fields", "../schemas/object-keys", "./manifest", "./side-effect", "sharp"]);
+    expect(found.sort()).toEqual([
+      "../functions/segment/handler",
+      "../plumbing/error-fields",
+      "../schemas/object-keys",
+      "./manifest",
+      "./side-effect",
+      "sharp",
+    ]);
   });
 
   it("import one another without cycles", () => {
     // Prepare
-    const graph = new Map([...PROJECT_FILES].map((file) => [file, importsOf(file).flatMap((specifier) => resolveImport(file, specifier) ?? [])]));
+    const graph = new Map(
+      [...PROJECT_FILES].map((file) => [
+        file,
+        importsOf(file).flatMap((specifier) => resolveImport(file, specifier) ?? []),
+      ]),
+    );
 
     // Act
     const found = cycles(graph);

@@ -16,7 +16,13 @@ describe("buildConsole", async () => {
   it("makes the page, one script and one style sheet, named by their content's hash", () => {
     const paths = files.map((file) => file.path);
     expect(paths).toHaveLength(3);
-    expect(paths).toEqual(expect.arrayContaining(["index.html", expect.stringMatching(/^assets\/app-[A-Z0-9]{8}\.js$/), expect.stringMatching(/^assets\/app-[A-Z0-9]{8}\.css$/)]));
+    expect(paths).toEqual(
+      expect.arrayContaining([
+        "index.html",
+        expect.stringMatching(/^assets\/app-[A-Z0-9]{8}\.js$/),
+        expect.stringMatching(/^assets\/app-[A-Z0-9]{8}\.css$/),
+      ]),
+    );
     for (const asset of files.filter((file) => file.path !== "index.html")) {
       expect(page).toContain(`"${asset.path}"`);
       expect(asset.immutable).toBe(true);
@@ -32,7 +38,9 @@ describe("buildConsole", async () => {
 
   it(`stays under ${MAX_GZIPPED_BYTES / 1024} KB gzipped`, () => {
     const gzipped = files.reduce((total, file) => total + gzipSync(file.body).length, 0);
-    console.info(`web console: ${files.map((file) => `${file.path} ${file.body.length} B (${gzipSync(file.body).length} B gzipped)`).join(", ")}`);
+    console.info(
+      `web console: ${files.map((file) => `${file.path} ${file.body.length} B (${gzipSync(file.body).length} B gzipped)`).join(", ")}`,
+    );
     expect(gzipped).toBeLessThan(MAX_GZIPPED_BYTES);
   });
 

@@ -49,12 +49,16 @@ describe("model store", () => {
     const dir = await modelDir(manifestFor("m.onnx", "0".repeat(64)), { "m.onnx": bytes, "masks.onnx": bytes });
 
     // Act / Assess
-    await expect(loadModels({ modelDir: dir, profiles: ["fast"] })).rejects.toThrow(/m\.onnx has sha256 [0-9a-f]{64}, but the manifest expects 0{64}/);
+    await expect(loadModels({ modelDir: dir, profiles: ["fast"] })).rejects.toThrow(
+      /m\.onnx has sha256 [0-9a-f]{64}, but the manifest expects 0{64}/,
+    );
   });
 
   it("fails with the path when a member file is missing", async () => {
     const dir = await modelDir(manifestFor("missing.onnx", "0".repeat(64)));
-    await expect(loadModels({ modelDir: dir, profiles: ["fast"] })).rejects.toThrow(/cannot read model file .*missing\.onnx/);
+    await expect(loadModels({ modelDir: dir, profiles: ["fast"] })).rejects.toThrow(
+      /cannot read model file .*missing\.onnx/,
+    );
   });
 
   it("fails clearly when the file is not an ONNX model", async () => {
@@ -70,7 +74,9 @@ describe("model store", () => {
     const dir = await modelDir(broken);
 
     // Act / Assess
-    await expect(readManifest(dir)).rejects.toThrow(/members\.0\.graphs\.detector\.sha256.*profiles\.fast: unknown member "nobody"|profiles\.fast: unknown member "nobody".*sha256/);
+    await expect(readManifest(dir)).rejects.toThrow(
+      /members\.0\.graphs\.detector\.sha256.*profiles\.fast: unknown member "nobody"|profiles\.fast: unknown member "nobody".*sha256/,
+    );
   });
 
   it("reads a member exported as one graph (before the detector / mask-head split) as a combined graph", async () => {
@@ -107,4 +113,3 @@ describe("model store", () => {
     expect(manifest.defaultProfile).toBe("fast");
   });
 });
-

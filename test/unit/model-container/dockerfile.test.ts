@@ -63,7 +63,9 @@ describe("model-container/Dockerfile", () => {
   });
 
   it("uses Node 22", () => {
-    const nodeImages = all("FROM").map((i) => i.args).filter((image) => image.startsWith("node:"));
+    const nodeImages = all("FROM")
+      .map((i) => i.args)
+      .filter((image) => image.startsWith("node:"));
     expect(nodeImages.length).toBeGreaterThan(0);
     for (const image of nodeImages) expect(image).toMatch(/^node:22[.-]/);
     expect(inFinal("COPY").some((i) => /--from=\w+ \/usr\/local\/bin\/node /.test(i.args))).toBe(true);
@@ -71,7 +73,9 @@ describe("model-container/Dockerfile", () => {
 
   it("installs production dependencies only, with onnxruntime-node's CUDA 12 binaries", () => {
     // Prepare: the install script's own names (node_modules/onnxruntime-node/script/install-utils.js).
-    const env = all("ENV").map((i) => i.args).join(" ");
+    const env = all("ENV")
+      .map((i) => i.args)
+      .join(" ");
 
     // Assess
     expect(all("RUN").some((i) => /\bnpm ci --omit=dev\b/.test(i.args))).toBe(true);
@@ -95,10 +99,15 @@ describe("model-container/Dockerfile", () => {
     const copied = inFinal("COPY")
       .filter((i) => !i.args.startsWith("--from="))
       .map((i) => i.args.replace(/--chmod=\S+\s+/, "").split(/\s+/)[0]!);
-    const modules = importClosure(["model-container/src/server/main.ts", "model-container/src/server/inference-worker.ts"]);
+    const modules = importClosure([
+      "model-container/src/server/main.ts",
+      "model-container/src/server/inference-worker.ts",
+    ]);
 
     // Act
-    const missing = [...modules].filter((file) => !copied.some((source) => file === source || file.startsWith(`${source}/`)));
+    const missing = [...modules].filter(
+      (file) => !copied.some((source) => file === source || file.startsWith(`${source}/`)),
+    );
 
     // Assess
     expect(modules.size).toBeGreaterThan(10);

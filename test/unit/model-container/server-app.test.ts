@@ -15,17 +15,28 @@ import { QueueFullError, RequestTimeoutError } from "../../../model-container/sr
 import { responseFormat } from "../../../model-container/src/server/invocation";
 import { createLogger } from "../../../model-container/src/server/logger";
 
-const LIMITS: AppLimits = { maxBodyBytes: 1024, maxPixels: 1_000_000, maxConcurrency: 1, maxQueue: 1, requestTimeoutMs: 1_000 };
+const LIMITS: AppLimits = {
+  maxBodyBytes: 1024,
+  maxPixels: 1_000_000,
+  maxConcurrency: 1,
+  maxQueue: 1,
+  requestTimeoutMs: 1_000,
+};
 const PNG_SIGNATURE = Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a);
 
 function setup(limits: Partial<AppLimits> = {}) {
   const lines: Record<string, unknown>[] = [];
   const state = new ServingState();
   const all = { ...LIMITS, ...limits };
-  const queue = new InferenceQueue({ maxConcurrency: all.maxConcurrency, maxQueue: all.maxQueue, timeoutMs: all.requestTimeoutMs });
+  const queue = new InferenceQueue({
+    maxConcurrency: all.maxConcurrency,
+    maxQueue: all.maxQueue,
+    timeoutMs: all.requestTimeoutMs,
+  });
   const logger = createLogger({ write: (line) => lines.push(JSON.parse(line)), level: "debug" });
   const app = createApp({ state, queue, limits: all, logger });
-  const invoke = (body: string | Uint8Array, headers: Record<string, string>) => app.request("/invocations", { method: "POST", body, headers });
+  const invoke = (body: string | Uint8Array, headers: Record<string, string>) =>
+    app.request("/invocations", { method: "POST", body, headers });
   return { app, state, queue, lines, invoke };
 }
 
@@ -92,20 +103,38 @@ describe("model server app refusals", () => {
 
     // Assess
     expect(response.status).toBe(413);
-    expect(await errorOf(response)).toEqual({ code: "payload_too_large", message: "the request body is larger than the limit of 16 bytes" });
+    expect(await errorOf(response)).toEqual({
+      code: "payload_too_large",
+      message: "the request body is larger than the limit of 16 bytes",
+    });
   });
 
   it("returns 400 for malformed JSON", async () => {
     const { invoke } = setup();
     const response = await invoke('{"image": "aGk=",', { "Content-Type": "application/json" });
     expect(response.status).toBe(400);
-    expect(await errorOf(response)).toMatchObject({ code: "invalid_request", message: expect.stringMatching(/not valid JSON/) });
+    expect(await errorOf(response)).toMatchObject({
+      code: "invalid_request",
+      message: expect.stringMatching(/not valid JSON/),
+    });
   });
 
   it.each([
-    ["a threshold above its bound", { image: "aGk=", thresholds: { maskThreshold: 0.9 } }, /thresholds\.maskThreshold: .*0\.8/],
-    ["a fractional minimum area", { image: "aGk=", thresholds: { minAreas: { cort: 10.5 } } }, /thresholds\.minAreas\.cort/],
-    ["an unknown cell type", { image: "aGk=", thresholds: { scoreThresholds: { neuron: 0.5 } } }, /thresholds\.scoreThresholds: .*neuron/],
+    [
+      "a threshold above its bound",
+      { image: "aGk=", thresholds: { maskThreshold: 0.9 } },
+      /thresholds\.maskThreshold: .*0\.8/,
+    ],
+    [
+      "a fractional minimum area",
+      { image: "aGk=", thresholds: { minAreas: { cort: 10.5 } } },
+      /thresholds\.minAreas\.cort/,
+    ],
+    [
+      "an unknown cell type",
+      { image: "aGk=", thresholds: { scoreThresholds: { neuron: 0.5 } } },
+      /thresholds\.scoreThresholds: .*neuron/,
+    ],
     ["a negative tile origin", { image: "aGk=", tileOrigin: { x: -1, y: 0 } }, /tileOrigin\.x/],
     ["an unknown profile", { image: "aGk=", profile: "fastest" }, /profile: /],
     ["a misspelt option", { image: "aGk=", treshold: 0.5 }, /treshold/],
@@ -230,7 +259,7 @@ describe("threshold overrides", () => {
       minAreas: { shsy5y: 75, astro: 150, cort: 0 },
       maskThreshold: 0.5,
       fusionIou: 0.55,
-    minKeptFraction: 0.7,
+      minKeptFraction: 0.7,
     });
   });
 
@@ -322,7 +351,8 @@ describe("default profile", () => {
     members: [],
     segment: () => Promise.reject(new Error("not used")),
   });
-  const infoOf = async (app: ReturnType<typeof createApp>) => (await (await app.request("/info")).json()) as { defaultProfile: string };
+  const infoOf = async (app: ReturnType<typeof createApp>) =>
+    (await (await app.request("/info")).json()) as { defaultProfile: string };
   const appWith = (models: ServedModels, defaultProfile?: "fast" | "accurate") => {
     const state = new ServingState();
     state.markReady(models);
@@ -386,7 +416,14 @@ describe("server config", () => {
   });
 
   it("names each malformed variable and its value", () => {
-    expect(() => loadConfig({ PORT: "80a", CELLSEG_EXECUTION_PROVIDER: "gpu", CELLSEG_PROFILES: "fast,best", CELLSEG_MAX_CONCURRENCY: "0" })).toThrow(
+    expect(() =>
+      loadConfig({
+        PORT: "80a",
+        CELLSEG_EXECUTION_PROVIDER: "gpu",
+        CELLSEG_PROFILES: "fast,best",
+        CELLSEG_MAX_CONCURRENCY: "0",
+      }),
+    ).toThrow(
       /PORT="80a": must be a whole number.*CELLSEG_EXECUTION_PROVIDER="gpu".*CELLSEG_PROFILES="fast,best".*CELLSEG_MAX_CONCURRENCY="0": must be at least 1/,
     );
   });

@@ -23,13 +23,15 @@ function grayEncoder(...pages: (Uint8Array | Uint16Array)[]): Sharp {
   const wide = pages[0] instanceof Uint16Array;
   const joined = wide ? new Uint16Array(pages.length * WIDTH * HEIGHT) : new Uint8Array(pages.length * WIDTH * HEIGHT);
   pages.forEach((page, index) => joined.set(page, index * WIDTH * HEIGHT));
-  return sharp(joined, { raw: { width: WIDTH, height: HEIGHT * pages.length, channels: 1, pageHeight: HEIGHT } }).toColourspace(
-    wide ? "grey16" : "b-w",
-  );
+  return sharp(joined, {
+    raw: { width: WIDTH, height: HEIGHT * pages.length, channels: 1, pageHeight: HEIGHT },
+  }).toColourspace(wide ? "grey16" : "b-w");
 }
 
 function colourPng(channels: 3 | 4, samples: number[]): Promise<Buffer> {
-  return sharp(Uint8Array.from(samples), { raw: { width: samples.length / channels, height: 1, channels } }).png().toBuffer();
+  return sharp(Uint8Array.from(samples), { raw: { width: samples.length / channels, height: 1, channels } })
+    .png()
+    .toBuffer();
 }
 
 describe("decodeImage of supported formats", () => {
@@ -80,7 +82,10 @@ describe("decodeImage of supported formats", () => {
   it("reduces a 16-bit RGB PNG to 16-bit luminance", async () => {
     // Prepare
     const rgb = Uint16Array.of(40000, 20000, 10000, 65535, 65535, 65535);
-    const png = await sharp(rgb, { raw: { width: 2, height: 1, channels: 3 } }).toColourspace("rgb16").png().toBuffer();
+    const png = await sharp(rgb, { raw: { width: 2, height: 1, channels: 3 } })
+      .toColourspace("rgb16")
+      .png()
+      .toBuffer();
 
     // Act
     const image = await decodeImage(png);
@@ -133,16 +138,21 @@ describe("decodeImage of supported formats", () => {
 describe("pixel size from the file", () => {
   const gray = () => sharp(Buffer.alloc(16 * 16, 80), { raw: { width: 16, height: 16, channels: 1 } });
 
-  it.each(["cm", "inch"] as const)("reads a TIFF's resolution tags (unit %s) as micrometres per pixel", async (resolutionUnit) => {
-    // sharp takes the resolution in pixels per millimetre, whatever unit the file records it in, and
-    // reports it in whole dots per inch (78,156 here, off by 1 part in 10^4).
-    const tiff = await gray().tiff({ compression: "lzw", xres: 307.7, yres: 307.7, resolutionUnit }).toBuffer();
-    expect((await decodeImage(tiff)).pixelSizeUm! / (1000 / 307.7)).toBeCloseTo(1, 3);
-  });
+  it.each(["cm", "inch"] as const)(
+    "reads a TIFF's resolution tags (unit %s) as micrometres per pixel",
+    async (resolutionUnit) => {
+      // sharp takes the resolution in pixels per millimetre, whatever unit the file records it in, and
+      // reports it in whole dots per inch (78,156 here, off by 1 part in 10^4).
+      const tiff = await gray().tiff({ compression: "lzw", xres: 307.7, yres: 307.7, resolutionUnit }).toBuffer();
+      expect((await decodeImage(tiff)).pixelSizeUm! / (1000 / 307.7)).toBeCloseTo(1, 3);
+    },
+  );
 
   it("states none for a TIFF without resolution tags, a 72-dpi screen default, or a PNG", async () => {
     const untagged = await gray().tiff({ compression: "lzw" }).toBuffer();
-    const screen = await gray().tiff({ compression: "lzw", xres: 72 / 25.4, yres: 72 / 25.4, resolutionUnit: "inch" }).toBuffer();
+    const screen = await gray()
+      .tiff({ compression: "lzw", xres: 72 / 25.4, yres: 72 / 25.4, resolutionUnit: "inch" })
+      .toBuffer();
     const png = await gray().png().withMetadata({ density: 30_000 }).toBuffer();
     for (const bytes of [untagged, screen, png]) expect((await decodeImage(bytes)).pixelSizeUm).toBeUndefined();
   });
@@ -150,7 +160,10 @@ describe("pixel size from the file", () => {
 
 describe("multi-page TIFF", () => {
   const pages = [gradient16(0), gradient16(1000), gradient16(2000)];
-  const stack = () => grayEncoder(...pages).tiff({ compression: "lzw" }).toBuffer();
+  const stack = () =>
+    grayEncoder(...pages)
+      .tiff({ compression: "lzw" })
+      .toBuffer();
 
   it("decodes the first page by default", async () => {
     // Act
@@ -195,7 +208,9 @@ describe("multi-page TIFF", () => {
   it("bounds the pixels of all pages together", async () => {
     // Act and Assess: each page fits, the three do not.
     await expect(decodeImagePages(await stack(), { maxPixels: 2 * WIDTH * HEIGHT })).rejects.toThrow(
-      new ImageTooLargeError(`The image's first 3 page(s) hold ${3 * WIDTH * HEIGHT} pixels, over the limit of ${2 * WIDTH * HEIGHT} pixels`),
+      new ImageTooLargeError(
+        `The image's first 3 page(s) hold ${3 * WIDTH * HEIGHT} pixels, over the limit of ${2 * WIDTH * HEIGHT} pixels`,
+      ),
     );
   });
 });
@@ -268,7 +283,10 @@ describe("decodeImage of bad input", () => {
     expect(DEFAULT_MAX_PIXELS).toBe(50_000_000);
   });
 
-  it.each([{ maxPixels: 0 }, { maxPixels: 1.5 }, { page: -1 }, { page: 0.5 }])("rejects the bad option %o", async (options) => {
-    await expect(decodeImage(Uint8Array.of(1), options)).rejects.toThrow(RangeError);
-  });
+  it.each([{ maxPixels: 0 }, { maxPixels: 1.5 }, { page: -1 }, { page: 0.5 }])(
+    "rejects the bad option %o",
+    async (options) => {
+      await expect(decodeImage(Uint8Array.of(1), options)).rejects.toThrow(RangeError);
+    },
+  );
 });

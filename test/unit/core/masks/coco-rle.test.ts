@@ -27,7 +27,11 @@ const vectors: { name: string; mask: BinaryMask; counts: number[]; rle: CocoRle 
   {
     // 10 x 10, column 5 full: counts [50, 10, 40] stored as "b1", ":", "X1".
     name: "a full column",
-    mask: maskFromPixelIndices(range(0, 10).map((y) => y * 10 + 5), 10, 10),
+    mask: maskFromPixelIndices(
+      range(0, 10).map((y) => y * 10 + 5),
+      10,
+      10,
+    ),
     counts: [50, 10, 40],
     rle: { size: [10, 10], counts: "b1:X1" },
   },

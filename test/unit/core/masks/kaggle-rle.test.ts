@@ -1,7 +1,13 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { InvalidFormatError } from "../../../../core/errors";
-import { emptyMask, maskArea, maskBox, maskFromPixelIndices, maskPixelIndices } from "../../../../core/masks/binary-mask";
+import {
+  emptyMask,
+  maskArea,
+  maskBox,
+  maskFromPixelIndices,
+  maskPixelIndices,
+} from "../../../../core/masks/binary-mask";
 import { decodeKaggleRle, encodeKaggleRle } from "../../../../core/masks/kaggle-rle";
 import type { BinaryMask } from "../../../../core/types";
 import { sartoriusPath } from "../../../support/sartorius-data";

@@ -4,23 +4,37 @@ import { resolveOverlaps } from "../../../../core/masks/overlap";
 import type { BinaryMask } from "../../../../core/types";
 
 function square(left: number, top: number, side: number, imageSide = 20): BinaryMask {
-  return { imageWidth: imageSide, imageHeight: imageSide, left, top, width: side, height: side, data: new Uint8Array(side * side).fill(1) };
+  return {
+    imageWidth: imageSide,
+    imageHeight: imageSide,
+    left,
+    top,
+    width: side,
+    height: side,
+    data: new Uint8Array(side * side).fill(1),
+  };
 }
 
 function pixels(mask: BinaryMask | null): Set<number> {
   const set = new Set<number>();
   if (!mask) return set;
   for (let y = 0; y < mask.height; y++)
-    for (let x = 0; x < mask.width; x++) if (mask.data[y * mask.width + x]) set.add((mask.top + y) * mask.imageWidth + mask.left + x);
+    for (let x = 0; x < mask.width; x++)
+      if (mask.data[y * mask.width + x]) set.add((mask.top + y) * mask.imageWidth + mask.left + x);
   return set;
 }
 
 const maskArbitrary = fc
-  .record({ left: fc.integer({ min: 0, max: 15 }), top: fc.integer({ min: 0, max: 15 }), width: fc.integer({ min: 1, max: 5 }), height: fc.integer({ min: 1, max: 5 }) })
+  .record({
+    left: fc.integer({ min: 0, max: 15 }),
+    top: fc.integer({ min: 0, max: 15 }),
+    width: fc.integer({ min: 1, max: 5 }),
+    height: fc.integer({ min: 1, max: 5 }),
+  })
   .chain(({ left, top, width, height }) =>
-    fc.uint8Array({ minLength: width * height, maxLength: width * height, min: 0, max: 1 }).map(
-      (data): BinaryMask => ({ imageWidth: 20, imageHeight: 20, left, top, width, height, data }),
-    ),
+    fc
+      .uint8Array({ minLength: width * height, maxLength: width * height, min: 0, max: 1 })
+      .map((data): BinaryMask => ({ imageWidth: 20, imageHeight: 20, left, top, width, height, data })),
   );
 
 describe("resolveOverlaps", () => {

@@ -9,11 +9,22 @@ import { MEASUREMENTS_CSV_HEADER, SUMMARY_CSV_HEADER } from "../../../../core/ou
 import type { CellType, GrayImage, Instance } from "../../../../core/types";
 
 /** A 6 x 4 16-bit image whose pixel value is its index times 100. */
-const image: GrayImage = { width: 6, height: 4, bitDepth: 16, pixels: Uint16Array.from({ length: 24 }, (_, i) => i * 100) };
+const image: GrayImage = {
+  width: 6,
+  height: 4,
+  bitDepth: 16,
+  pixels: Uint16Array.from({ length: 24 }, (_, i) => i * 100),
+};
 
 function cell(cellType: CellType, score: number, pixels: number[]): Instance {
   const mask = maskFromPixelIndices(pixels, image.width, image.height);
-  return { cellType, score, mask, area: pixels.length, box: [mask.left, mask.top, mask.left + mask.width, mask.top + mask.height] };
+  return {
+    cellType,
+    score,
+    mask,
+    area: pixels.length,
+    box: [mask.left, mask.top, mask.left + mask.width, mask.top + mask.height],
+  };
 }
 
 // A 2 x 2 square at (1, 1) and a 1 x 3 bar on the right border.
@@ -32,11 +43,37 @@ describe("measureCells", () => {
     const [first, second] = measureCells(image, labelMap([square, bar], 6, 4), [square, bar]);
 
     // Assess
-    expect(first).toMatchObject({ cellId: 1, cellType: "astro", area: 4, centroidX: 1.5, centroidY: 1.5, bboxX: 1, bboxY: 1, bboxWidth: 2, bboxHeight: 2 });
-    expect(first).toMatchObject({ meanIntensity: 1050, minIntensity: 700, maxIntensity: 1400, integratedIntensity: 4200, touchesBorder: false, solidity: 1 });
+    expect(first).toMatchObject({
+      cellId: 1,
+      cellType: "astro",
+      area: 4,
+      centroidX: 1.5,
+      centroidY: 1.5,
+      bboxX: 1,
+      bboxY: 1,
+      bboxWidth: 2,
+      bboxHeight: 2,
+    });
+    expect(first).toMatchObject({
+      meanIntensity: 1050,
+      minIntensity: 700,
+      maxIntensity: 1400,
+      integratedIntensity: 4200,
+      touchesBorder: false,
+      solidity: 1,
+    });
     expect(first!.stdIntensity).toBeCloseTo(Math.sqrt((350 ** 2 + 250 ** 2 + 250 ** 2 + 350 ** 2) / 4), 9);
     expect(first!.equivalentDiameter).toBeCloseTo(Math.sqrt(16 / Math.PI), 12);
-    expect(second).toMatchObject({ cellId: 2, cellType: "cort", area: 3, touchesBorder: true, bboxX: 5, bboxWidth: 1, bboxHeight: 3, eccentricity: 1 });
+    expect(second).toMatchObject({
+      cellId: 2,
+      cellType: "cort",
+      area: 3,
+      touchesBorder: true,
+      bboxX: 5,
+      bboxWidth: 1,
+      bboxHeight: 3,
+      eccentricity: 1,
+    });
     // The bar is vertical: along the row axis, orientation 0.
     expect(second!.orientation).toBe(0);
   });
@@ -96,7 +133,10 @@ describe("renderImageResults: measurements.csv and summary.csv", () => {
   });
 
   it("adds micrometre columns from the given pixel size, over the image's own", async () => {
-    const results = await renderImageResults("a", "a.tif", { ...image, pixelSizeUm: 10 }, [square], { overlayStyle: "outline", pixelSizeUm: 0.5 });
+    const results = await renderImageResults("a", "a.tif", { ...image, pixelSizeUm: 10 }, [square], {
+      overlayStyle: "outline",
+      pixelSizeUm: 0.5,
+    });
     const [row] = parseCsv(MEASUREMENTS_CSV_HEADER + results.measurementRows);
     expect(row).toMatchObject({ pixel_size_um: "0.5", area_um2: "1", centroid_x_um: "0.75", centroid_y_um: "0.75" });
     expect(Number(row!.perimeter_um)).toBeCloseTo(Number(row!.perimeter_px) * 0.5, 3);
@@ -105,8 +145,13 @@ describe("renderImageResults: measurements.csv and summary.csv", () => {
   });
 
   it("uses the image's own pixel size (a TIFF's resolution tags) when none is given", async () => {
-    const results = await renderImageResults("a", "a.tif", { ...image, pixelSizeUm: 2 }, [square], { overlayStyle: "outline" });
-    expect(parseCsv(MEASUREMENTS_CSV_HEADER + results.measurementRows)[0]).toMatchObject({ pixel_size_um: "2", area_um2: "16" });
+    const results = await renderImageResults("a", "a.tif", { ...image, pixelSizeUm: 2 }, [square], {
+      overlayStyle: "outline",
+    });
+    expect(parseCsv(MEASUREMENTS_CSV_HEADER + results.measurementRows)[0]).toMatchObject({
+      pixel_size_um: "2",
+      area_um2: "16",
+    });
   });
 
   it("gives an image without cells no measurement row and a summary row with count 0", async () => {
@@ -114,7 +159,15 @@ describe("renderImageResults: measurements.csv and summary.csv", () => {
     expect(results.measurementRows).toBe("");
     expect(results.outlines).toEqual({ type: "FeatureCollection", features: [] });
     const [summary] = parseCsv(SUMMARY_CSV_HEADER + results.summaryRow);
-    expect(summary).toMatchObject({ image_id: "empty", cell_count: "0", count_astro: "0", confluence_pct: "0", mean_area_px: "", median_area_px: "", cell_type: "" });
+    expect(summary).toMatchObject({
+      image_id: "empty",
+      cell_count: "0",
+      count_astro: "0",
+      confluence_pct: "0",
+      mean_area_px: "",
+      median_area_px: "",
+      cell_type: "",
+    });
     expect(Number(summary!.mean_intensity_outside)).toBe(1150);
     expect(summary!.mean_intensity_inside).toBe("");
   });

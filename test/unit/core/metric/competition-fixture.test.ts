@@ -15,7 +15,14 @@ interface MetricCase {
 }
 
 // Shared with training/tests/test_competition_metric.py: the Python metric must score these cases alike.
-const FIXTURE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "fixtures", "competition-metric.json");
+const FIXTURE = path.resolve(
+  path.dirname(fileURLToPath(import.meta.url)),
+  "..",
+  "..",
+  "..",
+  "fixtures",
+  "competition-metric.json",
+);
 const { cases } = JSON.parse(readFileSync(FIXTURE, "utf8")) as { cases: MetricCase[] };
 
 describe("imageScore on the metric cases shared with the training package", () => {
@@ -32,7 +39,8 @@ describe("imageScore on the metric cases shared with the training package", () =
 
   it("holds canonical Kaggle RLE, as both encoders write it", () => {
     for (const c of cases) {
-      for (const rle of [...c.truth, ...c.pred]) expect(encodeKaggleRle(decodeKaggleRle(rle, c.width, c.height))).toBe(rle);
+      for (const rle of [...c.truth, ...c.pred])
+        expect(encodeKaggleRle(decodeKaggleRle(rle, c.width, c.height))).toBe(rle);
     }
   });
 

@@ -20,7 +20,9 @@ const truth = parseTrainingCsv(
 describe("evaluateSubmission", () => {
   it("scores each truth image, per cell type and overall", () => {
     // Prepare: "a" perfect, "b" a spurious extra cell (1 / 2), "c" missing, "d" rightly empty; "x" unknown.
-    const predictions = parseSubmissionCsv(["id,predicted", "a,9 4", "a,1 2", "b,6 2", "b,16 1", "d,", "x,1 1"].join("\n"));
+    const predictions = parseSubmissionCsv(
+      ["id,predicted", "a,9 4", "a,1 2", "b,6 2", "b,16 1", "d,", "x,1 1"].join("\n"),
+    );
 
     // Act
     const report = evaluateSubmission(truth, predictions);
@@ -62,7 +64,9 @@ describe("evaluateSubmission", () => {
     const submissionAsTruth = parseSubmissionCsv("id,predicted\na,1 1\n");
 
     // Assess
-    expect(() => evaluateSubmission(submissionAsTruth, submissionAsTruth)).toThrow(/truth image a has no width and height/);
+    expect(() => evaluateSubmission(submissionAsTruth, submissionAsTruth)).toThrow(
+      /truth image a has no width and height/,
+    );
     expect(() => evaluateSubmission(new Map(), submissionAsTruth)).toThrow(/no images to score/);
   });
 

@@ -18,12 +18,7 @@ function instance(indices: number[], imageWidth = WIDTH, imageHeight = HEIGHT): 
 //              . . . 2 2
 //              . 3 . . .
 const INSTANCES = [instance([0, 1, 5]), instance([8, 9, 13, 14]), instance([16])];
-const EXPECTED = Uint16Array.of(
-  1, 1, 0, 0, 0,
-  1, 0, 0, 2, 2,
-  0, 0, 0, 2, 2,
-  0, 3, 0, 0, 0,
-);
+const EXPECTED = Uint16Array.of(1, 1, 0, 0, 0, 1, 0, 0, 2, 2, 0, 0, 0, 2, 2, 0, 3, 0, 0, 0);
 
 describe("labelMap", () => {
   it("numbers the instances from 1 in their order, 0 for background", () => {
@@ -43,7 +38,9 @@ describe("labelMap", () => {
     const many = Array.from({ length: MAX_LABELS + 1 }, () => INSTANCES[0]);
 
     // Act and Assess
-    expect(() => labelMap(many, WIDTH, HEIGHT)).toThrow(/Cannot label 65536 instances: a 16-bit label image holds at most 65535/);
+    expect(() => labelMap(many, WIDTH, HEIGHT)).toThrow(
+      /Cannot label 65536 instances: a 16-bit label image holds at most 65535/,
+    );
   });
 
   it("refuses a mask of an image of another size", () => {
@@ -57,7 +54,13 @@ describe("labelPng", () => {
     const png = await labelPng(INSTANCES, WIDTH, HEIGHT);
 
     // Assess
-    expect(await sharp(png).metadata()).toMatchObject({ format: "png", width: WIDTH, height: HEIGHT, channels: 1, depth: "ushort" });
+    expect(await sharp(png).metadata()).toMatchObject({
+      format: "png",
+      width: WIDTH,
+      height: HEIGHT,
+      channels: 1,
+      depth: "ushort",
+    });
   });
 
   it("round-trips the labels through decodeImage", async () => {

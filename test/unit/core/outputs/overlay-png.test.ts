@@ -16,7 +16,15 @@ const IMAGE: GrayImage = {
 
 /** A filled rectangle. */
 function rectangle(cellType: CellType, left: number, top: number, width: number, height: number): Instance {
-  const mask = { imageWidth: WIDTH, imageHeight: HEIGHT, left, top, width, height, data: new Uint8Array(width * height).fill(1) };
+  const mask = {
+    imageWidth: WIDTH,
+    imageHeight: HEIGHT,
+    left,
+    top,
+    width,
+    height,
+    data: new Uint8Array(width * height).fill(1),
+  };
   return { cellType, score: 0.9, box: [left, top, left + width, top + height], mask, area: width * height };
 }
 

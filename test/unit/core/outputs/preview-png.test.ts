@@ -26,7 +26,13 @@ describe("previewPng", () => {
     const png = await previewPng(IMAGE_16);
 
     // Assess
-    expect(await sharp(png).metadata()).toMatchObject({ format: "png", width: WIDTH, height: HEIGHT, channels: 1, depth: "uchar" });
+    expect(await sharp(png).metadata()).toMatchObject({
+      format: "png",
+      width: WIDTH,
+      height: HEIGHT,
+      channels: 1,
+      depth: "uchar",
+    });
     const data = await greys(png);
     expect(data[0]).toBe(0);
     expect(data[WIDTH - 1]).toBe(255);
@@ -36,7 +42,15 @@ describe("previewPng", () => {
 
   it("is the overlay's image without its cells", async () => {
     // Prepare: one 3x3 cell; the overlay draws its ring, the centre pixel stays the image's grey.
-    const mask = { imageWidth: WIDTH, imageHeight: HEIGHT, left: 2, top: 1, width: 3, height: 3, data: new Uint8Array(9).fill(1) };
+    const mask = {
+      imageWidth: WIDTH,
+      imageHeight: HEIGHT,
+      left: 2,
+      top: 1,
+      width: 3,
+      height: 3,
+      data: new Uint8Array(9).fill(1),
+    };
     const cell: Instance = { cellType: "astro", score: 0.9, box: [2, 1, 5, 4], mask, area: 9 };
 
     // Act
@@ -45,7 +59,9 @@ describe("previewPng", () => {
     // Assess: every pixel off the outline is the preview's grey in all three channels
     const grey = await greys(preview);
     const rgb = await sharp(overlay).raw().toBuffer();
-    const outline = new Set([0, 1, 2].flatMap((x) => [0, 1, 2].map((y) => (1 + y) * WIDTH + 2 + x)).filter((i) => i !== 2 * WIDTH + 3));
+    const outline = new Set(
+      [0, 1, 2].flatMap((x) => [0, 1, 2].map((y) => (1 + y) * WIDTH + 2 + x)).filter((i) => i !== 2 * WIDTH + 3),
+    );
     for (let i = 0; i < WIDTH * HEIGHT; i++) {
       if (outline.has(i)) continue;
       expect([...rgb.subarray(i * 3, i * 3 + 3)]).toEqual([grey[i], grey[i], grey[i]]);

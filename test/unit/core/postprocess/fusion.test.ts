@@ -14,7 +14,13 @@ describe("fuseDetections", () => {
     const b = detections([{ box: [1, 1, 11, 11], score: 0.4, label: 1, maskValue: 0.4 }]);
 
     // Act
-    const fused = fuseDetections([{ detections: a, weight: 1 }, { detections: b, weight: 1 }], 0.5);
+    const fused = fuseDetections(
+      [
+        { detections: a, weight: 1 },
+        { detections: b, weight: 1 },
+      ],
+      0.5,
+    );
 
     // Assess
     expect(fused.scores).toHaveLength(1);
@@ -29,7 +35,13 @@ describe("fuseDetections", () => {
     const b = detections([]);
 
     // Act
-    const fused = fuseDetections([{ detections: a, weight: 1 }, { detections: b, weight: 1 }], 0.5);
+    const fused = fuseDetections(
+      [
+        { detections: a, weight: 1 },
+        { detections: b, weight: 1 },
+      ],
+      0.5,
+    );
 
     // Assess
     expect(Array.from(fused.scores)).toEqual([expect.closeTo(0.45)]);
@@ -37,11 +49,20 @@ describe("fuseDetections", () => {
 
   it("never fuses different classes or distant boxes", () => {
     // Prepare
-    const a = detections([{ box: [0, 0, 10, 10], score: 0.9, label: 1 }, { box: [50, 50, 60, 60], score: 0.9, label: 1 }]);
+    const a = detections([
+      { box: [0, 0, 10, 10], score: 0.9, label: 1 },
+      { box: [50, 50, 60, 60], score: 0.9, label: 1 },
+    ]);
     const b = detections([{ box: [0, 0, 10, 10], score: 0.9, label: 2 }]);
 
     // Act
-    const fused = fuseDetections([{ detections: a, weight: 1 }, { detections: b, weight: 1 }], 0.5);
+    const fused = fuseDetections(
+      [
+        { detections: a, weight: 1 },
+        { detections: b, weight: 1 },
+      ],
+      0.5,
+    );
 
     // Assess
     expect(Array.from(fused.labels).sort()).toEqual([1, 1, 2]);

@@ -44,7 +44,10 @@ describe("detectionsToInstances", () => {
     expect(cells.every((c) => c.cellType === "shsy5y")).toBe(true);
     const [first, second] = cells;
     expect(second.box[2]).toBeLessThanOrEqual(first.box[0]); // the weaker one lost the shared pixels
-    expect(cells.map((c) => c.area)).toEqual([first.mask.data.reduce((a, b) => a + b, 0), second.mask.data.reduce((a, b) => a + b, 0)]);
+    expect(cells.map((c) => c.area)).toEqual([
+      first.mask.data.reduce((a, b) => a + b, 0),
+      second.mask.data.reduce((a, b) => a + b, 0),
+    ]);
   });
 
   it("drops instances left smaller than the minimum area after overlap removal", () => {

@@ -17,7 +17,8 @@ function truthOf(box: [number, number, number, number]) {
   const mask = pasteBoxMask(new Float32Array(16).fill(0.9), 0, 4, box, 64, 64, 0.5)!;
   const indices: number[] = [];
   for (let y = 0; y < mask.height; y++)
-    for (let x = 0; x < mask.width; x++) if (mask.data[y * mask.width + x]) indices.push((mask.top + y) * 64 + mask.left + x);
+    for (let x = 0; x < mask.width; x++)
+      if (mask.data[y * mask.width + x]) indices.push((mask.top + y) * 64 + mask.left + x);
   return maskFromPixelIndices(indices, 64, 64);
 }
 
@@ -108,7 +109,10 @@ describe("tuneFusion", () => {
         { box: [30 + shift, 30, 42 + shift, 42], score: 0.8, label: 3 },
       ]);
     const sample = {
-      sources: [{ detections: view(0), weight: 1 }, { detections: view(3), weight: 1 }],
+      sources: [
+        { detections: view(0), weight: 1 },
+        { detections: view(3), weight: 1 },
+      ],
       width: 64,
       height: 64,
       truth: [truthOf([1, 0, 14, 12]), truthOf([31, 30, 44, 42])],
@@ -122,7 +126,12 @@ describe("tuneFusion", () => {
   });
 
   it("keeps the base fusion IoU when a profile has one source: there is nothing to fuse", () => {
-    const sample = { sources: [{ detections: detections([{ box: [0, 0, 10, 10], score: 0.9, label: 3 }]), weight: 1 }], width: 64, height: 64, truth: [truthOf([0, 0, 10, 10])] };
+    const sample = {
+      sources: [{ detections: detections([{ box: [0, 0, 10, 10], score: 0.9, label: 3 }]), weight: 1 }],
+      width: 64,
+      height: 64,
+      truth: [truthOf([0, 0, 10, 10])],
+    };
     expect(tuneFusion([sample], base, [0.4, 0.7]).postprocess.fusionIou).toBe(base.fusionIou);
   });
 });

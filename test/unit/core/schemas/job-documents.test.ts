@@ -12,13 +12,27 @@ describe("jobStatusSchema", () => {
   };
 
   it("accepts a queued job written by the API before the upload", () => {
-    expect(jobStatusSchema.parse({ ...base, status: "queued", createdAt: "2026-01-15T10:00:00.000Z" }).status).toBe("queued");
+    expect(jobStatusSchema.parse({ ...base, status: "queued", createdAt: "2026-01-15T10:00:00.000Z" }).status).toBe(
+      "queued",
+    );
   });
 
   it("requires the error of a failed job and the results of a succeeded one", () => {
-    const run = { ...base, runId: "0123456789abcdef0123", attempt: 1, startedAt: "2026-01-15T10:00:00.000Z", finishedAt: "2026-01-15T10:00:01.000Z" };
+    const run = {
+      ...base,
+      runId: "0123456789abcdef0123",
+      attempt: 1,
+      startedAt: "2026-01-15T10:00:00.000Z",
+      finishedAt: "2026-01-15T10:00:01.000Z",
+    };
     expect(jobStatusSchema.safeParse({ ...run, status: "failed" }).success).toBe(false);
     expect(jobStatusSchema.safeParse({ ...run, status: "succeeded" }).success).toBe(false);
-    expect(jobStatusSchema.safeParse({ ...run, status: "failed", error: { code: "invalid_image", message: "corrupt", retryable: false } }).success).toBe(true);
+    expect(
+      jobStatusSchema.safeParse({
+        ...run,
+        status: "failed",
+        error: { code: "invalid_image", message: "corrupt", retryable: false },
+      }).success,
+    ).toBe(true);
   });
 });

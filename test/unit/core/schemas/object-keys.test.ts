@@ -9,12 +9,17 @@ describe("input keys", () => {
     expect(parseInputKey(key)).toEqual(expected);
   });
 
-  it.each(["input/a01.png", "output/job-1/a01.png", "input/job-1/", "input/job-1/a//b.png", "input/job-1/../a.png", "input/-job/a.png", "input/job 1/a.png"])(
-    "does not take %s for an input",
-    (key) => {
-      expect(parseInputKey(key)).toBeUndefined();
-    },
-  );
+  it.each([
+    "input/a01.png",
+    "output/job-1/a01.png",
+    "input/job-1/",
+    "input/job-1/a//b.png",
+    "input/job-1/../a.png",
+    "input/-job/a.png",
+    "input/job 1/a.png",
+  ])("does not take %s for an input", (key) => {
+    expect(parseInputKey(key)).toBeUndefined();
+  });
 
   it("builds the key a job's upload must have, and refuses names outside the layout", () => {
     expect(inputKey("job-1", "plate 1/a01.png")).toBe("input/job-1/plate 1/a01.png");

@@ -42,7 +42,8 @@ class FakeMember implements ModelMember {
         const area = MASK_SIZE * MASK_SIZE;
         const masks = new Float32Array(indices.length * area);
         indices.forEach((i, k) => {
-          for (let p = 0; p < area; p++) masks[k * area + p] = ((p % MASK_SIZE) + i + shift) / (MASK_SIZE + FOUND.length + 1);
+          for (let p = 0; p < area; p++)
+            masks[k * area + p] = ((p % MASK_SIZE) + i + shift) / (MASK_SIZE + FOUND.length + 1);
         });
         return masks;
       },
@@ -59,7 +60,10 @@ const manifest = manifestSchema.parse({
   members: [
     {
       name: "fake",
-      graphs: { detector: { file: "d.onnx", sha256: "0".repeat(64) }, masks: { file: "m.onnx", sha256: "0".repeat(64) } },
+      graphs: {
+        detector: { file: "d.onnx", sha256: "0".repeat(64) },
+        masks: { file: "m.onnx", sha256: "0".repeat(64) },
+      },
       architecture: "x",
       trainingData: "x",
       training: {},
@@ -72,7 +76,10 @@ const manifest = manifestSchema.parse({
     fusionIou: 0.5,
     minKeptFraction: 0,
   },
-  profiles: { fast: { members: ["fake"], tta: ["none"] }, accurate: { members: ["fake"], tta: ["none", "horizontal", "vertical"] } },
+  profiles: {
+    fast: { members: ["fake"], tta: ["none"] },
+    accurate: { members: ["fake"], tta: ["none", "horizontal", "vertical"] },
+  },
 });
 
 /** A 64 x 64 gradient, dark in the top-left corner (so a flipped input starts bright). */
@@ -84,28 +91,36 @@ const image: GrayImage = {
 };
 
 describe("Segmenter", () => {
-  it.each(["fast", "accurate"] as const)("%s: computes masks only for the cells it keeps, and gives what fusing every mask gives", async (profile) => {
-    // Prepare
-    const member = new FakeMember();
-    const segmenter = new Segmenter(manifest, [member], profile);
+  it.each(["fast", "accurate"] as const)(
+    "%s: computes masks only for the cells it keeps, and gives what fusing every mask gives",
+    async (profile) => {
+      // Prepare
+      const member = new FakeMember();
+      const segmenter = new Segmenter(manifest, [member], profile);
 
-    // Act
-    const { instances } = await segmenter.segment(image);
-    const maskedForSegment = member.asked.flat().length;
-    const { sources } = await segmenter.detectSources(image);
-    const everyMask = detectionsToInstances(fuseDetections(sources, segmenter.postprocess.fusionIou), image.width, image.height, segmenter.postprocess);
+      // Act
+      const { instances } = await segmenter.segment(image);
+      const maskedForSegment = member.asked.flat().length;
+      const { sources } = await segmenter.detectSources(image);
+      const everyMask = detectionsToInstances(
+        fuseDetections(sources, segmenter.postprocess.fusionIou),
+        image.width,
+        image.height,
+        segmenter.postprocess,
+      );
 
-    // Assess: the same cells, scores and pixels as post-processing every mask...
-    expect(instances.length).toBeGreaterThan(0);
-    expect(instances.map((i) => [i.score, i.area, i.box])).toEqual(everyMask.map((i) => [i.score, i.area, i.box]));
-    expect(instances.map((i) => Array.from(i.mask.data))).toEqual(everyMask.map((i) => Array.from(i.mask.data)));
-    // ...with masks asked only for detections in kept cells (without TTA: the voted type's above its
-    // threshold, not the 0.2, 0.25 or astro ones), and every detection's feature maps released.
-    const variants = manifest.profiles[profile].tta.length;
-    if (profile === "fast") expect(member.asked[0].map((i) => FOUND[i][4])).toEqual([0.9, 0.8, 0.6]);
-    expect(maskedForSegment).toBeLessThan(FOUND.length * variants);
-    expect(member.released).toBe(2 * variants);
-  });
+      // Assess: the same cells, scores and pixels as post-processing every mask...
+      expect(instances.length).toBeGreaterThan(0);
+      expect(instances.map((i) => [i.score, i.area, i.box])).toEqual(everyMask.map((i) => [i.score, i.area, i.box]));
+      expect(instances.map((i) => Array.from(i.mask.data))).toEqual(everyMask.map((i) => Array.from(i.mask.data)));
+      // ...with masks asked only for detections in kept cells (without TTA: the voted type's above its
+      // threshold, not the 0.2, 0.25 or astro ones), and every detection's feature maps released.
+      const variants = manifest.profiles[profile].tta.length;
+      if (profile === "fast") expect(member.asked[0].map((i) => FOUND[i][4])).toEqual([0.9, 0.8, 0.6]);
+      expect(maskedForSegment).toBeLessThan(FOUND.length * variants);
+      expect(member.released).toBe(2 * variants);
+    },
+  );
 
   it("releases what the members hold when a mask computation fails", async () => {
     // Prepare
@@ -113,7 +128,11 @@ describe("Segmenter", () => {
     const failing: ModelMember = {
       name: "fake",
       weight: 1,
-      detect: async (input) => ({ ...(await member.detect(input)), masks: async () => Promise.reject(new Error("mask head failed")), release: () => member.released++ }),
+      detect: async (input) => ({
+        ...(await member.detect(input)),
+        masks: async () => Promise.reject(new Error("mask head failed")),
+        release: () => member.released++,
+      }),
     };
     const segmenter = new Segmenter(manifest, [failing], "accurate");
 

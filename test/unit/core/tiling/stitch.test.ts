@@ -16,15 +16,29 @@ function rectangle(x1: number, y1: number, x2: number, y2: number): [number, num
 }
 
 /** What a tile sees of a cell: its pixels inside the tile, in the tile's frame (undefined when none). */
-function view(tile: Tile, pixels: [number, number][], score: number, cellType: CellType = "shsy5y"): TileInstance | undefined {
-  const inside = pixels.filter(([x, y]) => x >= tile.x && x < tile.x + tile.width && y >= tile.y && y < tile.y + tile.height);
+function view(
+  tile: Tile,
+  pixels: [number, number][],
+  score: number,
+  cellType: CellType = "shsy5y",
+): TileInstance | undefined {
+  const inside = pixels.filter(
+    ([x, y]) => x >= tile.x && x < tile.x + tile.width && y >= tile.y && y < tile.y + tile.height,
+  );
   if (inside.length === 0) return undefined;
-  const mask = maskFromPixelIndices(inside.map(([x, y]) => (y - tile.y) * tile.width + (x - tile.x)), tile.width, tile.height);
+  const mask = maskFromPixelIndices(
+    inside.map(([x, y]) => (y - tile.y) * tile.width + (x - tile.x)),
+    tile.width,
+    tile.height,
+  );
   return { cellType, score, box: [mask.left, mask.top, mask.left + mask.width, mask.top + mask.height], mask };
 }
 
 function results(...perTile: [Tile, (TileInstance | undefined)[]][]): TileResult[] {
-  return perTile.map(([tile, instances]) => ({ tile, instances: instances.filter((i): i is TileInstance => i !== undefined) }));
+  return perTile.map(([tile, instances]) => ({
+    tile,
+    instances: instances.filter((i): i is TileInstance => i !== undefined),
+  }));
 }
 
 const imageIndices = (pixels: [number, number][]) => Uint32Array.from(pixels.map(([x, y]) => y * 100 + x)).sort();
@@ -108,7 +122,12 @@ describe("stitchTiles", () => {
     // Act
     const stitched = stitchTiles(
       quad,
-      results([topLeft, [view(topLeft, leftPart, 0.9)]], [topRight, [view(topRight, cell, 0.6)]], [bottomLeft, []], [bottomRight, [view(bottomRight, rightPart, 0.3)]]),
+      results(
+        [topLeft, [view(topLeft, leftPart, 0.9)]],
+        [topRight, [view(topRight, cell, 0.6)]],
+        [bottomLeft, []],
+        [bottomRight, [view(bottomRight, rightPart, 0.3)]],
+      ),
     );
 
     // Assess
@@ -145,7 +164,10 @@ describe("stitchTiles", () => {
     // Act
     const stitched = stitchTiles(
       grid,
-      results([left, [view(left, a, 0.5), view(left, b, 0.6), view(left, c, 0.7)]], [right, [view(right, a, 0.5), view(right, b, 0.6), view(right, d, 0.9)]]),
+      results(
+        [left, [view(left, a, 0.5), view(left, b, 0.6), view(left, c, 0.7)]],
+        [right, [view(right, a, 0.5), view(right, b, 0.6), view(right, d, 0.9)]],
+      ),
     );
 
     // Assess
@@ -173,6 +195,8 @@ describe("stitchTiles", () => {
     const wrong = { ...instance, mask: { ...instance.mask, imageWidth: 100 } };
 
     // Act & Assess
-    expect(() => stitchTiles(grid, [{ tile: left, instances: [wrong] }])).toThrow(/tile 0 is 60x30 but an instance's mask is of a 100x30 image/);
+    expect(() => stitchTiles(grid, [{ tile: left, instances: [wrong] }])).toThrow(
+      /tile 0 is 60x30 but an instance's mask is of a 100x30 image/,
+    );
   });
 });

@@ -39,9 +39,27 @@ describe("tileGrid", () => {
 
   it.each([
     ["a zero width", 0, 10, { tileWidth: 10, tileHeight: 10, overlap: 2 }, /imageWidth must be a positive integer/],
-    ["a fractional tile", 10, 10, { tileWidth: 10.5, tileHeight: 10, overlap: 2 }, /tileWidth must be a positive integer/],
-    ["a negative overlap", 10, 10, { tileWidth: 10, tileHeight: 10, overlap: -1 }, /overlap must be an integer in \[0, 10\)/],
-    ["an overlap as large as a tile side", 10, 10, { tileWidth: 10, tileHeight: 6, overlap: 6 }, /overlap must be an integer in \[0, 6\)/],
+    [
+      "a fractional tile",
+      10,
+      10,
+      { tileWidth: 10.5, tileHeight: 10, overlap: 2 },
+      /tileWidth must be a positive integer/,
+    ],
+    [
+      "a negative overlap",
+      10,
+      10,
+      { tileWidth: 10, tileHeight: 10, overlap: -1 },
+      /overlap must be an integer in \[0, 10\)/,
+    ],
+    [
+      "an overlap as large as a tile side",
+      10,
+      10,
+      { tileWidth: 10, tileHeight: 6, overlap: 6 },
+      /overlap must be an integer in \[0, 6\)/,
+    ],
   ])("refuses %s", (_name, width, height, options, message) => {
     expect(() => tileGrid(width, height, options)).toThrow(message);
   });

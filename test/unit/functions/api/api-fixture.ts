@@ -87,7 +87,9 @@ export async function testApi(options: TestApiOptions = {}): Promise<TestApi> {
       options: { tiling: DEFAULT_TILING, maxConcurrentTiles: 1, maxPixels: options.segmentMaxPixels ?? 4_000_000 },
       maxBytes: options.segmentMaxBytes ?? 64 * 1024,
     },
-    ...(options.withoutUploads ? {} : {
+    ...(options.withoutUploads
+      ? {}
+      : {
           uploads: {
             links: uploadLinks,
             input: bucket.storage,
@@ -116,7 +118,12 @@ export async function testApi(options: TestApiOptions = {}): Promise<TestApi> {
 
 /** A JSON request init. */
 export function json(body: unknown, init: RequestInit = {}): RequestInit {
-  return { method: "POST", ...init, headers: { "content-type": "application/json", ...(init.headers as Record<string, string> | undefined) }, body: JSON.stringify(body) };
+  return {
+    method: "POST",
+    ...init,
+    headers: { "content-type": "application/json", ...(init.headers as Record<string, string> | undefined) },
+    body: JSON.stringify(body),
+  };
 }
 
 /** The body of an API error answer. */

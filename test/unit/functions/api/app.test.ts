@@ -14,19 +14,26 @@ describe("POST /v1/segment, refused before the endpoint is called", () => {
   });
 
   const segment = (body: Uint8Array | string, contentType: string | undefined, query = "") =>
-    api.app.request(`/v1/segment${query}`, { method: "POST", ...(contentType ? { headers: { "content-type": contentType } } : {}), body });
+    api.app.request(`/v1/segment${query}`, {
+      method: "POST",
+      ...(contentType ? { headers: { "content-type": contentType } } : {}),
+      body,
+    });
 
-  it.each([["text/plain"], ["application/json"], ["image/gif"], [undefined]])("answers 415 unsupported_media_type for a %s body", async (contentType) => {
-    // Prepare
-    api = await testApi();
+  it.each([["text/plain"], ["application/json"], ["image/gif"], [undefined]])(
+    "answers 415 unsupported_media_type for a %s body",
+    async (contentType) => {
+      // Prepare
+      api = await testApi();
 
-    // Act
-    const response = await segment(pngClaiming(8, 8), contentType);
+      // Act
+      const response = await segment(pngClaiming(8, 8), contentType);
 
-    // Assess
-    expect(response.status).toBe(415);
-    expect((await errorOf(response)).code).toBe("unsupported_media_type");
-  });
+      // Assess
+      expect(response.status).toBe(415);
+      expect((await errorOf(response)).code).toBe("unsupported_media_type");
+    },
+  );
 
   it("answers 400 invalid_image for an empty body", async () => {
     // Prepare
@@ -115,20 +122,50 @@ describe("the API app", () => {
 
     // Assess
     expect(response.status).toBe(200);
-    const doc = (await response.json()) as { openapi: string; info: { title: string; version: string }; paths: Record<string, Record<string, unknown>> };
+    const doc = (await response.json()) as {
+      openapi: string;
+      info: { title: string; version: string };
+      paths: Record<string, Record<string, unknown>>;
+    };
     expect(doc.openapi).toBe("3.1.0");
     expect(doc.info).toMatchObject({ title: "cellseg", version: "1" });
-    const operations = Object.entries(doc.paths).flatMap(([path, methods]) => Object.keys(methods).map((method) => `${method.toUpperCase()} ${path}`));
-    expect(operations.sort()).toEqual(["GET /v1/jobs/{jobId}", "GET /v1/jobs/{jobId}/result", "POST /v1/jobs", "POST /v1/segment", "PUT /v1/uploads/{token}"]);
-    const createJob = doc.paths["/v1/jobs"]!.post as { requestBody: { content: Record<string, unknown> }; responses: Record<string, unknown> };
+    const operations = Object.entries(doc.paths).flatMap(([path, methods]) =>
+      Object.keys(methods).map((method) => `${method.toUpperCase()} ${path}`),
+    );
+    expect(operations.sort()).toEqual([
+      "GET /v1/jobs/{jobId}",
+      "GET /v1/jobs/{jobId}/result",
+      "POST /v1/jobs",
+      "POST /v1/segment",
+      "PUT /v1/uploads/{token}",
+    ]);
+    const createJob = doc.paths["/v1/jobs"]!.post as {
+      requestBody: { content: Record<string, unknown> };
+      responses: Record<string, unknown>;
+    };
     expect(Object.keys(createJob.requestBody.content)).toEqual(["application/json"]);
     expect(Object.keys(createJob.responses).sort()).toEqual(["201", "400", "413", "415"]);
-    const result = doc.paths["/v1/jobs/{jobId}/result"]!.get as { parameters: { name: string; schema: { enum?: string[] } }[]; responses: Record<string, { content?: Record<string, unknown> }> };
+    const result = doc.paths["/v1/jobs/{jobId}/result"]!.get as {
+      parameters: { name: string; schema: { enum?: string[] } }[];
+      responses: Record<string, { content?: Record<string, unknown> }>;
+    };
     expect(result.parameters.find((parameter) => parameter.name === "format")!.schema.enum).toEqual(
-      expect.arrayContaining(["json", "kaggle", "coco", "labels", "overlay", "preview", "measurements", "summary", "geojson"]),
+      expect.arrayContaining([
+        "json",
+        "kaggle",
+        "coco",
+        "labels",
+        "overlay",
+        "preview",
+        "measurements",
+        "summary",
+        "geojson",
+      ]),
     );
     expect(Object.keys(result.responses["200"]!.content!)).toContain("application/geo+json");
-    const createJobBody = createJob.requestBody.content["application/json"] as { schema: { properties: Record<string, unknown> } };
+    const createJobBody = createJob.requestBody.content["application/json"] as {
+      schema: { properties: Record<string, unknown> };
+    };
     expect(createJobBody.schema.properties).toHaveProperty("pixelSizeUm");
   });
 
@@ -158,7 +195,11 @@ describe("the API app", () => {
     const response = await api.app.request("/v1");
 
     expect(response.status).toBe(200);
-    expect(await response.json()).toMatchObject({ service: "cellseg", openapi: "/v1/openapi.json", routes: expect.arrayContaining(["POST /v1/jobs"]) });
+    expect(await response.json()).toMatchObject({
+      service: "cellseg",
+      openapi: "/v1/openapi.json",
+      routes: expect.arrayContaining(["POST /v1/jobs"]),
+    });
   });
 
   it("answers an unknown route with a JSON 404 not_found", async () => {
@@ -171,7 +212,10 @@ describe("the API app", () => {
     // Assess
     expect(response.status).toBe(404);
     expect(response.headers.get("content-type")).toMatch(/^application\/json/);
-    expect(apiErrorSchema.parse(await response.json()).error).toEqual({ code: "not_found", message: "no route for DELETE /v2/jobs" });
+    expect(apiErrorSchema.parse(await response.json()).error).toEqual({
+      code: "not_found",
+      message: "no route for DELETE /v2/jobs",
+    });
   });
 
   it("answers a wrong method on a known path with a JSON 404", async () => {
@@ -190,7 +234,11 @@ describe("the API app", () => {
       ["a 400", "/v1/jobs", json({})],
       ["a 404", "/v1/jobs/none", {}],
       ["a 404 of no route", "/nowhere", {}],
-      ["a 413", "/v1/segment", { method: "POST", headers: { "content-type": "image/png" }, body: new Uint8Array(70 * 1024) }],
+      [
+        "a 413",
+        "/v1/segment",
+        { method: "POST", headers: { "content-type": "image/png" }, body: new Uint8Array(70 * 1024) },
+      ],
       ["a 415", "/v1/segment", { method: "POST", headers: { "content-type": "text/plain" }, body: "x" }],
     ])("is on %s answer", async (_, path, init: RequestInit) => {
       // Prepare
@@ -215,7 +263,12 @@ describe("the API app", () => {
       expect(api.logger.entries).toContainEqual({
         level: "info",
         message: "request",
-        fields: expect.objectContaining({ requestId: "client-chosen-1", method: "GET", path: "/v1/jobs/none", status: 404 }),
+        fields: expect.objectContaining({
+          requestId: "client-chosen-1",
+          method: "GET",
+          path: "/v1/jobs/none",
+          status: 404,
+        }),
       });
     });
 
@@ -250,7 +303,11 @@ describe("the API app", () => {
       // Act
       const preflight = await api.app.request("/v1/jobs", {
         method: "OPTIONS",
-        headers: { origin: CONSOLE, "access-control-request-method": "POST", "access-control-request-headers": "authorization,x-amz-date,x-amz-security-token,content-type" },
+        headers: {
+          origin: CONSOLE,
+          "access-control-request-method": "POST",
+          "access-control-request-headers": "authorization,x-amz-date,x-amz-security-token,content-type",
+        },
       });
       const allowed = await api.app.request("/health", { headers: { origin: CONSOLE } });
       const other = await api.app.request("/health", { headers: { origin: "https://elsewhere.example.com" } });
@@ -282,8 +339,15 @@ describe("the API app", () => {
 
       // Act
       const missing = await api.app.request("/v1/jobs", json({ filename: "a.png" }));
-      const wrong = await api.app.request("/v1/jobs", json({ filename: "a.png" }, { headers: bearer("local-token-wrong-0000") }));
-      const segment = await api.app.request("/v1/segment", { method: "POST", headers: { "content-type": "image/png" }, body: new Uint8Array([1]) });
+      const wrong = await api.app.request(
+        "/v1/jobs",
+        json({ filename: "a.png" }, { headers: bearer("local-token-wrong-0000") }),
+      );
+      const segment = await api.app.request("/v1/segment", {
+        method: "POST",
+        headers: { "content-type": "image/png" },
+        body: new Uint8Array([1]),
+      });
 
       // Assess
       expect([missing.status, wrong.status, segment.status]).toEqual([401, 401, 401]);
@@ -301,7 +365,10 @@ describe("the API app", () => {
       // RFC 6750 §3: credentials of another scheme are no bearer credentials (400 is for a malformed bearer request).
       expect(response.status).toBe(401);
       expect(response.headers.get("WWW-Authenticate")).toMatch(/^Bearer/);
-      expect(await errorOf(response)).toEqual({ code: "unauthorized", message: "send `Authorization: Bearer <token>`" });
+      expect(await errorOf(response)).toEqual({
+        code: "unauthorized",
+        message: "send `Authorization: Bearer <token>`",
+      });
       expect(response.headers.get("X-Request-Id")).toBeTruthy();
     });
 
@@ -322,12 +389,17 @@ describe("the API app", () => {
     it("serves the OpenAPI document, the health check and signed uploads without it", async () => {
       // Prepare
       api = await testApi({ bearerToken: TOKEN });
-      const job = createJobResponseSchema.parse(await (await api.app.request("/v1/jobs", json({ filename: "a.png" }, { headers: bearer(TOKEN) }))).json());
+      const job = createJobResponseSchema.parse(
+        await (await api.app.request("/v1/jobs", json({ filename: "a.png" }, { headers: bearer(TOKEN) }))).json(),
+      );
 
       // Act
       const doc = await api.app.request("/v1/openapi.json");
       const health = await api.app.request("/health");
-      const upload = await api.app.request(api.pathOf(job.uploadUrl!), { method: "PUT", body: new Uint8Array([1, 2, 3]) });
+      const upload = await api.app.request(api.pathOf(job.uploadUrl!), {
+        method: "PUT",
+        body: new Uint8Array([1, 2, 3]),
+      });
 
       // Assess
       expect([doc.status, health.status, upload.status]).toEqual([200, 200, 200]);

@@ -100,6 +100,8 @@ describe("loadApiConfig", () => {
   // The TSDoc promises "ConfigError naming every malformed or missing variable (the pipeline's included)",
   // but the pipeline's variables are checked first and throw on their own: the API's are never reported.
   it("names the API's bad variables together with the pipeline's", () => {
-    expect(() => loadApiConfig({ ENDPOINT_NAME: "cellseg", MAX_FILES_PER_JOB: "0" })).toThrow(/INPUT_BUCKET must be set.*MAX_FILES_PER_JOB="0"/);
+    expect(() => loadApiConfig({ ENDPOINT_NAME: "cellseg", MAX_FILES_PER_JOB: "0" })).toThrow(
+      /INPUT_BUCKET must be set.*MAX_FILES_PER_JOB="0"/,
+    );
   });
 });

@@ -5,7 +5,11 @@ import { apiErrorSchema } from "../../../../core/schemas/api";
 import { ApiRequestError, RETRY_AFTER_SECONDS, toApiError } from "../../../../functions/api/errors";
 import { JobNotFoundError, JobRequestError, ResultNotAvailableError } from "../../../../functions/jobs/errors";
 import { UploadTokenError } from "../../../../functions/jobs/errors";
-import { EndpointProtocolError, EndpointRejectedError, EndpointUnavailableError } from "../../../../functions/pipeline/endpoint/errors";
+import {
+  EndpointProtocolError,
+  EndpointRejectedError,
+  EndpointUnavailableError,
+} from "../../../../functions/pipeline/endpoint/errors";
 import { sageMakerRuntimeError } from "../../../../functions/pipeline/endpoint/sagemaker-endpoint";
 import { StoredDocumentError } from "../../../../functions/pipeline/storage/errors";
 
@@ -17,20 +21,50 @@ describe("toApiError", () => {
   });
 
   it.each([
-    ["ApiRequestError", new ApiRequestError(413, "payload_too_large", "too big", { maxBytes: 10 }), 413, "payload_too_large"],
+    [
+      "ApiRequestError",
+      new ApiRequestError(413, "payload_too_large", "too big", { maxBytes: 10 }),
+      413,
+      "payload_too_large",
+    ],
     ["JobNotFoundError", new JobNotFoundError("job-1"), 404, "job_not_found"],
     ["JobRequestError too_many_files", new JobRequestError("too_many_files", "too many"), 400, "too_many_files"],
     ["JobRequestError file_required", new JobRequestError("file_required", "which file?"), 400, "file_required"],
     ["JobRequestError unknown_file", new JobRequestError("unknown_file", "no such file"), 404, "unknown_file"],
-    ["ResultNotAvailableError result_not_ready", new ResultNotAvailableError("result_not_ready", "not yet"), 409, "result_not_ready"],
-    ["ResultNotAvailableError image_failed", new ResultNotAvailableError("image_failed", "failed"), 409, "image_failed"],
+    [
+      "ResultNotAvailableError result_not_ready",
+      new ResultNotAvailableError("result_not_ready", "not yet"),
+      409,
+      "result_not_ready",
+    ],
+    [
+      "ResultNotAvailableError image_failed",
+      new ResultNotAvailableError("image_failed", "failed"),
+      409,
+      "image_failed",
+    ],
     ["UploadTokenError", new UploadTokenError("expired"), 403, "invalid_upload_token"],
     ["ImageTooLargeError", new ImageTooLargeError("too many pixels"), 413, "image_too_large"],
     ["InvalidImageError", new InvalidImageError("not an image"), 400, "invalid_image"],
-    ["EndpointRejectedError image_too_large", new EndpointRejectedError("tile too big", { status: 413, code: "image_too_large" }), 413, "image_too_large"],
-    ["EndpointRejectedError with a code", new EndpointRejectedError("bad tile", { status: 400, code: "invalid_image" }), 400, "invalid_image"],
+    [
+      "EndpointRejectedError image_too_large",
+      new EndpointRejectedError("tile too big", { status: 413, code: "image_too_large" }),
+      413,
+      "image_too_large",
+    ],
+    [
+      "EndpointRejectedError with a code",
+      new EndpointRejectedError("bad tile", { status: 400, code: "invalid_image" }),
+      400,
+      "invalid_image",
+    ],
     ["HTTPException 415", new HTTPException(415, { message: "Unsupported Media Type" }), 415, "unsupported_media_type"],
-    ["HTTPException 400", new HTTPException(400, { message: "Malformed JSON in request body" }), 400, "invalid_request"],
+    [
+      "HTTPException 400",
+      new HTTPException(400, { message: "Malformed JSON in request body" }),
+      400,
+      "invalid_request",
+    ],
   ])("maps %s to %i %s, passing the message on", (_, error, status, code) => {
     // Act
     const answer = toApiError(error);
@@ -45,8 +79,12 @@ describe("toApiError", () => {
   });
 
   it("passes details on where the error has them, and leaves the field out where it has none", () => {
-    expect(toApiError(new JobRequestError("unknown_file", "no", { files: ["a.png"] })).body.error.details).toEqual({ files: ["a.png"] });
-    expect(toApiError(new ApiRequestError(400, "invalid_request", "bad", { issues: [] })).body.error.details).toEqual({ issues: [] });
+    expect(toApiError(new JobRequestError("unknown_file", "no", { files: ["a.png"] })).body.error.details).toEqual({
+      files: ["a.png"],
+    });
+    expect(toApiError(new ApiRequestError(400, "invalid_request", "bad", { issues: [] })).body.error.details).toEqual({
+      issues: [],
+    });
     expect(toApiError(new JobNotFoundError("job-1")).body.error).not.toHaveProperty("details");
   });
 
@@ -73,7 +111,9 @@ describe("toApiError", () => {
 
     // Assess
     expect(answer.status).toBe(500);
-    expect(answer.body).toEqual({ error: { code: "internal", message: "the request failed unexpectedly; it has been logged" } });
+    expect(answer.body).toEqual({
+      error: { code: "internal", message: "the request failed unexpectedly; it has been logged" },
+    });
     expect(answer.logLevel).toBe("error");
   });
 
@@ -85,7 +125,8 @@ describe("toApiError", () => {
     const denied = sageMakerRuntimeError(
       {
         name: "AccessDeniedException",
-        message: "User: arn:aws:sts::123456789012:assumed-role/cellseg-api/fn is not authorized to perform: sagemaker:InvokeEndpoint",
+        message:
+          "User: arn:aws:sts::123456789012:assumed-role/cellseg-api/fn is not authorized to perform: sagemaker:InvokeEndpoint",
         $metadata: { httpStatusCode: 403 },
       },
       "cellseg-endpoint",

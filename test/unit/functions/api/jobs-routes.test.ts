@@ -1,7 +1,12 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { apiErrorSchema, createJobResponseSchema, jobManifestSchema, jobViewSchema } from "../../../../core/schemas/api";
+import {
+  apiErrorSchema,
+  createJobResponseSchema,
+  jobManifestSchema,
+  jobViewSchema,
+} from "../../../../core/schemas/api";
 import { jobKeys } from "../../../../core/schemas/object-keys";
 import { errorOf, json, testApi, type TestApi } from "./api-fixture";
 import { storeSucceededImage, storeUpload } from "../jobs/status-builders";
@@ -37,7 +42,9 @@ describe("POST /v1/jobs", () => {
       `input/${job.jobId}/plate-1/A01.tif`,
       `input/${job.jobId}/plate-1/A02.tif`,
     ]);
-    const manifest = jobManifestSchema.parse(JSON.parse(Buffer.from((await api.bucket.storage.get(jobKeys(job.jobId).manifest))!.body).toString("utf8")));
+    const manifest = jobManifestSchema.parse(
+      JSON.parse(Buffer.from((await api.bucket.storage.get(jobKeys(job.jobId).manifest))!.body).toString("utf8")),
+    );
     expect(manifest.files).toEqual(["plate-1/A01.tif", "plate-1/A02.tif"]);
   });
 
@@ -48,7 +55,9 @@ describe("POST /v1/jobs", () => {
     // Assess
     expect(response.status).toBe(201);
     const job = createJobResponseSchema.parse(await response.json());
-    const manifest = jobManifestSchema.parse(JSON.parse(Buffer.from((await api.bucket.storage.get(jobKeys(job.jobId).manifest))!.body).toString("utf8")));
+    const manifest = jobManifestSchema.parse(
+      JSON.parse(Buffer.from((await api.bucket.storage.get(jobKeys(job.jobId).manifest))!.body).toString("utf8")),
+    );
     expect(manifest.pixelSizeUm).toBe(0.65);
   });
 
@@ -78,7 +87,11 @@ describe("POST /v1/jobs", () => {
     ["an empty list", { files: [] }, "files"],
     ["a list of numbers", { files: [1, 2] }, "files.0"],
     ["a pixel size of 0", { files: ["a.png"], pixelSizeUm: 0 }, "pixelSizeUm"],
-    ["a pixel size over 1 mm (nanometres given as micrometres)", { files: ["a.png"], pixelSizeUm: 650 * 1000 }, "pixelSizeUm"],
+    [
+      "a pixel size over 1 mm (nanometres given as micrometres)",
+      { files: ["a.png"], pixelSizeUm: 650 * 1000 },
+      "pixelSizeUm",
+    ],
     ["a pixel size as text", { files: ["a.png"], pixelSizeUm: "0.65" }, "pixelSizeUm"],
   ])("refuses %s with 400 invalid_request and its issues", async (_, body, path) => {
     // Act
@@ -103,21 +116,31 @@ describe("POST /v1/jobs", () => {
 
   it("refuses more files than the deployment allows with 400 too_many_files", async () => {
     // Act
-    const response = await api.app.request("/v1/jobs", json({ files: Array.from({ length: 6 }, (_, i) => `${i}.png`) }));
+    const response = await api.app.request(
+      "/v1/jobs",
+      json({ files: Array.from({ length: 6 }, (_, i) => `${i}.png`) }),
+    );
 
     // Assess
     expect(response.status).toBe(400);
     expect(await errorOf(response)).toMatchObject({ code: "too_many_files", details: { maxFilesPerJob: 5, files: 6 } });
   });
 
-  it.each([["text/plain"], ["application/x-www-form-urlencoded"], ["image/png"]])("refuses a %s body with 415", async (contentType) => {
-    // Act
-    const response = await api.app.request("/v1/jobs", { method: "POST", headers: { "content-type": contentType }, body: JSON.stringify({ filename: "a.png" }) });
+  it.each([["text/plain"], ["application/x-www-form-urlencoded"], ["image/png"]])(
+    "refuses a %s body with 415",
+    async (contentType) => {
+      // Act
+      const response = await api.app.request("/v1/jobs", {
+        method: "POST",
+        headers: { "content-type": contentType },
+        body: JSON.stringify({ filename: "a.png" }),
+      });
 
-    // Assess
-    expect(response.status).toBe(415);
-    expect(apiErrorSchema.safeParse(await response.json()).success).toBe(true);
-  });
+      // Assess
+      expect(response.status).toBe(415);
+      expect(apiErrorSchema.safeParse(await response.json()).success).toBe(true);
+    },
+  );
 
   it("refuses a JSON body without a content type with 415", async () => {
     const response = await api.app.request("/v1/jobs", { method: "POST", body: JSON.stringify({ filename: "a.png" }) });
@@ -127,7 +150,11 @@ describe("POST /v1/jobs", () => {
 
   it("refuses malformed JSON with 400", async () => {
     // Act
-    const response = await api.app.request("/v1/jobs", { method: "POST", headers: { "content-type": "application/json" }, body: '{"filename": ' });
+    const response = await api.app.request("/v1/jobs", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: '{"filename": ',
+    });
 
     // Assess
     expect(response.status).toBe(400);
@@ -139,11 +166,18 @@ describe("POST /v1/jobs", () => {
     const body = JSON.stringify({ filename: "a.png" }) + " ".repeat(8 * 1024 * 1024);
 
     // Act
-    const response = await api.app.request("/v1/jobs", { method: "POST", headers: { "content-type": "application/json" }, body });
+    const response = await api.app.request("/v1/jobs", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body,
+    });
 
     // Assess
     expect(response.status).toBe(413);
-    expect(await errorOf(response)).toMatchObject({ code: "payload_too_large", details: { maxBytes: 8 * 1024 * 1024 } });
+    expect(await errorOf(response)).toMatchObject({
+      code: "payload_too_large",
+      details: { maxBytes: 8 * 1024 * 1024 },
+    });
   });
 
   it("refuses a declared length over 8 MiB with 413 before reading the body", async () => {
@@ -160,7 +194,9 @@ describe("POST /v1/jobs", () => {
 describe("GET /v1/jobs/{jobId}", () => {
   it("answers a job's view, valid under jobViewSchema", async () => {
     // Prepare
-    const created = createJobResponseSchema.parse(await (await api.app.request("/v1/jobs", json({ files: ["a.png", "b.png"] }))).json());
+    const created = createJobResponseSchema.parse(
+      await (await api.app.request("/v1/jobs", json({ files: ["a.png", "b.png"] }))).json(),
+    );
     await storeSucceededImage(api.bucket.storage, created.jobId, "a.png", { cellsPerType: { shsy5y: 7 } });
 
     // Act
@@ -169,7 +205,12 @@ describe("GET /v1/jobs/{jobId}", () => {
     // Assess
     expect(response.status).toBe(200);
     const view = jobViewSchema.parse(await response.json());
-    expect(view).toMatchObject({ jobId: created.jobId, status: "running", cells: 7, images: { succeeded: 1, awaiting_upload: 1, total: 2 } });
+    expect(view).toMatchObject({
+      jobId: created.jobId,
+      status: "running",
+      cells: 7,
+      images: { succeeded: 1, awaiting_upload: 1, total: 2 },
+    });
     expect(view.files[0]!.results?.json).toBe(`/v1/jobs/${created.jobId}/result?format=json&file=a.png`);
   });
 
@@ -182,12 +223,20 @@ describe("GET /v1/jobs/{jobId}", () => {
 
     // Assess
     expect(response.status).toBe(200);
-    expect(jobViewSchema.parse(await response.json())).toMatchObject({ status: "queued", images: { queued: 1, total: 1 } });
+    expect(jobViewSchema.parse(await response.json())).toMatchObject({
+      status: "queued",
+      images: { queued: 1, total: 1 },
+    });
   });
 
   it("answers a job whatever its bucket holds: a file the folder cannot name, an older manifest's refused names", async () => {
     // Prepare: a manifest written before backslashes were refused, and a file with one dropped by hand.
-    const manifest = { schemaVersion: 1, jobId: "old-job", createdAt: new Date().toISOString(), files: ["good.png", "a\\b.png"] };
+    const manifest = {
+      schemaVersion: 1,
+      jobId: "old-job",
+      createdAt: new Date().toISOString(),
+      files: ["good.png", "a\\b.png"],
+    };
     await api.bucket.storage.put(jobKeys("old-job").manifest, JSON.stringify(manifest));
     await mkdir(path.join(api.bucket.root, "input", "old-job"), { recursive: true });
     await writeFile(path.join(api.bucket.root, "input", "old-job", "c\\d.png"), "bytes");
@@ -211,12 +260,15 @@ describe("GET /v1/jobs/{jobId}", () => {
     expect(await errorOf(response)).toMatchObject({ code: "job_not_found", message: "there is no job no-such-job" });
   });
 
-  it.each([["-starts-with-dash"], ["has%20space"], ["a".repeat(129)]])("answers 400 invalid_request for the malformed job id %s", async (jobId) => {
-    // Act
-    const response = await api.app.request(`/v1/jobs/${jobId}`);
+  it.each([["-starts-with-dash"], ["has%20space"], ["a".repeat(129)]])(
+    "answers 400 invalid_request for the malformed job id %s",
+    async (jobId) => {
+      // Act
+      const response = await api.app.request(`/v1/jobs/${jobId}`);
 
-    // Assess
-    expect(response.status).toBe(400);
-    expect((await errorOf(response)).code).toBe("invalid_request");
-  });
+      // Assess
+      expect(response.status).toBe(400);
+      expect((await errorOf(response)).code).toBe("invalid_request");
+    },
+  );
 });

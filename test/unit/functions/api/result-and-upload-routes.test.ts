@@ -5,7 +5,15 @@ import { SUBMISSION_CSV_HEADER } from "../../../../core/kaggle/csv";
 import { createJobResponseSchema, jobViewSchema, resultLinkSchema } from "../../../../core/schemas/api";
 import { jobKeys, statusKey } from "../../../../core/schemas/object-keys";
 import { errorOf, json, testApi, type TestApi } from "./api-fixture";
-import { FixedObjectLinks, runningStatus, storeFailedImage, storeStatus, storeSucceededImage, storeUpload, submissionRows } from "../jobs/status-builders";
+import {
+  FixedObjectLinks,
+  runningStatus,
+  storeFailedImage,
+  storeStatus,
+  storeSucceededImage,
+  storeUpload,
+  submissionRows,
+} from "../jobs/status-builders";
 
 const JOB = "job-1";
 
@@ -24,13 +32,19 @@ describe("GET /v1/jobs/{jobId}/result", () => {
     await storeSucceededImage(api.bucket.storage, JOB, "plate/A02.tif");
 
     // Act
-    const response = await api.app.request(`/v1/jobs/${JOB}/result?format=coco&file=${encodeURIComponent("plate/A01.tif")}`);
+    const response = await api.app.request(
+      `/v1/jobs/${JOB}/result?format=coco&file=${encodeURIComponent("plate/A01.tif")}`,
+    );
 
     // Assess
     expect(response.status).toBe(200);
     expect(response.headers.get("content-type")).toBe("application/json");
-    expect(response.headers.get("content-disposition")).toBe(`attachment; filename="A01.coco.json"; filename*=UTF-8''A01.coco.json`);
-    expect(await response.text()).toBe(Buffer.from((await api.bucket.storage.get(status.results.coco))!.body).toString("utf8"));
+    expect(response.headers.get("content-disposition")).toBe(
+      `attachment; filename="A01.coco.json"; filename*=UTF-8''A01.coco.json`,
+    );
+    expect(await response.text()).toBe(
+      Buffer.from((await api.bucket.storage.get(status.results.coco))!.body).toString("utf8"),
+    );
   });
 
   it("serves PNG results byte for byte", async () => {
@@ -44,7 +58,9 @@ describe("GET /v1/jobs/{jobId}/result", () => {
     // Assess
     expect(response.status).toBe(200);
     expect(response.headers.get("content-type")).toBe("image/png");
-    expect(new Uint8Array(await response.arrayBuffer())).toEqual(new Uint8Array((await api.bucket.storage.get(status.results.overlay))!.body));
+    expect(new Uint8Array(await response.arrayBuffer())).toEqual(
+      new Uint8Array((await api.bucket.storage.get(status.results.overlay))!.body),
+    );
   });
 
   it("answers json by default", async () => {
@@ -89,7 +105,12 @@ describe("GET /v1/jobs/{jobId}/result", () => {
     expect(response.status).toBe(302);
     expect(response.headers.get("location")).toBe("https://results.example.com/signed?sig=abc");
     expect(response.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
-    expect(links.downloads).toEqual([{ key: status.results.labels, options: { expiresInSeconds: 120, fileName: "a.labels.png", contentType: "image/png" } }]);
+    expect(links.downloads).toEqual([
+      {
+        key: status.results.labels,
+        options: { expiresInSeconds: 120, fileName: "a.labels.png", contentType: "image/png" },
+      },
+    ]);
   });
 
   it("answers where to fetch the result with as=link: the presigned link, which needs no credentials", async () => {
@@ -117,7 +138,9 @@ describe("GET /v1/jobs/{jobId}/result", () => {
     await storeSucceededImage(api.bucket.storage, JOB, "plate/A02.tif");
 
     // Act
-    const response = await api.app.request(`/v1/jobs/${JOB}/result?format=coco&as=link&file=${encodeURIComponent("plate/A01.tif")}`);
+    const response = await api.app.request(
+      `/v1/jobs/${JOB}/result?format=coco&as=link&file=${encodeURIComponent("plate/A01.tif")}`,
+    );
     const link = resultLinkSchema.parse(await response.json());
     const bytes = await api.app.request(link.url);
 
@@ -125,7 +148,9 @@ describe("GET /v1/jobs/{jobId}/result", () => {
     expect(link).toMatchObject({ signed: false, fileName: "A01.coco.json", contentType: "application/json" });
     expect(link.url).toMatch(/^\/v1\/jobs\/job-1\/result\?/);
     expect(bytes.status).toBe(200);
-    expect(await bytes.text()).toBe(Buffer.from((await api.bucket.storage.get(status.results.coco))!.body).toString("utf8"));
+    expect(await bytes.text()).toBe(
+      Buffer.from((await api.bucket.storage.get(status.results.coco))!.body).toString("utf8"),
+    );
   });
 
   it.each([
@@ -179,7 +204,10 @@ describe("GET /v1/jobs/{jobId}/result", () => {
     expect([running.status, merged.status, failed.status]).toEqual([409, 409, 409]);
     expect((await errorOf(running)).code).toBe("result_not_ready");
     expect((await errorOf(merged)).code).toBe("result_not_ready");
-    expect(await errorOf(failed)).toMatchObject({ code: "image_failed", details: { fileName: "bad.png", error: { code: "invalid_image" } } });
+    expect(await errorOf(failed)).toMatchObject({
+      code: "image_failed",
+      details: { fileName: "bad.png", error: { code: "invalid_image" } },
+    });
   });
 
   it("answers 500 internal, saying nothing of the missing object, when a succeeded run's file is gone", async () => {
@@ -196,7 +224,10 @@ describe("GET /v1/jobs/{jobId}/result", () => {
     const error = await errorOf(response);
     expect(error).toEqual({ code: "internal", message: "the request failed unexpectedly; it has been logged" });
     const logged = api.logger.entries.find((entry) => entry.message === "request failed");
-    expect(logged).toMatchObject({ level: "error", fields: { status: 500, code: "internal", error: { message: expect.stringContaining(status.results.coco) } } });
+    expect(logged).toMatchObject({
+      level: "error",
+      fields: { status: 500, code: "internal", error: { message: expect.stringContaining(status.results.coco) } },
+    });
   });
 });
 
@@ -219,7 +250,11 @@ describe("PUT /v1/uploads/{token}", () => {
     const bytes = new Uint8Array([0x49, 0x49, 0x2a, 0x00, 1, 2, 3]);
 
     // Act
-    const response = await api.app.request(api.pathOf(job.uploads[0]!.url), { method: "PUT", headers: { "content-type": "application/octet-stream" }, body: bytes });
+    const response = await api.app.request(api.pathOf(job.uploads[0]!.url), {
+      method: "PUT",
+      headers: { "content-type": "application/octet-stream" },
+      body: bytes,
+    });
 
     // Assess
     expect(response.status).toBe(200);
@@ -234,7 +269,12 @@ describe("PUT /v1/uploads/{token}", () => {
     // The token is a credential: the request log names the route, not the token.
     const token = job.uploads[0]!.url.split("/").at(-1)!;
     expect(JSON.stringify(api.logger.entries)).not.toContain(token);
-    expect(api.logger.entries).toContainEqual(expect.objectContaining({ message: "request", fields: expect.objectContaining({ method: "PUT", path: "/v1/uploads/<token>" }) }));
+    expect(api.logger.entries).toContainEqual(
+      expect.objectContaining({
+        message: "request",
+        fields: expect.objectContaining({ method: "PUT", path: "/v1/uploads/<token>" }),
+      }),
+    );
   });
 
   it("tells the stack of each stored upload, as S3 tells its queue, and of no refused one", async () => {
@@ -257,7 +297,10 @@ describe("PUT /v1/uploads/{token}", () => {
     const job = await createJob(["a.png"]);
 
     // Act
-    const response = await api.app.request(api.pathOf(job.uploads[0]!.url), { method: "PUT", body: new Uint8Array([1, 2]) });
+    const response = await api.app.request(api.pathOf(job.uploads[0]!.url), {
+      method: "PUT",
+      body: new Uint8Array([1, 2]),
+    });
 
     // Assess
     expect(response.status).toBe(200);
@@ -283,7 +326,9 @@ describe("PUT /v1/uploads/{token}", () => {
     // Prepare
     api = await testApi();
     const other = await testApi({ uploadSecret: new Uint8Array(32).fill(2) });
-    const job = createJobResponseSchema.parse(await (await other.app.request("/v1/jobs", json({ filename: "a.png" }))).json());
+    const job = createJobResponseSchema.parse(
+      await (await other.app.request("/v1/jobs", json({ filename: "a.png" }))).json(),
+    );
     await other.dispose();
 
     // Act
@@ -313,7 +358,10 @@ describe("PUT /v1/uploads/{token}", () => {
     const job = await createJob(["a.png"]);
 
     // Act
-    const response = await api.app.request(api.pathOf(job.uploads[0]!.url), { method: "PUT", body: new Uint8Array(17) });
+    const response = await api.app.request(api.pathOf(job.uploads[0]!.url), {
+      method: "PUT",
+      body: new Uint8Array(17),
+    });
 
     // Assess
     expect(response.status).toBe(413);
@@ -328,7 +376,11 @@ describe("PUT /v1/uploads/{token}", () => {
     const endless = new ReadableStream<Uint8Array>({ pull: (controller) => controller.enqueue(new Uint8Array(256)) });
 
     // Act
-    const response = await api.app.request(api.pathOf(job.uploads[0]!.url), { method: "PUT", body: endless, duplex: "half" } as RequestInit);
+    const response = await api.app.request(api.pathOf(job.uploads[0]!.url), {
+      method: "PUT",
+      body: endless,
+      duplex: "half",
+    } as RequestInit);
 
     // Assess
     expect(response.status).toBe(413);
@@ -343,7 +395,8 @@ describe("PUT /v1/uploads/{token}", () => {
     const job = await createJob(["a.png"]);
     let pulled = 0;
     const body = new ReadableStream<Uint8Array>({
-      pull: (controller) => (pulled === 64 ? controller.close() : (pulled++, controller.enqueue(new Uint8Array(1024).fill(pulled)))),
+      pull: (controller) =>
+        pulled === 64 ? controller.close() : (pulled++, controller.enqueue(new Uint8Array(1024).fill(pulled))),
     });
     let pulledAtFirstChunk: number | undefined;
     const putStream = api.bucket.storage.putStream.bind(api.bucket.storage);
@@ -360,7 +413,11 @@ describe("PUT /v1/uploads/{token}", () => {
     );
 
     // Act
-    const response = await api.app.request(api.pathOf(job.uploads[0]!.url), { method: "PUT", body, duplex: "half" } as RequestInit);
+    const response = await api.app.request(api.pathOf(job.uploads[0]!.url), {
+      method: "PUT",
+      body,
+      duplex: "half",
+    } as RequestInit);
 
     // Assess
     expect(response.status).toBe(200);
@@ -392,7 +449,9 @@ describe("PUT /v1/uploads/{token}", () => {
 
     // Assess
     expect(response.status).toBe(403);
-    expect(JSON.parse(Buffer.from((await api.bucket.storage.get(jobKeys(job.jobId).manifest))!.body).toString("utf8")).files).toEqual(["a.png"]);
+    expect(
+      JSON.parse(Buffer.from((await api.bucket.storage.get(jobKeys(job.jobId).manifest))!.body).toString("utf8")).files,
+    ).toEqual(["a.png"]);
     expect(await api.bucket.storage.get(statusKey({ jobId: job.jobId, fileName: "a.png" }))).toBeUndefined();
   });
 });

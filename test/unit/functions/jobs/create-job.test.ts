@@ -19,7 +19,8 @@ describe("createJob", () => {
     await bucket.dispose();
   });
 
-  const context = (overrides = {}) => jobsContext(bucket.storage, { now: () => NOW, newJobId: () => "job-fixed", ...overrides });
+  const context = (overrides = {}) =>
+    jobsContext(bucket.storage, { now: () => NOW, newJobId: () => "job-fixed", ...overrides });
 
   it("gives one upload per file, to the file's input key, and no uploadUrl for a list", async () => {
     // Act
@@ -65,7 +66,12 @@ describe("createJob", () => {
     // Assess
     const stored = await bucket.storage.get("jobs/job-fixed/job.json");
     const manifest = jobManifestSchema.parse(JSON.parse(Buffer.from(stored!.body).toString("utf8")));
-    expect(manifest).toEqual({ schemaVersion: 1, jobId: "job-fixed", createdAt: "2025-03-04T05:06:07.000Z", files: ["b.png", "a.png"] });
+    expect(manifest).toEqual({
+      schemaVersion: 1,
+      jobId: "job-fixed",
+      createdAt: "2025-03-04T05:06:07.000Z",
+      files: ["b.png", "a.png"],
+    });
   });
 
   it("expires the links uploadUrlTtlSeconds after now()", async () => {
@@ -82,7 +88,11 @@ describe("createJob", () => {
     const view = await readJob("job-fixed", context());
 
     // Assess
-    expect(view).toMatchObject({ status: "queued", createdAt: "2025-03-04T05:06:07.000Z", images: { awaiting_upload: 2, total: 2 } });
+    expect(view).toMatchObject({
+      status: "queued",
+      createdAt: "2025-03-04T05:06:07.000Z",
+      images: { awaiting_upload: 2, total: 2 },
+    });
   });
 
   it("refuses more files than the deployment allows with too_many_files, and stores nothing", async () => {
@@ -125,7 +135,9 @@ describe("createJob", () => {
     const job = await createJob({ files: ["plate 1/A01.tif", "b.png"] }, context({ links }));
 
     // Assess
-    const keys = job.uploads.map((upload) => links.verify(upload.url.slice("http://localhost:3000/v1/uploads/".length)));
+    const keys = job.uploads.map((upload) =>
+      links.verify(upload.url.slice("http://localhost:3000/v1/uploads/".length)),
+    );
     expect(keys).toEqual(["input/job-fixed/plate 1/A01.tif", "input/job-fixed/b.png"]);
   });
 });

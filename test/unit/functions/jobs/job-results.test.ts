@@ -33,7 +33,10 @@ describe("jobResult", () => {
   const context = () => jobsContext(bucket.storage);
   const text = async (key: string) => Buffer.from((await bucket.storage.get(key))!.body).toString("utf8");
   const storeManifest = (files: string[]) =>
-    bucket.storage.put(jobKeys(JOB).manifest, JSON.stringify({ schemaVersion: 1, jobId: JOB, createdAt: "2025-01-01T00:00:00.000Z", files }));
+    bucket.storage.put(
+      jobKeys(JOB).manifest,
+      JSON.stringify({ schemaVersion: 1, jobId: JOB, createdAt: "2025-01-01T00:00:00.000Z", files }),
+    );
 
   describe("one image", () => {
     it.each([
@@ -104,7 +107,11 @@ describe("jobResult", () => {
     it.each([
       ["awaiting its upload", async () => storeManifest(["a.png"]), "awaiting_upload"],
       ["queued", async () => void (await storeUpload(bucket.storage, JOB, "a.png")), "queued"],
-      ["running", async () => storeStatus(bucket.storage, runningStatus(await storeUpload(bucket.storage, JOB, "a.png"))), "running"],
+      [
+        "running",
+        async () => storeStatus(bucket.storage, runningStatus(await storeUpload(bucket.storage, JOB, "a.png"))),
+        "running",
+      ],
     ])("answers result_not_ready for an image %s", async (_, prepare, state) => {
       // Prepare
       await prepare();
@@ -130,17 +137,20 @@ describe("jobResult", () => {
       expect((error as Error).message).toContain("the bytes are not an image");
     });
 
-    it.each(["measurements", "summary", "geojson", "preview"] as const)("answers result_not_in_run for %s of an image segmented by a version that did not write it", async (format) => {
-      // Prepare
-      await storeSucceededImage(bucket.storage, JOB, "a.png", { beforeMeasurements: true });
+    it.each(["measurements", "summary", "geojson", "preview"] as const)(
+      "answers result_not_in_run for %s of an image segmented by a version that did not write it",
+      async (format) => {
+        // Prepare
+        await storeSucceededImage(bucket.storage, JOB, "a.png", { beforeMeasurements: true });
 
-      // Act
-      const error = await jobResult(JOB, { format, file: "a.png" }, context()).catch((e: unknown) => e);
+        // Act
+        const error = await jobResult(JOB, { format, file: "a.png" }, context()).catch((e: unknown) => e);
 
-      // Assess
-      expect(error).toBeInstanceOf(ResultNotAvailableError);
-      expect(error).toMatchObject({ code: "result_not_in_run", details: { fileName: "a.png" } });
-    });
+        // Assess
+        expect(error).toBeInstanceOf(ResultNotAvailableError);
+        expect(error).toMatchObject({ code: "result_not_in_run", details: { fileName: "a.png" } });
+      },
+    );
 
     it("answers result_not_ready when the file was uploaded again after its run succeeded", async () => {
       // Prepare
@@ -148,7 +158,9 @@ describe("jobResult", () => {
       await storeUpload(bucket.storage, JOB, "a.png", "second");
 
       // Act & Assess
-      await expect(jobResult(JOB, { format: "json", file: "a.png" }, context())).rejects.toMatchObject({ code: "result_not_ready" });
+      await expect(jobResult(JOB, { format: "json", file: "a.png" }, context())).rejects.toMatchObject({
+        code: "result_not_ready",
+      });
     });
   });
 
@@ -217,7 +229,10 @@ describe("jobResult", () => {
     it.each([
       ["an image awaits its upload", async () => storeManifest(["a.png", "b.png"])],
       ["an image is queued", async () => void (await storeUpload(bucket.storage, JOB, "b.png"))],
-      ["an image is running", async () => storeStatus(bucket.storage, runningStatus(await storeUpload(bucket.storage, JOB, "b.png")))],
+      [
+        "an image is running",
+        async () => storeStatus(bucket.storage, runningStatus(await storeUpload(bucket.storage, JOB, "b.png"))),
+      ],
     ])("answers result_not_ready (409) while %s, and writes nothing", async (_, prepare) => {
       // Prepare
       await storeSucceededImage(bucket.storage, JOB, "a.png");
@@ -241,7 +256,11 @@ describe("jobResult", () => {
       const result = await jobResult(JOB, { format: "kaggle", file: "a.png" }, context());
 
       // Assess
-      expect(result).toEqual({ key: status.results.submission, contentType: "text/csv; charset=utf-8", fileName: "a.csv" });
+      expect(result).toEqual({
+        key: status.results.submission,
+        contentType: "text/csv; charset=utf-8",
+        fileName: "a.csv",
+      });
     });
   });
 

@@ -2,7 +2,14 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { jobViewSchema } from "../../../../core/schemas/api";
 import { jobKeys, statusKey } from "../../../../core/schemas/object-keys";
 import { JobNotFoundError } from "../../../../functions/jobs/errors";
-import { imageState, readJob, readJobRecords, resultLinks, summarizeJob, type ImageRecord } from "../../../../functions/jobs/job-view";
+import {
+  imageState,
+  readJob,
+  readJobRecords,
+  resultLinks,
+  summarizeJob,
+  type ImageRecord,
+} from "../../../../functions/jobs/job-view";
 import {
   failedStatus,
   md5,
@@ -22,12 +29,17 @@ import {
 const JOB = "job-1";
 
 /** A record of `fileName` uploaded, with a status document about exactly that upload. */
-function record(fileName: string, state: "awaiting_upload" | "uploaded" | "queued" | "running" | "succeeded" | "failed"): ImageRecord {
+function record(
+  fileName: string,
+  state: "awaiting_upload" | "uploaded" | "queued" | "running" | "succeeded" | "failed",
+): ImageRecord {
   if (state === "awaiting_upload") return { fileName };
   const upload = uploadInfo(JOB, fileName);
   const target = { jobId: JOB, fileName, etag: upload.etag };
   if (state === "uploaded") return { fileName, upload };
-  const status = { queued: queuedStatus, running: runningStatus, succeeded: succeededStatus, failed: failedStatus }[state](target);
+  const status = { queued: queuedStatus, running: runningStatus, succeeded: succeededStatus, failed: failedStatus }[
+    state
+  ](target);
   return { fileName, upload, status };
 }
 
@@ -59,7 +71,9 @@ describe("imageState", () => {
 
     // Act & Assess
     expect(imageState({ fileName: "a.png", upload: uploadInfo(JOB, "a.png", body, "v2"), status })).toBe("queued");
-    expect(imageState({ fileName: "a.png", upload: uploadInfo(JOB, "a.png", "other bytes", "v1"), status })).toBe("succeeded");
+    expect(imageState({ fileName: "a.png", upload: uploadInfo(JOB, "a.png", "other bytes", "v1"), status })).toBe(
+      "succeeded",
+    );
   });
 
   it("trusts a document that names no etag, and one whose upload is gone", () => {
@@ -68,7 +82,9 @@ describe("imageState", () => {
 
     // Act & Assess
     expect(imageState({ fileName: "a.png", upload: uploadInfo(JOB, "a.png", "anything"), status })).toBe("running");
-    expect(imageState({ fileName: "a.png", status: failedStatus({ jobId: JOB, fileName: "a.png", etag: md5("x") }) })).toBe("failed");
+    expect(
+      imageState({ fileName: "a.png", status: failedStatus({ jobId: JOB, fileName: "a.png", etag: md5("x") }) }),
+    ).toBe("failed");
   });
 });
 
@@ -90,7 +106,14 @@ describe("summarizeJob", () => {
     // Assess
     expect(jobViewSchema.safeParse(view).success).toBe(true);
     expect(view.images).toEqual({ awaiting_upload: 1, queued: 2, running: 1, succeeded: 1, failed: 1, total: 6 });
-    expect(view.files.map((file) => file.state)).toEqual(["awaiting_upload", "queued", "queued", "running", "succeeded", "failed"]);
+    expect(view.files.map((file) => file.state)).toEqual([
+      "awaiting_upload",
+      "queued",
+      "queued",
+      "running",
+      "succeeded",
+      "failed",
+    ]);
     expect(view.status).toBe("running");
     expect(view.createdAt).toBeUndefined();
   });
@@ -132,7 +155,11 @@ describe("summarizeJob", () => {
     expect(view.status).toBe("failed");
     expect(view.error?.failedFiles).toEqual(["plate/bad-1.png", "bad-2.tif"]);
     expect(view.error?.message).toMatch(/^2 of 3 images failed/);
-    expect(view.files[1]!.error).toEqual({ code: "invalid_image", message: "the bytes are not an image", retryable: false });
+    expect(view.files[1]!.error).toEqual({
+      code: "invalid_image",
+      message: "the bytes are not an image",
+      retryable: false,
+    });
   });
 
   it("has no error while no image failed", () => {
@@ -147,10 +174,28 @@ describe("summarizeJob", () => {
     const b = uploadInfo(JOB, "b.png");
     const stale = uploadInfo(JOB, "c.png", "new bytes");
     const records: ImageRecord[] = [
-      { fileName: "a.png", upload: a, status: succeededStatus({ jobId: JOB, fileName: "a.png", etag: a.etag }, { cellsPerType: { astro: 3, cort: 1 } }) },
-      { fileName: "b.png", upload: b, status: succeededStatus({ jobId: JOB, fileName: "b.png", etag: b.etag }, { cellsPerType: { astro: 2, shsy5y: 5 } }) },
+      {
+        fileName: "a.png",
+        upload: a,
+        status: succeededStatus(
+          { jobId: JOB, fileName: "a.png", etag: a.etag },
+          { cellsPerType: { astro: 3, cort: 1 } },
+        ),
+      },
+      {
+        fileName: "b.png",
+        upload: b,
+        status: succeededStatus(
+          { jobId: JOB, fileName: "b.png", etag: b.etag },
+          { cellsPerType: { astro: 2, shsy5y: 5 } },
+        ),
+      },
       // Succeeded for an older upload: not counted.
-      { fileName: "c.png", upload: stale, status: succeededStatus({ jobId: JOB, fileName: "c.png", etag: md5("old") }, { cellsPerType: { cort: 100 } }) },
+      {
+        fileName: "c.png",
+        upload: stale,
+        status: succeededStatus({ jobId: JOB, fileName: "c.png", etag: md5("old") }, { cellsPerType: { cort: 100 } }),
+      },
     ];
 
     // Act
@@ -159,7 +204,15 @@ describe("summarizeJob", () => {
     // Assess
     expect(view.cells).toBe(11);
     expect(view.cellsPerType).toEqual({ astro: 5, cort: 1, shsy5y: 5 });
-    expect(view.files[0]).toMatchObject({ cells: 4, cellsPerType: { astro: 3, cort: 1 }, cellType: "astro", width: 704, height: 520, tiles: 1, profile: "fast" });
+    expect(view.files[0]).toMatchObject({
+      cells: 4,
+      cellsPerType: { astro: 3, cort: 1 },
+      cellType: "astro",
+      width: 704,
+      height: 520,
+      tiles: 1,
+      profile: "fast",
+    });
     expect(view.files[2]).toEqual({ fileName: "c.png", imageId: "c", state: "queued" });
   });
 
@@ -168,8 +221,22 @@ describe("summarizeJob", () => {
     const a = uploadInfo(JOB, "a.png");
     const b = uploadInfo(JOB, "b.png");
     const records: ImageRecord[] = [
-      { fileName: "a.png", upload: a, status: succeededStatus({ jobId: JOB, fileName: "a.png", etag: a.etag }, { timings: { totalMs: 1500, inferenceMs: 900 } }) },
-      { fileName: "b.png", upload: b, status: succeededStatus({ jobId: JOB, fileName: "b.png", etag: b.etag }, { timings: { totalMs: 2500, inferenceMs: 2700 } }) },
+      {
+        fileName: "a.png",
+        upload: a,
+        status: succeededStatus(
+          { jobId: JOB, fileName: "a.png", etag: a.etag },
+          { timings: { totalMs: 1500, inferenceMs: 900 } },
+        ),
+      },
+      {
+        fileName: "b.png",
+        upload: b,
+        status: succeededStatus(
+          { jobId: JOB, fileName: "b.png", etag: b.etag },
+          { timings: { totalMs: 2500, inferenceMs: 2700 } },
+        ),
+      },
       record("c.png", "failed"),
       record("d.png", "running"),
     ];
@@ -193,7 +260,12 @@ describe("summarizeJob", () => {
 
   it("gives result links to succeeded images only", () => {
     // Prepare
-    const records = [record("plate 1/A01.tif", "succeeded"), record("b.png", "failed"), record("c.png", "running"), record("d.png", "uploaded")];
+    const records = [
+      record("plate 1/A01.tif", "succeeded"),
+      record("b.png", "failed"),
+      record("c.png", "running"),
+      record("d.png", "uploaded"),
+    ];
 
     // Act
     const view = summarizeJob(JOB, undefined, records, PRICING);
@@ -201,7 +273,17 @@ describe("summarizeJob", () => {
     // Assess
     expect(view.files[0]!.results).toEqual(resultLinks(JOB, "plate 1/A01.tif"));
     expect(view.files[0]!.results?.coco).toBe("/v1/jobs/job-1/result?format=coco&file=plate%201%2FA01.tif");
-    expect(Object.keys(view.files[0]!.results ?? {}).sort()).toEqual(["coco", "geojson", "json", "kaggle", "labels", "measurements", "overlay", "preview", "summary"]);
+    expect(Object.keys(view.files[0]!.results ?? {}).sort()).toEqual([
+      "coco",
+      "geojson",
+      "json",
+      "kaggle",
+      "labels",
+      "measurements",
+      "overlay",
+      "preview",
+      "summary",
+    ]);
     expect(view.files.slice(1).map((file) => file.results)).toEqual([undefined, undefined, undefined]);
     expect(view.results).toEqual({
       kaggle: "/v1/jobs/job-1/result?format=kaggle",
@@ -212,7 +294,11 @@ describe("summarizeJob", () => {
 
   it("derives each image id from the file's own name, without folders or extension", () => {
     // Prepare
-    const records = [record("plate/A01.tif", "awaiting_upload"), record("plate/row b/B02.final.png", "uploaded"), record("noext", "awaiting_upload")];
+    const records = [
+      record("plate/A01.tif", "awaiting_upload"),
+      record("plate/row b/B02.final.png", "uploaded"),
+      record("noext", "awaiting_upload"),
+    ];
 
     // Act
     const view = summarizeJob(JOB, undefined, records, PRICING);
@@ -224,7 +310,12 @@ describe("summarizeJob", () => {
   it("gives running and failed images their update time, and no result details", () => {
     const view = summarizeJob(JOB, undefined, [record("r.png", "running"), record("f.png", "failed")], PRICING);
 
-    expect(view.files[0]).toEqual({ fileName: "r.png", imageId: "r", state: "running", updatedAt: "2025-01-02T03:05:00.000Z" });
+    expect(view.files[0]).toEqual({
+      fileName: "r.png",
+      imageId: "r",
+      state: "running",
+      updatedAt: "2025-01-02T03:05:00.000Z",
+    });
     expect(view.files[1]).toMatchObject({ state: "failed", updatedAt: "2025-01-02T03:06:00.000Z" });
     expect(view.files[1]!.cells).toBeUndefined();
   });
@@ -261,12 +352,20 @@ describe("readJobRecords and readJob", () => {
 
     // Act & Assess
     await expect(readJobRecords("job-1", jobsContext(bucket.storage))).rejects.toBeInstanceOf(JobNotFoundError);
-    await expect(readJob("job-1", jobsContext(bucket.storage))).rejects.toMatchObject({ code: "job_not_found", jobId: "job-1" });
+    await expect(readJob("job-1", jobsContext(bucket.storage))).rejects.toMatchObject({
+      code: "job_not_found",
+      jobId: "job-1",
+    });
   });
 
   it("lists the manifest's files in its order, then other uploads in key order", async () => {
     // Prepare
-    const manifest = { schemaVersion: 1, jobId: JOB, createdAt: "2025-01-01T00:00:00.000Z", files: ["b.png", "a.png", "never-uploaded.png"] };
+    const manifest = {
+      schemaVersion: 1,
+      jobId: JOB,
+      createdAt: "2025-01-01T00:00:00.000Z",
+      files: ["b.png", "a.png", "never-uploaded.png"],
+    };
     await bucket.storage.put(jobKeys(JOB).manifest, JSON.stringify(manifest));
     for (const file of ["z/d.png", "a.png", "c.png", "b.png"]) await storeUpload(bucket.storage, JOB, file);
 
@@ -298,7 +397,12 @@ describe("readJobRecords and readJob", () => {
 
   it("reads a whole job: manifest date, states from the stored documents, schema-valid", async () => {
     // Prepare
-    const manifest = { schemaVersion: 1, jobId: JOB, createdAt: "2025-01-01T00:00:00.000Z", files: ["a.png", "b.png", "c.png"] };
+    const manifest = {
+      schemaVersion: 1,
+      jobId: JOB,
+      createdAt: "2025-01-01T00:00:00.000Z",
+      files: ["a.png", "b.png", "c.png"],
+    };
     await bucket.storage.put(jobKeys(JOB).manifest, JSON.stringify(manifest));
     await storeSucceededImage(bucket.storage, JOB, "a.png", { cellsPerType: { cort: 4 } });
     await storeFailedImage(bucket.storage, JOB, "b.png");
@@ -308,7 +412,13 @@ describe("readJobRecords and readJob", () => {
 
     // Assess
     expect(jobViewSchema.parse(view)).toEqual(view);
-    expect(view).toMatchObject({ jobId: JOB, status: "running", createdAt: "2025-01-01T00:00:00.000Z", cells: 4, cellsPerType: { cort: 4 } });
+    expect(view).toMatchObject({
+      jobId: JOB,
+      status: "running",
+      createdAt: "2025-01-01T00:00:00.000Z",
+      cells: 4,
+      cellsPerType: { cort: 4 },
+    });
     expect(view.files.map((file) => file.state)).toEqual(["succeeded", "failed", "awaiting_upload"]);
   });
 

@@ -54,7 +54,9 @@ describe("LocalUploadLinks", () => {
     // Prepare: the payload says another key, the signature is the original one.
     const links = new LocalUploadLinks(BASE, SECRET);
     const [, signature] = (await tokenFor(links)).split(".");
-    const forgedPayload = Buffer.from(JSON.stringify({ key: "input/job-2/x.png", expiresAt: Date.now() + 60_000 })).toString("base64url");
+    const forgedPayload = Buffer.from(
+      JSON.stringify({ key: "input/job-2/x.png", expiresAt: Date.now() + 60_000 }),
+    ).toString("base64url");
 
     // Act
     const error = verifyError(links, `${forgedPayload}.${signature}`);
@@ -83,11 +85,14 @@ describe("LocalUploadLinks", () => {
     expect(verifyError(links, `${payload}.${signature}AAAA`)).toBeInstanceOf(UploadTokenError);
   });
 
-  it.each([["no-dot-at-all"], ["payload."], [".signature"], ["a.b.c"], [""]])("refuses the malformed token %j", (token) => {
-    const links = new LocalUploadLinks(BASE, SECRET);
+  it.each([["no-dot-at-all"], ["payload."], [".signature"], ["a.b.c"], [""]])(
+    "refuses the malformed token %j",
+    (token) => {
+      const links = new LocalUploadLinks(BASE, SECRET);
 
-    expect(verifyError(links, token)).toBeInstanceOf(UploadTokenError);
-  });
+      expect(verifyError(links, token)).toBeInstanceOf(UploadTokenError);
+    },
+  );
 
   it("refuses a signed payload that is not a token's JSON", () => {
     // Prepare: signed as the class documents (HMAC-SHA256 of the payload, with the secret), not made by upload().
@@ -96,7 +101,10 @@ describe("LocalUploadLinks", () => {
     const signature = createHmac("sha256", SECRET).update(payload).digest("base64url");
 
     // Act & Assess
-    expect(verifyError(links, `${payload}.${signature}`)).toMatchObject({ name: "UploadTokenError", message: "the upload link is malformed" });
+    expect(verifyError(links, `${payload}.${signature}`)).toMatchObject({
+      name: "UploadTokenError",
+      message: "the upload link is malformed",
+    });
   });
 
   it("refuses a token once it has expired", async () => {
@@ -133,18 +141,21 @@ describe("LocalUploadLinks", () => {
     expect(verifyError(second, await tokenFor(first))).toBeInstanceOf(UploadTokenError);
   });
 
-  it.each([["output/job-1/a.png/status.json"], ["jobs/job-1/job.json"], ["input/a.png"], ["input/job-1/../x.png"], ["input/-bad/a.png"]])(
-    "refuses a validly signed token for %s, which is no input key",
-    async (key) => {
-      // Prepare
-      const links = new LocalUploadLinks(BASE, SECRET);
+  it.each([
+    ["output/job-1/a.png/status.json"],
+    ["jobs/job-1/job.json"],
+    ["input/a.png"],
+    ["input/job-1/../x.png"],
+    ["input/-bad/a.png"],
+  ])("refuses a validly signed token for %s, which is no input key", async (key) => {
+    // Prepare
+    const links = new LocalUploadLinks(BASE, SECRET);
 
-      // Act
-      const error = verifyError(links, await tokenFor(links, key));
+    // Act
+    const error = verifyError(links, await tokenFor(links, key));
 
-      // Assess
-      expect(error).toBeInstanceOf(UploadTokenError);
-      expect((error as Error).message).toBe("the upload link names no input");
-    },
-  );
+    // Assess
+    expect(error).toBeInstanceOf(UploadTokenError);
+    expect((error as Error).message).toBe("the upload link names no input");
+  });
 });

@@ -11,7 +11,9 @@ function parameter(header: string, name: string): string | undefined {
 
 describe("contentDisposition", () => {
   it("gives an ASCII name as it is, both plain and encoded", () => {
-    expect(contentDisposition("A01.coco.json")).toBe(`attachment; filename="A01.coco.json"; filename*=UTF-8''A01.coco.json`);
+    expect(contentDisposition("A01.coco.json")).toBe(
+      `attachment; filename="A01.coco.json"; filename*=UTF-8''A01.coco.json`,
+    );
   });
 
   it("replaces non-ASCII characters in the plain name and keeps them, UTF-8 encoded, in filename*", () => {
@@ -37,8 +39,10 @@ describe("contentDisposition", () => {
   it("is a valid header value (Latin-1 only) for any name", () => {
     // Act & Assess: Headers refuses values it cannot send.
     const headers = new Headers();
-    expect(() => headers.set("Content-Disposition", contentDisposition("🦠 ÄÖÜ \"x\".png"))).not.toThrow();
-    expect(headers.get("Content-Disposition")).toMatch(/^attachment; filename="[\x20-\x7e]*"; filename\*=UTF-8''[\x21-\x7e]*$/);
+    expect(() => headers.set("Content-Disposition", contentDisposition('🦠 ÄÖÜ "x".png'))).not.toThrow();
+    expect(headers.get("Content-Disposition")).toMatch(
+      /^attachment; filename="[\x20-\x7e]*"; filename\*=UTF-8''[\x21-\x7e]*$/,
+    );
   });
 
   // RFC 8187 §3.2.1: value-chars are pct-encoded or attr-char, and attr-char excludes ' ( ) *, which

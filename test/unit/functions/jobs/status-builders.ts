@@ -55,13 +55,28 @@ export function md5(body: Uint8Array | string): string {
 }
 
 /** The upload an ObjectInfo would describe for `body` at `input/<jobId>/<fileName>`. */
-export function uploadInfo(jobId: string, fileName: string, body: Uint8Array | string = `image ${fileName}`, versionId?: string): ObjectInfo {
+export function uploadInfo(
+  jobId: string,
+  fileName: string,
+  body: Uint8Array | string = `image ${fileName}`,
+  versionId?: string,
+): ObjectInfo {
   const bytes = typeof body === "string" ? Buffer.from(body) : body;
   return { key: inputKey(jobId, fileName), etag: md5(bytes), size: bytes.length, ...(versionId ? { versionId } : {}) };
 }
 
 export function timings(overrides: Partial<JobTimings> = {}): JobTimings {
-  return { readMs: 10, decodeMs: 20, segmentMs: 300, inferenceMs: 250, stitchMs: 5, renderMs: 40, writeMs: 15, totalMs: 400, ...overrides };
+  return {
+    readMs: 10,
+    decodeMs: 20,
+    segmentMs: 300,
+    inferenceMs: 250,
+    stitchMs: 5,
+    renderMs: 40,
+    writeMs: 15,
+    totalMs: 400,
+    ...overrides,
+  };
 }
 
 function base(target: StatusTarget) {
@@ -83,7 +98,12 @@ function base(target: StatusTarget) {
 
 /** The run id the pipeline derives for the target's upload. */
 export function runIdFor(target: StatusTarget): string {
-  return runIdOf({ bucket: BUCKET, key: inputKey(target.jobId, target.fileName), etag: target.etag, versionId: target.versionId });
+  return runIdOf({
+    bucket: BUCKET,
+    key: inputKey(target.jobId, target.fileName),
+    etag: target.etag,
+    versionId: target.versionId,
+  });
 }
 
 function run(target: StatusTarget, runId?: string) {
@@ -128,22 +148,38 @@ export function succeededStatus(target: StatusTarget, options: SucceededOptions 
     profile: "fast",
     timings: timings(options.timings),
     results: options.beforeMeasurements
-      ? Object.fromEntries(Object.entries(outputKeys(target, runId).results).filter(([kind]) => !(LATER_RESULT_KINDS as readonly string[]).includes(kind)))
+      ? Object.fromEntries(
+          Object.entries(outputKeys(target, runId).results).filter(
+            ([kind]) => !(LATER_RESULT_KINDS as readonly string[]).includes(kind),
+          ),
+        )
       : outputKeys(target, runId).results,
   }) as Succeeded;
 }
 
-export function failedStatus(target: StatusTarget, error: { code?: JobErrorCode; message?: string; retryable?: boolean } = {}): Failed {
+export function failedStatus(
+  target: StatusTarget,
+  error: { code?: JobErrorCode; message?: string; retryable?: boolean } = {},
+): Failed {
   return jobStatusSchema.parse({
     ...run(target),
     status: "failed",
     finishedAt: FINISHED,
-    error: { code: error.code ?? "invalid_image", message: error.message ?? "the bytes are not an image", retryable: error.retryable ?? false },
+    error: {
+      code: error.code ?? "invalid_image",
+      message: error.message ?? "the bytes are not an image",
+      retryable: error.retryable ?? false,
+    },
   }) as Failed;
 }
 
 /** Stores `body` as the upload `input/<jobId>/<fileName>` and returns what the document must name. */
-export async function storeUpload(storage: Storage, jobId: string, fileName: string, body: Uint8Array | string = `image ${fileName}`): Promise<StatusTarget> {
+export async function storeUpload(
+  storage: Storage,
+  jobId: string,
+  fileName: string,
+  body: Uint8Array | string = `image ${fileName}`,
+): Promise<StatusTarget> {
   await storage.put(inputKey(jobId, fileName), body);
   return { jobId, fileName, etag: md5(typeof body === "string" ? Buffer.from(body) : body) };
 }
@@ -166,7 +202,12 @@ export function submissionRows(imageId: string, cells = 2): string {
  * An image whose run succeeded, as the pipeline leaves it: the upload, every result file of the run, and
  * the status document naming them (written last).
  */
-export async function storeSucceededImage(storage: Storage, jobId: string, fileName: string, options: SucceededOptions & { body?: string } = {}): Promise<Succeeded> {
+export async function storeSucceededImage(
+  storage: Storage,
+  jobId: string,
+  fileName: string,
+  options: SucceededOptions & { body?: string } = {},
+): Promise<Succeeded> {
   const target = await storeUpload(storage, jobId, fileName, options.body);
   const status = succeededStatus(target, options);
   const cells = status.cells;
@@ -193,7 +234,12 @@ export async function storeFailedImage(storage: Storage, jobId: string, fileName
 
 export const PRICING: ComputePricing = { endpointUsdPerHour: 3.6, functionUsdPerSecond: 0.001 };
 
-export const SETTINGS: JobsSettings = { maxFilesPerJob: 5, uploadUrlTtlSeconds: 600, resultUrlTtlSeconds: 120, pricing: PRICING };
+export const SETTINGS: JobsSettings = {
+  maxFilesPerJob: 5,
+  uploadUrlTtlSeconds: 600,
+  resultUrlTtlSeconds: 120,
+  pricing: PRICING,
+};
 
 /** Links that hand out fixed URLs and remember what they were asked for: S3ObjectLinks' contract, minus S3. */
 export class FixedObjectLinks implements ObjectLinks {

@@ -79,7 +79,11 @@ describe("loadLocalStackConfig", () => {
   it("treats empty variables as unset", () => {
     const config = loadLocalStackConfig({ PORT: "", LOCAL_STORAGE: "", MODEL_SERVER_URL: "" });
 
-    expect(config).toMatchObject({ port: 3000, storage: { kind: "directory" }, modelServer: { kind: "child", port: 8080 } });
+    expect(config).toMatchObject({
+      port: 3000,
+      storage: { kind: "directory" },
+      modelServer: { kind: "child", port: 8080 },
+    });
   });
 
   it.each([

@@ -31,7 +31,12 @@ describe("watchInputFolder", () => {
 
   async function watch(): Promise<{ keys: string[]; watcher: InputWatcher }> {
     const keys: string[] = [];
-    const watcher = watchInputFolder({ bucketDirectory: bucket, onObject: (key) => keys.push(key), logger: memoryLogger(), stabilityMs: 30 });
+    const watcher = watchInputFolder({
+      bucketDirectory: bucket,
+      onObject: (key) => keys.push(key),
+      logger: memoryLogger(),
+      stabilityMs: 30,
+    });
     watchers.push(watcher);
     await watcher.ready;
     return { keys, watcher };
@@ -97,7 +102,10 @@ describe("watchInputFolder", () => {
     await put("input/job-2/backup~/y.png");
 
     // Assess
-    await vi.waitFor(() => expect(keys).toEqual(expect.arrayContaining(["input/job-1/~/x.png", "input/job-2/backup~/y.png"])), WAIT);
+    await vi.waitFor(
+      () => expect(keys).toEqual(expect.arrayContaining(["input/job-1/~/x.png", "input/job-2/backup~/y.png"])),
+      WAIT,
+    );
   });
 
   it("ignores dotfiles, hidden folders and staging folders", async () => {

@@ -13,7 +13,9 @@ interface Delivery {
 }
 
 const ok: SQSBatchResponse = { batchItemFailures: [] };
-const failure = (event: SQSEvent): SQSBatchResponse => ({ batchItemFailures: [{ itemIdentifier: event.Records[0]!.messageId }] });
+const failure = (event: SQSEvent): SQSBatchResponse => ({
+  batchItemFailures: [{ itemIdentifier: event.Records[0]!.messageId }],
+});
 
 function deferred<T = void>() {
   let resolve!: (value: T) => void;
@@ -24,7 +26,10 @@ function deferred<T = void>() {
 const tick = () => new Promise((resolve) => setTimeout(resolve, 10));
 
 /** A queue whose consumer answers with `consume`, recording every delivery and dead letter. */
-function harness(consume: (event: SQSEvent, delivery: Delivery) => Promise<SQSBatchResponse> | SQSBatchResponse, options: Partial<LocalQueueOptions> = {}) {
+function harness(
+  consume: (event: SQSEvent, delivery: Delivery) => Promise<SQSBatchResponse> | SQSBatchResponse,
+  options: Partial<LocalQueueOptions> = {},
+) {
   const deliveries: Delivery[] = [];
   const deadLetters: QueuedMessage[] = [];
   const delays: number[] = [];
@@ -33,7 +38,11 @@ function harness(consume: (event: SQSEvent, delivery: Delivery) => Promise<SQSBa
     deliver: async (event) => {
       expect(event.Records).toHaveLength(1);
       const record = event.Records[0]!;
-      const delivery = { messageId: record.messageId, body: record.body, receiveCount: Number(record.attributes.ApproximateReceiveCount) };
+      const delivery = {
+        messageId: record.messageId,
+        body: record.body,
+        receiveCount: Number(record.attributes.ApproximateReceiveCount),
+      };
       deliveries.push(delivery);
       return consume(event, delivery);
     },
@@ -90,7 +99,9 @@ describe("LocalQueue", () => {
 
   it("delivers a message again, receive count one higher each time, while the consumer reports it failed", async () => {
     // Prepare: fails twice, then succeeds.
-    const { queue, deliveries, deadLetters, delays } = track(harness((event, delivery) => (delivery.receiveCount < 3 ? failure(event) : ok)));
+    const { queue, deliveries, deadLetters, delays } = track(
+      harness((event, delivery) => (delivery.receiveCount < 3 ? failure(event) : ok)),
+    );
 
     // Act
     const id = queue.send("retry me");
@@ -108,7 +119,9 @@ describe("LocalQueue", () => {
 
   it("dead-letters a message exactly once after maxReceives failed deliveries, and delivers it no more", async () => {
     // Prepare: "poison" always fails; "fine" succeeds.
-    const { queue, deliveries, deadLetters, logger } = track(harness((event, delivery) => (delivery.body === "poison" ? failure(event) : ok), { maxReceives: 4 }));
+    const { queue, deliveries, deadLetters, logger } = track(
+      harness((event, delivery) => (delivery.body === "poison" ? failure(event) : ok), { maxReceives: 4 }),
+    );
 
     // Act
     const id = queue.send("poison");
@@ -151,7 +164,11 @@ describe("LocalQueue", () => {
     // Assess
     expect(deliveries.map((d) => d.receiveCount)).toEqual([1, 2]);
     expect(logger.entries).toContainEqual(
-      expect.objectContaining({ level: "error", message: "the consumer failed on a whole batch", fields: expect.objectContaining({ error: expect.objectContaining({ message: "handler crashed" }) }) }),
+      expect.objectContaining({
+        level: "error",
+        message: "the consumer failed on a whole batch",
+        fields: expect.objectContaining({ error: expect.objectContaining({ message: "handler crashed" }) }),
+      }),
     );
   });
 
@@ -214,7 +231,10 @@ describe("LocalQueue", () => {
   it("resolves onIdle only once every message has settled, redeliveries included", async () => {
     // Prepare
     const { queue, deliveries, deadLetters } = track(
-      harness((event, delivery) => (delivery.body === "always fails" || delivery.receiveCount === 1 ? failure(event) : ok), { concurrency: 2 }),
+      harness(
+        (event, delivery) => (delivery.body === "always fails" || delivery.receiveCount === 1 ? failure(event) : ok),
+        { concurrency: 2 },
+      ),
     );
 
     // Act

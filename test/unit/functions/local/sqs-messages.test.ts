@@ -13,17 +13,20 @@ function recordsOf(body: string) {
 }
 
 describe("s3NotificationBody", () => {
-  it.each([["input/job-1/a.png"], ["input/job 1/plate 1/a b.tif"], ["input/job-1/a+b=c&d.png"], ["input/job-1/100% ü é 細胞.png"], ["input/job-1/ +%2B.png"]])(
-    "carries the key %j, URL-encoded as S3 writes it, back to the same key",
-    (key) => {
-      // Act
-      const body = s3NotificationBody({ bucket: "cellseg", key }, EVENT_TIME);
+  it.each([
+    ["input/job-1/a.png"],
+    ["input/job 1/plate 1/a b.tif"],
+    ["input/job-1/a+b=c&d.png"],
+    ["input/job-1/100% ü é 細胞.png"],
+    ["input/job-1/ +%2B.png"],
+  ])("carries the key %j, URL-encoded as S3 writes it, back to the same key", (key) => {
+    // Act
+    const body = s3NotificationBody({ bucket: "cellseg", key }, EVENT_TIME);
 
-      // Assess
-      const [record] = recordsOf(body);
-      expect(record!.s3.object.key).toBe(key);
-    },
-  );
+    // Assess
+    const [record] = recordsOf(body);
+    expect(record!.s3.object.key).toBe(key);
+  });
 
   it("writes spaces as '+' and '+' as %2B, keeping slashes", () => {
     // Act
@@ -37,7 +40,12 @@ describe("s3NotificationBody", () => {
 
   it("describes the object as an ObjectCreated:Put event of the bucket", () => {
     // Act
-    const [record] = recordsOf(s3NotificationBody({ bucket: "cellseg", key: "input/j/a.png", etag: "abc123", size: 42, versionId: "v7" }, EVENT_TIME));
+    const [record] = recordsOf(
+      s3NotificationBody(
+        { bucket: "cellseg", key: "input/j/a.png", etag: "abc123", size: 42, versionId: "v7" },
+        EVENT_TIME,
+      ),
+    );
 
     // Assess
     expect(record).toMatchObject({

@@ -5,10 +5,22 @@ import { ConfigError } from "../../../../plumbing/errors";
 describe("loadPipelineConfig with ENDPOINT_MODE=async", () => {
   it("reads an async deployment with the documented defaults and the longer deadline", () => {
     // Act
-    const config = loadPipelineConfig({ INPUT_BUCKET: "in", ENDPOINT_MODE: "async", ENDPOINT_NAME: "cellseg-async", ASYNC_BUCKET: "cellseg-async" });
+    const config = loadPipelineConfig({
+      INPUT_BUCKET: "in",
+      ENDPOINT_MODE: "async",
+      ENDPOINT_NAME: "cellseg-async",
+      ASYNC_BUCKET: "cellseg-async",
+    });
 
     // Assess
-    expect(config.endpoint).toEqual({ kind: "sagemaker-async", name: "cellseg-async", bucket: "cellseg-async", prefix: "async/", maxPollMs: 5_000, retryDelaySeconds: 60 });
+    expect(config.endpoint).toEqual({
+      kind: "sagemaker-async",
+      name: "cellseg-async",
+      bucket: "cellseg-async",
+      prefix: "async/",
+      maxPollMs: 5_000,
+      retryDelaySeconds: 60,
+    });
     expect(config.endpointTimeoutMs).toBe(600_000);
   });
 
@@ -27,25 +39,48 @@ describe("loadPipelineConfig with ENDPOINT_MODE=async", () => {
     });
 
     // Assess
-    expect(config.endpoint).toEqual({ kind: "sagemaker-async", name: "cellseg-async", bucket: "shared-bucket", prefix: "cellseg/async/", maxPollMs: 2_000, retryDelaySeconds: 120 });
+    expect(config.endpoint).toEqual({
+      kind: "sagemaker-async",
+      name: "cellseg-async",
+      bucket: "shared-bucket",
+      prefix: "cellseg/async/",
+      maxPollMs: 2_000,
+      retryDelaySeconds: 120,
+    });
     expect(config.endpointTimeoutMs).toBe(300_000);
   });
 
   it("stays real-time by default, ignoring the async variables", () => {
     // Act
-    const config = loadPipelineConfig({ INPUT_BUCKET: "in", ENDPOINT_NAME: "cellseg", ASYNC_BUCKET: "cellseg-async", ASYNC_TIMEOUT_MS: "300000" });
+    const config = loadPipelineConfig({
+      INPUT_BUCKET: "in",
+      ENDPOINT_NAME: "cellseg",
+      ASYNC_BUCKET: "cellseg-async",
+      ASYNC_TIMEOUT_MS: "300000",
+    });
 
     // Assess
     expect(config.endpoint).toEqual({ kind: "sagemaker", name: "cellseg" });
     expect(config.endpointTimeoutMs).toBe(60_000);
   });
 
-  const asyncDeployment = { INPUT_BUCKET: "in", ENDPOINT_MODE: "async", ENDPOINT_NAME: "cellseg-async", ASYNC_BUCKET: "cellseg-async" };
+  const asyncDeployment = {
+    INPUT_BUCKET: "in",
+    ENDPOINT_MODE: "async",
+    ENDPOINT_NAME: "cellseg-async",
+    ASYNC_BUCKET: "cellseg-async",
+  };
 
   it.each([
     [{ ...asyncDeployment, ENDPOINT_NAME: undefined }, /ENDPOINT_MODE=async needs ENDPOINT_NAME/],
-    [{ ...asyncDeployment, ENDPOINT_NAME: undefined, MODEL_SERVER_URL: "http://localhost:8080" }, /ENDPOINT_MODE=async needs ENDPOINT_NAME .* and no MODEL_SERVER_URL/],
-    [{ ...asyncDeployment, MODEL_SERVER_URL: "http://localhost:8080" }, /no MODEL_SERVER_URL: the model server has no asynchronous mode/],
+    [
+      { ...asyncDeployment, ENDPOINT_NAME: undefined, MODEL_SERVER_URL: "http://localhost:8080" },
+      /ENDPOINT_MODE=async needs ENDPOINT_NAME .* and no MODEL_SERVER_URL/,
+    ],
+    [
+      { ...asyncDeployment, MODEL_SERVER_URL: "http://localhost:8080" },
+      /no MODEL_SERVER_URL: the model server has no asynchronous mode/,
+    ],
     [{ ...asyncDeployment, ASYNC_BUCKET: undefined }, /ASYNC_BUCKET must be set when ENDPOINT_MODE=async/],
     [{ ...asyncDeployment, ASYNC_PREFIX: "async" }, /ASYNC_PREFIX="async": must end with \//],
     [{ ...asyncDeployment, ASYNC_PREFIX: "/async/" }, /ASYNC_PREFIX="\/async\/": must not start with \//],

@@ -51,19 +51,32 @@ describe("loadPipelineConfig", () => {
 
   it("names every missing or malformed variable at once", () => {
     // Act
-    const load = () => loadPipelineConfig({ TILE_WIDTH: "wide", MODEL_THRESHOLDS: '{"scoreThresholds":{"astro":2}}', MAX_CONCURRENT_TILES: "0" });
+    const load = () =>
+      loadPipelineConfig({
+        TILE_WIDTH: "wide",
+        MODEL_THRESHOLDS: '{"scoreThresholds":{"astro":2}}',
+        MAX_CONCURRENT_TILES: "0",
+      });
 
     // Assess
     expect(load).toThrow(ConfigError);
-    expect(load).toThrow(/INPUT_BUCKET must be set.*TILE_WIDTH="wide": must be a whole number.*MAX_CONCURRENT_TILES="0": must be at least 1/);
+    expect(load).toThrow(
+      /INPUT_BUCKET must be set.*TILE_WIDTH="wide": must be a whole number.*MAX_CONCURRENT_TILES="0": must be at least 1/,
+    );
     expect(load).toThrow(/MODEL_THRESHOLDS=.*0\.95/);
   });
 
   it.each([
     [{ INPUT_BUCKET: "in" }, /set exactly one of ENDPOINT_NAME .* and MODEL_SERVER_URL/],
     [{ INPUT_BUCKET: "in", ENDPOINT_NAME: "e", MODEL_SERVER_URL: "http://x" }, /set exactly one of ENDPOINT_NAME/],
-    [{ INPUT_BUCKET: "in", ENDPOINT_NAME: "e", STORAGE_BACKEND: "local" }, /LOCAL_STORAGE_DIR must be set when STORAGE_BACKEND=local/],
-    [{ INPUT_BUCKET: "in", ENDPOINT_NAME: "e", TILE_OVERLAP: "600" }, /TILE_OVERLAP=600 must be smaller than TILE_WIDTH and TILE_HEIGHT/],
+    [
+      { INPUT_BUCKET: "in", ENDPOINT_NAME: "e", STORAGE_BACKEND: "local" },
+      /LOCAL_STORAGE_DIR must be set when STORAGE_BACKEND=local/,
+    ],
+    [
+      { INPUT_BUCKET: "in", ENDPOINT_NAME: "e", TILE_OVERLAP: "600" },
+      /TILE_OVERLAP=600 must be smaller than TILE_WIDTH and TILE_HEIGHT/,
+    ],
   ])("refuses an inconsistent environment %#", (env, message) => {
     expect(() => loadPipelineConfig(env)).toThrow(message);
   });

@@ -4,8 +4,12 @@ import { queueUrl, sqsMessageVisibility } from "../../../../functions/segment/me
 
 describe("message visibility", () => {
   it("finds the queue's URL from the record's event source ARN", () => {
-    expect(queueUrl("arn:aws:sqs:us-east-1:123456789012:Cellseg-PipelineQueue")).toBe("https://sqs.us-east-1.amazonaws.com/123456789012/Cellseg-PipelineQueue");
-    expect(queueUrl("arn:aws-cn:sqs:cn-north-1:123456789012:q")).toBe("https://sqs.cn-north-1.amazonaws.com.cn/123456789012/q");
+    expect(queueUrl("arn:aws:sqs:us-east-1:123456789012:Cellseg-PipelineQueue")).toBe(
+      "https://sqs.us-east-1.amazonaws.com/123456789012/Cellseg-PipelineQueue",
+    );
+    expect(queueUrl("arn:aws-cn:sqs:cn-north-1:123456789012:q")).toBe(
+      "https://sqs.cn-north-1.amazonaws.com.cn/123456789012/q",
+    );
     expect(() => queueUrl("arn:aws:s3:::bucket")).toThrow(/not an SQS queue ARN/);
   });
 
@@ -15,11 +19,18 @@ describe("message visibility", () => {
     const client = { send: async (command: unknown) => void sent.push(command) } as unknown as SQSClient;
 
     // Act
-    await sqsMessageVisibility(client).returnIn({ receiptHandle: "handle-1", eventSourceARN: "arn:aws:sqs:eu-west-1:111122223333:queue" }, 60);
+    await sqsMessageVisibility(client).returnIn(
+      { receiptHandle: "handle-1", eventSourceARN: "arn:aws:sqs:eu-west-1:111122223333:queue" },
+      60,
+    );
 
     // Assess
     expect(sent).toHaveLength(1);
     expect(sent[0]).toBeInstanceOf(ChangeMessageVisibilityCommand);
-    expect((sent[0] as ChangeMessageVisibilityCommand).input).toEqual({ QueueUrl: "https://sqs.eu-west-1.amazonaws.com/111122223333/queue", ReceiptHandle: "handle-1", VisibilityTimeout: 60 });
+    expect((sent[0] as ChangeMessageVisibilityCommand).input).toEqual({
+      QueueUrl: "https://sqs.eu-west-1.amazonaws.com/111122223333/queue",
+      ReceiptHandle: "handle-1",
+      VisibilityTimeout: 60,
+    });
   });
 });

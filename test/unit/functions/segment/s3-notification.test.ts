@@ -26,7 +26,9 @@ describe("s3NotificationSchema", () => {
   });
 
   it("accepts S3's test event and refuses anything else", () => {
-    expect(s3NotificationSchema.parse({ Service: "Amazon S3", Event: "s3:TestEvent", Bucket: "in" })).toMatchObject({ Event: "s3:TestEvent" });
+    expect(s3NotificationSchema.parse({ Service: "Amazon S3", Event: "s3:TestEvent", Bucket: "in" })).toMatchObject({
+      Event: "s3:TestEvent",
+    });
     expect(s3NotificationSchema.safeParse({ hello: "world" }).success).toBe(false);
     expect(s3NotificationSchema.safeParse(notification("input/%E0%A4%A.png")).success).toBe(false);
   });

@@ -3,7 +3,11 @@ import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { invocationRequestSchema, type InvocationResponse } from "../../../../../core/schemas/endpoint";
 import { retrying } from "../../../../../functions/pipeline/endpoint/endpoint";
-import { EndpointProtocolError, EndpointRejectedError, EndpointUnavailableError } from "../../../../../functions/pipeline/endpoint/errors";
+import {
+  EndpointProtocolError,
+  EndpointRejectedError,
+  EndpointUnavailableError,
+} from "../../../../../functions/pipeline/endpoint/errors";
 import { HttpEndpoint } from "../../../../../functions/pipeline/endpoint/http-endpoint";
 
 /** An endpoint's valid answer for a 4x3 tile with one cell. */
@@ -29,7 +33,8 @@ describe("HttpEndpoint with retries", () => {
   let script: Reply[];
   let bodies: string[];
 
-  const ok: Reply = (_req, _body, res) => res.writeHead(200, { "Content-Type": "application/json" }).end(JSON.stringify(ANSWER));
+  const ok: Reply = (_req, _body, res) =>
+    res.writeHead(200, { "Content-Type": "application/json" }).end(JSON.stringify(ANSWER));
   const status =
     (code: number, body = "", headers: Record<string, string> = {}): Reply =>
     (_req, _body, res) =>
@@ -73,7 +78,12 @@ describe("HttpEndpoint with retries", () => {
 
   it("retries throttling, 5xx and a hung request, then succeeds", async () => {
     // Prepare
-    script = [status(503, '{"error":{"code":"queue_full","message":"busy"}}', { "Retry-After": "0" }), status(500), status(429), hang];
+    script = [
+      status(503, '{"error":{"code":"queue_full","message":"busy"}}', { "Retry-After": "0" }),
+      status(500),
+      status(429),
+      hang,
+    ];
     const retries: unknown[] = [];
 
     // Act
@@ -104,11 +114,17 @@ describe("HttpEndpoint with retries", () => {
     script = [status(400, '{"error":{"code":"invalid_image","message":"Cannot read the PNG image"}}')];
 
     // Act
-    const error = await endpoint().invoke(tile).catch((e: unknown) => e);
+    const error = await endpoint()
+      .invoke(tile)
+      .catch((e: unknown) => e);
 
     // Assess
     expect(error).toBeInstanceOf(EndpointRejectedError);
-    expect(error).toMatchObject({ status: 400, code: "invalid_image", message: "the endpoint answered 400 invalid_image: Cannot read the PNG image" });
+    expect(error).toMatchObject({
+      status: 400,
+      code: "invalid_image",
+      message: "the endpoint answered 400 invalid_image: Cannot read the PNG image",
+    });
     expect(bodies).toHaveLength(1);
   });
 
@@ -117,7 +133,9 @@ describe("HttpEndpoint with retries", () => {
     script = [status(200, '{"instances": "none"}')];
 
     // Act
-    const error = await endpoint().invoke(tile).catch((e: unknown) => e);
+    const error = await endpoint()
+      .invoke(tile)
+      .catch((e: unknown) => e);
 
     // Assess
     expect(error).toBeInstanceOf(EndpointProtocolError);
@@ -130,7 +148,11 @@ describe("HttpEndpoint with retries", () => {
     await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
     const port = (closed.address() as AddressInfo).port;
     await new Promise((resolve) => closed.close(resolve));
-    const unreachable = retrying(new HttpEndpoint(`http://127.0.0.1:${port}`, { timeoutMs: 1000 }), { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 1 });
+    const unreachable = retrying(new HttpEndpoint(`http://127.0.0.1:${port}`, { timeoutMs: 1000 }), {
+      maxAttempts: 2,
+      baseDelayMs: 1,
+      maxDelayMs: 1,
+    });
     let retries = 0;
 
     // Act

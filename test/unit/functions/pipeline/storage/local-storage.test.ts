@@ -104,7 +104,8 @@ describe("LocalStorage", () => {
 
   it("lists the objects under a prefix in key order, never its staging files", async () => {
     // Prepare
-    for (const key of ["output/j/b/2.json", "output/j/a/1.json", "output/k/c.json", "output/jj/d.json"]) await storage.put(key, "x");
+    for (const key of ["output/j/b/2.json", "output/j/a/1.json", "output/k/c.json", "output/jj/d.json"])
+      await storage.put(key, "x");
 
     // Act
     const underJ = await storage.list("output/j/");
@@ -143,12 +144,16 @@ describe("LocalStorage", () => {
 
   it("lets exactly one of many concurrent creators create an object, complete", async () => {
     // Act
-    const created = await Promise.all(Array.from({ length: 20 }, (_, i) => storage.createIfAbsent("output/claims/000000.json", `{"owner":${i}}`)));
+    const created = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => storage.createIfAbsent("output/claims/000000.json", `{"owner":${i}}`)),
+    );
 
     // Assess
     expect(created.filter(Boolean)).toHaveLength(1);
     const winner = created.indexOf(true);
-    expect(new TextDecoder().decode((await storage.get("output/claims/000000.json"))!.body)).toBe(`{"owner":${winner}}`);
+    expect(new TextDecoder().decode((await storage.get("output/claims/000000.json"))!.body)).toBe(
+      `{"owner":${winner}}`,
+    );
     expect(await readdir(path.join(root, ".staging"))).toEqual([]);
   });
 

@@ -22,7 +22,11 @@ export interface ObjectAccess {
  *
  * @example
  * ```ts
- * grantObjects(role, inputBucket, { actions: ["s3:GetObject"], prefixes: ["input/"], why: "reads the uploaded images" });
+ * grantObjects(role, inputBucket, {
+ *   actions: ["s3:GetObject"],
+ *   prefixes: ["input/"],
+ *   why: "reads the uploaded images",
+ * });
  * ```
  */
 export function grantObjects(role: Role, bucket: IBucket, access: ObjectAccess): void {

@@ -27,7 +27,8 @@ export function createCellsegApp(props: AppProps = {}): CellsegApp {
   const config = loadInfraConfig(app.node.getAllContext());
   const stack = new CellsegStack(app, config.stackName, {
     config,
-    description: `cellseg: serverless segmentation of neuronal cells in microscopy images (${config.endpointMode} endpoint)`,
+    description:
+      "cellseg: serverless segmentation of neuronal cells in microscopy images " + `(${config.endpointMode} endpoint)`,
   });
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return { app, config, stack };

@@ -7,9 +7,9 @@
  * | key | default | meaning |
  * |---|---|---|
  * | `stackName` | `Cellseg` | CloudFormation stack name; the endpoint is named `<stackname>-<instance type>-<mode>` |
- * | `endpointMode` | `realtime` | `realtime` (always-on instances) or `async` (asynchronous inference, scales to zero) |
- * | `instanceType` | `ml.g4dn.xlarge` | the endpoint's GPU instance type (a family the inference AMI supports: gpu-runtime.ts) |
- * | `endpointUsdPerHour` | price table | the instance's price, for the API's cost report; required for a type not in `pricing.ts` |
+ * | `endpointMode` | `realtime` | `realtime` (always-on instances) or `async` (asynchronous, scales to zero) |
+ * | `instanceType` | `ml.g4dn.xlarge` | the endpoint's GPU instance type (of a family gpu-runtime.ts lists) |
+ * | `endpointUsdPerHour` | price table | the instance's price (API cost report); required if not in `pricing.ts` |
  * | `minInstances` | 1 (realtime), 0 (async) | autoscaling floor; only `async` may scale to zero |
  * | `maxInstances` | 2 | autoscaling ceiling |
  * | `targetInvocationsPerInstance` | 120 | realtime: target tracking on invocations per instance per minute |
@@ -19,7 +19,7 @@
  * | `segmentMemoryMb`, `segmentTimeoutSeconds` | 3008, 900 | the segment function's size and time limit |
  * | `segmentMaxConcurrency` | 5 | segment invocations the queue runs at once (2 is SQS's minimum) |
  * | `maxReceiveCount` | 5 | deliveries of a message before it goes to the dead-letter queue |
- * | `maxConcurrentTiles` | realtime: what `minInstances` admit shared by `segmentMaxConcurrency` (3); async: 4 | endpoint calls in flight per segment invocation |
+ * | `maxConcurrentTiles` | realtime: 3¹; async: 4 | endpoint calls in flight per segment invocation |
  * | `endpointTimeoutMs` | 60000 | one real-time call's deadline (SageMaker's own limit is 60 s) |
  * | `asyncTimeoutMs` | 600000 | one asynchronous call's deadline, an instance start from zero included |
  * | `modelProfile` | the endpoint's | `fast` or `accurate` |
@@ -35,8 +35,10 @@
  * | `logLevel` | `INFO` | the functions' log level |
  * | `alarmEmail` | none | when set, alarms notify this address through an SNS topic |
  * | `queueAgeAlarmMinutes` | 60 | alarm when the oldest queued image waited longer |
- * | `webConsole` | true | deploy the web console (CloudFront, Cognito sign-in); `false` leaves the API to IAM principals alone |
- * | `signInDomainPrefix` | `<stackname>-<account id>` | the Cognito hosted sign-in page's domain prefix (unique in the region) |
+ * | `webConsole` | true | deploy the web console (CloudFront, Cognito); `false`: the API serves IAM principals alone |
+ * | `signInDomainPrefix` | `<stackname>-<account id>` | the hosted sign-in page's domain prefix (unique per region) |
+ *
+ * ¹ Realtime: what `minInstances` admit, shared by `segmentMaxConcurrency`.
  */
 import { z } from "zod";
 import { PROFILES } from "../core/schemas/manifest";
@@ -106,7 +108,8 @@ const contextKeys = {
   segmentMemoryMb: wholeNumber(1_024, 10_240).default(3_008),
   // Lambda's maximum: a large image is hundreds of tiles, and an async endpoint may first start an instance.
   segmentTimeoutSeconds: wholeNumber(60, 900).default(900),
-  // 5 invocations x 4 tiles = 20 calls in flight, what two instances of the model server admit (1 running + 16 queued each).
+  // 5 invocations x 4 tiles = 20 calls in flight, what two instances of the model server admit (1
+  // running + 16 queued each).
   segmentMaxConcurrency: wholeNumber(2, 1_000).default(5),
   maxReceiveCount: wholeNumber(1, 100).default(5),
   maxConcurrentTiles: wholeNumber(1, 256).optional(),
@@ -134,7 +137,8 @@ const contextKeys = {
   alarmEmail: z.email("must be an email address").optional(),
   queueAgeAlarmMinutes: wholeNumber(1, 20_160).default(60),
   webConsole: flag.default(true),
-  // Cognito's rules for a domain prefix: lower case letters, digits and hyphens, and never "aws", "amazon" or "cognito".
+  // Cognito's rules for a domain prefix: lower case letters, digits and hyphens, and never
+  // "aws", "amazon" or "cognito".
   signInDomainPrefix: z
     .string()
     .regex(
@@ -162,7 +166,9 @@ const contextSchema = z
     if (!(GPU_RUNTIME.instanceFamilies as readonly string[]).includes(instanceFamily(config.instanceType))) {
       problem(
         "instanceType",
-        `must be a GPU instance of a family the endpoint's inference AMI (${GPU_RUNTIME.inferenceAmiVersion}, NVIDIA driver ${GPU_RUNTIME.nvidiaDriver}) supports: ${GPU_RUNTIME.instanceFamilies.join(", ")}`,
+        "must be a GPU instance of a family the endpoint's inference AMI " +
+          `(${GPU_RUNTIME.inferenceAmiVersion}, NVIDIA driver ${GPU_RUNTIME.nvidiaDriver}) supports: ` +
+          `${GPU_RUNTIME.instanceFamilies.join(", ")}`,
       );
     }
     if (config.minInstances > config.maxInstances)
@@ -170,7 +176,8 @@ const contextSchema = z
     if (config.endpointUsdPerHour === undefined) {
       problem(
         "endpointUsdPerHour",
-        `must be set for ${config.instanceType}, which has no price in infra/pricing.ts (known: ${Object.keys(SAGEMAKER_INSTANCE_USD_PER_HOUR).join(", ")})`,
+        `must be set for ${config.instanceType}, which has no price in infra/pricing.ts (known: ` +
+          `${Object.keys(SAGEMAKER_INSTANCE_USD_PER_HOUR).join(", ")})`,
       );
     }
     if (
@@ -179,7 +186,8 @@ const contextSchema = z
     ) {
       problem(
         "asyncTimeoutMs",
-        `must leave the segment function ${RESULT_WRITING_MARGIN_MS / 1_000} s of its ${config.segmentTimeoutSeconds} s timeout`,
+        `must leave the segment function ${RESULT_WRITING_MARGIN_MS / 1_000} s of its ` +
+          `${config.segmentTimeoutSeconds} s timeout`,
       );
     }
     if (config.apiThrottleBurstLimit < config.apiThrottleRateLimit)
@@ -208,7 +216,10 @@ function defaultConcurrentTiles(values: {
 /** The validated configuration, every default filled in. */
 export type InfraConfig = z.output<typeof contextSchema> & { readonly endpointUsdPerHour: number };
 
-/** Context keys are ours when they are plain camelCase names; CDK's own carry `:` or `@` (`aws:cdk:...`, `@aws-cdk/...`). */
+/**
+ * Context keys are ours when they are plain camelCase names; CDK's own carry `:` or `@` (`aws:cdk:...`,
+ * `@aws-cdk/...`).
+ */
 const isPlainKey = (key: string) => /^[a-z][A-Za-z0-9]*$/.test(key);
 
 /**

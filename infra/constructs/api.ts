@@ -147,23 +147,32 @@ export class Api extends Construct {
     acknowledge(
       this.restApi,
       "APIG2",
-      "Every route is a Lambda proxy: the API function validates each request with its zod schemas and answers 400 with a JSON error. API Gateway holds no models of these bodies (images, or JSON the function defines), so a request validator would check nothing.",
+      "Every route is a Lambda proxy: the API function validates each request with its zod schemas and " +
+        "answers 400 with a JSON error. API Gateway holds no models of these bodies (images, or JSON the " +
+        "function defines), so a request validator would check nothing.",
     );
     acknowledge(
       this.restApi,
       "APIG3",
-      "No WAF web ACL: every method requires SigV4-signed requests from IAM principals of the account (the web console's users sign with temporary credentials of the account's identity pool), and the stage is throttled; a web ACL would add a fixed monthly cost without a threat it addresses.",
+      "No WAF web ACL: every method requires SigV4-signed requests from IAM principals of the account (the " +
+        "web console's users sign with temporary credentials of the account's identity pool), and the stage is " +
+        "throttled; a web ACL would add a fixed monthly cost without a threat it addresses.",
     );
     acknowledge(
       this.restApi,
       "COG4",
-      "Callers are IAM principals (scientists' roles, pipelines) that sign requests with SigV4: the methods use AWS_IAM authorization, not a Cognito user pool.",
+      "Callers are IAM principals (scientists' roles, pipelines) that sign requests with SigV4: the methods " +
+        "use AWS_IAM authorization, not a Cognito user pool.",
     );
     if (props.cloudWatchRole) {
       acknowledge(
         this.restApi,
         "IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]",
-        "API Gateway's account-level logging role uses the AWS-managed policy API Gateway documents for it. That policy lets API Gateway create, describe, read and write every log group of the account (Resource *), more than the access and execution logs need; only apigateway.amazonaws.com can assume the role. Where an account needs it narrower, deploy with apiCloudWatchRole=false and manage the role yourself.",
+        "API Gateway's account-level logging role uses the AWS-managed policy API Gateway documents for it. " +
+          "That policy lets API Gateway create, describe, read and write every log group of the account " +
+          "(Resource *), more than the access and execution logs need; only apigateway.amazonaws.com can " +
+          "assume the role. Where an account needs it narrower, deploy with apiCloudWatchRole=false and manage " +
+          "the role yourself.",
       );
     }
   }
@@ -190,12 +199,16 @@ export class Api extends Construct {
     grantObjects(role, props.inputBucket, {
       actions: ["s3:PutObject", "s3:GetObject"],
       prefixes: [KEY_PREFIXES.input],
-      why: "Signs upload links with its own role (PutObject) and checks uploads (HEAD) under input/<jobId>/<fileName>; the keys are per job and file.",
+      why:
+        "Signs upload links with its own role (PutObject) and checks uploads (HEAD) under " +
+        "input/<jobId>/<fileName>; the keys are per job and file.",
     });
     grantObjects(role, props.outputBucket, {
       actions: ["s3:GetObject", "s3:PutObject"],
       prefixes: [KEY_PREFIXES.output, KEY_PREFIXES.jobs],
-      why: "Reads status documents and results under output/ (and signs their download links), and writes job records and merged results under jobs/<jobId>/; the keys are per job.",
+      why:
+        "Reads status documents and results under output/ (and signs their download links), and writes job " +
+        "records and merged results under jobs/<jobId>/; the keys are per job.",
     });
     grantList(role, props.inputBucket, [KEY_PREFIXES.input]);
     grantList(role, props.outputBucket, [KEY_PREFIXES.output, KEY_PREFIXES.jobs]);

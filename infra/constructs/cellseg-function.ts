@@ -54,7 +54,8 @@ export class CellsegFunction extends Construct {
     super(scope, id);
     this.serviceName = props.serviceName;
     this.logGroup = new LogGroup(this, "Logs", { retention: props.logRetention, removalPolicy: RemovalPolicy.DESTROY });
-    // Our own role instead of CDK's default, which carries the AWS-managed AWSLambdaBasicExecutionRole (log writes to any log group).
+    // Our own role instead of CDK's default, which carries the AWS-managed AWSLambdaBasicExecutionRole (log writes to
+    // any log group).
     this.role = new Role(this, "Role", {
       assumedBy: new ServicePrincipal("lambda.amazonaws.com"),
       description: `${props.description}: execution role`,
@@ -110,13 +111,16 @@ export class CellsegFunction extends Construct {
       acknowledge(
         this.role,
         WILDCARD_RESOURCE,
-        'Active tracing adds xray:PutTraceSegments and xray:PutTelemetryRecords, which have no resource-level permissions and need Resource "*"; they only send this function\'s traces.',
+        "Active tracing adds xray:PutTraceSegments and xray:PutTelemetryRecords, which have no " +
+          'resource-level permissions and need Resource "*"; they only send this function\'s traces.',
       );
     }
     acknowledge(
       this.function,
       "L1",
-      `Pinned to ${RUNTIME.name}, the Node.js major of the model container (model-container/Dockerfile), so the shared core/ code runs on one Node.js version in AWS; moving both to a newer major is a deliberate upgrade, not a side effect of a CDK update.`,
+      `Pinned to ${RUNTIME.name}, the Node.js major of the model container (model-container/Dockerfile), so ` +
+        "the shared core/ code runs on one Node.js version in AWS; moving both to a newer major is a " +
+        "deliberate upgrade, not a side effect of a CDK update.",
     );
   }
 }

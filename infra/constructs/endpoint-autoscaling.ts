@@ -62,7 +62,8 @@ export class EndpointAutoscaling extends Construct {
           region: "",
           resource: "role",
           resourceName:
-            "aws-service-role/sagemaker.application-autoscaling.amazonaws.com/AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint",
+            "aws-service-role/sagemaker.application-autoscaling.amazonaws.com/" +
+            "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint",
         }),
       ),
     });

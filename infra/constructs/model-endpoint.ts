@@ -159,7 +159,9 @@ export class ModelEndpoint extends Construct {
     grantObjects(role, this.asyncBucket, {
       actions: ["s3:PutObject", "s3:DeleteObject"],
       prefixes: [ASYNC_INFERENCE_PREFIX + ASYNC_INFERENCE_FOLDERS.requests],
-      why: "Writes each tile's request for InvokeEndpointAsync under async/requests/<uuid>.json and deletes it when answered; the keys are per request.",
+      why:
+        "Writes each tile's request for InvokeEndpointAsync under async/requests/<uuid>.json and deletes it " +
+        "when answered; the keys are per request.",
     });
     grantObjects(role, this.asyncBucket, {
       actions: ["s3:GetObject", "s3:DeleteObject"],
@@ -167,7 +169,9 @@ export class ModelEndpoint extends Construct {
         ASYNC_INFERENCE_PREFIX + ASYNC_INFERENCE_FOLDERS.outputs,
         ASYNC_INFERENCE_PREFIX + ASYNC_INFERENCE_FOLDERS.failures,
       ],
-      why: "Polls for and takes the answer SageMaker writes per request under async/outputs/ or async/failures/; the keys are per request.",
+      why:
+        "Polls for and takes the answer SageMaker writes per request under async/outputs/ or async/failures/; " +
+        "the keys are per request.",
     });
     grantList(role, this.asyncBucket, [ASYNC_INFERENCE_PREFIX]);
   }
@@ -187,7 +191,10 @@ export class ModelEndpoint extends Construct {
     });
   }
 
-  /** A metric of the whole endpoint: the asynchronous inference queue's (ApproximateBacklogSize, HasBacklogWithoutCapacity, ...). */
+  /**
+   * A metric of the whole endpoint: the asynchronous inference queue's (ApproximateBacklogSize,
+   * HasBacklogWithoutCapacity, ...).
+   */
   endpointMetric(metricName: string, options: MetricOptions = {}): Metric {
     return new Metric({
       namespace: "AWS/SageMaker",
@@ -205,7 +212,9 @@ export class ModelEndpoint extends Construct {
     return `s3://${this.asyncBucket.bucketName}/${ASYNC_INFERENCE_PREFIX}${ASYNC_INFERENCE_FOLDERS[folder]}`;
   }
 
-  /** Pull the image, write the endpoint's logs and instance metrics, and in async mode read requests and write answers. */
+  /**
+   * Pull the image, write the endpoint's logs and instance metrics, and in async mode read requests and write answers.
+   */
   private createExecutionRole(props: ModelEndpointProps): Role {
     const role = new Role(this, "ExecutionRole", {
       assumedBy: new ServicePrincipal("sagemaker.amazonaws.com"),
@@ -230,14 +239,18 @@ export class ModelEndpoint extends Construct {
     acknowledge(
       role,
       WILDCARD_RESOURCE,
-      `Two actions have no resource-level permissions and need Resource "*": ecr:GetAuthorizationToken (the ECR login before pulling the model image, whose pull actions are scoped to its repository) and cloudwatch:PutMetricData, limited by condition to the ${INSTANCE_METRICS_NAMESPACE} namespace.`,
+      `Two actions have no resource-level permissions and need Resource "*": ecr:GetAuthorizationToken (the ` +
+        "ECR login before pulling the model image, whose pull actions are scoped to its repository) and " +
+        `cloudwatch:PutMetricData, limited by condition to the ${INSTANCE_METRICS_NAMESPACE} namespace.`,
     );
 
     if (props.mode === "async") {
       grantObjects(role, props.asyncBucket, {
         actions: ["s3:GetObject"],
         prefixes: [ASYNC_INFERENCE_PREFIX + ASYNC_INFERENCE_FOLDERS.requests],
-        why: "SageMaker reads each asynchronous request from the InputLocation the client wrote under async/requests/; the keys are per request.",
+        why:
+          "SageMaker reads each asynchronous request from the InputLocation the client wrote under " +
+          "async/requests/; the keys are per request.",
       });
       grantObjects(role, props.asyncBucket, {
         actions: ["s3:PutObject"],
@@ -245,7 +258,9 @@ export class ModelEndpoint extends Construct {
           ASYNC_INFERENCE_PREFIX + ASYNC_INFERENCE_FOLDERS.outputs,
           ASYNC_INFERENCE_PREFIX + ASYNC_INFERENCE_FOLDERS.failures,
         ],
-        why: "SageMaker writes each asynchronous answer to S3OutputPath (async/outputs/) or S3FailurePath (async/failures/) under a key it names per request.",
+        why:
+          "SageMaker writes each asynchronous answer to S3OutputPath (async/outputs/) or S3FailurePath " +
+          "(async/failures/) under a key it names per request.",
       });
     }
     return role;

@@ -63,7 +63,8 @@ export class Monitoring extends Construct {
     this.alarms = [
       this.alarm("DeadLetterQueueNotEmpty", {
         description:
-          "An image failed every delivery and is in the dead-letter queue: read its status document, then redrive or delete it.",
+          "An image failed every delivery and is in the dead-letter queue: read its status document, then " +
+          "redrive or delete it.",
         metric: pipeline.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
           statistic: "Maximum",
           period: Duration.minutes(1),
@@ -71,7 +72,9 @@ export class Monitoring extends Construct {
         threshold: 1,
       }),
       this.alarm("QueueOldestMessageAge", {
-        description: `An uploaded image has waited more than ${props.queueAgeLimit.toHumanString()} in the queue: the segment function is failing, throttled or too slow.`,
+        description:
+          `An uploaded image has waited more than ${props.queueAgeLimit.toHumanString()} in the queue: the ` +
+          "segment function is failing, throttled or too slow.",
         metric: pipeline.queue.metricApproximateAgeOfOldestMessage({ statistic: "Maximum", period: PERIOD }),
         threshold: props.queueAgeLimit.toSeconds(),
         comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
@@ -91,7 +94,8 @@ export class Monitoring extends Construct {
       // hono answers an unexpected error with a 500 and the function succeeds: only API Gateway sees it.
       this.alarm("ApiServerErrors", {
         description:
-          "The API answered 5xx: an unexpected error in the API function (its log has the request), or API Gateway's own.",
+          "The API answered 5xx: an unexpected error in the API function (its log has the request), or API " +
+          "Gateway's own.",
         metric: api.restApi.metricServerError({ statistic: "Sum", period: PERIOD }),
         threshold: 1,
       }),
@@ -177,7 +181,9 @@ export class Monitoring extends Construct {
         period: PERIOD,
       });
       return this.alarm(`Endpoint${name}Rate`, {
-        description: `Over ${ERROR_RATE_PERCENT} % of the invocations of ${endpoint.endpointName} ended in ${name} within ${PERIOD.toMinutes()} minutes.`,
+        description:
+          `Over ${ERROR_RATE_PERCENT} % of the invocations of ${endpoint.endpointName} ended in ${name} within ` +
+          `${PERIOD.toMinutes()} minutes.`,
         metric: rate,
         threshold: ERROR_RATE_PERCENT,
         comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,

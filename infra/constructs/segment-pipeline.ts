@@ -21,7 +21,10 @@ import { acknowledge } from "../nag";
 import { CellsegFunction, type FunctionSettings } from "./cellseg-function";
 import type { ModelEndpoint } from "./model-endpoint";
 
-/** The segment function's Powertools service name: the `service` dimension of its metrics (functions/segment/handler.ts). */
+/**
+ * The segment function's Powertools service name: the `service` dimension of its metrics
+ * (functions/segment/handler.ts).
+ */
 export const SEGMENT_SERVICE_NAME = "cellseg-segment";
 
 /**
@@ -120,17 +123,23 @@ export class SegmentPipeline extends Construct {
     grantObjects(role, props.inputBucket, {
       actions: ["s3:GetObject", "s3:GetObjectVersion"],
       prefixes: [KEY_PREFIXES.input],
-      why: "Reads the uploaded image (the version its event names) under input/<jobId>/<fileName>; the keys are chosen by the uploader.",
+      why:
+        "Reads the uploaded image (the version its event names) under input/<jobId>/<fileName>; the keys are " +
+        "chosen by the uploader.",
     });
     grantObjects(role, props.outputBucket, {
       actions: ["s3:GetObject", "s3:PutObject"],
       prefixes: [KEY_PREFIXES.output],
-      why: "Writes and re-reads each image's status document, claims and results under output/<jobId>/<fileName>/; the keys are per job and image.",
+      why:
+        "Writes and re-reads each image's status document, claims and results under " +
+        "output/<jobId>/<fileName>/; the keys are per job and image.",
     });
     grantObjects(role, props.outputBucket, {
       actions: ["s3:GetObject"],
       prefixes: [KEY_PREFIXES.jobs],
-      why: "Reads the job manifest the API wrote (jobs/<jobId>/job.json) for the pixel size the job's measurements use; the keys are per job.",
+      why:
+        "Reads the job manifest the API wrote (jobs/<jobId>/job.json) for the pixel size the job's " +
+        "measurements use; the keys are per job.",
     });
     // Listing the prefixes also makes a missing key a 404 (a deleted upload, a status not yet written, a job
     // dropped into the bucket without the API, so without a manifest), not a 403.
@@ -150,7 +159,10 @@ export class SegmentPipeline extends Construct {
     acknowledge(
       handler,
       "IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
-      "CDK's bucket-notification custom resource runs only while CloudFormation configures the input bucket's notification. Its AWS-managed AWSLambdaBasicExecutionRole lets it create and write any log group of the account (Resource *), not only its own; CDK writes this role and offers no narrower one for the singleton.",
+      "CDK's bucket-notification custom resource runs only while CloudFormation configures the input " +
+        "bucket's notification. Its AWS-managed AWSLambdaBasicExecutionRole lets it create and write any log " +
+        "group of the account (Resource *), not only its own; CDK writes this role and offers no narrower one " +
+        "for the singleton.",
     );
   }
 }

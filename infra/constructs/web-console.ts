@@ -53,7 +53,9 @@ export interface WebConsoleProps {
   readonly outputBucket: Bucket;
   /** Where the console's bucket and CloudFront write their access logs. */
   readonly accessLogBucket: IBucket;
-  /** The Cognito hosted sign-in page's domain prefix, unique in the region: `<prefix>.auth.<region>.amazoncognito.com`. */
+  /**
+   * The Cognito hosted sign-in page's domain prefix, unique in the region: `<prefix>.auth.<region>.amazoncognito.com`.
+   */
   readonly signInDomainPrefix: string;
 }
 
@@ -124,7 +126,9 @@ export class WebConsole extends Construct {
     acknowledge(
       this.userPool,
       "COG8",
-      "Cognito's threat protection (advanced security) is billed per active user on top of the user pool; sign-up is closed (an administrator creates every user) and every sign-in needs a one-time code (MFA required), which answers the credential-stuffing threat it addresses.",
+      "Cognito's threat protection (advanced security) is billed per active user on top of the user pool; " +
+        "sign-up is closed (an administrator creates every user) and every sign-in needs a one-time code (MFA " +
+        "required), which answers the credential-stuffing threat it addresses.",
     );
 
     this.distribution = new Distribution(this, "Cdn", {
@@ -147,17 +151,22 @@ export class WebConsole extends Construct {
     acknowledge(
       this.distribution,
       "CFR1",
-      "The console is for the account's own scientists wherever they work; who may use it is decided at sign-in (Cognito, MFA required), not by country.",
+      "The console is for the account's own scientists wherever they work; who may use it is decided at " +
+        "sign-in (Cognito, MFA required), not by country.",
     );
     acknowledge(
       this.distribution,
       "CFR2",
-      "No WAF web ACL: the distribution serves only static files (no server-side code), and every API call is signed with the signed-in user's temporary IAM credentials; a web ACL would add a fixed monthly cost without a threat it addresses.",
+      "No WAF web ACL: the distribution serves only static files (no server-side code), and every API call " +
+        "is signed with the signed-in user's temporary IAM credentials; a web ACL would add a fixed monthly " +
+        "cost without a threat it addresses.",
     );
     acknowledge(
       this.distribution,
       "CFR4",
-      "The distribution uses CloudFront's default *.cloudfront.net certificate, whose viewer TLS policy CloudFront fixes; a custom domain and certificate (which allow TLSv1.2_2021) are the account owner's to add.",
+      "The distribution uses CloudFront's default *.cloudfront.net certificate, whose viewer TLS policy " +
+        "CloudFront fixes; a custom domain and certificate (which allow TLSv1.2_2021) are the account owner's " +
+        "to add.",
     );
 
     this.userPoolClient = this.userPool.addClient("Console", {
@@ -229,10 +238,13 @@ export class WebConsole extends Construct {
         resources: [api.restApi.arnForExecuteApi("*", "/*", API_STAGE_NAME)],
       }),
     );
+    const restApiLogicalId = Stack.of(this).getLogicalId(api.restApi.node.defaultChild as never);
     acknowledge(
       this.userRole,
-      `IAM5[Resource::arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:<${Stack.of(this).getLogicalId(api.restApi.node.defaultChild as never)}>/${API_STAGE_NAME}/*/*]`,
-      "Every method and path of this API's stage, and no other API or AWS service: the console calls every route (jobs, results, segment), and the API checks each request's body itself.",
+      "IAM5[Resource::arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:" +
+        `<${restApiLogicalId}>/${API_STAGE_NAME}/*/*]`,
+      "Every method and path of this API's stage, and no other API or AWS service: the console calls every " +
+        "route (jobs, results, segment), and the API checks each request's body itself.",
     );
 
     const config: ConsoleConfig = {
@@ -272,15 +284,18 @@ export class WebConsole extends Construct {
       acknowledge(
         singleton,
         "IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
-        "CDK's BucketDeployment function writes its own logs with the AWS-managed basic execution policy (CloudWatch Logs only); it runs only while deploying.",
+        "CDK's BucketDeployment function writes its own logs with the AWS-managed basic execution policy " +
+          "(CloudWatch Logs only); it runs only while deploying.",
       );
       acknowledge(
         singleton,
         "L1",
-        "CDK's BucketDeployment function runs the Python runtime aws-cdk-lib pins for it (it uses the AWS CLI); it runs only while deploying and is replaced when aws-cdk-lib is upgraded.",
+        "CDK's BucketDeployment function runs the Python runtime aws-cdk-lib pins for it (it uses the AWS " +
+          "CLI); it runs only while deploying and is replaced when aws-cdk-lib is upgraded.",
       );
       const copy =
-        "CDK's BucketDeployment copies the built console from the CDK asset bucket into the console's bucket while deploying";
+        "CDK's BucketDeployment copies the built console from the CDK asset bucket into the console's bucket " +
+        "while deploying";
       for (const action of ["s3:GetBucket*", "s3:GetObject*", "s3:List*"])
         acknowledge(
           singleton,
@@ -295,7 +310,8 @@ export class WebConsole extends Construct {
         );
       acknowledge(
         singleton,
-        `IAM5[Resource::arn:<AWS::Partition>:s3:::cdk-${DefaultStackSynthesizer.DEFAULT_QUALIFIER}-assets-<AWS::AccountId>-<AWS::Region>/*]`,
+        "IAM5[Resource::arn:<AWS::Partition>:s3:::" +
+          `cdk-${DefaultStackSynthesizer.DEFAULT_QUALIFIER}-assets-<AWS::AccountId>-<AWS::Region>/*]`,
         `${copy}: the asset's key is a content hash in CDK's bootstrap bucket.`,
       );
       acknowledge(
@@ -306,7 +322,8 @@ export class WebConsole extends Construct {
       acknowledge(
         singleton,
         WILDCARD_RESOURCE,
-        `${copy}, then invalidates the page and its config.json in the distribution: CloudFront's CreateInvalidation and GetInvalidation take no resource narrower than *.`,
+        `${copy}, then invalidates the page and its config.json in the distribution: CloudFront's ` +
+          "CreateInvalidation and GetInvalidation take no resource narrower than *.",
       );
     }
   }

@@ -119,7 +119,8 @@ export class CellsegStack extends Stack {
           UPLOAD_URL_TTL_SECONDS: String(config.uploadUrlTtlSeconds),
           RESULT_URL_TTL_SECONDS: String(config.resultUrlTtlSeconds),
           MAX_FILES_PER_JOB: String(config.maxFilesPerJob),
-          // What a job's compute costs, as the API reports it: the endpoint's instance-hour and the segment function's second.
+          // What a job's compute costs, as the API reports it: the endpoint's instance-hour and the
+          // segment function's second.
           COST_ENDPOINT_USD_PER_HOUR: priceVariable(config.endpointUsdPerHour),
           COST_FUNCTION_USD_PER_SECOND: priceVariable(
             lambdaUsdPerSecond(config.segmentMemoryMb, config.lambdaArchitecture),

@@ -81,14 +81,18 @@ describe("HTTPS API", () => {
     expect(template.toJSON().Resources[logicalId(api.accessLogs)].Properties.RetentionInDays).toBe(30);
   });
 
-  it("sets up API Gateway's CloudWatch Logs role, and keeps it when the stack goes (other APIs of the account use it)", () => {
-    template.hasResourceProperties("AWS::ApiGateway::Account", { CloudWatchRoleArn: Match.anyValue() });
-    const account = Object.values(template.findResources("AWS::ApiGateway::Account"))[0] as {
-      Properties: { CloudWatchRoleArn: { "Fn::GetAtt": [string, string] } };
-    };
-    const [roleId] = account.Properties.CloudWatchRoleArn["Fn::GetAtt"];
-    expect(template.toJSON().Resources[roleId]).toMatchObject({ Type: "AWS::IAM::Role", DeletionPolicy: "Retain" });
-  });
+  it(
+    "sets up API Gateway's CloudWatch Logs role, " +
+      "and keeps it when the stack goes (other APIs of the account use it)",
+    () => {
+      template.hasResourceProperties("AWS::ApiGateway::Account", { CloudWatchRoleArn: Match.anyValue() });
+      const account = Object.values(template.findResources("AWS::ApiGateway::Account"))[0] as {
+        Properties: { CloudWatchRoleArn: { "Fn::GetAtt": [string, string] } };
+      };
+      const [roleId] = account.Properties.CloudWatchRoleArn["Fn::GetAtt"];
+      expect(template.toJSON().Resources[roleId]).toMatchObject({ Type: "AWS::IAM::Role", DeletionPolicy: "Retain" });
+    },
+  );
 
   it("leaves the CloudWatch Logs role alone where the account already has one", () => {
     const custom = synthesize({ apiCloudWatchRole: "false" }).template;

@@ -147,11 +147,15 @@ describe.each(["realtime", "async"])("IAM with a %s endpoint", (endpointMode) =>
     expect(permissionsOf(template, stack.api.handler.role)).toEqual(permissions(stack, apiPermissions(synthesized)));
   });
 
-  it("gives the endpoint's execution role the image, its logs and metrics, and in async mode the request and answer prefixes", () => {
-    expect(permissionsOf(template, stack.endpoint.executionRole)).toEqual(
-      permissions(stack, modelPermissions(synthesized)),
-    );
-  });
+  it(
+    "gives the endpoint's execution role the image, its logs and metrics, " +
+      "and in async mode the request and answer prefixes",
+    () => {
+      expect(permissionsOf(template, stack.endpoint.executionRole)).toEqual(
+        permissions(stack, modelPermissions(synthesized)),
+      );
+    },
+  );
 
   it("lets SageMaker, and only SageMaker, assume the execution role", () => {
     expect(

@@ -11,7 +11,8 @@ const SERVICE_LINKED_ROLE_ARN = {
       { Ref: "AWS::Partition" },
       ":iam::",
       { Ref: "AWS::AccountId" },
-      ":role/aws-service-role/sagemaker.application-autoscaling.amazonaws.com/AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint",
+      ":role/aws-service-role/sagemaker.application-autoscaling.amazonaws.com/" +
+        "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint",
     ],
   ],
 };
@@ -36,22 +37,26 @@ describe("model endpoint", () => {
     );
   });
 
-  it("serves one variant on the default GPU instance type, on the AMI whose driver runs the container's CUDA, with time for the ensemble to load", () => {
-    template.hasResourceProperties("AWS::SageMaker::EndpointConfig", {
-      ProductionVariants: [
-        {
-          VariantName: "AllTraffic",
-          ModelName: getAtt(endpoint.model, "ModelName"),
-          InstanceType: "ml.g4dn.xlarge",
-          InitialInstanceCount: 1,
-          InitialVariantWeight: 1,
-          ContainerStartupHealthCheckTimeoutInSeconds: 600,
-          InferenceAmiVersion: "al2-ami-sagemaker-inference-gpu-3-1",
-        },
-      ],
-      AsyncInferenceConfig: Match.absent(),
-    });
-  });
+  it(
+    "serves one variant on the default GPU instance type, on the AMI whose driver runs the container's CUDA, " +
+      "with time for the ensemble to load",
+    () => {
+      template.hasResourceProperties("AWS::SageMaker::EndpointConfig", {
+        ProductionVariants: [
+          {
+            VariantName: "AllTraffic",
+            ModelName: getAtt(endpoint.model, "ModelName"),
+            InstanceType: "ml.g4dn.xlarge",
+            InitialInstanceCount: 1,
+            InitialVariantWeight: 1,
+            ContainerStartupHealthCheckTimeoutInSeconds: 600,
+            InferenceAmiVersion: "al2-ami-sagemaker-inference-gpu-3-1",
+          },
+        ],
+        AsyncInferenceConfig: Match.absent(),
+      });
+    },
+  );
 
   it("keeps the autoscaled instance count when a new configuration is deployed", () => {
     template.hasResourceProperties("AWS::SageMaker::Endpoint", { RetainAllVariantProperties: true });

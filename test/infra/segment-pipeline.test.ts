@@ -86,16 +86,20 @@ describe("segment pipeline", () => {
     ).toBe(1800);
   });
 
-  it("runs the segment function on the queue, one image per invocation, with partial batch failures and a concurrency cap", () => {
-    template.resourceCountIs("AWS::Lambda::EventSourceMapping", 1);
-    template.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
-      EventSourceArn: getAtt(queue, "Arn"),
-      FunctionName: ref(segment.function),
-      BatchSize: 1,
-      FunctionResponseTypes: ["ReportBatchItemFailures"],
-      ScalingConfig: { MaximumConcurrency: 5 },
-    });
-  });
+  it(
+    "runs the segment function on the queue, one image per invocation, " +
+      "with partial batch failures and a concurrency cap",
+    () => {
+      template.resourceCountIs("AWS::Lambda::EventSourceMapping", 1);
+      template.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
+        EventSourceArn: getAtt(queue, "Arn"),
+        FunctionName: ref(segment.function),
+        BatchSize: 1,
+        FunctionResponseTypes: ["ReportBatchItemFailures"],
+        ScalingConfig: { MaximumConcurrency: 5 },
+      });
+    },
+  );
 
   it("takes the concurrency cap and the redrive count from the context", () => {
     const custom = synthesize({ segmentMaxConcurrency: "20", maxReceiveCount: "3" });

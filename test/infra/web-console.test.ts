@@ -163,22 +163,26 @@ describe("web console", () => {
     });
   });
 
-  it("lets the console's origin alone use presigned links: uploads to the input bucket, downloads from the output bucket", () => {
-    expect(resource(stack.storage.inputBucket).Properties.CorsConfiguration).toEqual({
-      CorsRules: [
-        {
-          AllowedOrigins: [origin],
-          AllowedMethods: ["PUT"],
-          AllowedHeaders: ["*"],
-          ExposedHeaders: ["ETag"],
-          MaxAge: 3600,
-        },
-      ],
-    });
-    expect(resource(stack.storage.outputBucket).Properties.CorsConfiguration).toEqual({
-      CorsRules: [{ AllowedOrigins: [origin], AllowedMethods: ["GET", "HEAD"], AllowedHeaders: ["*"], MaxAge: 3600 }],
-    });
-  });
+  it(
+    "lets the console's origin alone use presigned links: uploads to the input bucket, " +
+      "downloads from the output bucket",
+    () => {
+      expect(resource(stack.storage.inputBucket).Properties.CorsConfiguration).toEqual({
+        CorsRules: [
+          {
+            AllowedOrigins: [origin],
+            AllowedMethods: ["PUT"],
+            AllowedHeaders: ["*"],
+            ExposedHeaders: ["ETag"],
+            MaxAge: 3600,
+          },
+        ],
+      });
+      expect(resource(stack.storage.outputBucket).Properties.CorsConfiguration).toEqual({
+        CorsRules: [{ AllowedOrigins: [origin], AllowedMethods: ["GET", "HEAD"], AllowedHeaders: ["*"], MaxAge: 3600 }],
+      });
+    },
+  );
 
   it("answers the console's CORS preflights in API Gateway, unsigned, and its refusals with the CORS header", () => {
     const preflights = (

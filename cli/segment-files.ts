@@ -100,7 +100,8 @@ export async function segmentFiles(options: SegmentFilesOptions): Promise<Segmen
         images.push(record);
         if (!progress)
           report(
-            `${file}: ${record.cells} ${record.cellType ?? ""} cells (${Math.round(record.timings.inferenceMs)} ms inference)`,
+            `${file}: ${record.cells} ${record.cellType ?? ""} cells ` +
+              `(${Math.round(record.timings.inferenceMs)} ms inference)`,
           );
       }
     } catch (error) {

@@ -30,7 +30,7 @@ const DETECTIONS = ["boxes", "scores", "labels"] as const;
 
 /**
  * An ensemble member backed by onnxruntime-node: the only module that touches the runtime. A member is two
- * graphs (README.md, "The model": the ONNX contract): the detector (image -> boxes, scores, labels and
+ * graphs (model-container/README.md, "The model": the ONNX contract): the detector (image -> boxes, scores, labels and
  * feature maps) and the mask head (feature maps, boxes, labels -> box-frame masks), run only on the
  * detections the segmenter keeps. A combined graph from before the split still runs (every mask computed).
  * It checks names, types and shapes against that contract and converts the outputs to domain types.
@@ -66,7 +66,7 @@ export class OnnxMember implements ModelMember {
           executionProviders: [provider],
           graphOptimizationLevel: "all",
           // The arena keeps the largest image's buffers for the life of the process; without it, memory
-          // follows the image at hand (measured: no slower, see README "Speed").
+          // follows the image at hand (measured: no slower, see bench/README.md).
           enableCpuMemArena: false,
           ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
         };
@@ -184,7 +184,8 @@ function checkSignature(detector: ort.InferenceSession, maskHead: ort.InferenceS
     !features.every((f) => detector.outputNames.includes(f))
   ) {
     problems.push(
-      `the mask head's inputs [${maskHead.inputNames}] are not boxes, labels and detector outputs [${detector.outputNames}]`,
+      `the mask head's inputs [${maskHead.inputNames}] are not boxes, labels and detector outputs ` +
+        `[${detector.outputNames}]`,
     );
   }
   if (maskHead.outputNames.length !== 1 || maskHead.outputNames[0] !== "masks") {
@@ -205,7 +206,8 @@ function checkCombinedSignature(graph: ort.InferenceSession, name: string): stri
     !outputs.every((o) => graph.outputNames.includes(o))
   ) {
     throw new ModelUnavailableError(
-      `member "${name}" does not follow the model contract: inputs [${graph.inputNames}], outputs [${graph.outputNames}]; ` +
+      `member "${name}" does not follow the model contract: inputs [${graph.inputNames}], outputs ` +
+        `[${graph.outputNames}]; ` +
         `expected input "image" and outputs ${outputs.join(", ")}`,
     );
   }

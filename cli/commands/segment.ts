@@ -28,7 +28,8 @@ export function segmentCommand(): Command {
     .option("--threads <n>", "inference threads (default: all cores)", (v) => parsePositiveInt(v, "--threads"))
     .option(
       "--pixel-size <um>",
-      "micrometres per pixel: adds the _um and _um2 columns to measurements.csv (default: a TIFF's resolution tags, else none)",
+      "micrometres per pixel: adds the _um and _um2 columns to measurements.csv (default: a TIFF's " +
+        "resolution tags, else none)",
       parsePixelSize,
     )
     .action(async (inputs: string[], options) => {

@@ -30,7 +30,9 @@ type ImageFormat = keyof typeof SIGNATURES;
 
 /** Options of {@link decodeImage}. */
 export interface DecodeOptions {
-  /** Refuse images with more pixels than this (checked from the header, before decoding). @default DEFAULT_MAX_PIXELS */
+  /**
+   * Refuse images with more pixels than this (checked from the header, before decoding). @default DEFAULT_MAX_PIXELS
+   */
   readonly maxPixels?: number;
   /** Zero-based page of a multi-page TIFF; other formats have only page 0. @default 0 */
   readonly page?: number;

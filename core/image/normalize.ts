@@ -94,7 +94,14 @@ export function percentileLut(image: GrayImage, percentileLow: number, percentil
  * @throws InvalidImageError when the image is too small to scale to at least one pixel.
  * @example
  * ```ts
- * const input = modelInput(image, { percentileLow: 0.5, percentileHigh: 99.5, mean: 0.5, std: 0.25, scale: 1.5, sizeDivisor: 32 });
+ * const input = modelInput(image, {
+ *   percentileLow: 0.5,
+ *   percentileHigh: 99.5,
+ *   mean: 0.5,
+ *   std: 0.25,
+ *   scale: 1.5,
+ *   sizeDivisor: 32,
+ * });
  * const tensor = new ort.Tensor("float32", input.data, [1, 3, input.paddedHeight, input.paddedWidth]);
  * ```
  */

@@ -36,7 +36,9 @@ export interface RenderOptions {
 
 /**
  * @example
- * const results = await renderImageResults("0030fd0e6378", "0030fd0e6378.png", image, instances, { overlayStyle: "outline" });
+ * const results = await renderImageResults("0030fd0e6378", "0030fd0e6378.png", image, instances, {
+ *   overlayStyle: "outline",
+ * });
  */
 export async function renderImageResults(
   id: string,

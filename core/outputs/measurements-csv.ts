@@ -84,12 +84,17 @@ export function measurementRows(imageId: string, cells: readonly CellMeasurement
   let rows = "";
   for (const cell of cells) {
     rows +=
-      `${id},${cell.cellId},${cell.cellType},${number(cell.score)},${cell.area},${number(cell.centroidX)},${number(cell.centroidY)},` +
-      `${cell.bboxX},${cell.bboxY},${cell.bboxWidth},${cell.bboxHeight},${number(cell.equivalentDiameter)},${number(cell.perimeter)},` +
-      `${number(cell.majorAxis)},${number(cell.minorAxis)},${number(cell.eccentricity)},${number((cell.orientation * 180) / Math.PI)},` +
-      `${number(cell.solidity)},${number(cell.formFactor)},${cell.touchesBorder},${number(cell.meanIntensity)},${number(cell.stdIntensity)},` +
+      `${id},${cell.cellId},${cell.cellType},${number(cell.score)},${cell.area},` +
+      `${number(cell.centroidX)},${number(cell.centroidY)},` +
+      `${cell.bboxX},${cell.bboxY},${cell.bboxWidth},${cell.bboxHeight},` +
+      `${number(cell.equivalentDiameter)},${number(cell.perimeter)},` +
+      `${number(cell.majorAxis)},${number(cell.minorAxis)},${number(cell.eccentricity)},` +
+      `${number((cell.orientation * 180) / Math.PI)},` +
+      `${number(cell.solidity)},${number(cell.formFactor)},${cell.touchesBorder},` +
+      `${number(cell.meanIntensity)},${number(cell.stdIntensity)},` +
       `${cell.minIntensity},${cell.maxIntensity},${cell.integratedIntensity},${pixelSizeUm ?? ""},` +
-      `${pixelSizeUm === undefined ? "" : number(cell.area * pixelSizeUm * pixelSizeUm)},${um(cell.centroidX)},${um(cell.centroidY)},` +
+      `${pixelSizeUm === undefined ? "" : number(cell.area * pixelSizeUm * pixelSizeUm)},` +
+      `${um(cell.centroidX)},${um(cell.centroidY)},` +
       `${um(cell.equivalentDiameter)},${um(cell.perimeter)},${um(cell.majorAxis)},${um(cell.minorAxis)}\n`;
   }
   return rows;
@@ -112,7 +117,10 @@ export interface SummarizedImage {
  *
  * @example
  * ```ts
- * const row = summaryRow({ imageId: "A01", fileName: "plate-1/A01.tif", width: 704, height: 520, cellType: "astro" }, summary);
+ * const row = summaryRow(
+ *   { imageId: "A01", fileName: "plate-1/A01.tif", width: 704, height: 520, cellType: "astro" },
+ *   summary,
+ * );
  * ```
  */
 export function summaryRow(image: SummarizedImage, summary: ImageSummary): string {

@@ -107,7 +107,9 @@ export function fuseBoxes(sources: readonly WeightedBoxes[], iouThreshold: numbe
  * The M x M box-frame masks of the fused cells `cells` (in that order): each the score-weighted mean of its
  * parts' masks; `maskOf` gives a part's mask (M x M values).
  * @example
- * const masks = fuseMasks(fused, [0, 3], 28, ({ source, index }) => masksOf[source].subarray(index * 784, (index + 1) * 784));
+ * const masks = fuseMasks(fused, [0, 3], 28, ({ source, index }) =>
+ *   masksOf[source].subarray(index * 784, (index + 1) * 784),
+ * );
  */
 export function fuseMasks(
   fused: FusedBoxes,

@@ -239,7 +239,8 @@ export type SourceObject = z.infer<typeof sourceObjectSchema>;
  *
  * @example
  * ```ts
- * runIdOf({ bucket: "in", key: "input/job-1/a01.tif", etag: "9b2cf535f27731c974343645a3985328" }); // "5c0d..." (20 hex digits)
+ * // "5c0d..." (20 hex digits)
+ * runIdOf({ bucket: "in", key: "input/job-1/a01.tif", etag: "9b2cf535f27731c974343645a3985328" });
  * ```
  */
 export function runIdOf(source: Pick<SourceObject, "bucket" | "key" | "etag" | "versionId">): string {

@@ -199,7 +199,10 @@ function flipInput(input: ModelInput, flips: Flips): ModelInput {
   return flipped;
 }
 
-/** Model-input frame -> original image frame: undo the flips, divide by the input scale and clip to the image, as the Python validation does. */
+/**
+ * Model-input frame -> original image frame: undo the flips, divide by the input scale and clip to the image, as the
+ * Python validation does.
+ */
 function boxesToImageFrame(modelBoxes: Float32Array, input: ModelInput, flips: Flips, image: GrayImage): Float32Array {
   const boxes = new Float32Array(modelBoxes.length);
   const clip = (value: number, limit: number) => Math.min(Math.max(value, 0), limit);

@@ -75,7 +75,9 @@ interface View {
  * @example
  * ```ts
  * const grid = tileGrid(image.width, image.height, DEFAULT_TILING);
- * const results = await Promise.all(grid.tiles.map(async (tile) => ({ tile, instances: await segment(cropImage(image, tile)) })));
+ * const results = await Promise.all(
+ *   grid.tiles.map(async (tile) => ({ tile, instances: await segment(cropImage(image, tile)) })),
+ * );
  * const instances = stitchTiles(grid, results);
  * ```
  */
@@ -129,7 +131,8 @@ export function stitchTiles(
   // 3. Disjoint, best first; what lost most of itself was a duplicate, and takes nothing from the rest.
   // Stable: equal scores keep tile order, so the result does not depend on the sort's implementation.
   cells.sort((a, b) => b.best.instance.score - a.best.instance.score || a.order - b.order);
-  // Unlike resolving all overlaps first and dropping afterwards, a dropped duplicate leaves its pixels to the cells after it.
+  // Unlike resolving all overlaps first and dropping afterwards, a dropped duplicate leaves its
+  // pixels to the cells after it.
   const disjoint = resolveOverlaps(
     cells.map((cell) => cell.mask),
     { minKeptFraction: minRetainedFraction },
@@ -177,7 +180,8 @@ function collectViews(grid: TileGrid, results: readonly TileResult[]): View[] {
       const { mask } = instance;
       if (mask.imageWidth !== tile.width || mask.imageHeight !== tile.height) {
         throw new RangeError(
-          `tile ${tile.index} is ${tile.width}x${tile.height} but an instance's mask is of a ${mask.imageWidth}x${mask.imageHeight} image`,
+          `tile ${tile.index} is ${tile.width}x${tile.height} but an instance's mask is of a ` +
+            `${mask.imageWidth}x${mask.imageHeight} image`,
         );
       }
       if (maskArea(mask) === 0) continue;

@@ -134,7 +134,8 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
       title: "cellseg",
       version: "1",
       description:
-        "Instance segmentation of neuronal cells in phase-contrast microscopy. In AWS every route is signed with SigV4 (IAM); " +
+        "Instance segmentation of neuronal cells in phase-contrast microscopy. In AWS every route is signed " +
+        "with SigV4 (IAM); " +
         "locally a bearer token is optional. Links in answers are relative to the API's base URL.",
     },
   });

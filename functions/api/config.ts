@@ -8,14 +8,16 @@
  * | `UPLOAD_URL_TTL_SECONDS` | 3600 | how long upload links stay valid (S3 allows at most 7 days) |
  * | `RESULT_URL_TTL_SECONDS` | 900 | how long result download links stay valid |
  * | `MAX_FILES_PER_JOB` | 1536 | images per job (a 1536-well plate) |
- * | `MAX_UPLOAD_BYTES` | 268435456 | local uploads through `PUT /v1/uploads/{token}` (S3 uploads are bounded by the pipeline's pixel limit) |
- * | `MAX_SYNC_IMAGE_BYTES` | 4194304 | `POST /v1/segment` body (Lambda's 6 MB payload limit holds the image base64-encoded) |
+ * | `MAX_UPLOAD_BYTES` | 268435456 | local uploads (`PUT /v1/uploads/{token}`); the pixel limit bounds S3 uploads |
+ * | `MAX_SYNC_IMAGE_BYTES` | 4194304 | `POST /v1/segment` body (Lambda's 6 MB payload holds it base64-encoded) |
  * | `MAX_SYNC_IMAGE_PIXELS` | 4194304 | `POST /v1/segment` image size: "small images" (larger ones go through a job) |
  * | `SYNC_TIMEOUT_MS` | 25000 | `POST /v1/segment` deadline (API Gateway gives up at 29 s) |
- * | `COST_ENDPOINT_USD_PER_HOUR` | 0.7364 | the endpoint instance's price (infra's default, ml.g4dn.xlarge, us-east-1 on-demand) |
- * | `COST_FUNCTION_USD_PER_SECOND` | 0.0000391669 | the segment function's price per second (infra's default, 3008 MB arm64) |
- * | `CORS_ALLOW_ORIGINS` | none | comma-separated origins whose pages may call the API from a browser (the deployed web console's) |
- * | `API_TOKEN` | none | when set, every `/v1` request but the OpenAPI document and uploads needs `Authorization: Bearer <token>` (local runs; AWS uses IAM) |
+ * | `COST_ENDPOINT_USD_PER_HOUR` | 0.7364 | the endpoint's hourly price (infra's default, ml.g4dn.xlarge, us-east-1) |
+ * | `COST_FUNCTION_USD_PER_SECOND` | 0.0000391669 | the segment function's price per second (3008 MB arm64) |
+ * | `CORS_ALLOW_ORIGINS` | none | comma-separated origins whose pages may call the API (the deployed web console's) |
+ * | `API_TOKEN` | none | when set, `/v1` requests need `Authorization: Bearer <token>` (local runs; AWS uses IAM) |
+ *
+ * `API_TOKEN` leaves the OpenAPI document and uploads (`PUT /v1/uploads/{token}`, signed links) open.
  */
 import { z } from "zod";
 import { integer, parseEnvironment, type Environment } from "../../plumbing/environment";

@@ -19,7 +19,9 @@ const LINK_CONCURRENCY = 64;
  * @example
  * ```ts
  * const job = await createJob({ files: ["A01.tif", "A02.tif"] }, context);
- * for (const upload of job.uploads) await fetch(upload.url, { method: "PUT", headers: upload.headers, body: await readFile(upload.fileName) });
+ * for (const upload of job.uploads) {
+ *   await fetch(upload.url, { method: "PUT", headers: upload.headers, body: await readFile(upload.fileName) });
+ * }
  * ```
  */
 export async function createJob(request: CreateJobRequest, context: JobsContext): Promise<CreateJobResponse> {

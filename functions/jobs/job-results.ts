@@ -86,7 +86,8 @@ export async function jobResult(
   if (records.length === 1) return imageResult(records[0]!, query.format);
   throw new JobRequestError(
     "file_required",
-    `job ${jobId} holds ${records.length} images: name one with ?file= (only ${JOB_WIDE_FORMATS.join(", ")} merge them)`,
+    `job ${jobId} holds ${records.length} images: name one with ?file= (only ${JOB_WIDE_FORMATS.join(", ")} ` +
+      "merge them)",
     {
       files: records.slice(0, LISTED_FILES).map((r) => r.fileName),
     },
@@ -183,7 +184,9 @@ async function mergedResult(
   return result;
 }
 
-/** The header, then each file's rows without its header, in order; reads run ahead by {@link MERGE_READ_AHEAD} files. */
+/**
+ * The header, then each file's rows without its header, in order; reads run ahead by {@link MERGE_READ_AHEAD} files.
+ */
 async function* concatenatedCsv(header: string, keys: readonly string[], storage: Storage): AsyncGenerator<Uint8Array> {
   const headerBytes = Buffer.from(header);
   yield headerBytes;

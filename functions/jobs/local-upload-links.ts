@@ -52,7 +52,8 @@ export class LocalUploadLinks implements ObjectLinks {
     const given = Buffer.from(signature, "base64url");
     if (given.length !== expected.length || !timingSafeEqual(given, expected))
       throw new UploadTokenError(
-        "the upload link's signature is not valid: links are signed by this run of the service, so one from before a restart no longer works; create the job's links again",
+        "the upload link's signature is not valid: links are signed by this run of the service, so one from " +
+          "before a restart no longer works; create the job's links again",
       );
     let decoded: z.infer<typeof tokenPayloadSchema>;
     try {

@@ -12,7 +12,10 @@ import type { DownloadOptions, ObjectLinks, UploadLink } from "./object-links";
  * ```ts
  * // A client with requestChecksumCalculation "WHEN_REQUIRED": otherwise the SDK signs a checksum of an
  * // empty body into upload URLs, and every real upload fails.
- * const links = new S3ObjectLinks(new S3Client({ requestChecksumCalculation: "WHEN_REQUIRED" }), { input: "in", output: "out" });
+ * const links = new S3ObjectLinks(new S3Client({ requestChecksumCalculation: "WHEN_REQUIRED" }), {
+ *   input: "in",
+ *   output: "out",
+ * });
  * ```
  */
 export class S3ObjectLinks implements ObjectLinks {

@@ -9,10 +9,10 @@
  * | `HOST` | 127.0.0.1 | the API's address (`0.0.0.0` to serve other machines: set `API_TOKEN` and `PUBLIC_URL` too) |
  * | `PUBLIC_URL` | `http://<HOST>:<PORT>` | the API's address as other machines reach it: upload links point there |
  * | `CELLSEG_DATA_DIR` | `local-data` | where the local bucket, the logs and dead letters live |
- * | `LOCAL_STORAGE` | `directory` | `directory` (the bucket is a folder) or `s3rver` (an S3 protocol server on `LOCAL_S3_PORT`) |
+ * | `LOCAL_STORAGE` | `directory` | `directory` (the bucket is a folder) or `s3rver` (S3 protocol on `LOCAL_S3_PORT`) |
  * | `LOCAL_S3_PORT` | 4569 | |
  * | `LOCAL_BUCKET` | `cellseg` | the bucket's name (input and output) |
- * | `MODEL_SERVER_URL` | none | a model server that is already running; otherwise one is started on `MODEL_SERVER_PORT` |
+ * | `MODEL_SERVER_URL` | none | a model server already running; otherwise one is started on `MODEL_SERVER_PORT` |
  * | `MODEL_SERVER_PORT` | 8080 | |
  * | `LOCAL_CONCURRENT_IMAGES` | 1 | images segmented at once (one CPU inference already uses every core) |
  * | `LOCAL_MAX_RECEIVES` | 3 | deliveries of an image's event before it is dead-lettered |

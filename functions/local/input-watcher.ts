@@ -31,7 +31,11 @@ export interface InputWatcherOptions {
 /**
  * @example
  * ```ts
- * const watcher = watchInputFolder({ bucketDirectory: "local-data/cellseg", onObject: (key) => queue.send(...), logger });
+ * const watcher = watchInputFolder({
+ *   bucketDirectory: "local-data/cellseg",
+ *   onObject: (key) => queue.send(...),
+ *   logger,
+ * });
  * await watcher.ready;
  * ```
  */

@@ -42,10 +42,12 @@ async function main(): Promise<void> {
     }
     const segmenting = stack.segmenting();
     const waiting = stack.pending() - segmenting;
+    const now =
+      segmenting > 0
+        ? `; waiting for the ${segmenting} image(s) being segmented (${signal} again to exit at once)`
+        : "";
     const later = waiting > 0 ? `; ${waiting} waiting image(s) are picked up at the next start` : "";
-    console.log(
-      `cellseg: stopping${segmenting > 0 ? `; waiting for the ${segmenting} image(s) being segmented (${signal} again to exit at once)` : ""}${later} ...`,
-    );
+    console.log(`cellseg: stopping${now}${later} ...`);
     const clean = await stack.stop();
     console.log(`cellseg: stopped${clean ? "" : " (not cleanly: see the log)"}`);
     process.exit(clean ? 0 : 1);
@@ -72,23 +74,27 @@ async function main(): Promise<void> {
 }
 
 function banner(stack: LocalStack): string {
+  const modelServerLog = stack.modelServerLog ? `   (pid ${stack.modelServerPid}, log: ${stack.modelServerLog})` : "";
   const lines = [
     "",
     "cellseg is running locally",
     `  web console    ${stack.apiUrl}/`,
     `  API            ${stack.apiUrl}/v1   (OpenAPI document: ${stack.apiUrl}/v1/openapi.json)`,
-    `  model server   ${stack.modelServerUrl}${stack.modelServerLog ? `   (pid ${stack.modelServerPid}, log: ${stack.modelServerLog})` : ""}`,
+    `  model server   ${stack.modelServerUrl}${modelServerLog}`,
   ];
   if (stack.storage.kind === "directory") {
     lines.push(
       `  upload         drop images into ${stack.storage.inputDirectory}<job>/   (a folder per job)`,
-      `                 or: curl -X POST ${stack.apiUrl}/v1/jobs -H 'content-type: application/json' -d '{"filename":"cells.png"}'`,
+      `                 or: curl -X POST ${stack.apiUrl}/v1/jobs -H 'content-type: application/json' -d ` +
+        `'{"filename":"cells.png"}'`,
       `  results        ${stack.storage.outputDirectory}<job>/<file>/status.json, or GET ${stack.apiUrl}/v1/jobs/<job>`,
     );
   } else {
     lines.push(
-      `  upload         s3://${stack.storage.bucket}/input/<job>/<file> at ${stack.storage.url} (path-style), or POST ${stack.apiUrl}/v1/jobs`,
-      `  results        s3://${stack.storage.bucket}/output/<job>/<file>/status.json, or GET ${stack.apiUrl}/v1/jobs/<job>`,
+      `  upload         s3://${stack.storage.bucket}/input/<job>/<file> at ${stack.storage.url} ` +
+        `(path-style), or POST ${stack.apiUrl}/v1/jobs`,
+      `  results        s3://${stack.storage.bucket}/output/<job>/<file>/status.json, or GET ` +
+        `${stack.apiUrl}/v1/jobs/<job>`,
     );
   }
   lines.push("  Ctrl-C stops everything.", "");

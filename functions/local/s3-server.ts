@@ -99,7 +99,9 @@ export async function startLocalS3(buckets: readonly string[], options: LocalS3O
         ctx.status = 412;
         ctx.type = "application/xml";
         ctx.body =
-          '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions you specified did not hold</Message><Condition>If-None-Match</Condition></Error>';
+          '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>PreconditionFailed</Code>' +
+          "<Message>At least one of the pre-conditions you specified did not hold</Message>" +
+          "<Condition>If-None-Match</Condition></Error>";
         return;
       }
       await next();
@@ -128,7 +130,12 @@ export async function startLocalS3(buckets: readonly string[], options: LocalS3O
 /** Uploads (PUT) and downloads (GET) through presigned links from the given origins' pages. */
 function corsConfiguration(origins: readonly string[]): string {
   const allowed = origins.map((origin) => `<AllowedOrigin>${origin}</AllowedOrigin>`).join("");
-  return `<CORSConfiguration><CORSRule>${allowed}<AllowedMethod>GET</AllowedMethod><AllowedMethod>PUT</AllowedMethod><AllowedMethod>HEAD</AllowedMethod><AllowedHeader>*</AllowedHeader><ExposeHeader>ETag</ExposeHeader><MaxAgeSeconds>3600</MaxAgeSeconds></CORSRule></CORSConfiguration>`;
+  return (
+    `<CORSConfiguration><CORSRule>${allowed}` +
+    "<AllowedMethod>GET</AllowedMethod><AllowedMethod>PUT</AllowedMethod><AllowedMethod>HEAD</AllowedMethod>" +
+    "<AllowedHeader>*</AllowedHeader><ExposeHeader>ETag</ExposeHeader><MaxAgeSeconds>3600</MaxAgeSeconds>" +
+    "</CORSRule></CORSConfiguration>"
+  );
 }
 
 /**

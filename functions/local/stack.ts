@@ -141,7 +141,8 @@ export async function startLocalStack(
     const pipeline = { ...wired, settings: { ...wired.settings, soleWorker: randomUUID() } };
     const segment = createSegmentHandler(pipeline, {
       logger: workerLogger,
-      // Metrics go to CloudWatch in AWS; locally they print EMF lines unless POWERTOOLS_METRICS_DISABLED (npm start sets it).
+      // Metrics go to CloudWatch in AWS; locally they print EMF lines unless
+      // POWERTOOLS_METRICS_DISABLED (npm start sets it).
       metrics: new Metrics({ namespace: "cellseg", serviceName: "cellseg-segment" }),
     });
     const deadLetters = path.join(config.dataDirectory, "dead-letter");
@@ -293,7 +294,8 @@ export function exposureWarnings(config: Pick<LocalStackConfig, "host" | "public
     );
   if (config.publicUrl === undefined && (config.host === "0.0.0.0" || config.host === "::")) {
     warnings.push(
-      "upload links name localhost, which other machines cannot reach: set PUBLIC_URL to this machine's address as they see it",
+      "upload links name localhost, which other machines cannot reach: set PUBLIC_URL to this machine's " +
+        "address as they see it",
     );
   }
   return warnings;

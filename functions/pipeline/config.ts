@@ -13,12 +13,12 @@
  * | `AWS_REGION` | set by Lambda | the region of the AWS clients; `us-east-1` for an S3-compatible server when unset |
  * | `ENDPOINT_NAME` | one of the two | the SageMaker endpoint to invoke |
  * | `MODEL_SERVER_URL` | one of the two | the model server's base URL (local runs) |
- * | `ENDPOINT_MODE` | `realtime` | `realtime` (InvokeEndpoint), or `async` (InvokeEndpointAsync through S3, for an endpoint that scales to zero; needs `ENDPOINT_NAME`) |
+ * | `ENDPOINT_MODE` | `realtime` | `realtime` (InvokeEndpoint), or `async` (InvokeEndpointAsync through S3)¹ |
  * | `ASYNC_BUCKET` | required when async | bucket the async requests are written to (the endpoint's role reads them) |
  * | `ASYNC_PREFIX` | `async/` | key prefix of the async requests, ending with `/` (infra expires it after a day) |
- * | `ASYNC_TIMEOUT_MS` | 600000 | one async call's deadline, long enough for an instance to start from zero; at most 840000 |
+ * | `ASYNC_TIMEOUT_MS` | 600000 | one async call's deadline, long enough for an instance to start; at most 840000 |
  * | `ASYNC_POLL_MAX_MS` | 5000 | longest wait between two polls for an async answer (the first wait is 250 ms) |
- * | `ASYNC_RETRY_DELAY_SECONDS` | 60 | an image whose async call outlived its deadline (the endpoint still starting) comes back this soon, not after the queue's visibility timeout |
+ * | `ASYNC_RETRY_DELAY_SECONDS` | 60 | when an image whose async call outlived its deadline comes back² |
  * | `MODEL_PROFILE` | the endpoint's | `fast` or `accurate` |
  * | `MODEL_THRESHOLDS` | the manifest's | JSON threshold overrides, as `thresholds` of the endpoint's request |
  * | `TILE_WIDTH`, `TILE_HEIGHT`, `TILE_OVERLAP` | 704, 520, 128 | tiling of large images |
@@ -29,6 +29,10 @@
  * | `MAX_IMAGE_PIXELS` | 50000000 | larger images fail as `image_too_large` |
  * | `CLAIM_TTL_SECONDS` | 900 | how long a run's claim holds if its worker dies (Lambda's longest run) |
  * | `OVERLAY_STYLE` | `outline` | `outline` or `tint` |
+ *
+ * ¹ `async` is for an endpoint that scales to zero, and needs `ENDPOINT_NAME`.
+ * ² An image whose async call outlived its deadline (the endpoint still starting) comes back this soon, not after
+ * the queue's visibility timeout.
  */
 import { z } from "zod";
 import { DEFAULT_MAX_PIXELS } from "../../core/image/decode";
@@ -147,7 +151,8 @@ export function loadPipelineConfig(env: Environment): PipelineConfig {
   if (v.ENDPOINT_MODE === "async") {
     if (v.ENDPOINT_NAME === undefined || v.MODEL_SERVER_URL !== undefined) {
       problems.push(
-        "ENDPOINT_MODE=async needs ENDPOINT_NAME (a SageMaker asynchronous endpoint) and no MODEL_SERVER_URL: the model server has no asynchronous mode",
+        "ENDPOINT_MODE=async needs ENDPOINT_NAME (a SageMaker asynchronous endpoint) and no " +
+          "MODEL_SERVER_URL: the model server has no asynchronous mode",
       );
     }
     if (v.ASYNC_BUCKET === undefined) problems.push("ASYNC_BUCKET must be set when ENDPOINT_MODE=async");

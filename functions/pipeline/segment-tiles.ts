@@ -61,7 +61,8 @@ export async function grayPng(image: GrayImage): Promise<Buffer> {
  * @throws EndpointProtocolError when an answer does not fit its tile or the model changes between tiles.
  * @example
  * ```ts
- * const { results, model } = await segmentTiles(image, tileGrid(image.width, image.height, DEFAULT_TILING), endpoint, { concurrency: 4 });
+ * const grid = tileGrid(image.width, image.height, DEFAULT_TILING);
+ * const { results, model } = await segmentTiles(image, grid, endpoint, { concurrency: 4 });
  * const instances = stitchTiles(grid, results);
  * ```
  */
@@ -107,7 +108,8 @@ export async function segmentTiles(
   if (changed) {
     // A deployment in the middle of the job: stitching two models' cells would mix their thresholds.
     throw new EndpointProtocolError(
-      `the model changed during the job (manifest ${model.manifestSha256.slice(0, 12)}/${model.profile}, then ${changed.response.manifestSha256.slice(0, 12)}/${changed.response.profile})`,
+      `the model changed during the job (manifest ${model.manifestSha256.slice(0, 12)}/${model.profile}, ` +
+        `then ${changed.response.manifestSha256.slice(0, 12)}/${changed.response.profile})`,
     );
   }
   return {
@@ -121,12 +123,14 @@ export async function segmentTiles(
 function tileInstances(tile: Tile, response: InvocationResponse): TileInstance[] {
   if (response.width !== tile.width || response.height !== tile.height) {
     throw new EndpointProtocolError(
-      `tile ${tile.index} is ${tile.width}x${tile.height} but the endpoint answered for ${response.width}x${response.height}`,
+      `tile ${tile.index} is ${tile.width}x${tile.height} but the endpoint answered for ` +
+        `${response.width}x${response.height}`,
     );
   }
   if (response.tileOrigin !== undefined && (response.tileOrigin.x !== tile.x || response.tileOrigin.y !== tile.y)) {
     throw new EndpointProtocolError(
-      `tile ${tile.index} is at (${tile.x}, ${tile.y}) but the answer is for (${response.tileOrigin.x}, ${response.tileOrigin.y})`,
+      `tile ${tile.index} is at (${tile.x}, ${tile.y}) but the answer is for (${response.tileOrigin.x}, ` +
+        `${response.tileOrigin.y})`,
     );
   }
   return response.instances.map((instance, i) => {

@@ -60,7 +60,8 @@ const resultRoute = createRoute({
   method: "get",
   path: "/v1/jobs/{jobId}/result",
   summary:
-    "One result format of one image (json, kaggle, coco, labels, overlay, preview, measurements, summary, geojson), or the whole job as one CSV (kaggle, measurements, summary)",
+    "One result format of one image (json, kaggle, coco, labels, overlay, preview, measurements, summary, " +
+    "geojson), or the whole job as one CSV (kaggle, measurements, summary)",
   request: { params: jobParams, query: resultQuerySchema },
   responses: {
     200: {
@@ -76,7 +77,8 @@ const resultRoute = createRoute({
     400: errorResponse("The query is malformed, or a job of several images needs ?file="),
     404: errorResponse("No job has this id, or the job has no such file"),
     409: errorResponse(
-      "The result is not ready yet (result_not_ready), the image failed (image_failed), or it was segmented before this format existed (result_not_in_run)",
+      "The result is not ready yet (result_not_ready), the image failed (image_failed), or it was segmented " +
+        "before this format existed (result_not_in_run)",
     ),
   },
 });

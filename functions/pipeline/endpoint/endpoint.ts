@@ -59,7 +59,11 @@ export interface SegmentationEndpoint {
  *
  * @example
  * ```ts
- * await fetch(`${url}/invocations`, { method: "POST", headers: { "Content-Type": "application/json" }, body: invocationBody(tile) });
+ * await fetch(`${url}/invocations`, {
+ *   method: "POST",
+ *   headers: { "Content-Type": "application/json" },
+ *   body: invocationBody(tile),
+ * });
  * ```
  */
 export function invocationBody(request: TileRequest): string {
@@ -105,7 +109,9 @@ function isTransientStatus(status: number): boolean {
  *
  * @example
  * ```ts
- * if (!response.ok) throw endpointErrorFor(response.status, await response.text(), response.headers.get("retry-after"));
+ * if (!response.ok) {
+ *   throw endpointErrorFor(response.status, await response.text(), response.headers.get("retry-after"));
+ * }
  * ```
  */
 export function endpointErrorFor(
@@ -138,7 +144,11 @@ export function endpointErrorFor(
  *
  * @example
  * ```ts
- * const endpoint = retrying(new HttpEndpoint(url, { timeoutMs: 60_000 }), { maxAttempts: 5, baseDelayMs: 200, maxDelayMs: 10_000 });
+ * const endpoint = retrying(new HttpEndpoint(url, { timeoutMs: 60_000 }), {
+ *   maxAttempts: 5,
+ *   baseDelayMs: 200,
+ *   maxDelayMs: 10_000,
+ * });
  * ```
  */
 export function retrying(

@@ -31,9 +31,11 @@ export interface RetryHooks {
  *
  * @example
  * ```ts
- * const answer = await withRetries((attempt) => invokeOnce(tile), { maxAttempts: 5, baseDelayMs: 200, maxDelayMs: 10_000 }, {
- *   isRetryable: (error) => error instanceof EndpointUnavailableError,
- * });
+ * const answer = await withRetries(
+ *   (attempt) => invokeOnce(tile),
+ *   { maxAttempts: 5, baseDelayMs: 200, maxDelayMs: 10_000 },
+ *   { isRetryable: (error) => error instanceof EndpointUnavailableError },
+ * );
  * ```
  */
 export async function withRetries<T>(

@@ -56,7 +56,8 @@ const INVOCATION_TIMEOUT_SECONDS = { min: 1, max: 3_600 } as const;
 /**
  * @example
  * ```ts
- * const endpoint = new SageMakerAsyncEndpoint(new SageMakerRuntimeClient({ maxAttempts: 1 }), new S3Client({}), "cellseg-async", {
+ * const runtime = new SageMakerRuntimeClient({ maxAttempts: 1 });
+ * const endpoint = new SageMakerAsyncEndpoint(runtime, new S3Client({}), "cellseg-async", {
  *   bucket: "cellseg-async",
  *   prefix: "async/",
  *   timeoutMs: 600_000,
@@ -92,7 +93,8 @@ export class SageMakerAsyncEndpoint implements SegmentationEndpoint {
       if (options.signal?.aborted) throw options.signal.reason;
       if (deadline.aborted) {
         throw new EndpointUnavailableError(
-          `the async endpoint ${this.endpointName} did not answer within ${this.options.timeoutMs} ms: it may still be starting an instance after scaling to zero, so a later try can succeed`,
+          `the async endpoint ${this.endpointName} did not answer within ${this.options.timeoutMs} ms: it ` +
+            "may still be starting an instance after scaling to zero, so a later try can succeed",
           // Another full wait now could outlast the function; the job's redelivery tries again later.
           { cause: error, retryNow: false },
         );

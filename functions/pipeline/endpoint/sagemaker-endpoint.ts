@@ -22,8 +22,8 @@ export interface SageMakerEndpointOptions {
 
 /**
  * SageMaker's errors that mean "not now": throttling, the endpoint scaling or starting, its own failures.
- * https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_runtime_InvokeEndpoint.html#API_runtime_InvokeEndpoint_Errors
- * https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_runtime_InvokeEndpointAsync.html#API_runtime_InvokeEndpointAsync_Errors
+ * (the Errors sections of https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_runtime_InvokeEndpoint.html
+ * and https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_runtime_InvokeEndpointAsync.html)
  */
 const TRANSIENT_ERRORS = new Set([
   "ThrottlingException",

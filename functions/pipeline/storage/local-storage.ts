@@ -176,7 +176,8 @@ export class LocalStorage implements Storage {
   private pathOf(key: string): string {
     if (!isKey(key)) {
       throw new RangeError(
-        `"${key}" is not a key local storage accepts: '/'-separated segments, none empty, '.', '..' or '${STAGING_DIR}' first`,
+        `"${key}" is not a key local storage accepts: '/'-separated segments, none empty, '.', '..' or ` +
+          `'${STAGING_DIR}' first`,
       );
     }
     return path.join(this.name, ...key.split("/"));

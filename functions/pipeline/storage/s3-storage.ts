@@ -1,6 +1,6 @@
 /**
- * {@link Storage} on one S3 bucket. Every write is a single PutObject (or one multipart upload), which S3 makes visible atomically;
- * conditional creation uses S3's conditional writes (`If-None-Match: *`, 412 when the key exists).
+ * {@link Storage} on one S3 bucket. Every write is a single PutObject (or one multipart upload), which S3 makes visible
+ * atomically; conditional creation uses S3's conditional writes (`If-None-Match: *`, 412 when the key exists).
  */
 import {
   GetObjectCommand,

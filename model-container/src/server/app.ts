@@ -91,7 +91,9 @@ export interface AppDeps {
   readonly queue: InferenceQueue;
   readonly limits: AppLimits;
   readonly logger: Logger;
-  /** The profile of requests that name none. @default the manifest's defaultProfile when served, else the first profile */
+  /**
+   * The profile of requests that name none. @default the manifest's defaultProfile when served, else the first profile
+   */
   readonly defaultProfile?: Profile;
 }
 

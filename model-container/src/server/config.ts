@@ -11,7 +11,10 @@ import { EXECUTION_PROVIDERS, type ExecutionProviderChoice } from "../../../infe
 export interface ServerConfig {
   /** TCP port; 0 picks a free one (tests). */
   readonly port: number;
-  /** The interface to listen on: every one in the container (SageMaker calls it from outside), loopback when a local stack starts it. */
+  /**
+   * The interface to listen on: every one in the container (SageMaker calls it from outside), loopback when a local
+   * stack starts it.
+   */
   readonly host: string;
   /** Model directory; undefined means `defaultModelDir()` (/opt/ml/model when present, else the bundled models). */
   readonly modelDir: string | undefined;

@@ -259,6 +259,8 @@ export class InferencePool implements ServedModels {
 function spawnWorker(workerData: WorkerInit): Worker {
   const entry = new URL("./inference-worker.ts", import.meta.url);
   const tsx = import.meta.resolve("tsx/esm/api");
-  const bootstrap = `import(${JSON.stringify(tsx)}).then(({ register }) => { register(); return import(${JSON.stringify(entry.href)}); });`;
+  const bootstrap =
+    `import(${JSON.stringify(tsx)}).then(({ register }) => { register(); return ` +
+    `import(${JSON.stringify(entry.href)}); });`;
   return new Worker(bootstrap, { eval: true, workerData });
 }

@@ -98,9 +98,8 @@ export class CognitoAuth implements Authenticator {
 
   signOut(): void {
     sessionStorage.removeItem(SESSION_KEY);
-    location.assign(
-      `${this.config.signInUrl}/logout?${new URLSearchParams({ client_id: this.config.userPoolClientId, logout_uri: redirectUri() })}`,
-    );
+    const query = new URLSearchParams({ client_id: this.config.userPoolClientId, logout_uri: redirectUri() });
+    location.assign(`${this.config.signInUrl}/logout?${query}`);
   }
 
   async fetch(url: string, init: RequestInit = {}): Promise<Response> {

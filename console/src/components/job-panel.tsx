@@ -6,8 +6,8 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import type { JobImage, JobView } from "../../../core/schemas/api";
 import { CELL_TYPES } from "../../../core/types";
 import { ApiError, type ApiClient } from "../api-client";
-import { cellTypeColour } from "../cell-layers";
 import type { UploadState } from "../uploads";
+import { CellTypeSwatch } from "./cell-type-swatch";
 import { DownloadButton } from "./download-button";
 import { ResultViewer } from "./result-viewer";
 
@@ -73,7 +73,8 @@ export function JobPanel({ api, jobId, uploads, localFiles, onRetryUpload, viewi
   const uploading = [...(uploads?.values() ?? [])].some(
     (upload) => upload.state === "waiting" || upload.state === "uploading",
   );
-  // The job-wide files exist once every image has finished, as the service sees it (a failed upload leaves its image waiting).
+  // The job-wide files exist once every image has finished, as the service sees it (a failed upload
+  // leaves its image waiting).
   const done = view !== undefined && view.images.awaiting_upload + view.images.queued + view.images.running === 0;
 
   useEffect(() => {
@@ -143,8 +144,7 @@ export function JobPanel({ api, jobId, uploads, localFiles, onRetryUpload, viewi
                 {view.cells}
                 {CELL_TYPES.filter((type) => view.cellsPerType[type]).map((type) => (
                   <span key={type} class="type-count">
-                    <span class="swatch" style={{ background: cellTypeColour(type) }} aria-hidden="true" /> {type}{" "}
-                    {view.cellsPerType[type]}
+                    <CellTypeSwatch cellType={type} /> {type} {view.cellsPerType[type]}
                   </span>
                 ))}
               </dd>
@@ -201,8 +201,7 @@ export function JobPanel({ api, jobId, uploads, localFiles, onRetryUpload, viewi
                 <td>
                   {image?.cellType && (
                     <>
-                      <span class="swatch" style={{ background: cellTypeColour(image.cellType) }} aria-hidden="true" />{" "}
-                      {image.cellType}
+                      <CellTypeSwatch cellType={image.cellType} /> {image.cellType}
                     </>
                   )}
                 </td>

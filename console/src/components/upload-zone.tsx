@@ -50,8 +50,8 @@ export function UploadZone({ onFiles, busy }: { onFiles: (files: PickedFile[]) =
         aria-label="Images to segment"
         onChange={(event) => picked(event.currentTarget)}
       />
-      {/* webkitdirectory is the standard way to pick a folder in every current browser, but not in the DOM typings. Preact
-          sets it as the input's boolean property, so it must be true: "" would turn it off. */}
+      {/* webkitdirectory is the standard way to pick a folder in every current browser, but not in the DOM typings.
+          Preact sets it as the input's boolean property, so it must be true: "" would turn it off. */}
       <input
         ref={folderInput}
         type="file"

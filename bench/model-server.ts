@@ -195,7 +195,9 @@ export async function benchModelServer(options: ModelServerBenchOptions = {}): P
         serverToBare: round(serverMs / bare.meanMs, 3),
         clientToBare: round(clientMs / bare.meanMs, 3),
         definition:
-          "server time = the server's reported totalMs - queueMs (body read, decode, normalise, inference, post-process, RLE); bare = OnnxMember.infer on the prepared input for each member x TTA variant of the profile",
+          "server time = the server's reported totalMs - queueMs (body read, decode, normalise, inference, " +
+          "post-process, RLE); bare = OnnxMember.infer on the prepared input for each member x TTA variant " +
+          "of the profile",
       },
       throughput: {
         connections: throughputConnections,

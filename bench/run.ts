@@ -4,8 +4,8 @@
  * a folder of `--batch` images, the model server's overhead, throughput and memory under a burst
  * (`--burst-seconds 300` for the 5-minute figure), and the local stack end to end on `--stack-images` images
  * (0 skips a part). `--measure-image ID` (a dense training image; '' skips it) times what measuring adds to an
- * image's CPU time outside inference. `--baseline-model-dir DIR` also times both profiles with another model directory (the
- * previous model, say) on the same images right after each profile, and prints the time ratios.
+ * image's CPU time outside inference. `--baseline-model-dir DIR` also times both profiles with another model
+ * directory (the previous model, say) on the same images right after each profile, and prints the time ratios.
  * Figures are printed and written to bench/out/bench.json; compare them as ratios within one run.
  */
 import { execFile } from "node:child_process";
@@ -175,15 +175,19 @@ for (const profile of Number(args.images) > 0 ? PROFILES : []) {
     const ratio = figures.perImageMs.total / before.perImageMs.total;
     results[`${profile}Baseline`] = { modelDir: baseline, ...before, totalRatio: ratio };
     console.log(
-      `${profile.padEnd(8)} baseline (${baseline}): inference ${ms(before.perImageMs.inference)}, total ${ms(before.perImageMs.total)}; ` +
-        `this model / baseline = ${ratio.toFixed(3)} (inference ${(figures.perImageMs.inference / before.perImageMs.inference).toFixed(3)})`,
+      `${profile.padEnd(8)} baseline (${baseline}): inference ${ms(before.perImageMs.inference)}, total ` +
+        `${ms(before.perImageMs.total)}; ` +
+        `this model / baseline = ${ratio.toFixed(3)} (inference ` +
+        `${(figures.perImageMs.inference / before.perImageMs.inference).toFixed(3)})`,
     );
   }
   const p = figures.perImageMs;
   console.log(
-    `${profile.padEnd(8)} per image: decode ${ms(p.decode)}, normalise ${ms(p.normalize)}, inference ${ms(p.inference)}, ` +
+    `${profile.padEnd(8)} per image: decode ${ms(p.decode)}, normalise ${ms(p.normalize)}, inference ` +
+      `${ms(p.inference)}, ` +
       `post-process ${ms(p.postprocess)}, encode ${ms(p.encode)}; total ${ms(p.total)}; ` +
-      `non-inference ${(figures.nonInferenceShare * 100).toFixed(1)} %; ${figures.cellsPerImage.toFixed(0)} cells/image`,
+      `non-inference ${(figures.nonInferenceShare * 100).toFixed(1)} %; ${figures.cellsPerImage.toFixed(0)} ` +
+      "cells/image",
   );
 }
 if (args["measure-image"] !== "") {
@@ -192,15 +196,19 @@ if (args["measure-image"] !== "") {
   results.measurements = measuring;
   const percent = (share: number) => `${(share * 100).toFixed(1)} %`;
   console.log(
-    `${measuring.imageId}, ${measuring.cells} cells: measuring ${ms(measuring.measureMs)} CPU (+${percent(measuring.measureShare)}), ` +
-      `outlines ${ms(measuring.outlinesMs)} (+${percent(measuring.outlinesShare)}), over the ${ms(measuring.beforeMs)} of CPU outside inference without them ` +
-      `(decode ${ms(measuring.decodeMs)}, normalise + post-process ${ms(measuring.modelStagesMs)}, every result format ${ms(measuring.renderMs)} with them)`,
+    `${measuring.imageId}, ${measuring.cells} cells: measuring ${ms(measuring.measureMs)} CPU ` +
+      `(+${percent(measuring.measureShare)}), ` +
+      `outlines ${ms(measuring.outlinesMs)} (+${percent(measuring.outlinesShare)}), over the ` +
+      `${ms(measuring.beforeMs)} of CPU outside inference without them ` +
+      `(decode ${ms(measuring.decodeMs)}, normalise + post-process ${ms(measuring.modelStagesMs)}, every ` +
+      `result format ${ms(measuring.renderMs)} with them)`,
   );
 }
 if (masks.length > 0) {
   results.rle = rleThroughput(masks);
   console.log(
-    `RLE encoding: Kaggle ${(results.rle as { kaggleMasksPerSecond: number }).kaggleMasksPerSecond.toFixed(0)} masks/s, ` +
+    "RLE encoding: Kaggle " +
+      `${(results.rle as { kaggleMasksPerSecond: number }).kaggleMasksPerSecond.toFixed(0)} masks/s, ` +
       `COCO ${(results.rle as { cocoMasksPerSecond: number }).cocoMasksPerSecond.toFixed(0)} masks/s`,
   );
 }
@@ -208,7 +216,8 @@ if (Number(args.batch) > 0) {
   const batch = await batchMemory(Number(args.batch));
   results.batch = batch;
   console.log(
-    `CLI batch of ${batch.images} images (fast): ${batch.secondsPerImage.toFixed(2)} s/image, peak RSS ${batch.peakRssMiB.toFixed(0)} MiB`,
+    `CLI batch of ${batch.images} images (fast): ${batch.secondsPerImage.toFixed(2)} s/image, peak RSS ` +
+      `${batch.peakRssMiB.toFixed(0)} MiB`,
   );
   if (baseline) {
     const before = await batchMemory(Number(args.batch), baseline);
@@ -219,8 +228,10 @@ if (Number(args.batch) > 0) {
       peakRssRatio: batch.peakRssMiB / before.peakRssMiB,
     };
     console.log(
-      `CLI batch baseline (${baseline}): ${before.secondsPerImage.toFixed(2)} s/image, peak RSS ${before.peakRssMiB.toFixed(0)} MiB; ` +
-        `this model / baseline = ${(batch.seconds / before.seconds).toFixed(3)} (time), ${(batch.peakRssMiB / before.peakRssMiB).toFixed(3)} (peak RSS)`,
+      `CLI batch baseline (${baseline}): ${before.secondsPerImage.toFixed(2)} s/image, peak RSS ` +
+        `${before.peakRssMiB.toFixed(0)} MiB; ` +
+        `this model / baseline = ${(batch.seconds / before.seconds).toFixed(3)} (time), ` +
+        `${(batch.peakRssMiB / before.peakRssMiB).toFixed(3)} (peak RSS)`,
     );
   }
 }
@@ -234,15 +245,20 @@ if (Number(args["server-seconds"]) > 0) {
   const { overhead, throughput, burst } = server;
   console.log(
     `model server (fast, ${server.server.maxConcurrency} worker): bare inference ${ms(server.bareInference.meanMs)}, ` +
-      `server time ${ms(overhead.serverMs)} -> overhead ratio ${overhead.serverToBare.toFixed(3)} (client round trip ${overhead.clientToBare.toFixed(3)})`,
+      `server time ${ms(overhead.serverMs)} -> overhead ratio ${overhead.serverToBare.toFixed(3)} (client ` +
+      `round trip ${overhead.clientToBare.toFixed(3)})`,
   );
   console.log(
-    `  ${throughput.connections} connections for ${throughput.seconds} s: ${throughput.requestsPerSecond.toFixed(2)} req/s, ` +
-      `latency p50 ${ms(throughput.latencyMs.p50)}, p90 ${ms(throughput.latencyMs.p90)}, p99 ${ms(throughput.latencyMs.p99)}`,
+    `  ${throughput.connections} connections for ${throughput.seconds} s: ` +
+      `${throughput.requestsPerSecond.toFixed(2)} req/s, ` +
+      `latency p50 ${ms(throughput.latencyMs.p50)}, p90 ${ms(throughput.latencyMs.p90)}, p99 ` +
+      `${ms(throughput.latencyMs.p99)}`,
   );
   console.log(
-    `  burst of ${burst.connections} connections for ${burst.seconds} s: ${burst.ok} ok, ${burst.refused503} refused (503), ` +
-      `${burst.otherNon2xx + burst.errors} other; peak RSS ${burst.peakRssMiB.toFixed(0)} MiB (before ${burst.rssBeforeMiB.toFixed(0)}, after ${burst.rssAfterMiB.toFixed(0)})`,
+    `  burst of ${burst.connections} connections for ${burst.seconds} s: ${burst.ok} ok, ${burst.refused503} ` +
+      "refused (503), " +
+      `${burst.otherNon2xx + burst.errors} other; peak RSS ${burst.peakRssMiB.toFixed(0)} MiB (before ` +
+      `${burst.rssBeforeMiB.toFixed(0)}, after ${burst.rssAfterMiB.toFixed(0)})`,
   );
 }
 if (Number(args["stack-images"]) > 0) {
@@ -252,9 +268,11 @@ if (Number(args["stack-images"]) > 0) {
   results.localStack = stack;
   const s = stack.stagesMsPerImage;
   console.log(
-    `local stack (API upload -> worker -> model server, fast, ${stack.images} images): ${stack.wallSecondsPerImage.toFixed(2)} s/image end to end; ` +
+    `local stack (API upload -> worker -> model server, fast, ${stack.images} images): ` +
+      `${stack.wallSecondsPerImage.toFixed(2)} s/image end to end; ` +
       `pipeline ${ms(stack.pipelineMsPerImage)}/image of which inference ${ms(stack.inferenceMsPerImage)}; ` +
-      `overhead ${(stack.overheadShare * 100).toFixed(1)} % (read ${ms(s.readMs!)}, decode ${ms(s.decodeMs!)}, endpoint calls ${ms(s.segmentMs!)}, ` +
+      `overhead ${(stack.overheadShare * 100).toFixed(1)} % (read ${ms(s.readMs!)}, decode ` +
+      `${ms(s.decodeMs!)}, endpoint calls ${ms(s.segmentMs!)}, ` +
       `stitch ${ms(s.stitchMs!)}, render ${ms(s.renderMs!)}, write ${ms(s.writeMs!)})`,
   );
 }

@@ -35,12 +35,15 @@ log() { echo "[$(date +%T)] $*" >>"$LOG"; }
 seconds_left() { echo $((budget_s - ($(date +%s) - started))); }
 budget_s=$("$PYTHON" -c "print(int($BUDGET_MINUTES * 60))")
 measure_s=$("$PYTHON" -c "print(int($MEASURE_MINUTES * 60))")
-log "$(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null || echo no GPU); $(nproc) cores;" \
-  "torch $("$PYTHON" -c 'import torch, torchvision; print(torch.__version__, torchvision.__version__)'); /dev/shm $(df -h --output=size /dev/shm | tail -1)"
+gpu=$(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null || echo no GPU)
+torch_versions=$("$PYTHON" -c 'import torch, torchvision; print(torch.__version__, torchvision.__version__)')
+log "$gpu; $(nproc) cores; torch $torch_versions; /dev/shm $(df -h --output=size /dev/shm | tail -1)"
 
 if [ -f "$CHECKPOINT/checkpoint.json" ]; then
   cp "$CHECKPOINT"/* "$ROUND_DIR/checkpoint/"
-  log "continuing $CHECKPOINT: $("$PYTHON" -c "import json; d = json.load(open('$CHECKPOINT/checkpoint.json')); print('step', d['step'], 'after', d['minutes'], 'min')")"
+  progress=$("$PYTHON" -c "import json; d = json.load(open('$CHECKPOINT/checkpoint.json'))
+print('step', d['step'], 'after', d['minutes'], 'min')")
+  log "continuing $CHECKPOINT: $progress"
 else
   log "no checkpoint at $CHECKPOINT: a fresh member"
 fi

@@ -134,14 +134,18 @@ describe("API function (API Gateway REST proxy events, s3rver)", () => {
     expect(JSON.parse(notReady.body)).toMatchObject({ error: { code: "result_not_ready" } });
   });
 
-  it("decodes a base64 binary body for POST /v1/segment and refuses bytes that are not an image before any model call", async () => {
-    const answer = await call(
-      apiEvent("POST", "/v1/segment", {
-        bytes: new Uint8Array([0x89, 0x50, 0x4e, 0x47, 1, 2, 3]),
-        contentType: "image/png",
-      }),
-    );
-    expect(answer.statusCode, answer.body).toBe(400);
-    expect(JSON.parse(answer.body)).toMatchObject({ error: { code: "invalid_image" } });
-  });
+  it(
+    "decodes a base64 binary body for POST /v1/segment and refuses bytes that are not an image before any " +
+      "model call",
+    async () => {
+      const answer = await call(
+        apiEvent("POST", "/v1/segment", {
+          bytes: new Uint8Array([0x89, 0x50, 0x4e, 0x47, 1, 2, 3]),
+          contentType: "image/png",
+        }),
+      );
+      expect(answer.statusCode, answer.body).toBe(400);
+      expect(JSON.parse(answer.body)).toMatchObject({ error: { code: "invalid_image" } });
+    },
+  );
 });

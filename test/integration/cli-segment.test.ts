@@ -95,44 +95,48 @@ describe("cellseg segment (committed model, real image)", () => {
     expect(overlay).toMatchObject({ width: 704, height: 520, channels: 3, format: "png" });
   });
 
-  it("writes a measurements row per cell, named by its label, in pixels and micrometres; a summary row per image; the outlines", async () => {
-    // Prepare
-    const rows = parse(await readFile(path.join(out, "measurements.csv")), { columns: true }) as Record<
-      string,
-      string
-    >[];
-    const [summary, ...others] = parse(await readFile(path.join(out, "summary.csv")), { columns: true }) as Record<
-      string,
-      string
-    >[];
-    const labels = await decodeImage(await readFile(path.join(out, `${IMAGE_ID}.labels.png`)));
-    const outlines = JSON.parse(await readFile(path.join(out, `${IMAGE_ID}.geojson`), "utf8"));
+  it(
+    "writes a measurements row per cell, named by its label, in pixels and micrometres; a summary row per image; " +
+      "the outlines",
+    async () => {
+      // Prepare
+      const rows = parse(await readFile(path.join(out, "measurements.csv")), { columns: true }) as Record<
+        string,
+        string
+      >[];
+      const [summary, ...others] = parse(await readFile(path.join(out, "summary.csv")), { columns: true }) as Record<
+        string,
+        string
+      >[];
+      const labels = await decodeImage(await readFile(path.join(out, `${IMAGE_ID}.labels.png`)));
+      const outlines = JSON.parse(await readFile(path.join(out, `${IMAGE_ID}.geojson`), "utf8"));
 
-    // Assess
-    const areas = new Map<number, number>();
-    for (const label of labels.pixels) if (label > 0) areas.set(label, (areas.get(label) ?? 0) + 1);
-    expect(rows.map((row) => [Number(row.cell_id), Number(row.area_px)])).toEqual(
-      [...areas.entries()].sort((a, b) => a[0] - b[0]),
-    );
-    for (const row of rows) {
-      // One cell type per image: the model's verdict for the whole image.
-      expect(row).toMatchObject({ image_id: IMAGE_ID, cell_type: rows[0]!.cell_type, pixel_size_um: "0.65" });
-      expect(Number(row.area_um2)).toBeCloseTo(Number(row.area_px) * 0.65 ** 2, 3);
-      expect(Number(row.solidity)).toBeLessThanOrEqual(1);
-    }
-    expect(others).toEqual([]);
-    expect(summary).toMatchObject({
-      image_id: IMAGE_ID,
-      cell_type: rows[0]!.cell_type,
-      cell_count: String(rows.length),
-      [`count_${rows[0]!.cell_type}`]: String(rows.length),
-      pixel_size_um: "0.65",
-    });
-    expect(outlines.type).toBe("FeatureCollection");
-    expect(outlines.features.map((feature: { properties: { cell_id: number } }) => feature.properties.cell_id)).toEqual(
-      rows.map((row) => Number(row.cell_id)),
-    );
-  });
+      // Assess
+      const areas = new Map<number, number>();
+      for (const label of labels.pixels) if (label > 0) areas.set(label, (areas.get(label) ?? 0) + 1);
+      expect(rows.map((row) => [Number(row.cell_id), Number(row.area_px)])).toEqual(
+        [...areas.entries()].sort((a, b) => a[0] - b[0]),
+      );
+      for (const row of rows) {
+        // One cell type per image: the model's verdict for the whole image.
+        expect(row).toMatchObject({ image_id: IMAGE_ID, cell_type: rows[0]!.cell_type, pixel_size_um: "0.65" });
+        expect(Number(row.area_um2)).toBeCloseTo(Number(row.area_px) * 0.65 ** 2, 3);
+        expect(Number(row.solidity)).toBeLessThanOrEqual(1);
+      }
+      expect(others).toEqual([]);
+      expect(summary).toMatchObject({
+        image_id: IMAGE_ID,
+        cell_type: rows[0]!.cell_type,
+        cell_count: String(rows.length),
+        [`count_${rows[0]!.cell_type}`]: String(rows.length),
+        pixel_size_um: "0.65",
+      });
+      expect(outlines.type).toBe("FeatureCollection");
+      expect(
+        outlines.features.map((feature: { properties: { cell_id: number } }) => feature.properties.cell_id),
+      ).toEqual(rows.map((row) => Number(row.cell_id)));
+    },
+  );
 });
 
 describe("cellseg segment --pixel-size", () => {

@@ -29,7 +29,8 @@ print(sum(len(a.instances) for a in original))
 describe.skipIf(!hasTorch())(
   "GPU round script, on the CPU with a tiny budget (skipped: /usr/bin/python3 cannot import torch)",
   () => {
-    it("packs the data, starts a member, continues it in a second round, and leaves a checkpoint of committable files", async () => {
+    it("packs the data, starts a member, continues it in a second round, " +
+      "and leaves a checkpoint of committable files", async () => {
       // Prepare: the packed data and a tiny variant of the GPU config (same architecture).
       const dir = await mkdtemp(path.join(tmpdir(), "cellseg-gpu-run-"));
       const packed = path.join(dir, "packed");

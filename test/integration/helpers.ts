@@ -26,7 +26,8 @@ export function hasTorch(): boolean {
       // vitest shows a skipped test without its reason: say it, and how to have it run.
       console.warn(
         `training tests skipped: ${PYTHON} cannot import torch, torchvision, onnx and yaml. Install them with\n` +
-          "  apt-get install python3-torch python3-torchvision python3-onnx python3-yaml python3-pytest libopenblas0-pthread",
+          "  apt-get install python3-torch python3-torchvision python3-onnx python3-yaml python3-pytest" +
+          " libopenblas0-pthread",
       );
     }
   }

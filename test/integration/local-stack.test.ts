@@ -60,121 +60,129 @@ describe("local stack: the API over s3rver, the real model server", () => {
     await rm(dataDirectory, { recursive: true, force: true });
   });
 
-  it("runs a job of several images: presigned uploads, per-image state, every result format, a corrupt image failing alone", async () => {
-    const api = stack.apiUrl;
-    const created = await json(
-      await fetch(`${api}/v1/jobs`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({
-          files: [`${CORT_IMAGE}.png`, `plate 1/${SHSY5Y_IMAGE}.tif`, "broken.png"],
-          pixelSizeUm: 0.65,
+  it(
+    "runs a job of several images: presigned uploads, per-image state, every result format, " +
+      "a corrupt image failing alone",
+    async () => {
+      const api = stack.apiUrl;
+      const created = await json(
+        await fetch(`${api}/v1/jobs`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({
+            files: [`${CORT_IMAGE}.png`, `plate 1/${SHSY5Y_IMAGE}.tif`, "broken.png"],
+            pixelSizeUm: 0.65,
+          }),
         }),
-      }),
-      createJobResponseSchema,
-    );
-    expect(created.uploads).toHaveLength(3);
-    expect(created.uploadUrl).toBeUndefined();
-    for (const upload of created.uploads)
-      expect(new URL(upload.url).origin).toBe(new URL(stack.storage.kind === "s3rver" ? stack.storage.url : "").origin);
+        createJobResponseSchema,
+      );
+      expect(created.uploads).toHaveLength(3);
+      expect(created.uploadUrl).toBeUndefined();
+      for (const upload of created.uploads)
+        expect(new URL(upload.url).origin).toBe(
+          new URL(stack.storage.kind === "s3rver" ? stack.storage.url : "").origin,
+        );
 
-    const before = await json(await fetch(`${api}${created.statusUrl}`), jobViewSchema);
-    expect(before).toMatchObject({ status: "queued", images: { awaiting_upload: 3, total: 3 } });
+      const before = await json(await fetch(`${api}${created.statusUrl}`), jobViewSchema);
+      expect(before).toMatchObject({ status: "queued", images: { awaiting_upload: 3, total: 3 } });
 
-    const tiff = await sharp(path.join(TRAIN_IMAGES, `${SHSY5Y_IMAGE}.png`))
-      .toColourspace("grey16")
-      .tiff({ compression: "lzw" })
-      .toBuffer();
-    const bodies = [
-      await readFile(path.join(TRAIN_IMAGES, `${CORT_IMAGE}.png`)),
-      tiff,
-      Buffer.from("this is not an image"),
-    ];
-    for (const [i, upload] of created.uploads.entries()) {
-      const put = await fetch(upload.url, { method: "PUT", headers: upload.headers, body: bodies[i] });
-      expect(put.status, await put.text()).toBe(200);
-    }
+      const tiff = await sharp(path.join(TRAIN_IMAGES, `${SHSY5Y_IMAGE}.png`))
+        .toColourspace("grey16")
+        .tiff({ compression: "lzw" })
+        .toBuffer();
+      const bodies = [
+        await readFile(path.join(TRAIN_IMAGES, `${CORT_IMAGE}.png`)),
+        tiff,
+        Buffer.from("this is not an image"),
+      ];
+      for (const [i, upload] of created.uploads.entries()) {
+        const put = await fetch(upload.url, { method: "PUT", headers: upload.headers, body: bodies[i] });
+        expect(put.status, await put.text()).toBe(200);
+      }
 
-    const view = await finishedJob(api, created.jobId);
-    expect(view.status).toBe("failed");
-    expect(view.images).toMatchObject({ succeeded: 2, failed: 1, total: 3 });
-    expect(view.error?.failedFiles).toEqual(["broken.png"]);
-    const [cort, shsy5y, broken] = view.files;
-    expect(broken).toMatchObject({ state: "failed", error: { code: "invalid_image", retryable: false } });
-    expect(cort).toMatchObject({ state: "succeeded", imageId: CORT_IMAGE, width: 704, height: 520, tiles: 1 });
-    expect(shsy5y).toMatchObject({
-      state: "succeeded",
-      imageId: SHSY5Y_IMAGE,
-      fileName: `plate 1/${SHSY5Y_IMAGE}.tif`,
-    });
-    expect(cort!.cells).toBeGreaterThan(0);
-    expect(view.cells).toBe(cort!.cells! + shsy5y!.cells!);
-    expect(view.compute.endpointSeconds).toBeGreaterThan(0);
-    expect(view.compute.functionSeconds).toBeGreaterThanOrEqual(view.compute.endpointSeconds);
-    expect(view.compute.estimatedCostUsd).toBeGreaterThan(0);
+      const view = await finishedJob(api, created.jobId);
+      expect(view.status).toBe("failed");
+      expect(view.images).toMatchObject({ succeeded: 2, failed: 1, total: 3 });
+      expect(view.error?.failedFiles).toEqual(["broken.png"]);
+      const [cort, shsy5y, broken] = view.files;
+      expect(broken).toMatchObject({ state: "failed", error: { code: "invalid_image", retryable: false } });
+      expect(cort).toMatchObject({ state: "succeeded", imageId: CORT_IMAGE, width: 704, height: 520, tiles: 1 });
+      expect(shsy5y).toMatchObject({
+        state: "succeeded",
+        imageId: SHSY5Y_IMAGE,
+        fileName: `plate 1/${SHSY5Y_IMAGE}.tif`,
+      });
+      expect(cort!.cells).toBeGreaterThan(0);
+      expect(view.cells).toBe(cort!.cells! + shsy5y!.cells!);
+      expect(view.compute.endpointSeconds).toBeGreaterThan(0);
+      expect(view.compute.functionSeconds).toBeGreaterThanOrEqual(view.compute.endpointSeconds);
+      expect(view.compute.estimatedCostUsd).toBeGreaterThan(0);
 
-    // Each format of one image: a redirect to a presigned S3 link, which fetch follows.
-    const result = async (link: string) => {
-      const response = await fetch(`${api}${link}`);
-      expect(response.status, await response.clone().text()).toBe(200);
-      expect(response.redirected).toBe(true);
-      return Buffer.from(await response.arrayBuffer());
-    };
-    const links = shsy5y!.results!;
-    const instances = instancesDocumentSchema.parse(JSON.parse((await result(links.json!)).toString()));
-    expect(instances.instances).toHaveLength(shsy5y!.cells!);
-    const submission = parseSubmissionCsv(await result(links.kaggle!));
-    expect(submission.get(SHSY5Y_IMAGE)?.annotations).toHaveLength(shsy5y!.cells!);
-    const coco = JSON.parse((await result(links.coco!)).toString()) as {
-      annotations: { segmentation: { size: [number, number]; counts: string } }[];
-    };
-    const first = instances.instances[0]!;
-    expect(maskArea(decodeCocoRle(coco.annotations[0]!.segmentation))).toBe(
-      maskArea(decodeKaggleRle(first.rle, 704, 520)),
-    );
-    const labels = await sharp(await result(links.labels!))
-      .toColourspace("grey16")
-      .raw({ depth: "ushort" })
-      .toBuffer({ resolveWithObject: true });
-    expect(labels.info).toMatchObject({ width: 704, height: 520, channels: 1 });
-    expect(
-      new Uint16Array(labels.data.buffer, labels.data.byteOffset, labels.data.length / 2).reduce(
-        (a, b) => Math.max(a, b),
-        0,
-      ),
-    ).toBe(shsy5y!.cells);
-    expect(await sharp(await result(links.overlay!)).metadata()).toMatchObject({
-      width: 704,
-      height: 520,
-      format: "png",
-    });
+      // Each format of one image: a redirect to a presigned S3 link, which fetch follows.
+      const result = async (link: string) => {
+        const response = await fetch(`${api}${link}`);
+        expect(response.status, await response.clone().text()).toBe(200);
+        expect(response.redirected).toBe(true);
+        return Buffer.from(await response.arrayBuffer());
+      };
+      const links = shsy5y!.results!;
+      const instances = instancesDocumentSchema.parse(JSON.parse((await result(links.json!)).toString()));
+      expect(instances.instances).toHaveLength(shsy5y!.cells!);
+      const submission = parseSubmissionCsv(await result(links.kaggle!));
+      expect(submission.get(SHSY5Y_IMAGE)?.annotations).toHaveLength(shsy5y!.cells!);
+      const coco = JSON.parse((await result(links.coco!)).toString()) as {
+        annotations: { segmentation: { size: [number, number]; counts: string } }[];
+      };
+      const first = instances.instances[0]!;
+      expect(maskArea(decodeCocoRle(coco.annotations[0]!.segmentation))).toBe(
+        maskArea(decodeKaggleRle(first.rle, 704, 520)),
+      );
+      const labels = await sharp(await result(links.labels!))
+        .toColourspace("grey16")
+        .raw({ depth: "ushort" })
+        .toBuffer({ resolveWithObject: true });
+      expect(labels.info).toMatchObject({ width: 704, height: 520, channels: 1 });
+      expect(
+        new Uint16Array(labels.data.buffer, labels.data.byteOffset, labels.data.length / 2).reduce(
+          (a, b) => Math.max(a, b),
+          0,
+        ),
+      ).toBe(shsy5y!.cells);
+      expect(await sharp(await result(links.overlay!)).metadata()).toMatchObject({
+        width: 704,
+        height: 520,
+        format: "png",
+      });
 
-    // The whole job as one Kaggle CSV: both images' cells, the failed image absent.
-    const merged = parseSubmissionCsv(await result(view.results.kaggle));
-    expect([...merged.keys()].sort()).toEqual([CORT_IMAGE, SHSY5Y_IMAGE].sort());
-    expect(merged.get(CORT_IMAGE)?.annotations).toHaveLength(cort!.cells!);
+      // The whole job as one Kaggle CSV: both images' cells, the failed image absent.
+      const merged = parseSubmissionCsv(await result(view.results.kaggle));
+      expect([...merged.keys()].sort()).toEqual([CORT_IMAGE, SHSY5Y_IMAGE].sort());
+      expect(merged.get(CORT_IMAGE)?.annotations).toHaveLength(cort!.cells!);
 
-    // Measurements: the job's in one CSV (streamed to the bucket), a summary row per image, the outlines.
-    const rows = (await result(view.results.measurements)).toString().trimEnd().split("\n");
-    const columns = rows[0]!.split(",");
-    const cells = rows.slice(1).map((row) => Object.fromEntries(row.split(",").map((value, i) => [columns[i], value])));
-    expect(cells.filter((cell) => cell.image_id === SHSY5Y_IMAGE).map((cell) => Number(cell.cell_id))).toEqual(
-      instances.instances.map((cell) => cell.id),
-    );
-    expect(cells).toHaveLength(cort!.cells! + shsy5y!.cells!);
-    expect(cells.every((cell) => cell.pixel_size_um === "0.65" && Number(cell.area_um2) > 0)).toBe(true);
-    const summary = (await result(view.results.summary)).toString().trimEnd().split("\n");
-    expect(summary).toHaveLength(3);
-    expect(summary[2]).toMatch(
-      new RegExp(`^${SHSY5Y_IMAGE},${SHSY5Y_IMAGE}\\.tif,704,520,0\\.65,${shsy5y!.cellType},${shsy5y!.cells},`),
-    );
-    const outlines = JSON.parse((await result(links.geojson!)).toString()) as {
-      features: { properties: { cell_id: number; objectType: string } }[];
-    };
-    expect(outlines.features.map((feature) => feature.properties.cell_id)).toEqual(
-      instances.instances.map((cell) => cell.id),
-    );
-  });
+      // Measurements: the job's in one CSV (streamed to the bucket), a summary row per image, the outlines.
+      const rows = (await result(view.results.measurements)).toString().trimEnd().split("\n");
+      const columns = rows[0]!.split(",");
+      const cells = rows
+        .slice(1)
+        .map((row) => Object.fromEntries(row.split(",").map((value, i) => [columns[i], value])));
+      expect(cells.filter((cell) => cell.image_id === SHSY5Y_IMAGE).map((cell) => Number(cell.cell_id))).toEqual(
+        instances.instances.map((cell) => cell.id),
+      );
+      expect(cells).toHaveLength(cort!.cells! + shsy5y!.cells!);
+      expect(cells.every((cell) => cell.pixel_size_um === "0.65" && Number(cell.area_um2) > 0)).toBe(true);
+      const summary = (await result(view.results.summary)).toString().trimEnd().split("\n");
+      expect(summary).toHaveLength(3);
+      expect(summary[2]).toMatch(
+        new RegExp(`^${SHSY5Y_IMAGE},${SHSY5Y_IMAGE}\\.tif,704,520,0\\.65,${shsy5y!.cellType},${shsy5y!.cells},`),
+      );
+      const outlines = JSON.parse((await result(links.geojson!)).toString()) as {
+        features: { properties: { cell_id: number; objectType: string } }[];
+      };
+      expect(outlines.features.map((feature) => feature.properties.cell_id)).toEqual(
+        instances.instances.map((cell) => cell.id),
+      );
+    },
+  );
 
   it("treats the same bytes uploaded again as a duplicate: the run is not redone", async () => {
     const api = stack.apiUrl;

@@ -29,7 +29,8 @@ const hasSkimage = (() => {
   } catch {
     // vitest shows a skipped test without its reason: say it, and how to have it run.
     console.warn(
-      `measurement reference tests skipped: ${PYTHON} cannot import skimage. Install it with\n  apt-get install python3-skimage`,
+      `measurement reference tests skipped: ${PYTHON} cannot import skimage. Install it with\n` +
+        "  apt-get install python3-skimage",
     );
     return false;
   }
@@ -51,7 +52,8 @@ for labels_path, image_path in zip(sys.argv[1::2], sys.argv[2::2]):
     for r in regionprops(labels, intensity_image=image):
         values = image[labels == r.label].astype(np.float64)
         cells.append(dict(
-            label=int(r.label), area=int(r.area), centroid=[float(v) for v in r.centroid], bbox=[int(v) for v in r.bbox],
+            label=int(r.label), area=int(r.area),
+            centroid=[float(v) for v in r.centroid], bbox=[int(v) for v in r.bbox],
             perimeter=float(r.perimeter), major=float(r.major_axis_length), minor=float(r.minor_axis_length),
             eccentricity=float(r.eccentricity), orientation=float(r.orientation), convex_area=int(r.convex_area),
             solidity=float(r.solidity), equivalent_diameter=float(r.equivalent_diameter),

@@ -87,7 +87,8 @@ describe("segment function (s3rver + model server)", () => {
 
   beforeEach(() => {
     proxy.reset();
-    // Powertools writes logs and EMF metrics to stdout (warnings to stderr): kept for the assertions, out of the report.
+    // Powertools writes logs and EMF metrics to stdout (warnings to stderr): kept for the
+    // assertions, out of the report.
     stdout = [];
     vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => {
       stdout.push(String(chunk));
@@ -360,43 +361,46 @@ describe("segment function (s3rver + model server)", () => {
     await expectValidResults(await succeeded("job-twice", "a.png"));
   });
 
-  it("fails a corrupt image's job once, with a clear error, and consumes its message: no retry could fix it", async () => {
-    // Prepare
-    const corrupt = await upload("input/job-bad/corrupt.png", new TextEncoder().encode("this is not an image"));
-    const truncated = await upload("input/job-bad/truncated.png", png.subarray(0, png.length / 3));
-    const good = await upload("input/job-bad/good.png", crops[2]);
-    const records = [corrupt, good, truncated].map((object) => objectCreatedRecord(object));
-    const segment = segmentFunction();
+  it(
+    "fails a corrupt image's job once, with a clear error, " + "and consumes its message: no retry could fix it",
+    async () => {
+      // Prepare
+      const corrupt = await upload("input/job-bad/corrupt.png", new TextEncoder().encode("this is not an image"));
+      const truncated = await upload("input/job-bad/truncated.png", png.subarray(0, png.length / 3));
+      const good = await upload("input/job-bad/good.png", crops[2]);
+      const records = [corrupt, good, truncated].map((object) => objectCreatedRecord(object));
+      const segment = segmentFunction();
 
-    // Act
-    const response = await segment(...records);
-    const calls = proxy.invocations;
-    const retry = await segment(redelivered(records[0]));
+      // Act
+      const response = await segment(...records);
+      const calls = proxy.invocations;
+      const retry = await segment(redelivered(records[0]));
 
-    // Assess
-    expect(response.batchItemFailures).toEqual([]);
-    expect(await status("job-bad", "corrupt.png")).toMatchObject({
-      status: "failed",
-      error: {
-        code: "invalid_image",
-        retryable: false,
-        message: "Unsupported image format: expected PNG, TIFF or JPEG",
-      },
-    });
-    expect(await status("job-bad", "truncated.png")).toMatchObject({
-      status: "failed",
-      error: { code: "invalid_image", message: expect.stringMatching(/Cannot read the PNG image/) },
-    });
-    await expectValidResults(await succeeded("job-bad", "good.png"));
-    // A duplicate delivery neither decodes it again nor sends it on to the dead-letter queue.
-    expect(retry.batchItemFailures).toEqual([]);
-    expect(proxy.invocations).toBe(calls);
-    expect(await status("job-bad", "corrupt.png")).toMatchObject({ attempt: 1 });
-    expect(publishedMetrics().get("PoisonImage")).toEqual([1, 1]);
-    // Nothing is deleted from the input.
-    for (const object of [corrupt, truncated, good])
-      expect((await read(INPUT_BUCKET, object.key)).etag).toBe(`"${object.etag}"`);
-  });
+      // Assess
+      expect(response.batchItemFailures).toEqual([]);
+      expect(await status("job-bad", "corrupt.png")).toMatchObject({
+        status: "failed",
+        error: {
+          code: "invalid_image",
+          retryable: false,
+          message: "Unsupported image format: expected PNG, TIFF or JPEG",
+        },
+      });
+      expect(await status("job-bad", "truncated.png")).toMatchObject({
+        status: "failed",
+        error: { code: "invalid_image", message: expect.stringMatching(/Cannot read the PNG image/) },
+      });
+      await expectValidResults(await succeeded("job-bad", "good.png"));
+      // A duplicate delivery neither decodes it again nor sends it on to the dead-letter queue.
+      expect(retry.batchItemFailures).toEqual([]);
+      expect(proxy.invocations).toBe(calls);
+      expect(await status("job-bad", "corrupt.png")).toMatchObject({ attempt: 1 });
+      expect(publishedMetrics().get("PoisonImage")).toEqual([1, 1]);
+      // Nothing is deleted from the input.
+      for (const object of [corrupt, truncated, good])
+        expect((await read(INPUT_BUCKET, object.key)).etag).toBe(`"${object.etag}"`);
+    },
+  );
 
   it("rides out throttling, server errors and a hung request with retries", async () => {
     // Prepare
@@ -491,26 +495,29 @@ describe("segment function (s3rver + model server)", () => {
     expect((await succeeded("job-stale", "a.png")).source.etag).toBe(second.etag);
   });
 
-  it("runs as deployed: configured from the environment, ignoring S3's test event and objects outside the layout", async () => {
-    // Prepare
-    Object.assign(process.env, { INPUT_BUCKET, OUTPUT_BUCKET, S3_ENDPOINT_URL: s3.url, MODEL_SERVER_URL: proxy.url });
-    const outside = await upload("input/no-job-folder.png", crops[0]);
-    const notJson = withBody(objectCreatedRecord(outside), "not json");
-    const otherBucket = objectCreatedRecord({ ...outside, bucket: "someone-elses-bucket" });
+  it(
+    "runs as deployed: configured from the environment, " + "ignoring S3's test event and objects outside the layout",
+    async () => {
+      // Prepare
+      Object.assign(process.env, { INPUT_BUCKET, OUTPUT_BUCKET, S3_ENDPOINT_URL: s3.url, MODEL_SERVER_URL: proxy.url });
+      const outside = await upload("input/no-job-folder.png", crops[0]);
+      const notJson = withBody(objectCreatedRecord(outside), "not json");
+      const otherBucket = objectCreatedRecord({ ...outside, bucket: "someone-elses-bucket" });
 
-    // Act
-    const response = await deployedHandler(
-      sqsEvent(s3TestEventRecord(), objectCreatedRecord(outside), notJson, otherBucket),
-      lambdaContext(),
-    );
+      // Act
+      const response = await deployedHandler(
+        sqsEvent(s3TestEventRecord(), objectCreatedRecord(outside), notJson, otherBucket),
+        lambdaContext(),
+      );
 
-    // Assess: the two malformed messages go back to the queue (then to the DLQ); the others are done.
-    expect(response.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual(
-      [notJson.messageId, otherBucket.messageId].sort(),
-    );
-    expect(proxy.invocations).toBe(0);
-    expect(publishedMetrics().get("IgnoredObject")).toEqual([1]);
-  });
+      // Assess: the two malformed messages go back to the queue (then to the DLQ); the others are done.
+      expect(response.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual(
+        [notJson.messageId, otherBucket.messageId].sort(),
+      );
+      expect(proxy.invocations).toBe(0);
+      expect(publishedMetrics().get("IgnoredObject")).toEqual([1]);
+    },
+  );
 
   it("tiles a large image, stitches the tiles and keeps each cell seen by two tiles exactly once", async () => {
     // Prepare: 3000x2000, the real image mirrored on and on (TIFF, as microscopes write).
@@ -532,7 +539,8 @@ describe("segment function (s3rver + model server)", () => {
     expect(job).toMatchObject({ width: 3000, height: 2000, tiles: 25 });
     const stitched = await expectValidResults(job);
     console.info(
-      `large image: ${job.cells} cells from 25 tiles in ${seconds.toFixed(1)} s (inference ${(job.timings.inferenceMs / 1000).toFixed(1)} s)`,
+      `large image: ${job.cells} cells from 25 tiles in ${seconds.toFixed(1)} s (inference ` +
+        `${(job.timings.inferenceMs / 1000).toFixed(1)} s)`,
     );
 
     // Cells whole in two neighbouring tiles, on which both tiles agree (IoU > 0.5), are the ones a naive
@@ -637,18 +645,21 @@ describe("SageMakerEndpoint (InvokeEndpoint against a runtime stand-in and the r
     expect(runtime.calls).toEqual(["cellseg-endpoint", "cellseg-endpoint", "cellseg-endpoint"]);
   });
 
-  it("turns the container's refusal (ModelError 424) into a refusal with the container's code, not retried", async () => {
-    // Prepare
-    const calls = runtime.calls.length;
+  it(
+    "turns the container's refusal (ModelError 424) into a refusal with the container's code, " + "not retried",
+    async () => {
+      // Prepare
+      const calls = runtime.calls.length;
 
-    // Act
-    const error = await endpoint
-      .invoke({ image: new TextEncoder().encode("not an image"), tileOrigin: { x: 0, y: 0 } })
-      .catch((e: unknown) => e);
+      // Act
+      const error = await endpoint
+        .invoke({ image: new TextEncoder().encode("not an image"), tileOrigin: { x: 0, y: 0 } })
+        .catch((e: unknown) => e);
 
-    // Assess
-    expect(error).toBeInstanceOf(EndpointRejectedError);
-    expect(error).toMatchObject({ status: 400, code: "invalid_image" });
-    expect(runtime.calls.length).toBe(calls + 1);
-  });
+      // Assess
+      expect(error).toBeInstanceOf(EndpointRejectedError);
+      expect(error).toMatchObject({ status: 400, code: "invalid_image" });
+      expect(runtime.calls.length).toBe(calls + 1);
+    },
+  );
 });

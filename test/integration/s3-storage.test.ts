@@ -33,30 +33,34 @@ describe("S3Storage (s3rver)", () => {
     expect(head).toEqual({ key: "input/job-1/plate 1/a+b.png", etag: object!.etag, size: body.length });
   });
 
-  it("stores a stream larger than a multipart part (a job-wide CSV) in order, nothing for an empty stream, and reads it back as a stream", async () => {
-    // Prepare: 12 MiB in 1 MiB chunks, more than two of lib-storage's 5 MiB parts.
-    const chunks = Array.from({ length: 12 }, () => randomBytes(1 << 20));
-    async function* stream(parts: Buffer[]) {
-      for (const part of parts) yield part;
-    }
+  it(
+    "stores a stream larger than a multipart part (a job-wide CSV) in order, nothing for an empty stream, " +
+      "and reads it back as a stream",
+    async () => {
+      // Prepare: 12 MiB in 1 MiB chunks, more than two of lib-storage's 5 MiB parts.
+      const chunks = Array.from({ length: 12 }, () => randomBytes(1 << 20));
+      async function* stream(parts: Buffer[]) {
+        for (const part of parts) yield part;
+      }
 
-    // Act
-    const size = await storage.putStream("jobs/job-1/results/measurements-x.csv", stream(chunks), {
-      contentType: "text/csv; charset=utf-8",
-    });
-    const empty = await storage.putStream("jobs/job-1/results/empty.csv", stream([]));
+      // Act
+      const size = await storage.putStream("jobs/job-1/results/measurements-x.csv", stream(chunks), {
+        contentType: "text/csv; charset=utf-8",
+      });
+      const empty = await storage.putStream("jobs/job-1/results/empty.csv", stream([]));
 
-    // Assess
-    expect(size).toBe(12 << 20);
-    expect(
-      Buffer.from((await storage.get("jobs/job-1/results/measurements-x.csv"))!.body).equals(Buffer.concat(chunks)),
-    ).toBe(true);
-    expect(empty).toBe(0);
-    expect(await storage.head("jobs/job-1/results/empty.csv")).toBeUndefined();
-    const streamed = await storage.getStream("jobs/job-1/results/measurements-x.csv");
-    expect(Buffer.from(await new Response(streamed).arrayBuffer()).equals(Buffer.concat(chunks))).toBe(true);
-    expect(await storage.getStream("jobs/job-1/results/empty.csv")).toBeUndefined();
-  });
+      // Assess
+      expect(size).toBe(12 << 20);
+      expect(
+        Buffer.from((await storage.get("jobs/job-1/results/measurements-x.csv"))!.body).equals(Buffer.concat(chunks)),
+      ).toBe(true);
+      expect(empty).toBe(0);
+      expect(await storage.head("jobs/job-1/results/empty.csv")).toBeUndefined();
+      const streamed = await storage.getStream("jobs/job-1/results/measurements-x.csv");
+      expect(Buffer.from(await new Response(streamed).arrayBuffer()).equals(Buffer.concat(chunks))).toBe(true);
+      expect(await storage.getStream("jobs/job-1/results/empty.csv")).toBeUndefined();
+    },
+  );
 
   it("answers undefined for a missing object", async () => {
     expect(await storage.get("nothing/here")).toBeUndefined();

@@ -347,54 +347,58 @@ describe("wirePipeline with ENDPOINT_MODE=async (S3_ENDPOINT_URL to s3rver)", ()
     expect(await leftovers(client)).toEqual([]);
   });
 
-  it("brings an image back in a minute, not after the queue's visibility timeout, when its call outlived the deadline of a starting endpoint", async () => {
-    // Prepare: an upload, and an endpoint that stays cold past the deadline.
-    const config = loadPipelineConfig({
-      INPUT_BUCKET: REQUEST_BUCKET,
-      OUTPUT_BUCKET: RESULT_BUCKET,
-      AWS_REGION: "us-east-1",
-      S3_ENDPOINT_URL: s3.url,
-      ENDPOINT_MODE: "async",
-      ENDPOINT_NAME: ENDPOINT_NAME,
-      ASYNC_BUCKET: REQUEST_BUCKET,
-      ASYNC_TIMEOUT_MS: "300",
-      ASYNC_POLL_MAX_MS: "50",
-    });
-    const key = "input/job-cold/a.png";
-    const png = await sharp(path.join(TRAIN_IMAGES, "2025512a5956.png"))
-      .extract({ left: 0, top: 0, width: 96, height: 64 })
-      .png()
-      .toBuffer();
-    await client.send(new PutObjectCommand({ Bucket: REQUEST_BUCKET, Key: key, Body: png }));
-    const head = await client.send(new HeadObjectCommand({ Bucket: REQUEST_BUCKET, Key: key }));
-    const record = objectCreatedRecord({
-      bucket: REQUEST_BUCKET,
-      key,
-      etag: head.ETag!.replaceAll('"', ""),
-      size: png.length,
-    });
-    const returned: { receiptHandle: string; seconds: number }[] = [];
-    const visibility = {
-      returnIn: async (message: DeliveredMessage, seconds: number) =>
-        void returned.push({ receiptHandle: message.receiptHandle, seconds }),
-    };
-    const observability = {
-      logger: new Logger({ logLevel: "SILENT" }),
-      metrics: new Metrics({ namespace: "test", serviceName: "test" }),
-    };
-    const segment = createSegmentHandler(wirePipeline(config, observability.logger), observability, {
-      visibility,
-      delaySeconds: config.endpoint.kind === "sagemaker-async" ? config.endpoint.retryDelaySeconds : -1,
-    });
-    runtime.cold();
+  it(
+    "brings an image back in a minute, not after the queue's visibility timeout, " +
+      "when its call outlived the deadline of a starting endpoint",
+    async () => {
+      // Prepare: an upload, and an endpoint that stays cold past the deadline.
+      const config = loadPipelineConfig({
+        INPUT_BUCKET: REQUEST_BUCKET,
+        OUTPUT_BUCKET: RESULT_BUCKET,
+        AWS_REGION: "us-east-1",
+        S3_ENDPOINT_URL: s3.url,
+        ENDPOINT_MODE: "async",
+        ENDPOINT_NAME: ENDPOINT_NAME,
+        ASYNC_BUCKET: REQUEST_BUCKET,
+        ASYNC_TIMEOUT_MS: "300",
+        ASYNC_POLL_MAX_MS: "50",
+      });
+      const key = "input/job-cold/a.png";
+      const png = await sharp(path.join(TRAIN_IMAGES, "2025512a5956.png"))
+        .extract({ left: 0, top: 0, width: 96, height: 64 })
+        .png()
+        .toBuffer();
+      await client.send(new PutObjectCommand({ Bucket: REQUEST_BUCKET, Key: key, Body: png }));
+      const head = await client.send(new HeadObjectCommand({ Bucket: REQUEST_BUCKET, Key: key }));
+      const record = objectCreatedRecord({
+        bucket: REQUEST_BUCKET,
+        key,
+        etag: head.ETag!.replaceAll('"', ""),
+        size: png.length,
+      });
+      const returned: { receiptHandle: string; seconds: number }[] = [];
+      const visibility = {
+        returnIn: async (message: DeliveredMessage, seconds: number) =>
+          void returned.push({ receiptHandle: message.receiptHandle, seconds }),
+      };
+      const observability = {
+        logger: new Logger({ logLevel: "SILENT" }),
+        metrics: new Metrics({ namespace: "test", serviceName: "test" }),
+      };
+      const segment = createSegmentHandler(wirePipeline(config, observability.logger), observability, {
+        visibility,
+        delaySeconds: config.endpoint.kind === "sagemaker-async" ? config.endpoint.retryDelaySeconds : -1,
+      });
+      runtime.cold();
 
-    // Act
-    const { batchItemFailures } = await segment(sqsEvent(record), lambdaContext());
+      // Act
+      const { batchItemFailures } = await segment(sqsEvent(record), lambdaContext());
 
-    // Assess: the message fails (it comes back), a minute from now.
-    expect(batchItemFailures).toEqual([{ itemIdentifier: record.messageId }]);
-    expect(returned).toEqual([{ receiptHandle: record.receiptHandle, seconds: 60 }]);
-  });
+      // Assess: the message fails (it comes back), a minute from now.
+      expect(batchItemFailures).toEqual([{ itemIdentifier: record.messageId }]);
+      expect(returned).toEqual([{ receiptHandle: record.receiptHandle, seconds: 60 }]);
+    },
+  );
 });
 
 describe("SageMakerAsyncEndpoint with the real model container", () => {

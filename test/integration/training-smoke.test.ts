@@ -10,7 +10,8 @@ import { hasTorch, SARTORIUS, TRAIN_IMAGES, TRAINING, trainingPython as python }
 describe.skipIf(!hasTorch())(
   "training and export (real code, a few steps on the CPU; skipped: /usr/bin/python3 cannot import torch)",
   () => {
-    it("trains, continues its checkpoint, validates, exports both ONNX graphs + manifest that the Node runtime loads and runs", async () => {
+    it("trains, continues its checkpoint, validates, " +
+      "exports both ONNX graphs + manifest that the Node runtime loads and runs", async () => {
       // Prepare: the real member's architecture with small crops and few detections.
       const dir = await mkdtemp(path.join(tmpdir(), "cellseg-train-"));
       const config = path.join(dir, "tiny.yaml");

@@ -32,7 +32,8 @@ const hasChromium = existsSync(CHROMIUM);
 if (!hasChromium) {
   // vitest shows a skipped test without its reason: say it, and how to have it run.
   console.warn(
-    `web console tests skipped: no Chromium at ${CHROMIUM} (CHROMIUM_PATH). Install it with\n  apt-get install -y chromium`,
+    `web console tests skipped: no Chromium at ${CHROMIUM} (CHROMIUM_PATH). Install it with\n` +
+      "  apt-get install -y chromium",
   );
 }
 
@@ -282,7 +283,8 @@ describe.skipIf(!hasChromium)("web console in Chromium, against npm start", () =
     if (dataDirectory) await rm(dataDirectory, { recursive: true, force: true });
   });
 
-  it("uploads two images, a corrupt file and one whose upload is cut off: progress, both results drawn, each failure's reason, the job's CSV", async () => {
+  it("uploads two images, a corrupt file and one whose upload is cut off: progress, both results drawn, " +
+    "each failure's reason, the job's CSV", async () => {
     const service = await startService(modelServer.url, path.join(dataDirectory, "plain"));
     services.push(service);
     expect(service.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
@@ -400,7 +402,8 @@ describe.skipIf(!hasChromium)("web console in Chromium, against npm start", () =
     await context.close();
   }, 360_000); // three images segmented one after another, on a CPU the rest of the suite shares
 
-  it("a plate's folder picked, stored over the S3 protocol: nested names kept, a 16-bit TIFF and a tiled 2112 x 1040 image drawn to the pixel as the overlay, zoomed and panned", async () => {
+  it("a plate's folder picked, stored over the S3 protocol: nested names kept, " +
+    "a 16-bit TIFF and a tiled 2112 x 1040 image drawn to the pixel as the overlay, zoomed and panned", async () => {
     const service = await startService(modelServer.url, path.join(dataDirectory, "s3"), {
       LOCAL_STORAGE: "s3rver",
       LOCAL_S3_PORT: "0",
@@ -516,7 +519,8 @@ describe.skipIf(!hasChromium)("web console in Chromium, against npm start", () =
           .usedJSHeapSize,
     );
     console.log(
-      `tiled image ${mosaic.width} x ${mosaic.height} (${large.tiles} tiles, ${large.cells} cells): ${compared} pixels match the overlay at 100 %; page's JS heap ${(memory / 2 ** 20).toFixed(1)} MiB`,
+      `tiled image ${mosaic.width} x ${mosaic.height} (${large.tiles} tiles, ${large.cells} cells): ` +
+        `${compared} pixels match the overlay at 100 %; page's JS heap ${(memory / 2 ** 20).toFixed(1)} MiB`,
     );
 
     expect(errors).toEqual([]);
@@ -564,129 +568,137 @@ describe.skipIf(!hasChromium)("web console in Chromium, against npm start", () =
     ).toEqual([1, ["cellseg.apiToken"]]);
     await context.close();
   });
-  it("in AWS's shape: signs in through the user pool's hosted page (PKCE), gets the identity pool's credentials and signs every API request with them (SigV4)", async () => {
-    // AWS is not reachable from here: the hosted page, the token endpoint and the identity pool are played by
-    // the test, as AWS documents them; the API calls are checked for a valid signature, then served by npm start.
-    const service = services[0] ?? (await startService(modelServer.url, path.join(dataDirectory, "cognito")));
-    if (!services.includes(service)) services.push(service);
-    const region = "eu-west-1";
-    const signInUrl = "https://cellseg-test.auth.eu-west-1.amazoncognito.com";
-    const apiUrl = "https://api-id.execute-api.eu-west-1.amazonaws.com/prod/";
-    const credentials = {
-      AccessKeyId: "ASIATESTACCESSKEY",
-      SecretKey: "test-secret-key",
-      SessionToken: "test-session-token",
-      Expiration: Date.now() / 1000 + 3600,
-    };
-    const idToken = ["{}", JSON.stringify({ email: "scientist@example.com" }), "signature"]
-      .map((part) => Buffer.from(part).toString("base64url"))
-      .join(".");
-    const config = {
-      apiUrl,
-      auth: {
-        kind: "cognito",
-        region,
-        userPoolId: "eu-west-1_pool",
-        userPoolClientId: "console-client",
-        identityPoolId: "eu-west-1:identities",
-        signInUrl,
-      },
-    };
-    // The local page's policy allows its own origin only; the deployed one names AWS's hosts (web-console.test.ts in test/infra).
-    const context = await browser.newContext({ bypassCSP: true });
-    const page = await context.newPage();
-    const errors = watchErrors(page);
-    const cors = {
-      "access-control-allow-origin": "*",
-      "access-control-allow-headers": "*",
-      "access-control-allow-methods": "GET, POST, PUT",
-    };
-    let challenge = "";
-    const signatures: string[] = [];
-    await page.route(`${service.url}config.json`, (route) => route.fulfill({ json: config }));
-    await page.route(`${signInUrl}/**`, async (route) => {
-      const url = new URL(route.request().url());
-      if (url.pathname === "/oauth2/authorize") {
-        expect(Object.fromEntries(url.searchParams)).toMatchObject({
-          response_type: "code",
+  it(
+    "in AWS's shape: signs in through the user pool's hosted page (PKCE), " +
+      "gets the identity pool's credentials and signs every API request with them (SigV4)",
+    async () => {
+      // AWS is not reachable from here: the hosted page, the token endpoint and the identity pool are played by
+      // the test, as AWS documents them; the API calls are checked for a valid signature, then served by npm start.
+      const service = services[0] ?? (await startService(modelServer.url, path.join(dataDirectory, "cognito")));
+      if (!services.includes(service)) services.push(service);
+      const region = "eu-west-1";
+      const signInUrl = "https://cellseg-test.auth.eu-west-1.amazoncognito.com";
+      const apiUrl = "https://api-id.execute-api.eu-west-1.amazonaws.com/prod/";
+      const credentials = {
+        AccessKeyId: "ASIATESTACCESSKEY",
+        SecretKey: "test-secret-key",
+        SessionToken: "test-session-token",
+        Expiration: Date.now() / 1000 + 3600,
+      };
+      const idToken = ["{}", JSON.stringify({ email: "scientist@example.com" }), "signature"]
+        .map((part) => Buffer.from(part).toString("base64url"))
+        .join(".");
+      const config = {
+        apiUrl,
+        auth: {
+          kind: "cognito",
+          region,
+          userPoolId: "eu-west-1_pool",
+          userPoolClientId: "console-client",
+          identityPoolId: "eu-west-1:identities",
+          signInUrl,
+        },
+      };
+      // The local page's policy allows its own origin only; the deployed one names AWS's hosts
+      // (web-console.test.ts in test/infra).
+      const context = await browser.newContext({ bypassCSP: true });
+      const page = await context.newPage();
+      const errors = watchErrors(page);
+      const cors = {
+        "access-control-allow-origin": "*",
+        "access-control-allow-headers": "*",
+        "access-control-allow-methods": "GET, POST, PUT",
+      };
+      let challenge = "";
+      const signatures: string[] = [];
+      await page.route(`${service.url}config.json`, (route) => route.fulfill({ json: config }));
+      await page.route(`${signInUrl}/**`, async (route) => {
+        const url = new URL(route.request().url());
+        if (url.pathname === "/oauth2/authorize") {
+          expect(Object.fromEntries(url.searchParams)).toMatchObject({
+            response_type: "code",
+            client_id: "console-client",
+            redirect_uri: service.url,
+            code_challenge_method: "S256",
+          });
+          challenge = url.searchParams.get("code_challenge")!;
+          return route.fulfill({
+            status: 302,
+            headers: { location: `${service.url}?code=the-code&state=${url.searchParams.get("state")}` },
+          });
+        }
+        if (route.request().method() === "OPTIONS") return route.fulfill({ status: 204, headers: cors });
+        const form = new URLSearchParams(route.request().postData() ?? "");
+        expect(Object.fromEntries(form)).toMatchObject({
+          grant_type: "authorization_code",
+          code: "the-code",
           client_id: "console-client",
           redirect_uri: service.url,
-          code_challenge_method: "S256",
         });
-        challenge = url.searchParams.get("code_challenge")!;
+        expect(createHash("sha256").update(form.get("code_verifier")!).digest("base64url")).toBe(challenge);
         return route.fulfill({
-          status: 302,
-          headers: { location: `${service.url}?code=the-code&state=${url.searchParams.get("state")}` },
+          headers: cors,
+          json: { id_token: idToken, refresh_token: "refresh", expires_in: 3600 },
         });
-      }
-      if (route.request().method() === "OPTIONS") return route.fulfill({ status: 204, headers: cors });
-      const form = new URLSearchParams(route.request().postData() ?? "");
-      expect(Object.fromEntries(form)).toMatchObject({
-        grant_type: "authorization_code",
-        code: "the-code",
-        client_id: "console-client",
-        redirect_uri: service.url,
       });
-      expect(createHash("sha256").update(form.get("code_verifier")!).digest("base64url")).toBe(challenge);
-      return route.fulfill({ headers: cors, json: { id_token: idToken, refresh_token: "refresh", expires_in: 3600 } });
-    });
-    await page.route(`https://cognito-identity.${region}.amazonaws.com/`, async (route) => {
-      if (route.request().method() === "OPTIONS") return route.fulfill({ status: 204, headers: cors });
-      const body = JSON.parse(route.request().postData()!) as {
-        Logins: Record<string, string>;
-        IdentityPoolId?: string;
-      };
-      expect(body.Logins).toEqual({ [`cognito-idp.${region}.amazonaws.com/eu-west-1_pool`]: idToken });
-      const action = route.request().headers()["x-amz-target"];
-      if (action === "AWSCognitoIdentityService.GetId") {
-        expect(body.IdentityPoolId).toBe("eu-west-1:identities");
-        return route.fulfill({ headers: cors, json: { IdentityId: "eu-west-1:user" } });
-      }
-      expect(action).toBe("AWSCognitoIdentityService.GetCredentialsForIdentity");
-      return route.fulfill({ headers: cors, json: { IdentityId: "eu-west-1:user", Credentials: credentials } });
-    });
-    await page.route(`${apiUrl}**`, async (route) => {
-      const request = route.request();
-      if (request.method() === "OPTIONS") return route.fulfill({ status: 204, headers: cors });
-      const headers = request.headers();
-      const signedHeaders = /SignedHeaders=([^,]+)/.exec(headers.authorization ?? "")?.[1]?.split(";") ?? [];
-      const expected = await new AwsV4Signer({
-        method: request.method(),
-        url: request.url(),
-        headers: Object.fromEntries(
-          signedHeaders.filter((name) => name !== "host").map((name) => [name, headers[name]!]),
-        ),
-        body: request.postData() ?? null,
-        accessKeyId: credentials.AccessKeyId,
-        secretAccessKey: credentials.SecretKey,
-        sessionToken: credentials.SessionToken,
-        service: "execute-api",
-        region,
-        datetime: headers["x-amz-date"]!,
-      }).sign();
-      expect(headers.authorization).toBe(expected.headers.get("authorization"));
-      signatures.push(`${request.method()} ${new URL(request.url()).pathname}`);
-      const answer = await route.fetch({ url: request.url().replace(apiUrl, service.url) });
-      return route.fulfill({ response: answer, headers: { ...answer.headers(), ...cors } });
-    });
+      await page.route(`https://cognito-identity.${region}.amazonaws.com/`, async (route) => {
+        if (route.request().method() === "OPTIONS") return route.fulfill({ status: 204, headers: cors });
+        const body = JSON.parse(route.request().postData()!) as {
+          Logins: Record<string, string>;
+          IdentityPoolId?: string;
+        };
+        expect(body.Logins).toEqual({ [`cognito-idp.${region}.amazonaws.com/eu-west-1_pool`]: idToken });
+        const action = route.request().headers()["x-amz-target"];
+        if (action === "AWSCognitoIdentityService.GetId") {
+          expect(body.IdentityPoolId).toBe("eu-west-1:identities");
+          return route.fulfill({ headers: cors, json: { IdentityId: "eu-west-1:user" } });
+        }
+        expect(action).toBe("AWSCognitoIdentityService.GetCredentialsForIdentity");
+        return route.fulfill({ headers: cors, json: { IdentityId: "eu-west-1:user", Credentials: credentials } });
+      });
+      await page.route(`${apiUrl}**`, async (route) => {
+        const request = route.request();
+        if (request.method() === "OPTIONS") return route.fulfill({ status: 204, headers: cors });
+        const headers = request.headers();
+        const signedHeaders = /SignedHeaders=([^,]+)/.exec(headers.authorization ?? "")?.[1]?.split(";") ?? [];
+        const expected = await new AwsV4Signer({
+          method: request.method(),
+          url: request.url(),
+          headers: Object.fromEntries(
+            signedHeaders.filter((name) => name !== "host").map((name) => [name, headers[name]!]),
+          ),
+          body: request.postData() ?? null,
+          accessKeyId: credentials.AccessKeyId,
+          secretAccessKey: credentials.SecretKey,
+          sessionToken: credentials.SessionToken,
+          service: "execute-api",
+          region,
+          datetime: headers["x-amz-date"]!,
+        }).sign();
+        expect(headers.authorization).toBe(expected.headers.get("authorization"));
+        signatures.push(`${request.method()} ${new URL(request.url()).pathname}`);
+        const answer = await route.fetch({ url: request.url().replace(apiUrl, service.url) });
+        return route.fulfill({ response: answer, headers: { ...answer.headers(), ...cors } });
+      });
 
-    await page.goto(service.url);
-    await page.getByRole("button", { name: "Sign in" }).click();
-    await expect.poll(() => page.getByText("scientist@example.com").isVisible()).toBe(true);
-    expect(page.url()).toBe(service.url);
-    await dropFiles(page, [
-      {
-        name: `${DENSE_IMAGE}.png`,
-        bytes: await readFile(path.join(TRAIN_IMAGES, `${DENSE_IMAGE}.png`)),
-        type: "image/png",
-      },
-    ]);
-    await expect.poll(() => page.locator("table.files tbody tr").count()).toBe(1);
-    await expect.poll(() => signatures.some((call) => /^GET \/prod\/v1\/jobs\//.test(call))).toBe(true);
-    expect(signatures[0]).toBe("POST /prod/v1/jobs");
-    expect(errors).toEqual([]);
-    // The page keeps reading the job: let the calls in flight end before the browser context goes.
-    await page.unrouteAll({ behavior: "ignoreErrors" });
-    await context.close();
-  });
+      await page.goto(service.url);
+      await page.getByRole("button", { name: "Sign in" }).click();
+      await expect.poll(() => page.getByText("scientist@example.com").isVisible()).toBe(true);
+      expect(page.url()).toBe(service.url);
+      await dropFiles(page, [
+        {
+          name: `${DENSE_IMAGE}.png`,
+          bytes: await readFile(path.join(TRAIN_IMAGES, `${DENSE_IMAGE}.png`)),
+          type: "image/png",
+        },
+      ]);
+      await expect.poll(() => page.locator("table.files tbody tr").count()).toBe(1);
+      await expect.poll(() => signatures.some((call) => /^GET \/prod\/v1\/jobs\//.test(call))).toBe(true);
+      expect(signatures[0]).toBe("POST /prod/v1/jobs");
+      expect(errors).toEqual([]);
+      // The page keeps reading the job: let the calls in flight end before the browser context goes.
+      await page.unrouteAll({ behavior: "ignoreErrors" });
+      await context.close();
+    },
+  );
 });

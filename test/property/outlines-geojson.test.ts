@@ -106,40 +106,45 @@ describe("outlinesGeoJson", () => {
     );
   });
 
-  it("gives each 4-connected piece its polygon and each enclosed background region (8-connected) its hole, vertices at turns only", () => {
-    fc.assert(
-      fc.property(labelImage, ({ width, height, labels }) => {
-        const { features } = outlinesGeoJson(labels, width, instancesOf(labels, width, height));
-        for (const feature of features) {
-          const cellId = feature.properties.cell_id;
-          const polygons =
-            feature.geometry.type === "Polygon" ? [feature.geometry.coordinates] : feature.geometry.coordinates;
-          const inCell = (x: number, y: number) =>
-            x >= 0 && y >= 0 && x < width && y < height && labels[y * width + x] === cellId;
-          const pieces = regions(width, height, (x, y) => inCell(x, y), FOUR);
-          // Background regions of the image framed by one pixel of background, so that the frame's region is the outside.
-          const background = regions(width + 2, height + 2, (x, y) => !inCell(x - 1, y - 1), EIGHT);
-          expect(polygons.length).toBe(pieces);
-          expect(polygons.reduce((count, polygon) => count + polygon.length - 1, 0)).toBe(background - 1);
-          for (const ring of polygons.flat()) {
-            const open = ring.slice(0, -1);
-            expect(ring[ring.length - 1]).toEqual(ring[0]);
-            open.forEach((point, i) => {
-              const previous = open[(i + open.length - 1) % open.length]!;
-              const next = open[(i + 1) % open.length]!;
-              // Axis-parallel edges, and a turn at every vertex.
-              expect(point[0] === previous[0] || point[1] === previous[1]).toBe(true);
-              expect(
-                (previous[0] === point[0] && point[0] === next[0]) ||
-                  (previous[1] === point[1] && point[1] === next[1]),
-              ).toBe(false);
-            });
+  it(
+    "gives each 4-connected piece its polygon and each enclosed background region (8-connected) its hole, " +
+      "vertices at turns only",
+    () => {
+      fc.assert(
+        fc.property(labelImage, ({ width, height, labels }) => {
+          const { features } = outlinesGeoJson(labels, width, instancesOf(labels, width, height));
+          for (const feature of features) {
+            const cellId = feature.properties.cell_id;
+            const polygons =
+              feature.geometry.type === "Polygon" ? [feature.geometry.coordinates] : feature.geometry.coordinates;
+            const inCell = (x: number, y: number) =>
+              x >= 0 && y >= 0 && x < width && y < height && labels[y * width + x] === cellId;
+            const pieces = regions(width, height, (x, y) => inCell(x, y), FOUR);
+            // Background regions of the image framed by one pixel of background, so that the
+            // frame's region is the outside.
+            const background = regions(width + 2, height + 2, (x, y) => !inCell(x - 1, y - 1), EIGHT);
+            expect(polygons.length).toBe(pieces);
+            expect(polygons.reduce((count, polygon) => count + polygon.length - 1, 0)).toBe(background - 1);
+            for (const ring of polygons.flat()) {
+              const open = ring.slice(0, -1);
+              expect(ring[ring.length - 1]).toEqual(ring[0]);
+              open.forEach((point, i) => {
+                const previous = open[(i + open.length - 1) % open.length]!;
+                const next = open[(i + 1) % open.length]!;
+                // Axis-parallel edges, and a turn at every vertex.
+                expect(point[0] === previous[0] || point[1] === previous[1]).toBe(true);
+                expect(
+                  (previous[0] === point[0] && point[0] === next[0]) ||
+                    (previous[1] === point[1] && point[1] === next[1]),
+                ).toBe(false);
+              });
+            }
           }
-        }
-      }),
-      { numRuns: 300 },
-    );
-  });
+        }),
+        { numRuns: 300 },
+      );
+    },
+  );
 
   it("classifies each cell as a QuPath detection of its type, coloured as in the overlay", () => {
     const labels = new Uint16Array([1, 1, 0, 0]);

@@ -95,32 +95,35 @@ describe("tiling (property)", () => {
     );
   });
 
-  it("lets exactly one tile own each pixel, a tile that contains it, at least half an overlap from its inner edges", () => {
-    fc.assert(
-      fc.property(tiledImage, ({ imageWidth, imageHeight, ...options }) => {
-        const grid = tileGrid(imageWidth, imageHeight, options);
-        const margin = Math.floor(options.overlap / 2);
-        const wrong: string[] = [];
-        for (let y = 0; y < imageHeight; y++) {
-          for (let x = 0; x < imageWidth; x++) {
-            const owners = grid.tiles.filter((tile) => ownsPoint2(grid, tile, 2 * x + 1, 2 * y + 1));
-            if (owners.length !== 1 || ownerOfPixel(grid, x, y) !== owners[0]) {
-              wrong.push(`(${x}, ${y}) has owners ${owners.map((t) => t.index)}`);
-              continue;
+  it(
+    "lets exactly one tile own each pixel, a tile that contains it, " + "at least half an overlap from its inner edges",
+    () => {
+      fc.assert(
+        fc.property(tiledImage, ({ imageWidth, imageHeight, ...options }) => {
+          const grid = tileGrid(imageWidth, imageHeight, options);
+          const margin = Math.floor(options.overlap / 2);
+          const wrong: string[] = [];
+          for (let y = 0; y < imageHeight; y++) {
+            for (let x = 0; x < imageWidth; x++) {
+              const owners = grid.tiles.filter((tile) => ownsPoint2(grid, tile, 2 * x + 1, 2 * y + 1));
+              if (owners.length !== 1 || ownerOfPixel(grid, x, y) !== owners[0]) {
+                wrong.push(`(${x}, ${y}) has owners ${owners.map((t) => t.index)}`);
+                continue;
+              }
+              const [owner] = owners;
+              const left = owner.x === 0 ? 0 : owner.x + margin;
+              const right = owner.x + owner.width === imageWidth ? imageWidth : owner.x + owner.width - margin;
+              const top = owner.y === 0 ? 0 : owner.y + margin;
+              const bottom = owner.y + owner.height === imageHeight ? imageHeight : owner.y + owner.height - margin;
+              if (!(x >= left && x < right && y >= top && y < bottom))
+                wrong.push(`(${x}, ${y}) is too close to tile ${owner.index}'s inner edge`);
             }
-            const [owner] = owners;
-            const left = owner.x === 0 ? 0 : owner.x + margin;
-            const right = owner.x + owner.width === imageWidth ? imageWidth : owner.x + owner.width - margin;
-            const top = owner.y === 0 ? 0 : owner.y + margin;
-            const bottom = owner.y + owner.height === imageHeight ? imageHeight : owner.y + owner.height - margin;
-            if (!(x >= left && x < right && y >= top && y < bottom))
-              wrong.push(`(${x}, ${y}) is too close to tile ${owner.index}'s inner edge`);
           }
-        }
-        expect(wrong.slice(0, 5)).toEqual([]);
-      }),
-    );
-  });
+          expect(wrong.slice(0, 5)).toEqual([]);
+        }),
+      );
+    },
+  );
 
   // With no overlap, nothing tells a cell cut by a seam from two cells that touch there.
   it("keeps every cell exactly once, whole, however the tiles cut it, given some overlap", () => {
@@ -173,54 +176,57 @@ describe("tiling (property)", () => {
     );
   });
 
-  it("keeps a cell once however differently the tiles that see it whole draw it, when each drawing matches another", () => {
-    // Four tiles see [40, 60) x [20, 40) of this 2x2 grid: a drawing inside [41, 59) x [21, 39) is whole in each.
-    // Every drawing holds [47, 53) x [27, 33), so they all overlap, yet two may match only through a third.
-    const grid = tileGrid(100, 60, { tileWidth: 60, tileHeight: 40, overlap: 20 });
-    const drawing = fc.record({
-      x1: fc.integer({ min: 41, max: 47 }),
-      y1: fc.integer({ min: 21, max: 27 }),
-      x2: fc.integer({ min: 53, max: 59 }),
-      y2: fc.integer({ min: 33, max: 39 }),
-      score: fc.double({ min: 0.05, max: 1, noNaN: true }),
-    });
-    fc.assert(
-      fc.property(fc.tuple(...grid.tiles.map(() => fc.option(drawing, { nil: undefined }))), (drawings) => {
-        // Prepare: only drawings linked by matches (IoU >= 0.5, the default) are surely one cell. A Set's
-        // iteration visits what is added during it, so this walks the matches from the first drawing.
-        const seen = drawings.filter((d) => d !== undefined);
-        const linked = new Set(seen.slice(0, 1));
-        for (const a of linked) for (const b of seen) if (rectangleIou(a, b) >= 0.5) linked.add(b);
-        fc.pre(seen.length > 0 && linked.size === seen.length);
-        const results: TileResult[] = grid.tiles.map((tile, t) => {
-          const d = drawings[t];
-          if (d === undefined) return { tile, instances: [] };
-          const pixels: number[] = [];
-          for (let y = d.y1; y < d.y2; y++)
-            for (let x = d.x1; x < d.x2; x++) pixels.push((y - tile.y) * tile.width + (x - tile.x));
-          const mask = maskFromPixelIndices(pixels, tile.width, tile.height);
-          return {
-            tile,
-            instances: [
-              {
-                cellType: "shsy5y",
-                score: d.score,
-                box: [d.x1 - tile.x, d.y1 - tile.y, d.x2 - tile.x, d.y2 - tile.y],
-                mask,
-              },
-            ],
-          };
-        });
+  it(
+    "keeps a cell once however differently the tiles that see it whole draw it, " + "when each drawing matches another",
+    () => {
+      // Four tiles see [40, 60) x [20, 40) of this 2x2 grid: a drawing inside [41, 59) x [21, 39) is whole in each.
+      // Every drawing holds [47, 53) x [27, 33), so they all overlap, yet two may match only through a third.
+      const grid = tileGrid(100, 60, { tileWidth: 60, tileHeight: 40, overlap: 20 });
+      const drawing = fc.record({
+        x1: fc.integer({ min: 41, max: 47 }),
+        y1: fc.integer({ min: 21, max: 27 }),
+        x2: fc.integer({ min: 53, max: 59 }),
+        y2: fc.integer({ min: 33, max: 39 }),
+        score: fc.double({ min: 0.05, max: 1, noNaN: true }),
+      });
+      fc.assert(
+        fc.property(fc.tuple(...grid.tiles.map(() => fc.option(drawing, { nil: undefined }))), (drawings) => {
+          // Prepare: only drawings linked by matches (IoU >= 0.5, the default) are surely one cell. A Set's
+          // iteration visits what is added during it, so this walks the matches from the first drawing.
+          const seen = drawings.filter((d) => d !== undefined);
+          const linked = new Set(seen.slice(0, 1));
+          for (const a of linked) for (const b of seen) if (rectangleIou(a, b) >= 0.5) linked.add(b);
+          fc.pre(seen.length > 0 && linked.size === seen.length);
+          const results: TileResult[] = grid.tiles.map((tile, t) => {
+            const d = drawings[t];
+            if (d === undefined) return { tile, instances: [] };
+            const pixels: number[] = [];
+            for (let y = d.y1; y < d.y2; y++)
+              for (let x = d.x1; x < d.x2; x++) pixels.push((y - tile.y) * tile.width + (x - tile.x));
+            const mask = maskFromPixelIndices(pixels, tile.width, tile.height);
+            return {
+              tile,
+              instances: [
+                {
+                  cellType: "shsy5y",
+                  score: d.score,
+                  box: [d.x1 - tile.x, d.y1 - tile.y, d.x2 - tile.x, d.y2 - tile.y],
+                  mask,
+                },
+              ],
+            };
+          });
 
-        // Act
-        const stitched = stitchTiles(grid, results);
+          // Act
+          const stitched = stitchTiles(grid, results);
 
-        // Assess
-        expect(stitched).toHaveLength(1);
-        expect(stitched[0].score).toBe(Math.max(...seen.map((d) => d.score)));
-      }),
-    );
-  });
+          // Assess
+          expect(stitched).toHaveLength(1);
+          expect(stitched[0].score).toBe(Math.max(...seen.map((d) => d.score)));
+        }),
+      );
+    },
+  );
 
   it("returns disjoint instances, each inside what some tile saw, whatever the tiles disagree about", () => {
     const scene = tilingOf(0).chain((tiling) => {

@@ -131,15 +131,20 @@ describe("the local service under faults (npm start, restarted on the same ports
       [
         "local service reliability:",
         `  faults injected ${figures.faultsInjected}, survived ${figures.faultsSurvived}`,
-        `  uploads sent ${figures.uploadsSent}, lost ${lost} (each one segmented, refused once as a bad image, or queued for the next start; ` +
-          `of the ${CLIENTS * FILES_PER_CLIENT} from ${CLIENTS} clients, ${figures.manySegmented} segmented and ${figures.manyQueued} queued when stopped)`,
-        `  service resident memory ${figures.rssBeforeBigUploadsMiB} MiB before ${BIG_UPLOADS} concurrent ${BIG_UPLOAD_BYTES / MIB} MiB uploads, ` +
-          `at most ${figures.peakRssDuringBigUploadsMiB} MiB while they streamed in, ${figures.peakRssUntilRefusedMiB} MiB until the worker had refused them`,
+        `  uploads sent ${figures.uploadsSent}, lost ${lost} (each one segmented, refused once as a bad ` +
+          "image, or queued for the next start; " +
+          `of the ${CLIENTS * FILES_PER_CLIENT} from ${CLIENTS} clients, ${figures.manySegmented} segmented ` +
+          `and ${figures.manyQueued} queued when stopped)`,
+        `  service resident memory ${figures.rssBeforeBigUploadsMiB} MiB before ${BIG_UPLOADS} concurrent ` +
+          `${BIG_UPLOAD_BYTES / MIB} MiB uploads, ` +
+          `at most ${figures.peakRssDuringBigUploadsMiB} MiB while they streamed in, ` +
+          `${figures.peakRssUntilRefusedMiB} MiB until the worker had refused them`,
       ].join("\n"),
     );
   });
 
-  it("refuses names no storage can hold, answers whatever a job folder holds, and segments a job folder named '~'", async () => {
+  it("refuses names no storage can hold, answers whatever a job folder holds, " +
+    "and segments a job folder named '~'", async () => {
     const refused = [
       { files: ["a\\..\\..\\b.png"] },
       { filename: "C:\\x.png" },
@@ -181,7 +186,8 @@ describe("the local service under faults (npm start, restarted on the same ports
     });
   }, 300_000);
 
-  it(`streams ${BIG_UPLOADS} concurrent ${BIG_UPLOAD_BYTES / MIB} MiB uploads to the folder, then refuses them once each as too large`, async () => {
+  it(`streams ${BIG_UPLOADS} concurrent ${BIG_UPLOAD_BYTES / MIB} MiB uploads to the folder, then refuses them ` +
+    "once each as too large", async () => {
     await fault(async () => {
       const files = Array.from({ length: BIG_UPLOADS }, (_, i) => `big-${i}.png`);
       const created = await createJob({ files });
@@ -255,7 +261,8 @@ describe("the local service under faults (npm start, restarted on the same ports
     }
   }, 600_000);
 
-  it(`accounts for every one of ${CLIENTS * FILES_PER_CLIENT} uploads into new sub-folders from ${CLIENTS} clients at once`, async () => {
+  it(`accounts for every one of ${CLIENTS * FILES_PER_CLIENT} uploads into new sub-folders from ${CLIENTS} ` +
+    "clients at once", async () => {
     const jobs = await Promise.all(
       Array.from({ length: CLIENTS }, async (_, client) => {
         const created = await createJob({

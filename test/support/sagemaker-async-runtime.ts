@@ -93,7 +93,12 @@ export function containerAt(url: string): Container {
  *   failurePath: "s3://cellseg-async/failures/",
  *   container: containerAt(server.url),
  * });
- * const client = new SageMakerRuntimeClient({ endpoint: runtime.url, region: "us-east-1", credentials, maxAttempts: 1 });
+ * const client = new SageMakerRuntimeClient({
+ *   endpoint: runtime.url,
+ *   region: "us-east-1",
+ *   credentials,
+ *   maxAttempts: 1,
+ * });
  * ```
  */
 export async function startSageMakerAsyncRuntime(

@@ -65,7 +65,9 @@ export async function startSageMakerRuntime(containerUrl: string): Promise<SageM
               body,
             }
           : error(424, "ModelError", {
-              message: `Received client error (${container.status}) from primary with message "${new TextDecoder().decode(body)}".`,
+              message:
+                `Received client error (${container.status}) from primary with message ` +
+                `"${new TextDecoder().decode(body)}".`,
               OriginalStatusCode: container.status,
               OriginalMessage: new TextDecoder().decode(body),
               LogStreamArn: "arn:aws:logs:us-east-1:123456789012:log-group:/aws/sagemaker/Endpoints/cellseg",

@@ -74,9 +74,9 @@ describe("model store", () => {
     const dir = await modelDir(broken);
 
     // Act / Assess
-    await expect(readManifest(dir)).rejects.toThrow(
-      /members\.0\.graphs\.detector\.sha256.*profiles\.fast: unknown member "nobody"|profiles\.fast: unknown member "nobody".*sha256/,
-    );
+    const reading = readManifest(dir);
+    await expect(reading).rejects.toThrow(/members\.0\.graphs\.detector\.sha256/);
+    await expect(reading).rejects.toThrow(/profiles\.fast: unknown member "nobody"/);
   });
 
   it("reads a member exported as one graph (before the detector / mask-head split) as a combined graph", async () => {
@@ -98,18 +98,22 @@ describe("model store", () => {
     await expect(readManifest(dir)).rejects.toThrow(/cannot read .*manifest\.json/);
   });
 
-  it("reads a manifest written before fusion had its own IoU: nmsIou is the fusion IoU, no cell is dropped for overlap", async () => {
-    // Prepare
-    const legacy = manifestFor("m.onnx", "0".repeat(64));
-    const { fusionIou: _, minKeptFraction: __, ...older } = legacy.postprocess;
-    const dir = await modelDir({ ...legacy, postprocess: { ...older, nmsIou: 0.4 }, defaultProfile: undefined });
+  it(
+    "reads a manifest written before fusion had its own IoU: nmsIou is the fusion IoU, " +
+      "no cell is dropped for overlap",
+    async () => {
+      // Prepare
+      const legacy = manifestFor("m.onnx", "0".repeat(64));
+      const { fusionIou: _, minKeptFraction: __, ...older } = legacy.postprocess;
+      const dir = await modelDir({ ...legacy, postprocess: { ...older, nmsIou: 0.4 }, defaultProfile: undefined });
 
-    // Act
-    const manifest = await readManifest(dir);
+      // Act
+      const manifest = await readManifest(dir);
 
-    // Assess
-    expect(manifest.postprocess).toMatchObject({ fusionIou: 0.4, minKeptFraction: 0 });
-    expect(manifest.postprocess).not.toHaveProperty("nmsIou");
-    expect(manifest.defaultProfile).toBe("fast");
-  });
+      // Assess
+      expect(manifest.postprocess).toMatchObject({ fusionIou: 0.4, minKeptFraction: 0 });
+      expect(manifest.postprocess).not.toHaveProperty("nmsIou");
+      expect(manifest.defaultProfile).toBe("fast");
+    },
+  );
 });

@@ -18,7 +18,8 @@ const vectors: { name: string; mask: BinaryMask; counts: number[]; rle: CocoRle 
   },
   {
     // 300 wide, 1 high; pixels 10..129 and 180..199: counts [10, 120, 50, 20, 100], stored as
-    // 10 ":", 120 "h3" (24 | 0x20, then 3), 50 "b1", 20 - 120 = -100 "lL" (28 | 0x20, then -4 as 28), 100 - 50 = 50 "b1".
+    // 10 ":", 120 "h3" (24 | 0x20, then 3), 50 "b1", 20 - 120 = -100 "lL" (28 | 0x20, then -4
+    // as 28), 100 - 50 = 50 "b1".
     name: "counts needing several groups and a negative difference",
     mask: maskFromPixelIndices([...range(10, 130), ...range(180, 200)], 300, 1),
     counts: [10, 120, 50, 20, 100],

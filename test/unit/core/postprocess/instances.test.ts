@@ -64,21 +64,24 @@ describe("detectionsToInstances", () => {
     expect(cells).toHaveLength(1);
   });
 
-  it("drops a cell that keeps less than minKeptFraction of its mask, and lets the cells after it have the pixels", () => {
-    // Prepare: a fragment mostly inside a confident cell, and a third cell overlapping the fragment only.
-    const found = detections([
-      { box: [0, 0, 20, 20], score: 0.9, label: 1 },
-      { box: [10, 0, 24, 20], score: 0.8, label: 1 }, // keeps 4 of its 14 columns
-      { box: [20, 0, 40, 20], score: 0.7, label: 1 },
-    ]);
+  it(
+    "drops a cell that keeps less than minKeptFraction of its mask, " + "and lets the cells after it have the pixels",
+    () => {
+      // Prepare: a fragment mostly inside a confident cell, and a third cell overlapping the fragment only.
+      const found = detections([
+        { box: [0, 0, 20, 20], score: 0.9, label: 1 },
+        { box: [10, 0, 24, 20], score: 0.8, label: 1 }, // keeps 4 of its 14 columns
+        { box: [20, 0, 40, 20], score: 0.7, label: 1 },
+      ]);
 
-    // Act
-    const kept = detectionsToInstances(found, 64, 64, { ...settings, minKeptFraction: 0.5 });
-    const all = detectionsToInstances(found, 64, 64, settings);
+      // Act
+      const kept = detectionsToInstances(found, 64, 64, { ...settings, minKeptFraction: 0.5 });
+      const all = detectionsToInstances(found, 64, 64, settings);
 
-    // Assess
-    expect(kept.map((c) => c.score)).toEqual([expect.closeTo(0.9), expect.closeTo(0.7)]);
-    expect(all).toHaveLength(3);
-    expect(kept[1].area).toBeGreaterThan(all[2].area); // the dropped fragment took nothing from the third cell
-  });
+      // Assess
+      expect(kept.map((c) => c.score)).toEqual([expect.closeTo(0.9), expect.closeTo(0.7)]);
+      expect(all).toHaveLength(3);
+      expect(kept[1].area).toBeGreaterThan(all[2].area); // the dropped fragment took nothing from the third cell
+    },
+  );
 });

@@ -14,11 +14,17 @@ import { sageMakerRuntimeError } from "../../../../functions/pipeline/endpoint/s
 import { StoredDocumentError } from "../../../../functions/pipeline/storage/errors";
 
 describe("toApiError", () => {
-  it("answers an endpoint refusal that is not about the image as the deployment's fault (500), keeping its text out", () => {
-    const answer = toApiError(new EndpointRejectedError("refused: arn:aws:iam::123456789012:role/x", { status: 422 }));
-    expect(answer).toMatchObject({ status: 500, logLevel: "error", body: { error: { code: "internal" } } });
-    expect(JSON.stringify(answer.body)).not.toContain("arn:aws");
-  });
+  it(
+    "answers an endpoint refusal that is not about the image as the deployment's fault (500), " +
+      "keeping its text out",
+    () => {
+      const answer = toApiError(
+        new EndpointRejectedError("refused: arn:aws:iam::123456789012:role/x", { status: 422 }),
+      );
+      expect(answer).toMatchObject({ status: 500, logLevel: "error", body: { error: { code: "internal" } } });
+      expect(JSON.stringify(answer.body)).not.toContain("arn:aws");
+    },
+  );
 
   it.each([
     [
@@ -120,23 +126,28 @@ describe("toApiError", () => {
   // errors.ts promises "a mistake the client can fix is a 4xx ... anything unexpected is a 500 whose body
   // says nothing internal". SageMaker refusing the API's own role (403 AccessDeniedException) is a
   // deployment fault, yet EndpointRejectedError maps to 400 with SageMaker's message, role ARN included.
-  it("does not answer a deployment fault of the endpoint (SageMaker AccessDenied) as the client's 400, nor leak the role ARN", () => {
-    // Prepare
-    const denied = sageMakerRuntimeError(
-      {
-        name: "AccessDeniedException",
-        message:
-          "User: arn:aws:sts::123456789012:assumed-role/cellseg-api/fn is not authorized to perform: sagemaker:InvokeEndpoint",
-        $metadata: { httpStatusCode: 403 },
-      },
-      "cellseg-endpoint",
-    );
+  it(
+    "does not answer a deployment fault of the endpoint (SageMaker AccessDenied) as the client's 400, " +
+      "nor leak the role ARN",
+    () => {
+      // Prepare
+      const denied = sageMakerRuntimeError(
+        {
+          name: "AccessDeniedException",
+          message:
+            "User: arn:aws:sts::123456789012:assumed-role/cellseg-api/fn is not authorized to perform: " +
+            "sagemaker:InvokeEndpoint",
+          $metadata: { httpStatusCode: 403 },
+        },
+        "cellseg-endpoint",
+      );
 
-    // Act
-    const answer = toApiError(denied);
+      // Act
+      const answer = toApiError(denied);
 
-    // Assess
-    expect(answer.status).toBeGreaterThanOrEqual(500);
-    expect(answer.body.error.message).not.toContain("arn:aws");
-  });
+      // Assess
+      expect(answer.status).toBeGreaterThanOrEqual(500);
+      expect(answer.body.error.message).not.toContain("arn:aws");
+    },
+  );
 });

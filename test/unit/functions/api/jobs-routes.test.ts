@@ -229,27 +229,30 @@ describe("GET /v1/jobs/{jobId}", () => {
     });
   });
 
-  it("answers a job whatever its bucket holds: a file the folder cannot name, an older manifest's refused names", async () => {
-    // Prepare: a manifest written before backslashes were refused, and a file with one dropped by hand.
-    const manifest = {
-      schemaVersion: 1,
-      jobId: "old-job",
-      createdAt: new Date().toISOString(),
-      files: ["good.png", "a\\b.png"],
-    };
-    await api.bucket.storage.put(jobKeys("old-job").manifest, JSON.stringify(manifest));
-    await mkdir(path.join(api.bucket.root, "input", "old-job"), { recursive: true });
-    await writeFile(path.join(api.bucket.root, "input", "old-job", "c\\d.png"), "bytes");
-    await storeUpload(api.bucket.storage, "old-job", "good.png");
+  it(
+    "answers a job whatever its bucket holds: " + "a file the folder cannot name, an older manifest's refused names",
+    async () => {
+      // Prepare: a manifest written before backslashes were refused, and a file with one dropped by hand.
+      const manifest = {
+        schemaVersion: 1,
+        jobId: "old-job",
+        createdAt: new Date().toISOString(),
+        files: ["good.png", "a\\b.png"],
+      };
+      await api.bucket.storage.put(jobKeys("old-job").manifest, JSON.stringify(manifest));
+      await mkdir(path.join(api.bucket.root, "input", "old-job"), { recursive: true });
+      await writeFile(path.join(api.bucket.root, "input", "old-job", "c\\d.png"), "bytes");
+      await storeUpload(api.bucket.storage, "old-job", "good.png");
 
-    // Act
-    const response = await api.app.request("/v1/jobs/old-job");
+      // Act
+      const response = await api.app.request("/v1/jobs/old-job");
 
-    // Assess
-    expect(api.logger.entries.filter((entry) => entry.level === "error")).toEqual([]);
-    expect(response.status).toBe(200);
-    expect(jobViewSchema.parse(await response.json()).files.map((file) => file.fileName)).toEqual(["good.png"]);
-  });
+      // Assess
+      expect(api.logger.entries.filter((entry) => entry.level === "error")).toEqual([]);
+      expect(response.status).toBe(200);
+      expect(jobViewSchema.parse(await response.json()).files.map((file) => file.fileName)).toEqual(["good.png"]);
+    },
+  );
 
   it("answers 404 job_not_found for an unknown job", async () => {
     // Act

@@ -189,26 +189,30 @@ describe("GET /v1/jobs/{jobId}/result", () => {
     expect(await errorOf(noFile)).toMatchObject({ code: "unknown_file", details: { files: ["a.png"] } });
   });
 
-  it("answers 409 result_not_ready for a running image and for the merged CSV meanwhile, and 409 image_failed for a failed one", async () => {
-    // Prepare
-    api = await testApi();
-    await storeFailedImage(api.bucket.storage, JOB, "bad.png");
-    await storeStatus(api.bucket.storage, runningStatus(await storeUpload(api.bucket.storage, JOB, "busy.png")));
+  it(
+    "answers 409 result_not_ready for a running image and for the merged CSV meanwhile, " +
+      "and 409 image_failed for a failed one",
+    async () => {
+      // Prepare
+      api = await testApi();
+      await storeFailedImage(api.bucket.storage, JOB, "bad.png");
+      await storeStatus(api.bucket.storage, runningStatus(await storeUpload(api.bucket.storage, JOB, "busy.png")));
 
-    // Act
-    const running = await api.app.request(`/v1/jobs/${JOB}/result?file=busy.png`);
-    const merged = await api.app.request(`/v1/jobs/${JOB}/result?format=kaggle`);
-    const failed = await api.app.request(`/v1/jobs/${JOB}/result?file=bad.png`);
+      // Act
+      const running = await api.app.request(`/v1/jobs/${JOB}/result?file=busy.png`);
+      const merged = await api.app.request(`/v1/jobs/${JOB}/result?format=kaggle`);
+      const failed = await api.app.request(`/v1/jobs/${JOB}/result?file=bad.png`);
 
-    // Assess
-    expect([running.status, merged.status, failed.status]).toEqual([409, 409, 409]);
-    expect((await errorOf(running)).code).toBe("result_not_ready");
-    expect((await errorOf(merged)).code).toBe("result_not_ready");
-    expect(await errorOf(failed)).toMatchObject({
-      code: "image_failed",
-      details: { fileName: "bad.png", error: { code: "invalid_image" } },
-    });
-  });
+      // Assess
+      expect([running.status, merged.status, failed.status]).toEqual([409, 409, 409]);
+      expect((await errorOf(running)).code).toBe("result_not_ready");
+      expect((await errorOf(merged)).code).toBe("result_not_ready");
+      expect(await errorOf(failed)).toMatchObject({
+        code: "image_failed",
+        details: { fileName: "bad.png", error: { code: "invalid_image" } },
+      });
+    },
+  );
 
   it("answers 500 internal, saying nothing of the missing object, when a succeeded run's file is gone", async () => {
     // Prepare

@@ -23,7 +23,8 @@ describe("contentDisposition", () => {
     // Assess
     expect(parameter(header, "filename")).toBe(`"Zellen-_ 5_m __.csv"`);
     expect(parameter(header, "filename*")).toBe("UTF-8''Zellen-%C3%98%205%C2%B5m%20%E7%B4%B0%E8%83%9E.csv");
-    expect(decodeURIComponent(parameter(header, "filename*")!.slice("UTF-8''".length))).toBe("Zellen-Ø 5µm 細胞.csv");
+    const encodedName = parameter(header, "filename*")!.slice("UTF-8''".length);
+    expect(decodeURIComponent(encodedName)).toBe("Zellen-Ø 5µm 細胞.csv");
   });
 
   it("cannot be broken out of by quotes or backslashes in the name", () => {

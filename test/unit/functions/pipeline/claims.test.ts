@@ -26,22 +26,25 @@ describe("claimRun", () => {
     expect(second).toMatchObject({ acquired: false, heldBy: first.acquired ? first.claim.owner : "" });
   });
 
-  it("lets the sole worker take over, at once, a claim an earlier process left behind, and holds against itself", async () => {
-    // Prepare: a run claimed by a local service that was then killed, and by the one running now.
-    const killed = await claimRun(storage, keys, { ttlMs: TTL_MS, soleWorker: "process-1" });
+  it(
+    "lets the sole worker take over, at once, " + "a claim an earlier process left behind, and holds against itself",
+    async () => {
+      // Prepare: a run claimed by a local service that was then killed, and by the one running now.
+      const killed = await claimRun(storage, keys, { ttlMs: TTL_MS, soleWorker: "process-1" });
 
-    // Act
-    const restarted = await claimRun(storage, keys, { ttlMs: TTL_MS, soleWorker: "process-2" });
-    const again = await claimRun(storage, keys, { ttlMs: TTL_MS, soleWorker: "process-2" });
-    const elsewhere = await claimRun(storage, keys, { ttlMs: TTL_MS });
+      // Act
+      const restarted = await claimRun(storage, keys, { ttlMs: TTL_MS, soleWorker: "process-2" });
+      const again = await claimRun(storage, keys, { ttlMs: TTL_MS, soleWorker: "process-2" });
+      const elsewhere = await claimRun(storage, keys, { ttlMs: TTL_MS });
 
-    // Assess
-    expect(killed).toMatchObject({ acquired: true, claim: { generation: 0 } });
-    expect(restarted).toMatchObject({ acquired: true, claim: { generation: 1 } });
-    expect(again).toMatchObject({ acquired: false });
-    // Without a sole worker (Lambda), a claim holds until it expires, whoever made it.
-    expect(elsewhere).toMatchObject({ acquired: false });
-  });
+      // Assess
+      expect(killed).toMatchObject({ acquired: true, claim: { generation: 0 } });
+      expect(restarted).toMatchObject({ acquired: true, claim: { generation: 1 } });
+      expect(again).toMatchObject({ acquired: false });
+      // Without a sole worker (Lambda), a claim holds until it expires, whoever made it.
+      expect(elsewhere).toMatchObject({ acquired: false });
+    },
+  );
 
   it("gives a released run to the next claimer at once, under the next number", async () => {
     // Prepare

@@ -70,27 +70,30 @@ describe("LocalStorage", () => {
     expect(await readdir(path.join(root, ".staging"))).toEqual([]);
   });
 
-  it("heads a file by the MD5 of its current content: a large one read in chunks, a replaced one read again", async () => {
-    // Prepare: 3 MiB (several read chunks), then the same size with one byte changed.
-    const key = "input/job-1/a.tif";
-    const first = new Uint8Array(3 * 1024 * 1024).map((_, i) => i % 251);
-    const second = Uint8Array.from(first);
-    second[first.length - 1] = 250;
-    const md5 = (body: Uint8Array) => createHash("md5").update(body).digest("hex");
+  it(
+    "heads a file by the MD5 of its current content: " + "a large one read in chunks, a replaced one read again",
+    async () => {
+      // Prepare: 3 MiB (several read chunks), then the same size with one byte changed.
+      const key = "input/job-1/a.tif";
+      const first = new Uint8Array(3 * 1024 * 1024).map((_, i) => i % 251);
+      const second = Uint8Array.from(first);
+      second[first.length - 1] = 250;
+      const md5 = (body: Uint8Array) => createHash("md5").update(body).digest("hex");
 
-    // Act
-    await storage.put(key, first);
-    const before = await storage.head(key);
-    const again = await storage.head(key);
-    await storage.put(key, second);
-    const after = await storage.head(key);
+      // Act
+      await storage.put(key, first);
+      const before = await storage.head(key);
+      const again = await storage.head(key);
+      await storage.put(key, second);
+      const after = await storage.head(key);
 
-    // Assess
-    expect(before).toEqual({ key, etag: md5(first), size: first.length });
-    expect(again).toEqual(before);
-    expect(after).toEqual({ key, etag: md5(second), size: second.length });
-    expect((await storage.list("input/job-1/"))[0]).toEqual(after);
-  });
+      // Assess
+      expect(before).toEqual({ key, etag: md5(first), size: first.length });
+      expect(again).toEqual(before);
+      expect(after).toEqual({ key, etag: md5(second), size: second.length });
+      expect((await storage.list("input/job-1/"))[0]).toEqual(after);
+    },
+  );
 
   it("answers undefined for a missing object, and for a key that names a folder", async () => {
     // Prepare

@@ -175,19 +175,18 @@ for (const profile of Number(args.images) > 0 ? PROFILES : []) {
     const ratio = figures.perImageMs.total / before.perImageMs.total;
     results[`${profile}Baseline`] = { modelDir: baseline, ...before, totalRatio: ratio };
     console.log(
-      `${profile.padEnd(8)} baseline (${baseline}): inference ${ms(before.perImageMs.inference)}, total ` +
-        `${ms(before.perImageMs.total)}; ` +
-        `this model / baseline = ${ratio.toFixed(3)} (inference ` +
-        `${(figures.perImageMs.inference / before.perImageMs.inference).toFixed(3)})`,
+      `${profile.padEnd(8)} baseline (${baseline}): ` +
+        `inference ${ms(before.perImageMs.inference)}, total ${ms(before.perImageMs.total)}; ` +
+        `this model / baseline = ${ratio.toFixed(3)} ` +
+        `(inference ${(figures.perImageMs.inference / before.perImageMs.inference).toFixed(3)})`,
     );
   }
   const p = figures.perImageMs;
   console.log(
-    `${profile.padEnd(8)} per image: decode ${ms(p.decode)}, normalise ${ms(p.normalize)}, inference ` +
-      `${ms(p.inference)}, ` +
-      `post-process ${ms(p.postprocess)}, encode ${ms(p.encode)}; total ${ms(p.total)}; ` +
-      `non-inference ${(figures.nonInferenceShare * 100).toFixed(1)} %; ${figures.cellsPerImage.toFixed(0)} ` +
-      "cells/image",
+    `${profile.padEnd(8)} per image: decode ${ms(p.decode)}, normalise ${ms(p.normalize)}, ` +
+      `inference ${ms(p.inference)}, post-process ${ms(p.postprocess)}, encode ${ms(p.encode)}; ` +
+      `total ${ms(p.total)}; non-inference ${(figures.nonInferenceShare * 100).toFixed(1)} %; ` +
+      `${figures.cellsPerImage.toFixed(0)} cells/image`,
   );
 }
 if (args["measure-image"] !== "") {
@@ -196,12 +195,12 @@ if (args["measure-image"] !== "") {
   results.measurements = measuring;
   const percent = (share: number) => `${(share * 100).toFixed(1)} %`;
   console.log(
-    `${measuring.imageId}, ${measuring.cells} cells: measuring ${ms(measuring.measureMs)} CPU ` +
-      `(+${percent(measuring.measureShare)}), ` +
-      `outlines ${ms(measuring.outlinesMs)} (+${percent(measuring.outlinesShare)}), over the ` +
-      `${ms(measuring.beforeMs)} of CPU outside inference without them ` +
-      `(decode ${ms(measuring.decodeMs)}, normalise + post-process ${ms(measuring.modelStagesMs)}, every ` +
-      `result format ${ms(measuring.renderMs)} with them)`,
+    `${measuring.imageId}, ${measuring.cells} cells: ` +
+      `measuring ${ms(measuring.measureMs)} CPU (+${percent(measuring.measureShare)}), ` +
+      `outlines ${ms(measuring.outlinesMs)} (+${percent(measuring.outlinesShare)}), ` +
+      `over the ${ms(measuring.beforeMs)} of CPU outside inference without them ` +
+      `(decode ${ms(measuring.decodeMs)}, normalise + post-process ${ms(measuring.modelStagesMs)}, ` +
+      `every result format ${ms(measuring.renderMs)} with them)`,
   );
 }
 if (masks.length > 0) {
@@ -216,8 +215,8 @@ if (Number(args.batch) > 0) {
   const batch = await batchMemory(Number(args.batch));
   results.batch = batch;
   console.log(
-    `CLI batch of ${batch.images} images (fast): ${batch.secondsPerImage.toFixed(2)} s/image, peak RSS ` +
-      `${batch.peakRssMiB.toFixed(0)} MiB`,
+    `CLI batch of ${batch.images} images (fast): ${batch.secondsPerImage.toFixed(2)} s/image, ` +
+      `peak RSS ${batch.peakRssMiB.toFixed(0)} MiB`,
   );
   if (baseline) {
     const before = await batchMemory(Number(args.batch), baseline);
@@ -228,8 +227,8 @@ if (Number(args.batch) > 0) {
       peakRssRatio: batch.peakRssMiB / before.peakRssMiB,
     };
     console.log(
-      `CLI batch baseline (${baseline}): ${before.secondsPerImage.toFixed(2)} s/image, peak RSS ` +
-        `${before.peakRssMiB.toFixed(0)} MiB; ` +
+      `CLI batch baseline (${baseline}): ${before.secondsPerImage.toFixed(2)} s/image, ` +
+        `peak RSS ${before.peakRssMiB.toFixed(0)} MiB; ` +
         `this model / baseline = ${(batch.seconds / before.seconds).toFixed(3)} (time), ` +
         `${(batch.peakRssMiB / before.peakRssMiB).toFixed(3)} (peak RSS)`,
     );
@@ -245,20 +244,20 @@ if (Number(args["server-seconds"]) > 0) {
   const { overhead, throughput, burst } = server;
   console.log(
     `model server (fast, ${server.server.maxConcurrency} worker): bare inference ${ms(server.bareInference.meanMs)}, ` +
-      `server time ${ms(overhead.serverMs)} -> overhead ratio ${overhead.serverToBare.toFixed(3)} (client ` +
-      `round trip ${overhead.clientToBare.toFixed(3)})`,
+      `server time ${ms(overhead.serverMs)} -> overhead ratio ${overhead.serverToBare.toFixed(3)} ` +
+      `(client round trip ${overhead.clientToBare.toFixed(3)})`,
   );
   console.log(
     `  ${throughput.connections} connections for ${throughput.seconds} s: ` +
       `${throughput.requestsPerSecond.toFixed(2)} req/s, ` +
-      `latency p50 ${ms(throughput.latencyMs.p50)}, p90 ${ms(throughput.latencyMs.p90)}, p99 ` +
-      `${ms(throughput.latencyMs.p99)}`,
+      `latency p50 ${ms(throughput.latencyMs.p50)}, p90 ${ms(throughput.latencyMs.p90)}, ` +
+      `p99 ${ms(throughput.latencyMs.p99)}`,
   );
   console.log(
-    `  burst of ${burst.connections} connections for ${burst.seconds} s: ${burst.ok} ok, ${burst.refused503} ` +
-      "refused (503), " +
-      `${burst.otherNon2xx + burst.errors} other; peak RSS ${burst.peakRssMiB.toFixed(0)} MiB (before ` +
-      `${burst.rssBeforeMiB.toFixed(0)}, after ${burst.rssAfterMiB.toFixed(0)})`,
+    `  burst of ${burst.connections} connections for ${burst.seconds} s: ` +
+      `${burst.ok} ok, ${burst.refused503} refused (503), ${burst.otherNon2xx + burst.errors} other; ` +
+      `peak RSS ${burst.peakRssMiB.toFixed(0)} MiB ` +
+      `(before ${burst.rssBeforeMiB.toFixed(0)}, after ${burst.rssAfterMiB.toFixed(0)})`,
   );
 }
 if (Number(args["stack-images"]) > 0) {
@@ -271,8 +270,8 @@ if (Number(args["stack-images"]) > 0) {
     `local stack (API upload -> worker -> model server, fast, ${stack.images} images): ` +
       `${stack.wallSecondsPerImage.toFixed(2)} s/image end to end; ` +
       `pipeline ${ms(stack.pipelineMsPerImage)}/image of which inference ${ms(stack.inferenceMsPerImage)}; ` +
-      `overhead ${(stack.overheadShare * 100).toFixed(1)} % (read ${ms(s.readMs!)}, decode ` +
-      `${ms(s.decodeMs!)}, endpoint calls ${ms(s.segmentMs!)}, ` +
+      `overhead ${(stack.overheadShare * 100).toFixed(1)} % ` +
+      `(read ${ms(s.readMs!)}, decode ${ms(s.decodeMs!)}, endpoint calls ${ms(s.segmentMs!)}, ` +
       `stitch ${ms(s.stitchMs!)}, render ${ms(s.renderMs!)}, write ${ms(s.writeMs!)})`,
   );
 }

@@ -13,8 +13,9 @@ import type { JobImage } from "../../../core/schemas/api";
 import type { InstancesDocument, ResultInstance } from "../../../core/schemas/job-documents";
 import { CELL_TYPES } from "../../../core/types";
 import { RESULT_DESCRIPTIONS, type ApiClient } from "../api-client";
-import { cellLayers, cellTypeColour, type CellLayers } from "../cell-layers";
+import { cellLayers, type CellLayers } from "../cell-layers";
 import { measurementsByCell } from "../measurements";
+import { CellTypeSwatch } from "./cell-type-swatch";
 import { DownloadButton } from "./download-button";
 
 interface Background {
@@ -263,8 +264,7 @@ export function ResultViewer({ api, image, localFile, position, onMove, onClose 
           <span class="legend" aria-label="Cells per type" data-testid="type-counts">
             {CELL_TYPES.map((type) => (
               <span key={type} class="type-count">
-                <span class="swatch" style={{ background: cellTypeColour(type) }} aria-hidden="true" /> {type}{" "}
-                {counts[type]}
+                <CellTypeSwatch cellType={type} /> {type} {counts[type]}
               </span>
             ))}
           </span>
@@ -283,7 +283,11 @@ export function ResultViewer({ api, image, localFile, position, onMove, onClose 
             ref={canvas}
             tabIndex={0}
             role="img"
-            aria-label={`${image.fileName}: ${loaded ? `${loaded.layers.cells.length} cells` : "loading"}. Arrow keys: previous or next image; Shift+arrows: pan; + and -: zoom; 0: fit; 1: actual pixels; o: outlines; f: fill.`}
+            aria-label={
+              `${image.fileName}: ${loaded ? `${loaded.layers.cells.length} cells` : "loading"}. Arrow keys: ` +
+              "previous or next image; Shift+arrows: pan; + and -: zoom; 0: fit; 1: actual pixels; o: " +
+              "outlines; f: fill."
+            }
             data-testid="result-canvas"
             data-cells={loaded?.layers.cells.length}
             onPointerDown={(event) => {
@@ -326,8 +330,7 @@ export function ResultViewer({ api, image, localFile, position, onMove, onClose 
               <dd>#{shown.id}</dd>
               <dt>Type</dt>
               <dd>
-                <span class="swatch" style={{ background: cellTypeColour(shown.cellType) }} aria-hidden="true" />{" "}
-                {shown.cellType}
+                <CellTypeSwatch cellType={shown.cellType} /> {shown.cellType}
               </dd>
               <dt>Score</dt>
               <dd>{shown.score.toFixed(3)}</dd>

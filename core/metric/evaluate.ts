@@ -56,8 +56,8 @@ export function evaluateSubmission(truth: KaggleCsv, predictions: KaggleCsv): Ev
     const score = imageScore(pred, decode("truth", image.annotations));
     perImage[id] = score;
     const type = image.cellType ?? UNKNOWN_CELL_TYPE;
-    let scores = byType.get(type);
-    if (scores === undefined) byType.set(type, (scores = []));
+    const scores = byType.get(type) ?? [];
+    byType.set(type, scores);
     scores.push(score);
   }
   const perCellType = Object.fromEntries(

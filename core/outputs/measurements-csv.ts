@@ -128,25 +128,23 @@ export function summaryRow(image: SummarizedImage, summary: ImageSummary): strin
   const optional = (value: number | undefined) => (value === undefined ? "" : number(value));
   const squareUm = (value: number | undefined) =>
     value === undefined || pixelSizeUm === undefined ? "" : number(value * pixelSizeUm * pixelSizeUm);
-  return (
-    [
-      csvField(image.imageId),
-      csvField(image.fileName),
-      image.width,
-      image.height,
-      pixelSizeUm ?? "",
-      image.cellType ?? "",
-      summary.cells,
-      ...CELL_TYPES.map((type) => summary.cellsPerType[type]),
-      number(summary.confluencePct),
-      optional(summary.meanArea),
-      optional(summary.medianArea),
-      squareUm(summary.meanArea),
-      squareUm(summary.medianArea),
-      optional(summary.meanIntensityInside),
-      optional(summary.meanIntensityOutside),
-    ].join(",") + "\n"
-  );
+  return `${[
+    csvField(image.imageId),
+    csvField(image.fileName),
+    image.width,
+    image.height,
+    pixelSizeUm ?? "",
+    image.cellType ?? "",
+    summary.cells,
+    ...CELL_TYPES.map((type) => summary.cellsPerType[type]),
+    number(summary.confluencePct),
+    optional(summary.meanArea),
+    optional(summary.medianArea),
+    squareUm(summary.meanArea),
+    squareUm(summary.medianArea),
+    optional(summary.meanIntensityInside),
+    optional(summary.meanIntensityOutside),
+  ].join(",")}\n`;
 }
 
 const SCALE = 10 ** DECIMALS;

@@ -110,8 +110,8 @@ export function detectionsToInstances(
   if (!candidates) return [];
   const maskValues = detections.maskSize * detections.maskSize;
   const masks = new Float32Array(candidates.indices.length * maskValues);
-  candidates.indices.forEach((i, k) =>
-    masks.set(detections.masks.subarray(i * maskValues, (i + 1) * maskValues), k * maskValues),
-  );
+  candidates.indices.forEach((i, k) => {
+    masks.set(detections.masks.subarray(i * maskValues, (i + 1) * maskValues), k * maskValues);
+  });
   return candidatesToInstances(candidates, detections, masks, detections.maskSize, width, height, settings);
 }

@@ -102,6 +102,7 @@ export const jobFileNameSchema = z
     (name) =>
       name
         .split("/")
+        // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what the check refuses
         .every((segment) => segment !== "" && !segment.startsWith(".") && !/[\u0000-\u001f\u007f]/.test(segment)),
     "a file name is '/'-separated segments, none empty or starting with '.', without control characters",
   )

@@ -96,9 +96,12 @@ export function stitchTiles(
   // of it and a crescent around the core). Step 3 would drop the full drawing, which loses most of itself
   // to the core, and keep the crescent, which keeps more than half: one cell twice.
   const parent = views.map((_, i) => i);
-  const find = (i: number): number => (parent[i] === i ? i : (parent[i] = find(parent[i])));
+  const find = (i: number): number => {
+    if (parent[i] !== i) parent[i] = find(parent[i]);
+    return parent[i];
+  };
   const byTile = grid.tiles.map(() => [] as number[]);
-  views.forEach((view, i) => byTile[view.tile.index].push(i));
+  for (const [i, view] of views.entries()) byTile[view.tile.index].push(i);
   for (const [i, a] of views.entries()) {
     for (const other of grid.tiles) {
       if (other.index <= a.tile.index || !boxesIntersect(tileBox(a.tile), tileBox(other))) continue;

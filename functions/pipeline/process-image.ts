@@ -35,7 +35,6 @@ import type { CellType } from "../../core/types";
 import { errorFields } from "../../plumbing/error-fields";
 import type { Logger } from "../../plumbing/logger";
 import { claimRun, type Claim } from "./claims";
-import type { SegmentationEndpoint } from "./endpoint/endpoint";
 import { EndpointProtocolError, EndpointRejectedError, EndpointUnavailableError } from "./endpoint/errors";
 import { PermanentJobError, UnexpectedBucketError } from "./errors";
 import { getJson, putJson, type Storage } from "./storage/storage";

@@ -3,7 +3,7 @@
  * `cdk synth` (no Docker), its own log group and its own role, which starts with nothing but writing to
  * that log group; whoever wires the function grants the rest.
  */
-import { Duration, RemovalPolicy } from "aws-cdk-lib";
+import { type Duration, RemovalPolicy } from "aws-cdk-lib";
 import { Role, ServicePrincipal } from "aws-cdk-lib/aws-iam";
 import { Architecture, Runtime, Tracing } from "aws-cdk-lib/aws-lambda";
 import { NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";

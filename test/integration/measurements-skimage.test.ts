@@ -90,7 +90,7 @@ afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 function writeNpy(file: string, values: Uint8Array | Uint16Array, width: number, height: number): string {
   const dtype = values instanceof Uint16Array ? "<u2" : "|u1";
   let header = `{'descr': '${dtype}', 'fortran_order': False, 'shape': (${height}, ${width}), }`;
-  header += " ".repeat(64 - ((10 + header.length + 1) % 64)) + "\n";
+  header += `${" ".repeat(64 - ((10 + header.length + 1) % 64))}\n`;
   const prefix = Buffer.concat([Buffer.from([0x93]), Buffer.from("NUMPY"), Buffer.from([1, 0]), Buffer.alloc(2)]);
   prefix.writeUInt16LE(header.length, 8);
   writeFileSync(
@@ -121,7 +121,7 @@ function instancesOf(
   cells: { cellType: CellType; score: number }[],
 ): Instance[] {
   const pixels = cells.map(() => [] as number[]);
-  labels.forEach((label, index) => label > 0 && pixels[label - 1]!.push(index));
+  for (const [index, label] of labels.entries()) if (label > 0) pixels[label - 1]!.push(index);
   return cells.map(({ cellType, score }, i) => {
     const mask = maskFromPixelIndices(pixels[i]!, width, height);
     return {
@@ -241,9 +241,9 @@ describe.skipIf(!hasSkimage)("cell measurements against scikit-image regionprops
     const reference = regionprops(cases);
 
     // Assess
-    cases.forEach(({ image, labels, instances }, i) =>
-      expectAgreement(measureCells(image, labels, instances), reference[i]!),
-    );
+    cases.forEach(({ image, labels, instances }, i) => {
+      expectAgreement(measureCells(image, labels, instances), reference[i]!);
+    });
   }, 120_000);
 });
 

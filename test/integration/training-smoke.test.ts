@@ -18,7 +18,7 @@ describe.skipIf(!hasTorch())(
       await writeFile(
         config,
         [
-          "_BASE_: " + path.join(TRAINING, "configs", "cpu.yaml"),
+          `_BASE_: ${path.join(TRAINING, "configs", "cpu.yaml")}`,
           "train:",
           "  crop: 192",
           "  log_every: 1",

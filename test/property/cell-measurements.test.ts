@@ -103,7 +103,8 @@ describe("measureCells", () => {
         expect(rows.map((row) => row.cellId)).toEqual(present);
         for (const row of rows) {
           const points: [number, number][] = [];
-          labels.forEach((label, i) => label === row.cellId && points.push([i % width, Math.floor(i / width)]));
+          for (const [i, label] of labels.entries())
+            if (label === row.cellId) points.push([i % width, Math.floor(i / width)]);
           const values = points.map(([x, y]) => pixels[y * width + x]!);
           const xs = points.map(([x]) => x);
           const ys = points.map(([, y]) => y);

@@ -116,9 +116,11 @@ export class CognitoAuth implements Authenticator {
     const valid = (credentials: Credentials) => credentials.expiresAt - RENEW_BEFORE_MS > Date.now();
     const current = this.credentials;
     if (current) {
-      return current.then((credentials) =>
-        valid(credentials) ? credentials : ((this.credentials = undefined), this.currentCredentials()),
-      );
+      return current.then((credentials) => {
+        if (valid(credentials)) return credentials;
+        this.credentials = undefined;
+        return this.currentCredentials();
+      });
     }
     this.credentials = this.newCredentials().catch((error: unknown) => {
       this.credentials = undefined;

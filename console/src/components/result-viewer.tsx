@@ -261,13 +261,13 @@ export function ResultViewer({ api, image, localFile, position, onMove, onClose 
         </button>
         <span class="muted">{Math.round(view.scale * 100)}%</span>
         {counts && (
-          <span class="legend" aria-label="Cells per type" data-testid="type-counts">
+          <ul class="legend" aria-label="Cells per type" data-testid="type-counts">
             {CELL_TYPES.map((type) => (
-              <span key={type} class="type-count">
+              <li key={type} class="type-count">
                 <CellTypeSwatch cellType={type} /> {type} {counts[type]}
-              </span>
+              </li>
             ))}
-          </span>
+          </ul>
         )}
       </div>
       <div class="viewer-body">

@@ -3,8 +3,8 @@
  * bucket: key `a/b.png` is the file `<root>/a/b.png`.
  */
 import { createHash, randomUUID } from "node:crypto";
-import { createWriteStream } from "node:fs";
-import { link, mkdir, open, readFile, readdir, rename, rm, writeFile } from "node:fs/promises";
+import { createWriteStream, type Dirent } from "node:fs";
+import { type FileHandle, link, mkdir, open, readFile, readdir, rename, rm, writeFile } from "node:fs/promises";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import path from "node:path";
@@ -47,7 +47,7 @@ export class LocalStorage implements Storage {
   }
 
   async getStream(key: string): Promise<ReadableStream<Uint8Array> | undefined> {
-    let handle;
+    let handle: FileHandle;
     try {
       handle = await open(this.pathOf(key));
     } catch (error) {
@@ -61,7 +61,7 @@ export class LocalStorage implements Storage {
   /** Reads the file (once per version of it) through MD5 in chunks: never whole in memory, however large. */
   async head(key: string): Promise<ObjectInfo | undefined> {
     const file = this.pathOf(key);
-    let handle;
+    let handle: FileHandle;
     try {
       handle = await open(file);
     } catch (error) {
@@ -151,7 +151,7 @@ export class LocalStorage implements Storage {
     // Start from the deepest directory the prefix names; the rest of the prefix filters names.
     const directory = prefix.includes("/") ? prefix.slice(0, prefix.lastIndexOf("/")) : "";
     const start = directory === "" ? this.name : this.pathOf(directory);
-    let entries;
+    let entries: Dirent[];
     try {
       entries = await readdir(start, { recursive: true, withFileTypes: true });
     } catch (error) {

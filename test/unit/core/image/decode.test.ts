@@ -22,7 +22,7 @@ function gradient16(offset = 0): Uint16Array {
 function grayEncoder(...pages: (Uint8Array | Uint16Array)[]): Sharp {
   const wide = pages[0] instanceof Uint16Array;
   const joined = wide ? new Uint16Array(pages.length * WIDTH * HEIGHT) : new Uint8Array(pages.length * WIDTH * HEIGHT);
-  pages.forEach((page, index) => joined.set(page, index * WIDTH * HEIGHT));
+  for (const [index, page] of pages.entries()) joined.set(page, index * WIDTH * HEIGHT);
   return sharp(joined, {
     raw: { width: WIDTH, height: HEIGHT * pages.length, channels: 1, pageHeight: HEIGHT },
   }).toColourspace(wide ? "grey16" : "b-w");
@@ -118,7 +118,7 @@ describe("decodeImage of supported formats", () => {
 
     // Assess: lossy, but close at quality 100.
     expect(image).toMatchObject({ width: WIDTH, height: HEIGHT, bitDepth: 8 });
-    image.pixels.forEach((value, i) => expect(Math.abs(value - pixels[i])).toBeLessThanOrEqual(3));
+    for (const [i, value] of image.pixels.entries()) expect(Math.abs(value - pixels[i])).toBeLessThanOrEqual(3);
   });
 
   it("decodes a Sartorius training image as sharp sees it", async () => {

@@ -107,7 +107,9 @@ describe("modelInput resizing", () => {
       [1.5, 1.75, 2.25, 2.5],
       [2, 2.25, 2.75, 3],
     ];
-    scaledRows(input).forEach((row, y) => row.forEach((value, x) => expect(value).toBeCloseTo(torch[y][x] / 3, 6)));
+    for (const [y, row] of scaledRows(input).entries()) {
+      for (const [x, value] of row.entries()) expect(value).toBeCloseTo(torch[y][x] / 3, 6);
+    }
   });
 
   it("downsamples 5 to 3 columns as torch does", () => {
@@ -119,7 +121,7 @@ describe("modelInput resizing", () => {
 
     // Assess: torch gives [0.3333, 2, 3.6667], divided by 4 for the stretch
     expect(input).toMatchObject({ scaledWidth: 3, scaledHeight: 1 });
-    scaledRows(input)[0].forEach((value, x) => expect(value).toBeCloseTo([1 / 3, 2, 11 / 3][x] / 4, 6));
+    for (const [x, value] of scaledRows(input)[0].entries()) expect(value).toBeCloseTo([1 / 3, 2, 11 / 3][x] / 4, 6);
   });
 
   it("rounds half sizes to even as Python's round does", () => {

@@ -7,7 +7,7 @@ export function detections(
 ): Detections {
   const area = maskSize * maskSize;
   const masks = new Float32Array(items.length * area);
-  items.forEach((item, i) => masks.fill(item.maskValue ?? 0.9, i * area, (i + 1) * area));
+  for (const [i, item] of items.entries()) masks.fill(item.maskValue ?? 0.9, i * area, (i + 1) * area);
   return {
     boxes: Float32Array.from(items.flatMap((i) => i.box)),
     scores: Float32Array.from(items.map((i) => i.score)),

@@ -399,8 +399,11 @@ describe("PUT /v1/uploads/{token}", () => {
     const job = await createJob(["a.png"]);
     let pulled = 0;
     const body = new ReadableStream<Uint8Array>({
-      pull: (controller) =>
-        pulled === 64 ? controller.close() : (pulled++, controller.enqueue(new Uint8Array(1024).fill(pulled))),
+      pull: (controller) => {
+        if (pulled === 64) return controller.close();
+        pulled++;
+        controller.enqueue(new Uint8Array(1024).fill(pulled));
+      },
     });
     let pulledAtFirstChunk: number | undefined;
     const putStream = api.bucket.storage.putStream.bind(api.bucket.storage);

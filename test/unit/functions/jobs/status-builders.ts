@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { SUBMISSION_CSV_HEADER } from "../../../../core/kaggle/csv";
 import { MEASUREMENTS_CSV_HEADER, SUMMARY_CSV_HEADER } from "../../../../core/outputs/measurements-csv";
-import { type CellType } from "../../../../core/types";
+import type { CellType } from "../../../../core/types";
 import {
   inputKey,
   LATER_RESULT_KINDS,
@@ -218,7 +218,7 @@ export async function storeSucceededImage(
   await storage.put(status.results.overlay, new Uint8Array([0x89, 0x50, 0x4e, 0x47, 2]));
   if (status.results.measurements !== undefined) {
     await storage.put(status.results.measurements, MEASUREMENTS_CSV_HEADER + measurementRowsOf(status.imageId, cells));
-    await storage.put(status.results.summary!, SUMMARY_CSV_HEADER + `${status.imageId},${fileName},${cells}\n`);
+    await storage.put(status.results.summary!, `${SUMMARY_CSV_HEADER}${status.imageId},${fileName},${cells}\n`);
     await storage.put(status.results.outlines!, JSON.stringify({ type: "FeatureCollection", features: [] }));
   }
   await storeStatus(storage, status);

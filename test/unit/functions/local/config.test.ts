@@ -89,7 +89,7 @@ describe("loadLocalStackConfig", () => {
   it.each([
     ["PORT", "65536", /PORT="65536": must be at most 65535/],
     ["PORT", "http", /PORT="http": must be a whole number/],
-    ["HOST", "   ", /HOST="   ": must not be empty/],
+    ["HOST", "   ", /HOST=" {3}": must not be empty/],
     ["LOCAL_STORAGE", "minio", /LOCAL_STORAGE="minio"/],
     ["LOCAL_BUCKET", "Cellseg_Bucket", /LOCAL_BUCKET="Cellseg_Bucket": must be a valid S3 bucket name/],
     ["MODEL_SERVER_URL", "localhost 8080", /MODEL_SERVER_URL="localhost 8080"/],

@@ -61,7 +61,10 @@ function harness(
 
 describe("LocalQueue", () => {
   const queues: LocalQueue[] = [];
-  const track = <T extends { queue: LocalQueue }>(h: T): T => (queues.push(h.queue), h);
+  const track = <T extends { queue: LocalQueue }>(h: T): T => {
+    queues.push(h.queue);
+    return h;
+  };
 
   afterEach(async () => {
     await Promise.all(queues.splice(0).map((queue) => queue.close(1000)));
@@ -281,7 +284,10 @@ describe("LocalQueue", () => {
       // Prepare: the first delivery fails; the redelivery would come a minute later.
       const scheduled: number[] = [];
       const { queue, deliveries, deadLetters } = harness((event) => failure(event), {
-        redeliveryDelayMs: (receiveCount) => (scheduled.push(receiveCount), 60_000),
+        redeliveryDelayMs: (receiveCount) => {
+          scheduled.push(receiveCount);
+          return 60_000;
+        },
       });
       queue.send("x");
       await expect.poll(() => scheduled).toEqual([1]);

@@ -142,7 +142,7 @@ export class OnnxMember implements ModelMember {
     const count = boxes.length;
     if (count === 0) return new Float32Array(0);
     const flatBoxes = new Float32Array(count * 4);
-    boxes.forEach((box, i) => flatBoxes.set(box, i * 4));
+    for (const [i, box] of boxes.entries()) flatBoxes.set(box, i * 4);
     const out = await maskHead.run({
       ...features,
       boxes: new ort.Tensor("float32", flatBoxes, [count, 4]),
@@ -159,7 +159,7 @@ export class OnnxMember implements ModelMember {
     const area = size * size;
     const data = all.data as Float32Array;
     const picked = new Float32Array(indices.length * area);
-    indices.forEach((i, k) => picked.set(data.subarray(i * area, (i + 1) * area), k * area));
+    for (const [k, i] of indices.entries()) picked.set(data.subarray(i * area, (i + 1) * area), k * area);
     return picked;
   }
 

@@ -64,7 +64,7 @@ const graphSchema = z.object({
 });
 
 /**
- * A member's ONNX graphs (README.md, "The model": the ONNX contract): the detector and the mask head,
+ * A member's ONNX graphs (model-container/README.md, "The model": the ONNX contract): the detector and the mask head,
  * or, in manifests exported before the split, one graph (`combined`) that computes every detection's mask.
  */
 const graphsSchema = z.union([

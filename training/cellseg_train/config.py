@@ -52,11 +52,11 @@ DEFAULTS: Dict[str, Any] = {
         "group_norm_groups": 32,
         # One list of sizes per pyramid level (strides 4-64). Box sides at scale 1.5 are 25-66 px at the median
         # (astro p99 200 px) with aspect ratios up to 6: two sizes per level and ratios 1/3-3 give 57 % of the
-        # cells an anchor at IoU >= .7 and leave almost none below .5 (README, "Anchors").
+        # cells an anchor at IoU >= .7 and leave almost none below .5 (training/README.md, "Member A").
         "anchor_sizes": [[12, 17], [24, 34], [48, 68], [96, 136], [192, 271]],
         "aspect_ratios": [0.333, 0.5, 1.0, 2.0, 3.0],
         # Inference proposals: the best 1000 anchors per pyramid level, 1000 kept after NMS. 2000 / 1500 cost
-        # 1.1x the detector's time on a CPU for the same validation score within 0.001 (README, "Speed").
+        # 1.1x the detector's time on a CPU for the same validation score within 0.001 (bench/README.md).
         "rpn_pre_nms_top_n_test": 1000,
         "rpn_post_nms_top_n_test": 1000,
         # shsy5y images hold up to ~780 cells: the torchvision default of 100 would cap recall.

@@ -1,4 +1,4 @@
-"""Export trained members to ONNX (the contract: README.md, "The model") and write the manifest.
+"""Export trained members to ONNX (the contract: model-container/README.md, "The model") and write the manifest.
 
     /usr/bin/python3 -m cellseg_train.export --checkpoint checkpoints/member-a --name member-a \
         --models ../model-container/models --parity-image ../../shared/data/sartorius/test/7ae19de7bc2a.png \
@@ -72,7 +72,7 @@ def export_onnx(
 
 
 def export_graphs(model: torch.nn.Module, example: torch.Tensor, models: Path, name: str) -> dict:
-    """The member as two graphs (the contract: README.md, "The model"): the detector, and the
+    """The member as two graphs (the contract: model-container/README.md, "The model"): the detector, and the
     mask head the runtime runs on the detections it keeps. Returns {"detector": path, "masks": path}."""
     features = mask_feature_names(model)
     level_axes = {feature: {2: f"{feature}_height", 3: f"{feature}_width"} for feature in features}

@@ -53,14 +53,36 @@ export async function renderImageResults(
     labelMapPng(labels, width, height),
     overlayPng(image, instances, { style: options.overlayStyle }),
   ]);
-  const pixelSizeUm = options.pixelSizeUm ?? image.pixelSizeUm;
-  const cells = measureCells(image, labels, instances);
-  const summary = summarizeImage(image, cells);
   return {
     submissionRows: formatSubmissionRows(id, instances),
     coco: cocoDocument([{ id, fileName, width, height, instances }]),
     labelPng: labelImage,
     overlayPng: overlay,
+    ...measuredResults(id, fileName, image, instances, labels, options.pixelSizeUm),
+  };
+}
+
+/** The formats that measure the cells: what a caller that writes no image files needs. */
+export type MeasuredResults = Pick<ImageResults, "measurementRows" | "summaryRow" | "outlines">;
+
+/**
+ * The measurements rows, the summary row and the outlines of one segmented image, from its label map
+ * (`labelMap(instances, width, height)`). `pixelSizeUm` as {@link RenderOptions}'.
+ * @example
+ * const { measurementRows } = measuredResults("a01", "a01.png", image, instances, labelMap(instances, w, h));
+ */
+export function measuredResults(
+  id: string,
+  fileName: string,
+  image: GrayImage,
+  instances: readonly Instance[],
+  labels: Uint16Array,
+  pixelSizeUm: number | undefined = image.pixelSizeUm,
+): MeasuredResults {
+  const { width, height } = image;
+  const cells = measureCells(image, labels, instances);
+  const summary = summarizeImage(image, cells);
+  return {
     measurementRows: measurementRows(id, cells, pixelSizeUm),
     summaryRow: summaryRow(
       {

@@ -211,6 +211,16 @@ export const resultLinkSchema = z.object({
 });
 export type ResultLink = z.infer<typeof resultLinkSchema>;
 
+/** What `POST /v1/segment` answers: the cells, their Kaggle rows, or their measurements and outlines. */
+export const SEGMENT_FORMATS = [
+  "json",
+  "kaggle",
+  "measurements",
+  "summary",
+  "geojson",
+] as const satisfies readonly ResultFormat[];
+export type SegmentFormat = (typeof SEGMENT_FORMATS)[number];
+
 /** The query of `POST /v1/segment`. */
 export const segmentQuerySchema = z.strictObject({
   profile: z.enum(PROFILES).optional(),
@@ -219,7 +229,9 @@ export const segmentQuerySchema = z.strictObject({
     .string()
     .regex(/^[A-Za-z0-9._-]{1,128}$/, "id is 1-128 letters, digits, '.', '_' or '-'")
     .optional(),
-  format: z.enum(["json", "kaggle"]).default("json"),
+  format: z.enum(SEGMENT_FORMATS).default("json"),
+  /** Micrometres per pixel, for the measurements' micrometre columns; else the TIFF's tags, else none. */
+  pixelSizeUm: z.coerce.number().pipe(pixelSizeUmSchema).optional(),
 });
 export type SegmentQuery = z.infer<typeof segmentQuerySchema>;
 

@@ -13,6 +13,8 @@ import { parseSubmissionCsv } from "../../core/kaggle/csv";
 import { maskArea } from "../../core/masks/binary-mask";
 import { decodeCocoRle } from "../../core/masks/coco-rle";
 import { decodeKaggleRle } from "../../core/masks/kaggle-rle";
+import { MEASUREMENTS_CSV_HEADER, SUMMARY_CSV_HEADER } from "../../core/outputs/measurements-csv";
+import type { OutlinesDocument } from "../../core/outputs/outlines-geojson";
 import { createJobResponseSchema, jobViewSchema } from "../../core/schemas/api";
 import { instancesDocumentSchema, jobStatusSchema } from "../../core/schemas/job-documents";
 import type { LocalStackConfig } from "../../functions/local/config";
@@ -233,6 +235,40 @@ describe("local stack: the API over s3rver, the real model server", () => {
     });
     expect(csv.headers.get("content-type")).toMatch(/^text\/csv/);
     expect(parseSubmissionCsv(await csv.text()).get(CORT_IMAGE)?.annotations).toHaveLength(document.instances.length);
+
+    const segmentAs = (query: string) =>
+      fetch(`${api}/v1/segment?id=${CORT_IMAGE}&${query}`, {
+        method: "POST",
+        headers: { "content-type": "image/png" },
+        body: png,
+      });
+    const measurements = await segmentAs("format=measurements&pixelSizeUm=0.5");
+    expect(measurements.headers.get("content-type")).toMatch(/^text\/csv/);
+    const [header, ...rows] = (await measurements.text()).trimEnd().split("\n");
+    expect(`${header}\n`).toBe(MEASUREMENTS_CSV_HEADER);
+    expect(rows).toHaveLength(document.instances.length);
+    const columns = header!.split(",");
+    const cell = (row: string, column: string) => Number(row.split(",")[columns.indexOf(column)]);
+    expect(rows.map((row) => cell(row, "cell_id"))).toEqual(document.instances.map((instance) => instance.id));
+    expect(rows.map((row) => cell(row, "area_px"))).toEqual(document.instances.map((instance) => instance.area));
+    for (const row of rows) expect(cell(row, "area_um2")).toBeCloseTo(cell(row, "area_px") * 0.25, 3);
+
+    const summary = await (await segmentAs("format=summary")).text();
+    const [summaryHeader, summaryRow] = summary.trimEnd().split("\n");
+    expect(`${summaryHeader}\n`).toBe(SUMMARY_CSV_HEADER);
+    const summaryColumns = summaryHeader!.split(",");
+    expect(Number(summaryRow!.split(",")[summaryColumns.indexOf("cell_count")])).toBe(document.instances.length);
+
+    const outlines = await segmentAs("format=geojson");
+    expect(outlines.headers.get("content-type")).toBe("application/geo+json");
+    const geojson = (await outlines.json()) as OutlinesDocument;
+    expect(geojson.type).toBe("FeatureCollection");
+    expect(geojson.features.map((feature) => feature.properties.cell_id)).toEqual(
+      document.instances.map((instance) => instance.id),
+    );
+
+    const badPixelSize = await segmentAs("format=measurements&pixelSizeUm=-1");
+    expect(badPixelSize.status).toBe(400);
 
     const huge = await fetch(`${api}/v1/segment`, {
       method: "POST",

@@ -5,7 +5,11 @@
 import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import { z } from "zod";
 import { formatSubmissionRows, SUBMISSION_CSV_HEADER } from "../../../core/kaggle/csv";
-import { segmentQuerySchema } from "../../../core/schemas/api";
+import { measuredResults } from "../../../core/outputs/image-results";
+import { labelMap } from "../../../core/outputs/label-png";
+import { MEASUREMENTS_CSV_HEADER, SUMMARY_CSV_HEADER } from "../../../core/outputs/measurements-csv";
+import { RESULT_CONTENT_TYPES } from "../../../core/schemas/object-keys";
+import { RESULT_FORMATS, segmentQuerySchema } from "../../../core/schemas/api";
 import { instancesDocumentSchema } from "../../../core/schemas/job-documents";
 import type { SegmentationEndpoint } from "../../pipeline/endpoint/endpoint";
 import { segmentImage, type SegmentImageOptions } from "../../pipeline/segment-image";
@@ -38,8 +42,14 @@ const segmentRoute = (maxBytes: number) =>
     },
     responses: {
       200: {
-        description: "Every cell: instances.json (format=json) or Kaggle CSV rows (format=kaggle)",
-        content: { "application/json": { schema: instancesDocumentSchema }, "text/csv": { schema: z.string() } },
+        description:
+          "Every cell: instances.json (format=json), Kaggle CSV rows (kaggle), measurements.csv (measurements), " +
+          "the summary.csv row (summary) or the outlines (geojson), each with its header",
+        content: {
+          "application/json": { schema: instancesDocumentSchema },
+          "text/csv": { schema: z.string() },
+          "application/geo+json": { schema: z.unknown() },
+        },
       },
       400: errorResponse("Not an image, or a malformed query"),
       413: errorResponse("The body or the image is larger than the synchronous limits: create a job instead"),
@@ -65,17 +75,22 @@ export function segmentRoutes(segmentation: SyncSegmentation): OpenAPIHono {
       throw new ApiRequestError(400, "invalid_image", "the body is empty: send the image's bytes");
     const query = c.req.valid("query");
     const imageId = query.id ?? "image";
-    const { document, instances } = await segmentImage(
+    const { document, instances, image } = await segmentImage(
       bytes,
       segmentation.endpoint,
       { imageId, fileName: imageId },
       { ...segmentation.options, ...(query.profile ? { profile: query.profile } : {}) },
     );
+    if (query.format === "json") return c.json(document, 200);
+    const contentType = { "Content-Type": RESULT_CONTENT_TYPES[RESULT_FORMATS[query.format]] };
     if (query.format === "kaggle")
-      return c.text(SUBMISSION_CSV_HEADER + formatSubmissionRows(imageId, instances), 200, {
-        "Content-Type": "text/csv; charset=utf-8",
-      });
-    return c.json(document, 200);
+      return c.text(SUBMISSION_CSV_HEADER + formatSubmissionRows(imageId, instances), 200, contentType);
+    const labels = labelMap(instances, image.width, image.height);
+    const measured = measuredResults(imageId, imageId, image, instances, labels, query.pixelSizeUm);
+    if (query.format === "measurements")
+      return c.text(MEASUREMENTS_CSV_HEADER + measured.measurementRows, 200, contentType);
+    if (query.format === "summary") return c.text(SUMMARY_CSV_HEADER + measured.summaryRow, 200, contentType);
+    return c.body(JSON.stringify(measured.outlines), 200, contentType);
   });
   return app;
 }

@@ -211,6 +211,19 @@ export const resultLinkSchema = z.object({
 });
 export type ResultLink = z.infer<typeof resultLinkSchema>;
 
+/**
+ * The request headers a browser (the web console) sends the API: SigV4's, the body's type, our request id.
+ * Both the API's own CORS and API Gateway's preflight answers allow exactly these.
+ */
+export const BROWSER_REQUEST_HEADERS = [
+  "Authorization",
+  "Content-Type",
+  "X-Amz-Date",
+  "X-Amz-Security-Token",
+  "X-Amz-Content-Sha256",
+  "X-Request-Id",
+] as const;
+
 /** What `POST /v1/segment` answers: the cells, their Kaggle rows, or their measurements and outlines. */
 export const SEGMENT_FORMATS = [
   "json",

@@ -14,6 +14,7 @@ import { cors } from "hono/cors";
 import { HTTPException } from "hono/http-exception";
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
+import { BROWSER_REQUEST_HEADERS } from "../../core/schemas/api";
 import type { JobsContext } from "../jobs/context";
 import { errorFields } from "../../plumbing/error-fields";
 import type { Logger } from "../../plumbing/logger";
@@ -80,14 +81,7 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
     app.use(
       cors({
         origin: [...deps.corsAllowOrigins],
-        allowHeaders: [
-          "Authorization",
-          "Content-Type",
-          "X-Amz-Date",
-          "X-Amz-Security-Token",
-          "X-Amz-Content-Sha256",
-          "X-Request-Id",
-        ],
+        allowHeaders: [...BROWSER_REQUEST_HEADERS],
         exposeHeaders: ["X-Request-Id", "Retry-After"],
         maxAge: 3600,
       }),

@@ -17,6 +17,7 @@ import {
 import type { IBucket } from "aws-cdk-lib/aws-s3";
 import { LogGroup } from "aws-cdk-lib/aws-logs";
 import { Construct } from "constructs";
+import { BROWSER_REQUEST_HEADERS } from "../../core/schemas/api";
 import { KEY_PREFIXES } from "../../core/schemas/object-keys";
 import { grantList, grantObjects } from "../bucket-access";
 import { acknowledge } from "../nag";
@@ -112,14 +113,7 @@ export class Api extends Construct {
             defaultCorsPreflightOptions: {
               allowOrigins: [props.browserOrigin],
               allowMethods: ["GET", "POST", "PUT", "OPTIONS"],
-              allowHeaders: [
-                "Authorization",
-                "Content-Type",
-                "X-Amz-Date",
-                "X-Amz-Security-Token",
-                "X-Amz-Content-Sha256",
-                "X-Request-Id",
-              ],
+              allowHeaders: [...BROWSER_REQUEST_HEADERS],
               maxAge: Duration.hours(1),
             },
           }

@@ -32,28 +32,22 @@ describe.skipIf(!hasTorch())(
       const metrics = path.join(dir, "metrics.json");
       const models = path.join(dir, "models");
 
+      const trainOneStep = (...opts: string[]) =>
+        python([
+          "-m",
+          "cellseg_train.train",
+          "--config",
+          config,
+          "--checkpoint",
+          checkpoint,
+          "--opts",
+          "train.max_steps=1",
+          ...opts,
+        ]);
+
       // Act
-      await python([
-        "-m",
-        "cellseg_train.train",
-        "--config",
-        config,
-        "--checkpoint",
-        checkpoint,
-        "--opts",
-        "train.max_steps=1",
-      ]);
-      const resumed = await python([
-        "-m",
-        "cellseg_train.train",
-        "--config",
-        config,
-        "--checkpoint",
-        checkpoint,
-        "--opts",
-        "train.max_steps=1",
-        "train.crop=160",
-      ]);
+      await trainOneStep();
+      const resumed = await trainOneStep("train.crop=160");
       await python(["-m", "cellseg_train.validate", "--checkpoint", checkpoint, "--out", metrics, "--val-limit", "1"]);
       await python([
         "-m",

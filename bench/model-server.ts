@@ -1,8 +1,9 @@
 /**
  * Model-server figures for `npm run bench` (bench/run.ts calls {@link benchModelServer}):
  *
- * - **bare inference**: onnxruntime alone (`OnnxMember.infer` on the prepared model input) for the same
- *   images, in this process, before the server starts (so the two never compete for the device);
+ * - **bare inference**: onnxruntime alone as the runtime drives it (the segmenter's inference time: the
+ *   detectors, then the mask head for the cells kept) for the same images, in this process, before the
+ *   server starts (so the two never compete for the device);
  * - **serving overhead**: sequential requests (no queueing) to the real server; the ratio of the server's
  *   own time for a request (its reported `totalMs - queueMs`: body read, decode, normalise, inference,
  *   post-process, RLE encoding) to the bare inference time. The client-side ratio (HTTP round trip
@@ -21,9 +22,8 @@ import path from "node:path";
 import { createInterface } from "node:readline";
 import autocannon from "autocannon";
 import { decodeImage } from "../core/image/decode";
-import { flipModelInput, modelInput, type ModelInput } from "../core/image/normalize";
 import { invocationResponseSchema } from "../core/schemas/endpoint";
-import type { Profile, TtaVariant } from "../core/schemas/manifest";
+import type { Profile } from "../core/schemas/manifest";
 import { loadModels } from "../inference/model-store";
 import type { ExecutionProviderChoice } from "../inference/types";
 import { readMemory } from "./process-memory";
@@ -196,8 +196,8 @@ export async function benchModelServer(options: ModelServerBenchOptions = {}): P
         clientToBare: round(clientMs / bare.meanMs, 3),
         definition:
           "server time = the server's reported totalMs - queueMs (body read, decode, normalise, inference, " +
-          "post-process, RLE); bare = OnnxMember.infer on the prepared input for each member x TTA variant " +
-          "of the profile",
+          "post-process, RLE); bare = the runtime's inference on the same images: every member x TTA " +
+          "variant's detector, then the mask head for the cells kept",
       },
       throughput: {
         connections: throughputConnections,
@@ -231,31 +231,23 @@ export async function benchModelServer(options: ModelServerBenchOptions = {}): P
   }
 }
 
-/** Mean milliseconds of onnxruntime alone per image: every member of the profile under every TTA variant. */
+/**
+ * Mean milliseconds of onnxruntime alone per image, as the runtime spends them: every member of the profile
+ * under every TTA variant (detectors), then the mask head for the cells kept (the segmenter's inference time).
+ */
 async function bareInference(
   bodies: readonly Uint8Array[],
   profile: Profile,
   executionProvider: ExecutionProviderChoice,
   threads: number | undefined,
 ): Promise<{ meanMs: number; executionProvider: string }> {
-  const { manifest, members } = await loadModels({ profiles: [profile], executionProvider, threads });
+  const { segmenters, members } = await loadModels({ profiles: [profile], executionProvider, threads });
   try {
-    const variants = manifest.profiles[profile].tta;
-    const inputs: ModelInput[][] = [];
-    for (const body of bodies) {
-      const input = modelInput(await decodeImage(body), manifest.input);
-      inputs.push(variants.map((variant) => flip(input, variant)));
-    }
-    const runAll = async (set: ModelInput[]) => {
-      for (const member of members) for (const input of set) await member.infer(input);
-    };
-    await runAll(inputs[0]); // warm-up, not counted
+    const segmenter = segmenters[profile]!;
+    const images = await Promise.all(bodies.map((body) => decodeImage(body)));
+    await segmenter.segment(images[0]!); // warm-up, not counted
     const times: number[] = [];
-    for (const set of inputs) {
-      const started = performance.now();
-      await runAll(set);
-      times.push(performance.now() - started);
-    }
+    for (const image of images) times.push((await segmenter.segment(image)).timings.inferenceMs);
     return {
       meanMs: times.reduce((a, b) => a + b, 0) / times.length,
       executionProvider: members[0]?.executionProvider ?? "cpu",
@@ -263,13 +255,6 @@ async function bareInference(
   } finally {
     await Promise.all(members.map((member) => member.release()));
   }
-}
-
-function flip(input: ModelInput, variant: TtaVariant): ModelInput {
-  let flipped = input;
-  if (variant === "horizontal" || variant === "both") flipped = flipModelInput(flipped, "horizontal");
-  if (variant === "vertical" || variant === "both") flipped = flipModelInput(flipped, "vertical");
-  return flipped;
 }
 
 async function sequentialRequests(url: string, bodies: readonly Uint8Array[], perImage: number) {

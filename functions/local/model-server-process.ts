@@ -8,6 +8,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import type { Environment } from "../../plumbing/environment";
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 const SERVER_ENTRY = path.join("model-container", "src", "server", "main.ts");
@@ -25,8 +26,8 @@ export interface ModelServerProcess {
 }
 
 export interface ModelServerProcessOptions {
-  /** Variables for the server (PORT, CELLSEG_*), over this process's environment. */
-  readonly env?: Readonly<Record<string, string>>;
+  /** Variables for the server (PORT, CELLSEG_*), over this process's environment; undefined ones are left out. */
+  readonly env?: Environment;
   /** Every line the server writes. */
   readonly onLog?: (line: string) => void;
   /** @default 300000: loading and warming up on a busy 2-core machine takes a while. */

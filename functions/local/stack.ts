@@ -62,6 +62,14 @@ export interface LocalStack {
   stop(): Promise<boolean>;
 }
 
+export interface LocalStackHooks {
+  /**
+   * A part the stack cannot work without (the model server it started) died. The stack has stopped
+   * itself by the time this is called.
+   */
+  readonly onFatal?: (error: Error) => void;
+}
+
 /**
  * @throws ConfigError for a bad environment; Error when the model server or a port cannot start.
  * @example
@@ -71,14 +79,6 @@ export interface LocalStack {
  * await stack.stop();
  * ```
  */
-export interface LocalStackHooks {
-  /**
-   * A part the stack cannot work without (the model server it started) died. The stack has stopped
-   * itself by the time this is called.
-   */
-  readonly onFatal?: (error: Error) => void;
-}
-
 export async function startLocalStack(
   config: LocalStackConfig,
   env: Environment,
@@ -91,7 +91,7 @@ export async function startLocalStack(
   const workerLogger = new Logger({ serviceName: "cellseg-segment" });
   const started: { stop(): Promise<unknown> }[] = [];
   try {
-    const modelServer = await startModelServer(config);
+    const modelServer = await startModelServer(config, env);
     if (modelServer.process) started.push(modelServer.process);
 
     // The API listens first: its address is part of the upload links it hands out, and the origin of the
@@ -237,14 +237,18 @@ export async function startLocalStack(
   }
 }
 
-/** The model server the stack talks to: one already running, or a child it starts (and stops). */
+/**
+ * The model server the stack talks to: one already running, or a child it starts (and stops) with the
+ * stack's environment (its CELLSEG_* settings: profiles, threads, queue).
+ */
 async function startModelServer(
   config: LocalStackConfig,
+  env: Environment,
 ): Promise<{ url: string; process?: ModelServerProcess; log?: string }> {
   if (config.modelServer.kind === "external") return { url: config.modelServer.url };
   const log = path.join(config.dataDirectory, "model-server.log");
   const process = await startModelServerProcess({
-    env: { PORT: String(config.modelServer.port) },
+    env: { ...env, PORT: String(config.modelServer.port) },
     onLog: (line) => appendFileSync(log, `${line}\n`),
     // Ctrl-C reaches the whole process group; the server is stopped after the images in flight instead.
     detached: true,

@@ -319,6 +319,29 @@ describe("npm start: a folder as the bucket, Ctrl-C", () => {
     await expect(fetch(`${ready.modelServerUrl}/ping`)).rejects.toThrow();
   });
 
+  it("starts its model server with the stack's own environment, not only this process's", async () => {
+    const stack = await startLocalStack(
+      {
+        port: 0,
+        host: "127.0.0.1",
+        dataDirectory,
+        bucket: "cellseg",
+        storage: { kind: "directory" },
+        modelServer: { kind: "child", port: 0 },
+        concurrentImages: 1,
+        maxReceives: 1,
+        redeliveryDelayMs: 0,
+      },
+      { ...process.env, CELLSEG_PROFILES: "fast", CELLSEG_THREADS: "1" },
+    );
+    try {
+      const info = (await (await fetch(`${stack.modelServerUrl}/info`)).json()) as { profiles: string[] };
+      expect(info.profiles).toEqual(["fast"]);
+    } finally {
+      await stack.stop();
+    }
+  }, 300_000);
+
   it("stops with exit code 1, saying why, when its model server dies", async () => {
     started = await startLocalService(dataDirectory);
     const { ready, exited, output } = started;

@@ -27,6 +27,8 @@ export interface SegmentFilesOptions {
   readonly modelDir?: string;
   readonly executionProvider: ExecutionProviderChoice;
   readonly threads?: number;
+  /** The CPU runs the float32 detector, not the int8 one. */
+  readonly float32?: boolean;
   /** Where progress and skipped files are reported; a bar is drawn only on a terminal. */
   readonly log?: NodeJS.WriteStream;
 }
@@ -66,6 +68,7 @@ export async function segmentFiles(options: SegmentFilesOptions): Promise<Segmen
     profiles: [profile],
     executionProvider: options.executionProvider,
     threads: options.threads,
+    float32: options.float32,
   });
   await mkdir(options.outDir, { recursive: true });
   const submission = createWriteStream(path.join(options.outDir, "submission.csv"));

@@ -52,6 +52,11 @@ export interface LoadOptions {
   readonly profiles: readonly Profile[];
   readonly executionProvider?: ExecutionProviderChoice;
   readonly threads?: number;
+  /**
+   * Run the float32 detector on the CPU too, not a member's int8 one (the exact exported graph).
+   * @default false
+   */
+  readonly float32?: boolean;
 }
 
 export interface LoadedModels {
@@ -72,6 +77,7 @@ export async function loadModels(options: LoadOptions): Promise<LoadedModels> {
   const manifest = await readManifest(modelDir);
   const manifestBytes = await readFile(path.join(modelDir, "manifest.json"));
   const wanted = new Set(options.profiles.flatMap((profile) => manifest.profiles[profile].members));
+  const float32 = options.float32 ?? false;
   const members = await Promise.all(
     manifest.members
       .filter((m) => wanted.has(m.name))
@@ -80,7 +86,13 @@ export async function loadModels(options: LoadOptions): Promise<LoadedModels> {
         const bytes =
           "combined" in graphs
             ? { combined: await readGraph(modelDir, graphs.combined) }
-            : { detector: await readGraph(modelDir, graphs.detector), masks: await readGraph(modelDir, graphs.masks) };
+            : {
+                detector: await readGraph(modelDir, graphs.detector),
+                masks: await readGraph(modelDir, graphs.masks),
+                ...(graphs.detectorInt8 && !float32
+                  ? { detectorInt8: await readGraph(modelDir, graphs.detectorInt8) }
+                  : {}),
+              };
         return OnnxMember.load(bytes, {
           name: member.name,
           weight: member.weight,

@@ -20,10 +20,11 @@ export interface OnnxMemberOptions {
 
 /**
  * A member's graphs (ONNX bytes, already checked against the manifest's sha256): the detector and the mask
- * head, or one combined graph (exports from before the split, which compute every detection's mask).
+ * head, or one combined graph (exports from before the split, which compute every detection's mask). An int8
+ * detector, when given, replaces the detector on the CPU.
  */
 export type MemberGraphs =
-  | { readonly detector: Uint8Array; readonly masks: Uint8Array }
+  | { readonly detector: Uint8Array; readonly masks: Uint8Array; readonly detectorInt8?: Uint8Array }
   | { readonly combined: Uint8Array };
 
 const DETECTIONS = ["boxes", "scores", "labels"] as const;
@@ -45,6 +46,8 @@ export class OnnxMember implements ModelMember {
     private readonly options: OnnxMemberOptions,
     /** The execution provider the sessions actually use. */
     readonly executionProvider: "cuda" | "cpu",
+    /** Whether the detector running is the int8 one. */
+    readonly int8Detector: boolean,
   ) {}
 
   get name(): string {
@@ -70,14 +73,14 @@ export class OnnxMember implements ModelMember {
           enableCpuMemArena: false,
           ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
         };
-        for (const graph of "combined" in graphs ? [graphs.combined] : [graphs.detector, graphs.masks]) {
-          sessions.push(await ort.InferenceSession.create(graph, sessionOptions));
-        }
+        const run = graphsRun(graphs, provider);
+        for (const graph of run) sessions.push(await ort.InferenceSession.create(graph, sessionOptions));
         const [detector, maskHead] = sessions;
         const features = maskHead
           ? checkSignature(detector, maskHead, options.name)
           : checkCombinedSignature(detector, options.name);
-        return new OnnxMember(detector, maskHead, features, options, provider);
+        const int8 = "detectorInt8" in graphs && run[0] === graphs.detectorInt8;
+        return new OnnxMember(detector, maskHead, features, options, provider, int8);
       } catch (error) {
         await Promise.all(sessions.map((s) => s.release()));
         if (error instanceof ModelUnavailableError) throw error;
@@ -166,6 +169,16 @@ export class OnnxMember implements ModelMember {
   async release(): Promise<void> {
     await Promise.all([this.detector.release(), this.maskHead?.release()]);
   }
+}
+
+/**
+ * The graphs a provider runs, detector first: the int8 detector on the CPU when the member has one (its
+ * QLinearConv kernels are the CPU's; CUDA runs the float graph), then the mask head; or the combined graph.
+ */
+function graphsRun(graphs: MemberGraphs, provider: "cuda" | "cpu"): Uint8Array[] {
+  if ("combined" in graphs) return [graphs.combined];
+  const detector = provider === "cpu" && graphs.detectorInt8 ? graphs.detectorInt8 : graphs.detector;
+  return [detector, graphs.masks];
 }
 
 /** The mask head's feature inputs, once both graphs are checked against the contract. */

@@ -9,6 +9,7 @@
  *
  * Without `--tune`, each profile is scored through the segmenter itself (the runtime's path: masks only for
  * the cells kept) with the manifest's thresholds. `--profile NAME` (repeatable) limits the run to those profiles.
+ * `--float32` scores the float32 detectors on the CPU, not the int8 ones.
  *
  *   npm run validate-models -- [--model-dir DIR] [--tune] [--profile fast]
  */
@@ -33,6 +34,8 @@ const { values } = parseArgs({
     "model-dir": { type: "string", default: BUNDLED_MODEL_DIR },
     tune: { type: "boolean", default: false },
     profile: { type: "string", multiple: true },
+    // Scores the float32 detector on the CPU, not the int8 one.
+    float32: { type: "boolean", default: false },
   },
 });
 const modelDir = values["model-dir"]!;
@@ -48,7 +51,7 @@ for (const id of [...truth.keys()]) if (!ids.includes(id)) truth.delete(id);
 
 const raw = JSON.parse(await readFile(path.join(modelDir, "manifest.json"), "utf8"));
 if (values.tune) for (const profile of profiles) delete raw.profiles[profile].postprocess;
-const { segmenters } = await loadModels({ modelDir, profiles });
+const { segmenters } = await loadModels({ modelDir, profiles, float32: values.float32 });
 
 for (const profile of profiles) {
   const segmenter = segmenters[profile]!;

@@ -26,6 +26,7 @@ export function segmentCommand(): Command {
     )
     .addOption(new Option("--device <provider>", "execution provider").choices(EXECUTION_PROVIDERS).default("cpu"))
     .option("--threads <n>", "inference threads (default: all cores)", (v) => parsePositiveInt(v, "--threads"))
+    .option("--float32", "run the float32 detector on the CPU, not the int8 one (the exact exported graph)")
     .option(
       "--pixel-size <um>",
       "micrometres per pixel: adds the _um and _um2 columns to measurements.csv (default: a TIFF's " +
@@ -42,6 +43,7 @@ export function segmentCommand(): Command {
         modelDir: options.modelDir,
         executionProvider: options.device as ExecutionProviderChoice,
         threads: options.threads,
+        float32: options.float32 === true,
         pixelSizeUm: options.pixelSize,
       });
       // Failed files were reported and skipped; a non-zero exit still tells a script that some did.

@@ -73,6 +73,11 @@ const graphsSchema = z.union([
     detector: graphSchema,
     /** feature maps, boxes, labels -> box-frame masks, run on the detections post-processing keeps. */
     masks: graphSchema,
+    /**
+     * The detector with int8 (QDQ) convolutions, written by `training/cellseg_train/quantize.py`: the same
+     * contract, run in place of `detector` on the CPU (faster there); CUDA runs `detector`.
+     */
+    detectorInt8: graphSchema.optional(),
   }),
   z.object({ combined: graphSchema }),
 ]);

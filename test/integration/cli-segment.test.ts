@@ -162,7 +162,9 @@ describe("cellseg eval", () => {
     await writeFile(ids, `${IMAGE_ID}\n`);
     const truth = path.join(REPO_ROOT, "..", "shared", "data", "sartorius", "train", "train.csv");
     const out = path.join(dir, "out");
-    await runCli(["segment", path.join(TRAIN_IMAGES, `${IMAGE_ID}.png`), "--out", out]);
+    // The exact float32 graph (the other runs use the CPU's default, the int8 detector).
+    const segmented = await runCli(["segment", path.join(TRAIN_IMAGES, `${IMAGE_ID}.png`), "--out", out, "--float32"]);
+    expect(segmented.code, segmented.stderr).toBe(0);
 
     // Act
     const result = await runCli(["eval", "--truth", truth, "--pred", path.join(out, "submission.csv"), "--ids", ids]);

@@ -20,8 +20,9 @@ interface ParityRecord {
   maskMeans: number[];
 }
 
-// Every member a profile uses, loaded as the runtime loads them (sha256 checked).
-const { manifest, members } = await loadModels({ profiles: [...PROFILES] });
+// Every member a profile uses, loaded as the runtime loads them (sha256 checked), with the exported float32
+// detectors: int8 ones are compared with these in int8-detector.test.ts.
+const { manifest, members } = await loadModels({ profiles: [...PROFILES], float32: true });
 afterAll(() => Promise.all(members.map((m) => m.release())));
 
 describe.each(manifest.members.filter((m) => members.some((loaded) => loaded.name === m.name)))(

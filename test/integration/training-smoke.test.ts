@@ -11,7 +11,7 @@ describe.skipIf(!hasTorch())(
   "training and export (real code, a few steps on the CPU; skipped: /usr/bin/python3 cannot import torch)",
   () => {
     it("trains, continues its checkpoint, validates, " +
-      "exports both ONNX graphs + manifest that the Node runtime loads and runs", async () => {
+      "exports both ONNX graphs + manifest and the int8 detector, which the Node runtime loads and runs", async () => {
       // Prepare: the real member's architecture with small crops and few detections.
       const dir = await mkdtemp(path.join(tmpdir(), "cellseg-train-"));
       const config = path.join(dir, "tiny.yaml");
@@ -63,6 +63,18 @@ describe.skipIf(!hasTorch())(
         "--parity-image",
         path.join(SARTORIUS, "test", "7ae19de7bc2a.png"),
       ]);
+      const quantized = await python([
+        "-m",
+        "cellseg_train.quantize",
+        "--checkpoint",
+        checkpoint,
+        "--name",
+        "tiny",
+        "--models",
+        models,
+        "--images",
+        "2",
+      ]);
 
       // Assess: the second run continued the first (its own budget, not the restored one)...
       expect(resumed.stdout).toMatch(/resumed from step 1/);
@@ -75,13 +87,19 @@ describe.skipIf(!hasTorch())(
       const scores = JSON.parse(await readFile(metrics, "utf8"));
       expect(scores.validation_images).toBe(1);
       expect(scores.map_tuned.map).toBeGreaterThanOrEqual(0);
-      // ...and the export (detector and mask head) runs in the Node runtime.
-      const { manifest, segmenters } = await loadModels({ modelDir: models, profiles: ["accurate"] });
+      // ...and the export (detector, its int8 twin and mask head) runs in the Node runtime.
+      expect(quantized.stdout).toMatch(/tiny\.detector-int8\.onnx: \d+ convolutions in int8/);
+      const { manifest, segmenters, members } = await loadModels({ modelDir: models, profiles: ["accurate"] });
       expect(manifest.members[0]).toMatchObject({
         name: "tiny",
-        graphs: { detector: { file: "tiny.detector.onnx" }, masks: { file: "tiny.masks.onnx" } },
+        graphs: {
+          detector: { file: "tiny.detector.onnx" },
+          masks: { file: "tiny.masks.onnx" },
+          detectorInt8: { file: "tiny.detector-int8.onnx" },
+        },
         training: { steps: 2 },
       });
+      expect(members[0].int8Detector).toBe(true);
       const image = await decodeImage(await readFile(path.join(TRAIN_IMAGES, "0030fd0e6378.png")));
       const { instances, timings } = await segmenters.accurate!.segment(image);
       expect(Array.isArray(instances)).toBe(true);

@@ -114,6 +114,19 @@ def merged_manifest(existing: dict | None, entry: dict, config: dict, post: dict
     return build_manifest(version, config, members, fast, accurate)
 
 
+def add_graph(models: Path, member: str, graph: str, path: Path) -> dict:
+    """Names one more graph (`graph`: its key in the member's `graphs`) of `member` in `models`/manifest.json,
+    with its sha256. Returns the manifest written."""
+    manifest_path = models / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    entry = next((m for m in manifest["members"] if m["name"] == member), None)
+    if entry is None:
+        raise ValueError(f"{manifest_path} names no member {member!r}")
+    entry["graphs"][graph] = {"file": path.name, "sha256": sha256(path)}
+    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
+    return manifest
+
+
 def write_manifest(models: Path, entry: dict, config: dict, post: dict, version: str, append: bool) -> dict:
     """Write `models`/manifest.json naming the member `entry`: alone, or with `append` added to the members
     the manifest already names. Returns the manifest written."""

@@ -21,6 +21,8 @@ export interface ServerConfig {
   readonly executionProvider: ExecutionProviderChoice;
   /** onnxruntime intra-op threads per session; undefined lets onnxruntime use every core. */
   readonly threads: number | undefined;
+  /** The CPU runs members' float32 detectors, not their int8 ones (the exact exported graphs). */
+  readonly float32: boolean;
   /** The profiles to load and serve. */
   readonly profiles: readonly Profile[];
   /**
@@ -57,6 +59,10 @@ const variables = {
   CELLSEG_MODEL_DIR: nonEmpty.optional(),
   CELLSEG_EXECUTION_PROVIDER: z.enum(EXECUTION_PROVIDERS).default("auto"),
   CELLSEG_THREADS: integer(1, 1024).optional(),
+  CELLSEG_FLOAT32: z
+    .enum(["0", "1"], { message: "must be 1 or 0" })
+    .default("0")
+    .transform((value) => value === "1"),
   CELLSEG_PROFILES: z
     .string()
     .optional()
@@ -105,6 +111,7 @@ export function loadConfig(env: Environment): ServerConfig {
     modelDir: v.CELLSEG_MODEL_DIR,
     executionProvider: v.CELLSEG_EXECUTION_PROVIDER,
     threads: v.CELLSEG_THREADS,
+    float32: v.CELLSEG_FLOAT32,
     profiles: v.CELLSEG_PROFILES,
     defaultProfile: env.CELLSEG_PROFILES === undefined ? undefined : v.CELLSEG_PROFILES[0],
     maxConcurrency: v.CELLSEG_MAX_CONCURRENCY,

@@ -69,7 +69,13 @@ async function main(): Promise<void> {
   const started = performance.now();
   const { pool: loaded, warmUpMs } = await InferencePool.start({
     size: config.maxConcurrency,
-    load: { modelDir, profiles: config.profiles, executionProvider: config.executionProvider, threads: config.threads },
+    load: {
+      modelDir,
+      profiles: config.profiles,
+      executionProvider: config.executionProvider,
+      threads: config.threads,
+      float32: config.float32,
+    },
     // A worker that died took its sessions with it: exit, and let SageMaker start a fresh container.
     onFatal: (error) => fail("inference worker died", error),
   }).catch((error: unknown) => fail("cannot load models", error, { modelDir }));

@@ -93,6 +93,33 @@ describe("model store", () => {
     expect(manifest.members[0]).not.toHaveProperty("file");
   });
 
+  it("reads a member's int8 detector and checks its sha256 unless float32 is asked for", async () => {
+    // Prepare
+    const bytes = new TextEncoder().encode("garbage");
+    const manifest = manifestFor("m.onnx", sha256(bytes));
+    const withInt8 = {
+      ...manifest,
+      members: [
+        {
+          ...manifest.members[0],
+          graphs: { ...manifest.members[0].graphs, detectorInt8: { file: "m-int8.onnx", sha256: "0".repeat(64) } },
+        },
+      ],
+    };
+    const files = { "m.onnx": bytes, "masks.onnx": bytes, "m-int8.onnx": bytes };
+    const dir = await modelDir(withInt8, files);
+
+    // Act / Assess
+    expect((await readManifest(dir)).members[0].graphs).toMatchObject({ detectorInt8: { file: "m-int8.onnx" } });
+    await expect(loadModels({ modelDir: dir, profiles: ["fast"] })).rejects.toThrow(
+      /m-int8\.onnx has sha256 [0-9a-f]{64}, but the manifest expects 0{64}/,
+    );
+    // Forced to float32, the int8 graph is not even read: what fails is the (garbage) float detector.
+    const forced = loadModels({ modelDir: dir, profiles: ["fast"], float32: true });
+    await expect(forced).rejects.toBeInstanceOf(ModelUnavailableError);
+    await expect(forced).rejects.not.toThrow(/m-int8/);
+  });
+
   it("fails clearly when manifest.json is not JSON", async () => {
     const dir = await modelDir("{ not json");
     await expect(readManifest(dir)).rejects.toThrow(/cannot read .*manifest\.json/);

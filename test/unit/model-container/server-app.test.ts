@@ -376,6 +376,7 @@ describe("server config", () => {
       modelDir: undefined,
       executionProvider: "auto",
       threads: undefined,
+      float32: false,
       profiles: ["fast", "accurate"],
       defaultProfile: undefined, // the manifest's
       maxConcurrency: 1,
@@ -393,6 +394,7 @@ describe("server config", () => {
       CELLSEG_MODEL_DIR: "/models",
       CELLSEG_EXECUTION_PROVIDER: "cpu",
       CELLSEG_THREADS: "2",
+      CELLSEG_FLOAT32: "1",
       CELLSEG_PROFILES: "accurate, fast,accurate",
       CELLSEG_MAX_CONCURRENCY: "2",
       CELLSEG_MAX_QUEUE: "0",
@@ -406,6 +408,7 @@ describe("server config", () => {
       modelDir: "/models",
       executionProvider: "cpu",
       threads: 2,
+      float32: true,
       profiles: ["accurate", "fast"],
       defaultProfile: "accurate",
       maxConcurrency: 2,
@@ -422,6 +425,7 @@ describe("server config", () => {
         PORT: "80a",
         CELLSEG_EXECUTION_PROVIDER: "gpu",
         CELLSEG_PROFILES: "fast,best",
+        CELLSEG_FLOAT32: "yes",
         CELLSEG_MAX_CONCURRENCY: "0",
       }),
     ).toThrow(
@@ -429,6 +433,7 @@ describe("server config", () => {
         [
           'PORT="80a": must be a whole number',
           'CELLSEG_EXECUTION_PROVIDER="gpu"',
+          'CELLSEG_FLOAT32="yes": must be 1 or 0',
           'CELLSEG_PROFILES="fast,best"',
           'CELLSEG_MAX_CONCURRENCY="0": must be at least 1',
         ].join(".*"),

@@ -7,7 +7,7 @@ import type { ModelInput } from "../core/image/normalize";
 import type { MemberDetections, ModelMember } from "../core/segmentation/model-member";
 import type { Detections } from "../core/types";
 import { ModelUnavailableError } from "../core/errors";
-import type { ExecutionProviderChoice } from "./types";
+import type { DetectorPrecision, ExecutionProviderChoice } from "./types";
 
 export interface OnnxMemberOptions {
   readonly name: string;
@@ -46,8 +46,8 @@ export class OnnxMember implements ModelMember {
     private readonly options: OnnxMemberOptions,
     /** The execution provider the sessions actually use. */
     readonly executionProvider: "cuda" | "cpu",
-    /** Whether the detector running is the int8 one. */
-    readonly int8Detector: boolean,
+    /** The detector running: the member's int8 one (on the CPU, when it has one) or the float32 one. */
+    readonly detectorPrecision: DetectorPrecision,
   ) {}
 
   get name(): string {
@@ -79,8 +79,8 @@ export class OnnxMember implements ModelMember {
         const features = maskHead
           ? checkSignature(detector, maskHead, options.name)
           : checkCombinedSignature(detector, options.name);
-        const int8 = "detectorInt8" in graphs && run[0] === graphs.detectorInt8;
-        return new OnnxMember(detector, maskHead, features, options, provider, int8);
+        const precision = "detectorInt8" in graphs && run[0] === graphs.detectorInt8 ? "int8" : "float32";
+        return new OnnxMember(detector, maskHead, features, options, provider, precision);
       } catch (error) {
         await Promise.all(sessions.map((s) => s.release()));
         if (error instanceof ModelUnavailableError) throw error;

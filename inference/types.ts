@@ -6,3 +6,6 @@
 /** Where the member runs: `auto` tries CUDA (the GPU container's build of onnxruntime-node) then the CPU. */
 export const EXECUTION_PROVIDERS = ["auto", "cuda", "cpu"] as const;
 export type ExecutionProviderChoice = (typeof EXECUTION_PROVIDERS)[number];
+
+/** Which of a member's detectors runs: its int8 one (the CPU's, when it has one) or its float32 one. */
+export type DetectorPrecision = "int8" | "float32";

@@ -44,8 +44,8 @@ function matches(reference: MemberDetections, other: MemberDetections): { iou: n
 
 describe("the int8 detector", () => {
   it("is what the CPU runs unless float32 is asked for", () => {
-    expect(int8.members.map((m) => [m.executionProvider, m.int8Detector])).toEqual([["cpu", true]]);
-    expect(float32.members.map((m) => m.int8Detector)).toEqual([false]);
+    expect(int8.members.map((m) => [m.executionProvider, m.detectorPrecision])).toEqual([["cpu", "int8"]]);
+    expect(float32.members.map((m) => m.detectorPrecision)).toEqual(["float32"]);
   });
 
   it.each([

@@ -47,6 +47,7 @@ interface Info {
     name: string;
     graphs: Record<"detector" | "masks", { file: string; sha256: string }>;
     executionProvider: string;
+    detectorPrecision: string;
   }[];
   readonly queue: { active: number; pending: number };
 }
@@ -194,8 +195,11 @@ describe("model server (committed model, real HTTP)", () => {
       graphs: {
         detector: { sha256: expect.stringMatching(/^[0-9a-f]{64}$/) },
         masks: { sha256: expect.stringMatching(/^[0-9a-f]{64}$/) },
+        detectorInt8: { sha256: expect.stringMatching(/^[0-9a-f]{64}$/) },
       },
       executionProvider: info.executionProvider,
+      // The committed member's int8 detector is the CPU's.
+      detectorPrecision: "int8",
     });
   });
 

@@ -99,7 +99,7 @@ describe.skipIf(!hasTorch())(
         },
         training: { steps: 2 },
       });
-      expect(members[0].int8Detector).toBe(true);
+      expect(members[0].detectorPrecision).toBe("int8");
       const image = await decodeImage(await readFile(path.join(TRAIN_IMAGES, "0030fd0e6378.png")));
       const { instances, timings } = await segmenters.accurate!.segment(image);
       expect(Array.isArray(instances)).toBe(true);

@@ -181,7 +181,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
   app.get("/info", (c) => {
     const models = state.models;
     if (models === undefined) throw new NotReadyError();
-    const loaded = new Map(models.members.map((member) => [member.name, member.executionProvider]));
+    const loaded = new Map(models.members.map((member) => [member.name, member]));
     return sendJson(c, {
       status: state.phase,
       modelVersion: models.manifest.version,
@@ -191,7 +191,10 @@ export function createApp(deps: AppDeps): Hono<Env> {
       defaultProfile: defaultProfileOf(models),
       members: models.manifest.members
         .filter((member) => loaded.has(member.name))
-        .map(({ name, graphs, architecture }) => ({ name, graphs, architecture, executionProvider: loaded.get(name) })),
+        .map(({ name, graphs, architecture }) => {
+          const { executionProvider, detectorPrecision } = loaded.get(name)!;
+          return { name, graphs, architecture, executionProvider, detectorPrecision };
+        }),
       limits: {
         maxBodyBytes: limits.maxBodyBytes,
         maxPixels: limits.maxPixels,

@@ -18,6 +18,14 @@ import type { Manifest, Postprocess, Profile } from "../../../core/schemas/manif
 import type { Segmentation } from "../../../core/segmentation/segmenter";
 import type { GrayImage, Instance } from "../../../core/types";
 import type { LoadOptions } from "../../../inference/model-store";
+import type { DetectorPrecision } from "../../../inference/types";
+
+/** A loaded member as `/info` describes it: where it runs, and which of its detectors. */
+export interface ServedMember {
+  readonly name: string;
+  readonly executionProvider: "cuda" | "cpu";
+  readonly detectorPrecision: DetectorPrecision;
+}
 
 /** What the HTTP side needs to know about the loaded models, and the one thing it asks of them. */
 export interface ServedModels {
@@ -25,7 +33,7 @@ export interface ServedModels {
   readonly manifestSha256: string;
   /** The profiles loaded, in the order they were asked for. */
   readonly profiles: readonly Profile[];
-  readonly members: readonly { readonly name: string; readonly executionProvider: "cuda" | "cpu" }[];
+  readonly members: readonly ServedMember[];
   segment(image: GrayImage, profile: Profile, thresholds?: ThresholdOverrides): Promise<Segmentation>;
 }
 
@@ -59,7 +67,7 @@ export type WorkerReply =
       readonly type: "ready";
       readonly manifest: Manifest;
       readonly manifestSha256: string;
-      readonly members: { name: string; executionProvider: "cuda" | "cpu" }[];
+      readonly members: ServedMember[];
       readonly warmUpMs: WarmUpTimes;
     }
   | { readonly type: "failed"; readonly error: SerializedError }

@@ -52,7 +52,11 @@ async function start(init: WorkerInit): Promise<void> {
       type: "ready",
       manifest: models.manifest,
       manifestSha256: models.manifestSha256,
-      members: models.members.map((m) => ({ name: m.name, executionProvider: m.executionProvider })),
+      members: models.members.map((m) => ({
+        name: m.name,
+        executionProvider: m.executionProvider,
+        detectorPrecision: m.detectorPrecision,
+      })),
       warmUpMs,
     });
   } catch (error) {

@@ -229,6 +229,16 @@ def _inputs_read(nodes: Iterable[onnx.NodeProto]) -> set:
     return names
 
 
+def quantized_convolutions(model: onnx.ModelProto, skip: Sequence[str]) -> List[onnx.NodeProto]:
+    """The graph's Conv nodes whose module path starts with none of `skip`."""
+    return [
+        node
+        for node in model.graph.node
+        if node.op_type == "Conv"
+        and not any(conv_key(node.name)[0] == p or conv_key(node.name)[0].startswith(p + ".") for p in skip)
+    ]
+
+
 def quantize_detector(
     model: onnx.ModelProto,
     ranges: Dict[Tuple[str, int], Ranges],
@@ -239,12 +249,8 @@ def quantize_detector(
     `skip` gets QDQ nodes from its calibrated `ranges`. Returns the quantised nodes' names."""
     rewriter = _Rewriter(model)
     done = []
-    for node in list(model.graph.node):
-        if node.op_type != "Conv":
-            continue
+    for node in quantized_convolutions(model, skip):
         key = conv_key(node.name)
-        if any(key[0] == prefix or key[0].startswith(prefix + ".") for prefix in skip):
-            continue
         if key not in ranges:
             raise ValueError(f"no calibrated range for {node.name} (module {key[0]}, call {key[1]})")
         rewriter.convolution(node, ranges[key], weight_bits)
@@ -255,13 +261,12 @@ def quantize_detector(
     return done
 
 
-def check_weights(graph: onnx.ModelProto, model: torch.nn.Module) -> None:
-    """Refuses a graph whose convolutions do not hold `model`'s weights (as export.py stores them: float16)."""
+def check_weights(graph: onnx.ModelProto, model: torch.nn.Module, skip: Sequence[str] = DEFAULT_SKIP) -> None:
+    """Refuses a graph whose convolutions to quantise do not hold `model`'s weights (as export.py stores them:
+    float16), since their ranges are calibrated on `model`. (The others may be rewritten at export: the stem's.)"""
     rewriter = _Rewriter(graph)
     modules = dict(model.named_modules())
-    for node in graph.graph.node:
-        if node.op_type != "Conv":
-            continue
+    for node in quantized_convolutions(graph, skip):
         path = conv_key(node.name)[0]
         module = modules.get(path)
         expected = module.weight.detach().half().float().numpy() if isinstance(module, torch.nn.Conv2d) else None
@@ -299,7 +304,7 @@ def quantize_member(folder: Path, name: str, models: Path, images: int, skip: Se
         for image_id in calibration_ids(config, images)
     )
     graph = onnx.load(str(models / f"{name}.detector.onnx"))
-    check_weights(graph, model)
+    check_weights(graph, model, skip)
     ranges = calibrate(model, inputs)
     quantized = quantize_detector(graph, ranges, skip, weight_bits)
     onnx.checker.check_model(graph)

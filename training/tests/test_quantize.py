@@ -73,7 +73,7 @@ def test_a_detector_graph_gets_qdq_convolutions_from_its_calibration(tmp_path):
     ranges = calibrate(model, [image, torch.randn(3, 128, 160)])
     graph = onnx.load(str(path))
     check_weights(graph, model)
-    with pytest.raises(ValueError, match="does not hold the weights of the checkpoint's backbone.body.conv1"):
+    with pytest.raises(ValueError, match="does not hold the weights of the checkpoint's backbone.body.layer1.0.conv1"):
         check_weights(graph, build_model(config))
     float_convs = {node.name: list(node.input) for node in graph.graph.node if node.op_type == "Conv"}
 
@@ -106,7 +106,7 @@ def test_a_detector_graph_gets_qdq_convolutions_from_its_calibration(tmp_path):
         assert (255 - int(zero_point)) * scale >= input_range[1] - scale
     # The float16 weights the int8 ones replace are gone (the stem's remain).
     assert not any(name.endswith("__fp16") and ".body.layer" in name for name in initializers)
-    assert any(name.endswith("body.conv1.weight__fp16") for name in initializers)
+    assert any(name.endswith("body.conv1.conv.weight__fp16") for name in initializers)
 
 
 def test_a_convolution_without_calibration_is_refused():

@@ -32,7 +32,7 @@ from . import checkpoint
 from .config import checkpoint_config_here
 from .data import LAYOUTS, annotated_ids_by_type, load_or_create_split, read_image
 from .manifest import add_graph
-from .model import DetectorGraph, build_model
+from .model import BoxFrameMaskRCNN, build_model
 from .normalize import model_input
 
 # onnxruntime's own domain: its QuantizeLinear / DequantizeLinear take a per-channel axis at any opset (the
@@ -87,10 +87,12 @@ def calibrate(model: torch.nn.Module, images: Iterable[torch.Tensor]) -> Dict[Tu
         if isinstance(module, torch.nn.Conv2d)
     ]
     try:
-        detector = DetectorGraph(model).eval()
+        # The trained modules themselves, not the exported graph's rewrites of some (their copies carry no
+        # hooks); the values every quantised convolution sees are the same.
+        whole = BoxFrameMaskRCNN(model).eval()
         for image in images:
             calls.clear()
-            detector(image)
+            whole(image)
     finally:
         for handle in handles:
             handle.remove()

@@ -7,6 +7,7 @@
  * segmented again when its last write is reported as a change).
  */
 import { mkdirSync } from "node:fs";
+import { readdir } from "node:fs/promises";
 import path from "node:path";
 import { watch } from "chokidar";
 import { KEY_PREFIXES } from "../../core/schemas/object-keys";
@@ -26,6 +27,8 @@ export interface InputWatcherOptions {
   readonly logger: Logger;
   /** How long a file's size must stay the same before it counts as written. @default 500 */
   readonly stabilityMs?: number;
+  /** How long after a folder appears it is looked at again for files the watcher missed. @default 2000 */
+  readonly recheckNewFolderMs?: number;
 }
 
 /**
@@ -43,13 +46,14 @@ export function watchInputFolder(options: InputWatcherOptions): InputWatcher {
   const root = path.join(options.bucketDirectory, KEY_PREFIXES.input);
   // A folder that does not exist yet cannot be watched.
   mkdirSync(root, { recursive: true });
+  // Hidden files and folders (.DS_Store, editors' swap files, partial downloads) are not uploads.
+  const hidden = (file: string) =>
+    path
+      .relative(root, file)
+      .split(path.sep)
+      .some((segment) => segment.startsWith("."));
   const watcher = watch(root, {
-    // Hidden files and folders (.DS_Store, editors' swap files, partial downloads) are not uploads.
-    ignored: (file) =>
-      path
-        .relative(root, file)
-        .split(path.sep)
-        .some((segment) => segment.startsWith(".")),
+    ignored: hidden,
     ignoreInitial: false,
     // chokidar's atomic-write filter drops paths ending in '~' (editors' backups), a job folder named `~`
     // among them, which the API accepts; the hidden-file rule above already keeps editors' temporaries out.
@@ -59,11 +63,36 @@ export function watchInputFolder(options: InputWatcherOptions): InputWatcher {
   const report = (file: string) =>
     options.onObject(path.relative(options.bucketDirectory, file).split(path.sep).join("/"));
   watcher.on("add", report).on("change", report);
+  // chokidar lists a new folder before it watches it: a file written in between is never reported (chokidar
+  // issue #1471; seen when a folder and its files are copied in at once). Once the folder is watched, a file in
+  // it that chokidar does not know is handed to it, which reports it as any other (once written).
+  const timers = new Set<NodeJS.Timeout>();
+  let closed = false;
+  const adoptMissed = async (folder: string) => {
+    const entries = await readdir(folder, { withFileTypes: true }).catch(() => []);
+    if (closed) return;
+    const known = new Set(watcher.getWatched()[folder] ?? []);
+    for (const entry of entries) {
+      const file = path.join(folder, entry.name);
+      if (entry.isFile() && !known.has(entry.name) && !hidden(file)) watcher.add(file);
+    }
+  };
+  watcher.on("addDir", (folder) => {
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      void adoptMissed(folder);
+    }, options.recheckNewFolderMs ?? 2000);
+    timers.add(timer);
+  });
   watcher.on("error", (error) =>
     options.logger.error("watching the input folder failed", { root, error: errorFields(error) }),
   );
   return {
     ready: new Promise((resolve) => watcher.once("ready", () => resolve())),
-    close: () => watcher.close(),
+    close: () => {
+      closed = true;
+      for (const timer of timers) clearTimeout(timer);
+      return watcher.close();
+    },
   };
 }

@@ -36,6 +36,7 @@ describe("watchInputFolder", () => {
       onObject: (key) => keys.push(key),
       logger: memoryLogger(),
       stabilityMs: 30,
+      recheckNewFolderMs: 200,
     });
     watchers.push(watcher);
     await watcher.ready;
@@ -91,6 +92,25 @@ describe("watchInputFolder", () => {
 
     // Assess
     await vi.waitFor(() => expect(keys).toContain("input/job-2/plate 1/row a/A01.tif"), WAIT);
+  });
+
+  it("reports every file of many folders copied in at once, each once", async () => {
+    // chokidar lists a new folder before watching it and misses what lands in between (1 file in ~600 here,
+    // once every few runs): the recheck of each new folder finds it.
+    const { keys } = await watch();
+    const folders = Array.from({ length: 300 }, (_, i) => `input/copied-${i}`);
+
+    await Promise.all(
+      folders.map(async (folder) => {
+        await put(`${folder}/a.png`);
+        await put(`${folder}/b.png`);
+      }),
+    );
+
+    const expected = folders.flatMap((folder) => [`${folder}/a.png`, `${folder}/b.png`]).sort();
+    await vi.waitFor(() => expect([...new Set(keys)].sort()).toEqual(expected), WAIT);
+    await settle(keys, "after-copies");
+    expect(keys.filter((key) => key.startsWith("input/copied-"))).toHaveLength(expected.length);
   });
 
   it("reports files in folders whose names end in '~', which the API accepts as job folders", async () => {

@@ -27,7 +27,7 @@ export interface SegmentFilesOptions {
   readonly modelDir?: string;
   readonly executionProvider: ExecutionProviderChoice;
   readonly threads?: number;
-  /** The CPU runs the float32 detector, not the int8 one. */
+  /** The CPU runs the float32 detector and mask head, not the int8 ones. */
   readonly float32?: boolean;
   /** Where progress and skipped files are reported; a bar is drawn only on a terminal. */
   readonly log?: NodeJS.WriteStream;

@@ -53,7 +53,7 @@ export interface LoadOptions {
   readonly executionProvider?: ExecutionProviderChoice;
   readonly threads?: number;
   /**
-   * Run the float32 detector on the CPU too, not a member's int8 one (the exact exported graph).
+   * Run the float32 detector and mask head on the CPU too, not a member's int8 ones (the exact exported graphs).
    * @default false
    */
   readonly float32?: boolean;
@@ -92,6 +92,7 @@ export async function loadModels(options: LoadOptions): Promise<LoadedModels> {
                 ...(graphs.detectorInt8 && !float32
                   ? { detectorInt8: await readGraph(modelDir, graphs.detectorInt8) }
                   : {}),
+                ...(graphs.masksInt8 && !float32 ? { masksInt8: await readGraph(modelDir, graphs.masksInt8) } : {}),
               };
         return OnnxMember.load(bytes, {
           name: member.name,

@@ -7,7 +7,7 @@ import type { ModelInput } from "../core/image/normalize";
 import type { MemberDetections, ModelMember } from "../core/segmentation/model-member";
 import type { Detections } from "../core/types";
 import { ModelUnavailableError } from "../core/errors";
-import type { DetectorPrecision, ExecutionProviderChoice } from "./types";
+import type { ExecutionProviderChoice, GraphPrecision } from "./types";
 
 export interface OnnxMemberOptions {
   readonly name: string;
@@ -21,10 +21,15 @@ export interface OnnxMemberOptions {
 /**
  * A member's graphs (ONNX bytes, already checked against the manifest's sha256): the detector and the mask
  * head, or one combined graph (exports from before the split, which compute every detection's mask). An int8
- * detector, when given, replaces the detector on the CPU.
+ * detector or mask head, when given, replaces its float32 one on the CPU.
  */
 export type MemberGraphs =
-  | { readonly detector: Uint8Array; readonly masks: Uint8Array; readonly detectorInt8?: Uint8Array }
+  | {
+      readonly detector: Uint8Array;
+      readonly masks: Uint8Array;
+      readonly detectorInt8?: Uint8Array;
+      readonly masksInt8?: Uint8Array;
+    }
   | { readonly combined: Uint8Array };
 
 const DETECTIONS = ["boxes", "scores", "labels"] as const;
@@ -47,7 +52,9 @@ export class OnnxMember implements ModelMember {
     /** The execution provider the sessions actually use. */
     readonly executionProvider: "cuda" | "cpu",
     /** The detector running: the member's int8 one (on the CPU, when it has one) or the float32 one. */
-    readonly detectorPrecision: DetectorPrecision,
+    readonly detectorPrecision: GraphPrecision,
+    /** The mask head running, likewise (a combined graph's masks are float32). */
+    readonly masksPrecision: GraphPrecision,
   ) {}
 
   get name(): string {
@@ -79,8 +86,18 @@ export class OnnxMember implements ModelMember {
         const features = maskHead
           ? checkSignature(detector, maskHead, options.name)
           : checkCombinedSignature(detector, options.name);
-        const precision = "detectorInt8" in graphs && run[0] === graphs.detectorInt8 ? "int8" : "float32";
-        return new OnnxMember(detector, maskHead, features, options, provider, precision);
+        const precision = (graph: Uint8Array | undefined, int8: Uint8Array | undefined) =>
+          int8 !== undefined && graph === int8 ? "int8" : "float32";
+        const [detectorInt8, masksInt8] = "combined" in graphs ? [] : [graphs.detectorInt8, graphs.masksInt8];
+        return new OnnxMember(
+          detector,
+          maskHead,
+          features,
+          options,
+          provider,
+          precision(run[0], detectorInt8),
+          precision(run[1], masksInt8),
+        );
       } catch (error) {
         await Promise.all(sessions.map((s) => s.release()));
         if (error instanceof ModelUnavailableError) throw error;
@@ -172,13 +189,13 @@ export class OnnxMember implements ModelMember {
 }
 
 /**
- * The graphs a provider runs, detector first: the int8 detector on the CPU when the member has one (its
- * QLinearConv kernels are the CPU's; CUDA runs the float graph), then the mask head; or the combined graph.
+ * The graphs a provider runs, detector first, then the mask head: on the CPU, the int8 one of each when the
+ * member has it (its QLinearConv kernels are the CPU's; CUDA runs the float graphs); or the combined graph.
  */
 function graphsRun(graphs: MemberGraphs, provider: "cuda" | "cpu"): Uint8Array[] {
   if ("combined" in graphs) return [graphs.combined];
-  const detector = provider === "cpu" && graphs.detectorInt8 ? graphs.detectorInt8 : graphs.detector;
-  return [detector, graphs.masks];
+  const cpu = provider === "cpu";
+  return [(cpu && graphs.detectorInt8) || graphs.detector, (cpu && graphs.masksInt8) || graphs.masks];
 }
 
 /** The mask head's feature inputs, once both graphs are checked against the contract. */

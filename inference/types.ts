@@ -7,5 +7,8 @@
 export const EXECUTION_PROVIDERS = ["auto", "cuda", "cpu"] as const;
 export type ExecutionProviderChoice = (typeof EXECUTION_PROVIDERS)[number];
 
-/** Which of a member's detectors runs: its int8 one (the CPU's, when it has one) or its float32 one. */
-export type DetectorPrecision = "int8" | "float32";
+/**
+ * Which of a member's detectors, or of its mask heads, runs: its int8 one (the CPU's, when it has one) or its
+ * float32 one.
+ */
+export type GraphPrecision = "int8" | "float32";

@@ -9,8 +9,8 @@
  *
  * Without `--tune`, each profile is scored through the segmenter itself (the runtime's path: masks only for
  * the cells kept) with the manifest's thresholds. `--profile NAME` (repeatable) limits the run to those profiles.
- * `--float32` scores the float32 detectors on the CPU, not the int8 ones, and only prints the scores: the
- * manifest records what the CPU runs by default.
+ * `--float32` scores the float32 detectors and mask heads on the CPU, not the int8 ones, and only prints the
+ * scores: the manifest records what the CPU runs by default.
  *
  *   npm run validate-models -- [--model-dir DIR] [--tune] [--profile fast]
  */
@@ -35,7 +35,7 @@ const { values } = parseArgs({
     "model-dir": { type: "string", default: BUNDLED_MODEL_DIR },
     tune: { type: "boolean", default: false },
     profile: { type: "string", multiple: true },
-    // Scores the float32 detector on the CPU, not the int8 one.
+    // Scores the float32 detector and mask head on the CPU, not the int8 ones.
     float32: { type: "boolean", default: false },
   },
 });

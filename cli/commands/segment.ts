@@ -26,7 +26,10 @@ export function segmentCommand(): Command {
     )
     .addOption(new Option("--device <provider>", "execution provider").choices(EXECUTION_PROVIDERS).default("cpu"))
     .option("--threads <n>", "inference threads (default: all cores)", (v) => parsePositiveInt(v, "--threads"))
-    .option("--float32", "run the float32 detector on the CPU, not the int8 one (the exact exported graph)")
+    .option(
+      "--float32",
+      "run the float32 detector and mask head on the CPU, not the int8 ones (the exact exported graphs)",
+    )
     .option(
       "--pixel-size <um>",
       "micrometres per pixel: adds the _um and _um2 columns to measurements.csv (default: a TIFF's " +

@@ -78,6 +78,11 @@ const graphsSchema = z.union([
      * contract, run in place of `detector` on the CPU (faster there); CUDA runs `detector`.
      */
     detectorInt8: graphSchema.optional(),
+    /**
+     * The mask head with int8 (QDQ) convolutions, written by the same script: run in place of `masks` on the
+     * CPU; CUDA runs `masks`.
+     */
+    masksInt8: graphSchema.optional(),
   }),
   z.object({ combined: graphSchema }),
 ]);

@@ -48,6 +48,7 @@ interface Info {
     graphs: Record<"detector" | "masks", { file: string; sha256: string }>;
     executionProvider: string;
     detectorPrecision: string;
+    masksPrecision: string;
   }[];
   readonly queue: { active: number; pending: number };
 }
@@ -196,10 +197,12 @@ describe("model server (committed model, real HTTP)", () => {
         detector: { sha256: expect.stringMatching(/^[0-9a-f]{64}$/) },
         masks: { sha256: expect.stringMatching(/^[0-9a-f]{64}$/) },
         detectorInt8: { sha256: expect.stringMatching(/^[0-9a-f]{64}$/) },
+        masksInt8: { sha256: expect.stringMatching(/^[0-9a-f]{64}$/) },
       },
       executionProvider: info.executionProvider,
-      // The committed member's int8 detector is the CPU's.
+      // The committed member's int8 detector and mask head are the CPU's.
       detectorPrecision: "int8",
+      masksPrecision: "int8",
     });
   });
 

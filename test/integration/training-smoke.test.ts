@@ -11,7 +11,7 @@ describe.skipIf(!hasTorch())(
   "training and export (real code, a few steps on the CPU; skipped: /usr/bin/python3 cannot import torch)",
   () => {
     it("trains, continues its checkpoint, validates, " +
-      "exports both ONNX graphs + manifest and the int8 detector, which the Node runtime loads and runs", async () => {
+      "exports both ONNX graphs + manifest and their int8 twins, which the Node runtime loads and runs", async () => {
       // Prepare: the real member's architecture with small crops and few detections.
       const dir = await mkdtemp(path.join(tmpdir(), "cellseg-train-"));
       const config = path.join(dir, "tiny.yaml");
@@ -87,8 +87,9 @@ describe.skipIf(!hasTorch())(
       const scores = JSON.parse(await readFile(metrics, "utf8"));
       expect(scores.validation_images).toBe(1);
       expect(scores.map_tuned.map).toBeGreaterThanOrEqual(0);
-      // ...and the export (detector, its int8 twin and mask head) runs in the Node runtime.
+      // ...and the export (detector and mask head, and their int8 twins) runs in the Node runtime.
       expect(quantized.stdout).toMatch(/tiny\.detector-int8\.onnx: \d+ convolutions in int8/);
+      expect(quantized.stdout).toMatch(/tiny\.masks-int8\.onnx: \d+ convolutions in int8/);
       const { manifest, segmenters, members } = await loadModels({ modelDir: models, profiles: ["accurate"] });
       expect(manifest.members[0]).toMatchObject({
         name: "tiny",
@@ -96,10 +97,11 @@ describe.skipIf(!hasTorch())(
           detector: { file: "tiny.detector.onnx" },
           masks: { file: "tiny.masks.onnx" },
           detectorInt8: { file: "tiny.detector-int8.onnx" },
+          masksInt8: { file: "tiny.masks-int8.onnx" },
         },
         training: { steps: 2 },
       });
-      expect(members[0].detectorPrecision).toBe("int8");
+      expect([members[0].detectorPrecision, members[0].masksPrecision]).toEqual(["int8", "int8"]);
       const image = await decodeImage(await readFile(path.join(TRAIN_IMAGES, "0030fd0e6378.png")));
       const { instances, timings } = await segmenters.accurate!.segment(image);
       expect(Array.isArray(instances)).toBe(true);

@@ -159,9 +159,9 @@ def export_member(folder: Path, name: str, models: Path, parity_image: Path, met
         paths = export_graphs(model, example, models, name)
     for path in paths.values():
         store_weights_as_float16(path)
-    # A single-graph file or an int8 detector of this member from an earlier export would only mislead: the
-    # manifest no longer names them (quantize.py makes the int8 detector of these weights).
-    for stale in (f"{name}.onnx", f"{name}.detector-int8.onnx"):
+    # A single-graph file or int8 graphs of this member from an earlier export would only mislead: the manifest
+    # no longer names them (quantize.py makes the int8 graphs of these weights).
+    for stale in (f"{name}.onnx", f"{name}.detector-int8.onnx", f"{name}.masks-int8.onnx"):
         (models / stale).unlink(missing_ok=True)
     # Parity is recorded with the weights the ONNX file holds: the large ones rounded to float16.
     model.load_state_dict(

@@ -1,5 +1,5 @@
-"""Int8 convolutions for the CPU: a member's detector graph with chosen convolutions in QDQ form, which
-onnxruntime's CPU provider fuses into QLinearConv (model-container/README.md, "The model").
+"""Int8 convolutions for the CPU: a member's detector and mask-head graphs with chosen convolutions in QDQ form,
+which onnxruntime's CPU provider fuses into QLinearConv (model-container/README.md, "The model").
 
     /usr/bin/python3 -m cellseg_train.quantize --checkpoint checkpoints/member-a --name member-a \
         --models ../model-container/models [--images 16] [--weight-bits 7] [--skip PREFIX ...]
@@ -8,10 +8,11 @@ Each chosen convolution reads DequantizeLinear outputs (its input through Quanti
 int32 bias) and writes through QuantizeLinear -> DequantizeLinear: uint8 activations (asymmetric, the ranges
 seen on training images, never the validation split) and int8 weights, symmetric per output channel (7 bits
 by default: without VNNI, onnxruntime's u8s8 kernels add pairs of products in 16 bits, which 8-bit weights can
-saturate). Ranges come from the checkpoint's PyTorch model (forward hooks), whose module paths name the
-exported graph's Conv nodes; the checkpoint must be the one the graph was exported from (checked). The graph
-is written as `<name>.detector-int8.onnx` next to the float one and added to the manifest's member
-(`graphs.detectorInt8`).
+saturate). Ranges come from the checkpoint's PyTorch model (forward hooks, the whole model on each image: the
+mask head on its detections), whose module paths name the exported graphs' Conv nodes; the checkpoint must be
+the one the graphs were exported from (checked). The graphs are written as `<name>.detector-int8.onnx` and
+`<name>.masks-int8.onnx` next to the float ones and added to the manifest's member (`graphs.detectorInt8`,
+`graphs.masksInt8`).
 """
 from __future__ import annotations
 
@@ -39,30 +40,40 @@ from .normalize import model_input
 # standard ops need opset 13, and the detector is opset 11 for RoiAlign's sake, see export.py).
 QDQ_DOMAIN = "com.microsoft"
 # Left in float32 by default: the stem (in int8 it moved member A's dense shsy5y boxes most, for no measurable
-# gain in speed) and the small RPN convolutions that produce scores and box offsets.
+# gain in speed) and the small RPN convolutions that produce scores and box offsets. The mask head's five Conv
+# nodes are all quantised: the four 3x3 ones and the predictor's 1x1, small itself, whose uint8 input lets
+# onnxruntime drop the ReLU before it (a pass over the largest tensor, [N, 128, 28, 28]): 0.72x the float mask
+# head's time, against 0.90x with the 1x1 left in float32 (bench/README.md). The predictor's ConvTranspose stays
+# float32: onnxruntime's CPU provider has no quantised ConvTranspose to fuse it into.
 DEFAULT_SKIP = ("backbone.body.conv1", "rpn.head.cls_logits", "rpn.head.bbox_pred")
+# The int8 graphs (their keys in a member's manifest `graphs`): the float graph each rewrites, and the module
+# its Conv nodes' names start from. The exporter names a node after the modules the graph's forward called:
+# DetectorGraph calls the model's own (`backbone`, `rpn`), MaskHeadGraph those of `roi_heads` (`mask_head`).
+INT8_GRAPHS = {"detectorInt8": ("detector", ""), "masksInt8": ("masks", "roi_heads")}
 
 # (input min, input max, output min, output max) of one call of one convolution.
 Ranges = Tuple[float, float, float, float]
 
 
-def conv_key(node_name: str) -> Tuple[str, int]:
+def conv_key(node_name: str, scope: str = "") -> Tuple[str, int]:
     """(module path, call index) of a Conv node the TorchScript exporter named after its module's scopes:
     `/backbone/body/layer1/layer1.0/conv1/Conv` -> ("backbone.body.layer1.0.conv1", 0), and
-    `/rpn/head/conv/conv.0/conv.0.0_2/Conv` (a module's third call) -> ("rpn.head.conv.0.0", 2)."""
-    *scopes, _ = node_name.strip("/").split("/")
+    `/rpn/head/conv/conv.0/conv.0.0_2/Conv` (a module's third call) -> ("rpn.head.conv.0.0", 2). `scope` is the
+    path of the module the names start from (`/mask_head/mask_head.0/mask_head.0.0/Conv` in `roi_heads` ->
+    ("roi_heads.mask_head.0.0", 0))."""
+    *names, _ = node_name.strip("/").split("/")
     call = 0
-    match = re.fullmatch(r"(.*)_(\d+)", scopes[-1])
+    match = re.fullmatch(r"(.*)_(\d+)", names[-1])
     if match:
-        scopes[-1], call = match.group(1), int(match.group(2))
+        names[-1], call = match.group(1), int(match.group(2))
     path: List[str] = []
-    for scope in scopes:
+    for name in names:
         # A child of a container is scoped by its qualified name inside it (`layer1` -> `layer1.0`).
-        if path and scope.startswith(path[-1] + "."):
-            path[-1] = scope
+        if path and name.startswith(path[-1] + "."):
+            path[-1] = name
         else:
-            path.append(scope)
-    return ".".join(path), call
+            path.append(name)
+    return ".".join([scope, *path] if scope else path), call
 
 
 @torch.no_grad()
@@ -75,6 +86,8 @@ def calibrate(model: torch.nn.Module, images: Iterable[torch.Tensor]) -> Dict[Tu
         def hook(_module, inputs, output):
             key = (path, calls[path])
             calls[path] += 1
+            if output.numel() == 0:
+                return  # the mask head on an image without detections: no values to see
             seen = (float(inputs[0].min()), float(inputs[0].max()), float(output.min()), float(output.max()))
             old = ranges.get(key, seen)
             ranges[key] = (min(old[0], seen[0]), max(old[1], seen[1]), min(old[2], seen[2]), max(old[3], seen[3]))
@@ -231,28 +244,32 @@ def _inputs_read(nodes: Iterable[onnx.NodeProto]) -> set:
     return names
 
 
-def quantized_convolutions(model: onnx.ModelProto, skip: Sequence[str]) -> List[onnx.NodeProto]:
-    """The graph's Conv nodes whose module path starts with none of `skip`."""
+def quantized_convolutions(model: onnx.ModelProto, skip: Sequence[str], scope: str = "") -> List[onnx.NodeProto]:
+    """The graph's Conv nodes whose module path (from `scope`, see conv_key) starts with none of `skip`."""
     return [
         node
         for node in model.graph.node
         if node.op_type == "Conv"
-        and not any(conv_key(node.name)[0] == p or conv_key(node.name)[0].startswith(p + ".") for p in skip)
+        and not any(
+            conv_key(node.name, scope)[0] == p or conv_key(node.name, scope)[0].startswith(p + ".") for p in skip
+        )
     ]
 
 
-def quantize_detector(
+def quantize_graph(
     model: onnx.ModelProto,
     ranges: Dict[Tuple[str, int], Ranges],
     skip: Sequence[str] = DEFAULT_SKIP,
     weight_bits: int = 7,
+    scope: str = "",
 ) -> List[str]:
-    """Rewrites `model` (a float detector graph) in place: every Conv whose module path starts with none of
-    `skip` gets QDQ nodes from its calibrated `ranges`. Returns the quantised nodes' names."""
+    """Rewrites `model` (a float graph whose Conv nodes are named from the module `scope`) in place: every Conv
+    whose module path starts with none of `skip` gets QDQ nodes from its calibrated `ranges`. Returns the
+    quantised nodes' names."""
     rewriter = _Rewriter(model)
     done = []
-    for node in quantized_convolutions(model, skip):
-        key = conv_key(node.name)
+    for node in quantized_convolutions(model, skip, scope):
+        key = conv_key(node.name, scope)
         if key not in ranges:
             raise ValueError(f"no calibrated range for {node.name} (module {key[0]}, call {key[1]})")
         rewriter.convolution(node, ranges[key], weight_bits)
@@ -263,13 +280,15 @@ def quantize_detector(
     return done
 
 
-def check_weights(graph: onnx.ModelProto, model: torch.nn.Module, skip: Sequence[str] = DEFAULT_SKIP) -> None:
+def check_weights(
+    graph: onnx.ModelProto, model: torch.nn.Module, skip: Sequence[str] = DEFAULT_SKIP, scope: str = ""
+) -> None:
     """Refuses a graph whose convolutions to quantise do not hold `model`'s weights (as export.py stores them:
     float16), since their ranges are calibrated on `model`. (The others may be rewritten at export: the stem's.)"""
     rewriter = _Rewriter(graph)
     modules = dict(model.named_modules())
-    for node in quantized_convolutions(graph, skip):
-        path = conv_key(node.name)[0]
+    for node in quantized_convolutions(graph, skip, scope):
+        path = conv_key(node.name, scope)[0]
         module = modules.get(path)
         expected = module.weight.detach().half().float().numpy() if isinstance(module, torch.nn.Conv2d) else None
         found = rewriter.float_values(node.input[1])
@@ -290,9 +309,11 @@ def calibration_ids(config: dict, count: int, seed: int = 0) -> List[str]:
     return [i for turn in zip_longest(*by_type) for i in turn if i is not None][:count]
 
 
-def quantize_member(folder: Path, name: str, models: Path, images: int, skip: Sequence[str], weight_bits: int) -> Path:
-    """Calibrates the checkpoint's model on training images and writes `<name>.detector-int8.onnx` from the
-    member's float detector graph in `models`; returns its path."""
+def quantize_member(
+    folder: Path, name: str, models: Path, images: int, skip: Sequence[str], weight_bits: int
+) -> Dict[str, Path]:
+    """Calibrates the checkpoint's model on training images and writes each of INT8_GRAPHS from the member's float
+    graph in `models` (`<name>.detector-int8.onnx`, `<name>.masks-int8.onnx`); returns their paths by key."""
     index, state = checkpoint.load(folder)
     config = checkpoint_config_here(index["config"])
     torch.set_num_threads(config["train"]["threads"])
@@ -301,19 +322,27 @@ def quantize_member(folder: Path, name: str, models: Path, images: int, skip: Se
     model.eval()
     layout = LAYOUTS[config["data"]["layout"]]
     root = Path(config["data"]["root"])
+    graphs = {}
+    for key, (float_graph, scope) in INT8_GRAPHS.items():
+        graphs[key] = onnx.load(str(models / f"{name}.{float_graph}.onnx"))
+        check_weights(graphs[key], model, skip, scope)
     inputs = (
         model_input(read_image(root / layout.images / f"{image_id}{layout.suffix}"), config["input"])
         for image_id in calibration_ids(config, images)
     )
-    graph = onnx.load(str(models / f"{name}.detector.onnx"))
-    check_weights(graph, model, skip)
     ranges = calibrate(model, inputs)
-    quantized = quantize_detector(graph, ranges, skip, weight_bits)
-    onnx.checker.check_model(graph)
-    path = models / f"{name}.detector-int8.onnx"
-    onnx.save(graph, str(path))
-    print(f"{path}: {len(quantized)} convolutions in int8 ({weight_bits}-bit weights), calibrated on {images} images")
-    return path
+    paths = {}
+    for key, (float_graph, scope) in INT8_GRAPHS.items():
+        graph = graphs[key]
+        quantized = quantize_graph(graph, ranges, skip, weight_bits, scope)
+        onnx.checker.check_model(graph)
+        paths[key] = models / f"{name}.{float_graph}-int8.onnx"
+        onnx.save(graph, str(paths[key]))
+        print(
+            f"{paths[key]}: {len(quantized)} convolutions in int8 ({weight_bits}-bit weights), "
+            f"calibrated on {images} images"
+        )
+    return paths
 
 
 def main() -> None:
@@ -331,8 +360,9 @@ def main() -> None:
     )
     args = parser.parse_args()
     models = Path(args.models)
-    path = quantize_member(Path(args.checkpoint), args.name, models, args.images, args.skip, args.weight_bits)
-    add_graph(models, args.name, "detectorInt8", path)
+    paths = quantize_member(Path(args.checkpoint), args.name, models, args.images, args.skip, args.weight_bits)
+    for key, path in paths.items():
+        add_graph(models, args.name, key, path)
 
 
 if __name__ == "__main__":

@@ -6,17 +6,18 @@ from onnx import numpy_helper
 from test_data import write_sartorius
 
 from cellseg_train.config import load_config
-from cellseg_train.export import export_onnx, store_weights_as_float16
+from cellseg_train.export import export_graphs, export_onnx, store_weights_as_float16
 from cellseg_train.model import DetectorGraph, build_model
 from cellseg_train.quantize import (
     DEFAULT_SKIP,
+    INT8_GRAPHS,
     QDQ_DOMAIN,
     activation_qparams,
     calibrate,
     calibration_ids,
     check_weights,
     conv_key,
-    quantize_detector,
+    quantize_graph,
     quantize_weights,
 )
 
@@ -26,6 +27,12 @@ def test_conv_nodes_are_keyed_by_module_path_and_call():
     assert conv_key("/backbone/fpn/inner_blocks.2/inner_blocks.2.0/Conv") == ("backbone.fpn.inner_blocks.2.0", 0)
     assert conv_key("/rpn/head/conv/conv.0/conv.0.0_2/Conv") == ("rpn.head.conv.0.0", 2)
     assert conv_key("/rpn/head/cls_logits_4/Conv") == ("rpn.head.cls_logits", 4)
+    # The mask head's graph names its modules from roi_heads.
+    assert conv_key("/mask_head/mask_head.0/mask_head.0.0/Conv", "roi_heads") == ("roi_heads.mask_head.0.0", 0)
+    assert conv_key("/mask_predictor/mask_fcn_logits/Conv", "roi_heads") == (
+        "roi_heads.mask_predictor.mask_fcn_logits",
+        0,
+    )
 
 
 @pytest.mark.parametrize("bits", [7, 8])
@@ -77,7 +84,7 @@ def test_a_detector_graph_gets_qdq_convolutions_from_its_calibration(tmp_path):
         check_weights(graph, build_model(config))
     float_convs = {node.name: list(node.input) for node in graph.graph.node if node.op_type == "Conv"}
 
-    quantized = quantize_detector(graph, ranges, DEFAULT_SKIP, weight_bits=7)
+    quantized = quantize_graph(graph, ranges, DEFAULT_SKIP, weight_bits=7)
     onnx.checker.check_model(graph)
 
     skipped = {name for name in float_convs if conv_key(name)[0].startswith(DEFAULT_SKIP)}
@@ -109,6 +116,18 @@ def test_a_detector_graph_gets_qdq_convolutions_from_its_calibration(tmp_path):
     assert any(name.endswith("body.conv1.conv.weight__fp16") for name in initializers)
 
 
+@torch.no_grad()
+def test_calibration_passes_over_a_mask_head_without_detections():
+    torch.manual_seed(0)
+    model = build_model(load_config(None)).eval()
+    model.roi_heads.score_thresh = 1.0  # no detection: the mask head runs on none
+
+    ranges = calibrate(model, [torch.randn(3, 128, 160)])
+
+    assert ("backbone.body.layer1.0.conv1", 0) in ranges
+    assert not any(path.startswith("roi_heads.mask_") for path, _ in ranges)
+
+
 def test_a_convolution_without_calibration_is_refused():
     graph = onnx.helper.make_model(
         onnx.helper.make_graph(
@@ -120,4 +139,42 @@ def test_a_convolution_without_calibration_is_refused():
         )
     )
     with pytest.raises(ValueError, match="no calibrated range for /head/conv/Conv"):
-        quantize_detector(graph, {}, skip=())
+        quantize_graph(graph, {}, skip=())
+
+
+@torch.no_grad()
+def test_a_mask_head_graph_gets_qdq_convolutions_from_the_whole_models_calibration(tmp_path):
+    # Prepare: a member's two graphs, and the ranges its whole model saw (the mask head on its detections)
+    torch.manual_seed(0)
+    config = load_config(None)
+    model = build_model(config).eval()
+    image = torch.randn(3, 128, 160)
+    paths = export_graphs(model, image, tmp_path, "m")
+    store_weights_as_float16(paths["masks"])
+    ranges = calibrate(model, [image])
+    float_graph, scope = INT8_GRAPHS["masksInt8"]
+    graph = onnx.load(str(paths[float_graph]))
+    check_weights(graph, model, scope=scope)
+    convs = [node.name for node in graph.graph.node if node.op_type == "Conv"]
+    skip = ("roi_heads.mask_predictor",)
+
+    # Act
+    quantized = quantize_graph(graph, ranges, skip, weight_bits=7, scope=scope)
+    onnx.checker.check_model(graph)
+
+    # Assess: the four 3x3 convolutions in QDQ form; the predictor's 1x1 skipped, its ConvTranspose untouched
+    assert quantized == [f"/mask_head/mask_head.{i}/mask_head.{i}.0/Conv" for i in range(4)]
+    assert set(convs) - set(quantized) == {"/mask_predictor/mask_fcn_logits/Conv"}
+    producers = {out: node for node in graph.graph.node for out in node.output}
+    consumers = {name: [n for n in graph.graph.node if name in n.input] for name in producers}
+    for node in graph.graph.node:
+        inputs = [producers[name].op_type if name in producers else "initializer" for name in node.input]
+        if node.name in quantized:
+            assert inputs == ["DequantizeLinear", "DequantizeLinear"]  # no bias: GroupNorm follows
+            assert [n.op_type for n in consumers[node.output[0]]] == ["QuantizeLinear"]
+        elif node.op_type in ("Conv", "ConvTranspose"):
+            assert "DequantizeLinear" not in inputs
+    # The float16 weights the int8 ones replace are gone (the ConvTranspose's remain).
+    initializers = {init.name for init in graph.graph.initializer}
+    assert not any(name.endswith("__fp16") and ".mask_head." in name for name in initializers)
+    assert "model.roi_heads.mask_predictor.conv5_mask.weight__fp16" in initializers

@@ -192,8 +192,8 @@ export function createApp(deps: AppDeps): Hono<Env> {
       members: models.manifest.members
         .filter((member) => loaded.has(member.name))
         .map(({ name, graphs, architecture }) => {
-          const { executionProvider, detectorPrecision } = loaded.get(name)!;
-          return { name, graphs, architecture, executionProvider, detectorPrecision };
+          const { executionProvider, detectorPrecision, masksPrecision } = loaded.get(name)!;
+          return { name, graphs, architecture, executionProvider, detectorPrecision, masksPrecision };
         }),
       limits: {
         maxBodyBytes: limits.maxBodyBytes,

@@ -21,7 +21,7 @@ export interface ServerConfig {
   readonly executionProvider: ExecutionProviderChoice;
   /** onnxruntime intra-op threads per session; undefined lets onnxruntime use every core. */
   readonly threads: number | undefined;
-  /** The CPU runs members' float32 detectors, not their int8 ones (the exact exported graphs). */
+  /** The CPU runs members' float32 detectors and mask heads, not their int8 ones (the exact exported graphs). */
   readonly float32: boolean;
   /** The profiles to load and serve. */
   readonly profiles: readonly Profile[];

@@ -18,13 +18,14 @@ import type { Manifest, Postprocess, Profile } from "../../../core/schemas/manif
 import type { Segmentation } from "../../../core/segmentation/segmenter";
 import type { GrayImage, Instance } from "../../../core/types";
 import type { LoadOptions } from "../../../inference/model-store";
-import type { DetectorPrecision } from "../../../inference/types";
+import type { GraphPrecision } from "../../../inference/types";
 
-/** A loaded member as `/info` describes it: where it runs, and which of its detectors. */
+/** A loaded member as `/info` describes it: where it runs, and which of its detectors and mask heads. */
 export interface ServedMember {
   readonly name: string;
   readonly executionProvider: "cuda" | "cpu";
-  readonly detectorPrecision: DetectorPrecision;
+  readonly detectorPrecision: GraphPrecision;
+  readonly masksPrecision: GraphPrecision;
 }
 
 /** What the HTTP side needs to know about the loaded models, and the one thing it asks of them. */

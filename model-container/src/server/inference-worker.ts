@@ -56,6 +56,7 @@ async function start(init: WorkerInit): Promise<void> {
         name: m.name,
         executionProvider: m.executionProvider,
         detectorPrecision: m.detectorPrecision,
+        masksPrecision: m.masksPrecision,
       })),
       warmUpMs,
     });

@@ -120,6 +120,32 @@ describe("model store", () => {
     await expect(forced).rejects.not.toThrow(/m-int8/);
   });
 
+  it("reads a member's int8 mask head and checks its sha256 unless float32 is asked for", async () => {
+    // Prepare
+    const bytes = new TextEncoder().encode("garbage");
+    const manifest = manifestFor("m.onnx", sha256(bytes));
+    const withInt8 = {
+      ...manifest,
+      members: [
+        {
+          ...manifest.members[0],
+          graphs: { ...manifest.members[0].graphs, masksInt8: { file: "masks-int8.onnx", sha256: "0".repeat(64) } },
+        },
+      ],
+    };
+    const dir = await modelDir(withInt8, { "m.onnx": bytes, "masks.onnx": bytes, "masks-int8.onnx": bytes });
+
+    // Act / Assess
+    expect((await readManifest(dir)).members[0].graphs).toMatchObject({ masksInt8: { file: "masks-int8.onnx" } });
+    await expect(loadModels({ modelDir: dir, profiles: ["fast"] })).rejects.toThrow(
+      /masks-int8\.onnx has sha256 [0-9a-f]{64}, but the manifest expects 0{64}/,
+    );
+    // Forced to float32, the int8 graph is not even read: what fails is the (garbage) float detector.
+    const forced = loadModels({ modelDir: dir, profiles: ["fast"], float32: true });
+    await expect(forced).rejects.toBeInstanceOf(ModelUnavailableError);
+    await expect(forced).rejects.not.toThrow(/masks-int8/);
+  });
+
   it("fails clearly when manifest.json is not JSON", async () => {
     const dir = await modelDir("{ not json");
     await expect(readManifest(dir)).rejects.toThrow(/cannot read .*manifest\.json/);

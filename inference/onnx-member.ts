@@ -75,13 +75,17 @@ export class OnnxMember implements ModelMember {
         const sessionOptions: ort.InferenceSession.SessionOptions = {
           executionProviders: [provider],
           graphOptimizationLevel: "all",
-          // The arena keeps the largest image's buffers for the life of the process; without it, memory
-          // follows the image at hand (measured: no slower, see bench/README.md).
-          enableCpuMemArena: false,
           ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
         };
         const run = graphsRun(graphs, provider);
-        for (const graph of run) sessions.push(await ort.InferenceSession.create(graph, sessionOptions));
+        for (const [index, graph] of run.entries()) {
+          // The CPU arena keeps a session's largest buffers for the life of the process. A detector's are the
+          // same image after image (one tile size), and taking fresh pages from the system at each run cost it
+          // more time than the arena costs in memory (bench/README.md); a mask head's (or a combined graph's)
+          // follow the number of cells, so they go back to the system after each image.
+          const enableCpuMemArena = index === 0 && run.length === 2;
+          sessions.push(await ort.InferenceSession.create(graph, { ...sessionOptions, enableCpuMemArena }));
+        }
         const [detector, maskHead] = sessions;
         const features = maskHead
           ? checkSignature(detector, maskHead, options.name)

@@ -49,32 +49,10 @@ describe.skipIf(!hasTorch())(
       await trainOneStep();
       const resumed = await trainOneStep("train.crop=160");
       await python(["-m", "cellseg_train.validate", "--checkpoint", checkpoint, "--out", metrics, "--val-limit", "1"]);
-      await python([
-        "-m",
-        "cellseg_train.export",
-        "--checkpoint",
-        checkpoint,
-        "--name",
-        "tiny",
-        "--models",
-        models,
-        "--metrics",
-        metrics,
-        "--parity-image",
-        path.join(SARTORIUS, "test", "7ae19de7bc2a.png"),
-      ]);
-      const quantized = await python([
-        "-m",
-        "cellseg_train.quantize",
-        "--checkpoint",
-        checkpoint,
-        "--name",
-        "tiny",
-        "--models",
-        models,
-        "--images",
-        "2",
-      ]);
+      const member = ["--checkpoint", checkpoint, "--name", "tiny", "--models", models];
+      const parityImage = path.join(SARTORIUS, "test", "7ae19de7bc2a.png");
+      await python(["-m", "cellseg_train.export", ...member, "--metrics", metrics, "--parity-image", parityImage]);
+      const quantized = await python(["-m", "cellseg_train.quantize", ...member, "--images", "2"]);
 
       // Assess: the second run continued the first (its own budget, not the restored one)...
       expect(resumed.stdout).toMatch(/resumed from step 1/);

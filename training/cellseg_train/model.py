@@ -127,10 +127,15 @@ class PoolFirstStemTail(nn.Module):
 
     def __init__(self, norm: nn.GroupNorm, pool: nn.MaxPool2d):
         super().__init__()
-        if not bool((norm.weight > 0).all()):
+        if not self.fits(norm):
             raise ValueError("the pool-first stem needs positive GroupNorm scales")
         self.norm = norm
         self.pool = pool
+
+    @staticmethod
+    def fits(norm: nn.GroupNorm) -> bool:
+        """Whether the reordering keeps the values: every scale positive."""
+        return bool((norm.weight > 0).all())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # Static sizes: reading the map's shape would make the runtime reorder the whole map to plain layout.
@@ -172,7 +177,7 @@ def detector_backbone(backbone: nn.Module) -> nn.Module:
     fast = copy.deepcopy(backbone)
     body = fast.body
     body.conv1 = GreyStemConv(body.conv1)
-    if bool((body.bn1.weight > 0).all()):
+    if PoolFirstStemTail.fits(body.bn1):
         body.bn1 = PoolFirstStemTail(body.bn1, body.maxpool)
         body.relu = nn.Identity()
         body.maxpool = nn.Identity()

@@ -6,8 +6,8 @@ from onnx import numpy_helper
 from test_data import write_sartorius
 
 from cellseg_train.config import load_config
-from cellseg_train.export import export_graphs, export_onnx, store_weights_as_float16
-from cellseg_train.model import DetectorGraph, build_model
+from cellseg_train.export import export_graphs, store_weights_as_float16
+from cellseg_train.model import build_model
 from cellseg_train.quantize import (
     DEFAULT_SKIP,
     INT8_GRAPHS,
@@ -67,18 +67,23 @@ def test_calibration_takes_training_images_only_types_in_turn(tmp_path):
     assert {ids[0], ids[1]} & {"e4"}  # one image of each type before a second of any
 
 
-@torch.no_grad()
-def test_a_detector_graph_gets_qdq_convolutions_from_its_calibration(tmp_path):
+def exported_member(tmp_path, images: int):
+    """A fresh model's config, the model, its two graphs as export.py writes them (float16 weights) and the
+    ranges its whole model saw on `images` random images."""
     torch.manual_seed(0)
     config = load_config(None)
     model = build_model(config).eval()
-    image = torch.randn(3, 128, 160)
-    path = tmp_path / "detector.onnx"
-    features = ["features_0", "features_1", "features_2"]
-    export_onnx(DetectorGraph(model), (image,), path, ["image"], ["boxes", "scores", "labels", *features], {})
-    store_weights_as_float16(path)
-    ranges = calibrate(model, [image, torch.randn(3, 128, 160)])
-    graph = onnx.load(str(path))
+    inputs = [torch.randn(3, 128, 160) for _ in range(images)]
+    paths = export_graphs(model, inputs[0], tmp_path, "m")
+    for path in paths.values():
+        store_weights_as_float16(path)
+    return config, model, paths, calibrate(model, inputs)
+
+
+@torch.no_grad()
+def test_a_detector_graph_gets_qdq_convolutions_from_its_calibration(tmp_path):
+    config, model, paths, ranges = exported_member(tmp_path, images=2)
+    graph = onnx.load(str(paths["detector"]))
     check_weights(graph, model)
     with pytest.raises(ValueError, match="does not hold the weights of the checkpoint's backbone.body.layer1.0.conv1"):
         check_weights(graph, build_model(config))
@@ -145,13 +150,7 @@ def test_a_convolution_without_calibration_is_refused():
 @torch.no_grad()
 def test_a_mask_head_graph_gets_qdq_convolutions_from_the_whole_models_calibration(tmp_path):
     # Prepare: a member's two graphs, and the ranges its whole model saw (the mask head on its detections)
-    torch.manual_seed(0)
-    config = load_config(None)
-    model = build_model(config).eval()
-    image = torch.randn(3, 128, 160)
-    paths = export_graphs(model, image, tmp_path, "m")
-    store_weights_as_float16(paths["masks"])
-    ranges = calibrate(model, [image])
+    _, model, paths, ranges = exported_member(tmp_path, images=1)
     float_graph, scope = INT8_GRAPHS["masksInt8"]
     graph = onnx.load(str(paths[float_graph]))
     check_weights(graph, model, scope=scope)
